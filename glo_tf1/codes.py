@@ -1,0 +1,81 @@
+"""Codes: the (N, dims) table of free latent variables, one row per training image.
+
+GLO has no encoder (the post, "Architecture"): each image's code is a variable, gathered
+by the image's index and projected before the decoder sees it.
+"""
+import numpy as np
+
+from glo_tf1.compat import slim
+from glo_tf1.compat import tf
+
+CODES_NAME = 'codes'
+
+
+def project(z, projection='sphere'):
+  """Projects rows of z.
+
+  'sphere': z / ||z||, the post's `project` (its text says "unit ball"; its code projects
+  onto the sphere). 'ball': z / max(1, ||z||), the unit ball of the paper.
+  """
+  with tf.name_scope('project'):
+    norm = tf.sqrt(tf.reduce_sum(tf.square(z), axis=1, keepdims=True))
+    if projection == 'sphere':
+      return z / norm
+    if projection == 'ball':
+      return z / tf.maximum(norm, 1.0)
+    raise ValueError('projection must be sphere or ball, got %r' % projection)
+
+
+def initializer(codes_init, seed=None):
+  """The codes' initializer. 'pca' starts from glorot and is overwritten at first run."""
+  if codes_init in ('glorot', 'pca'):
+    # slim.variable without an initializer gets get_variable's default: glorot uniform.
+    return tf.glorot_uniform_initializer(seed=seed)
+  if codes_init == 'gaussian':
+    return tf.random_normal_initializer(stddev=1.0, seed=seed)
+  raise ValueError('codes_init must be glorot, gaussian or pca, got %r' % codes_init)
+
+
+def codes_variable(num_codes, dims, codes_init='glorot', seed=None):
+  """The trainable `codes` variable, shape (num_codes, dims)."""
+  return slim.variable(CODES_NAME, shape=(num_codes, dims), dtype=tf.float32,
+                       initializer=initializer(codes_init, seed), trainable=True)
+
+
+def lookup(codes, index, projection='sphere'):
+  """Projected codes of a batch of indices: [B] -> [B, dims]."""
+  with tf.name_scope('code'):
+    return project(tf.gather(codes, index), projection)
+
+
+def project_rows_op(codes, index, projection='sphere'):
+  """Writes back the projection of the rows `index` (the paper projects after each step)."""
+  with tf.name_scope('project_stored_codes'):
+    rows = tf.gather(codes, index)
+    return tf.scatter_update(codes, index, project(rows, projection))
+
+
+def pca_codes(images, dims, seed=0, max_fit=10000):
+  """Paper's initialisation: the images' first `dims` principal components, per image.
+
+  Args:
+    images: float array (N, ...) of images (any resolution; flattened).
+    dims: code dimension. Components beyond rank(images) are filled with small noise.
+    seed: picks the fitting subset and the filler noise.
+    max_fit: the components are fitted on at most this many images (a random subset),
+      then every image is projected on them, so memory stays bounded on CelebA.
+  Returns:
+    float32 (N, dims) with each row scaled to unit norm (the codes are then projected).
+  """
+  rng = np.random.RandomState(seed)
+  x = np.asarray(images, np.float32).reshape(len(images), -1)
+  mean = x.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+  fit = x if len(x) <= max_fit else x[np.sort(rng.choice(len(x), max_fit, replace=False))]
+  _, _, vt = np.linalg.svd((fit - mean).astype(np.float64), full_matrices=False)
+  k = min(dims, vt.shape[0])
+  z = np.concatenate([(x[i:i + 4096] - mean) @ vt[:k].T.astype(np.float32)
+                      for i in range(0, len(x), 4096)]).astype(np.float64)
+  if k < dims:
+    z = np.concatenate([z, 1e-3 * rng.randn(len(x), dims - k)], axis=1)
+  norms = np.linalg.norm(z, axis=1, keepdims=True)
+  return (z / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,53 @@
+"""The one place where glo-tf1 adapts TensorFlow 1 code to today's TensorFlow.
+
+Import TensorFlow and tf-slim from here, never directly:
+
+    from glo_tf1.compat import tf, slim
+
+`tf` is `tensorflow.compat.v1` in graph mode. Two facts make tf-slim 1.1.0 (its last
+release, 2020) run on TensorFlow 2.15 - 2.21 (see shared/reference/stack-notes.md):
+
+1. `tensorflow.python.framework.ops.Tensor` was removed in TF 2.15; tf-slim's
+   `utils.constant_value` still names it. We restore the alias before tf-slim is imported.
+2. `slim.batch_norm` with `updates_collections` equal to the very string
+   `tf.GraphKeys.UPDATE_OPS` goes through the Keras layer path, which is gone
+   (`No module named 'tf_keras.legacy_tf_layers'`). With any other value (we pass the list
+   `[tf.GraphKeys.UPDATE_OPS]`, see `BATCH_NORM_UPDATES`) it uses its own fused
+   implementation. The update ops land in the same collection and the arithmetic is the
+   same fused batch-norm kernel TF1 used.
+
+On TF 2.12 neither is needed and both are harmless.
+"""
+import logging
+import os
+import warnings
+
+# Silence TensorFlow's C++ banner and its Python deprecation noise. Our own messages go
+# through print / absl logging and are kept.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.filterwarnings('ignore', category=DeprecationWarning)
+warnings.filterwarnings('ignore', category=UserWarning, module=r'tensorflow.*')
+warnings.filterwarnings('ignore', category=UserWarning, module=r'tf_slim.*')
+
+import tensorflow as _tf  # noqa: E402
+from tensorflow.python.framework import ops as _ops  # noqa: E402
+
+if not hasattr(_ops, 'Tensor'):  # TF >= 2.15: fact 1 above.
+  _ops.Tensor = _tf.Tensor
+
+import tf_slim as slim  # noqa: E402,F401
+
+tf = _tf.compat.v1
+tf.disable_eager_execution()
+tf.logging.set_verbosity(tf.logging.ERROR)
+logging.getLogger('tensorflow').setLevel(logging.ERROR)
+try:  # Keep TF's deprecation wrappers quiet (they print once per call site otherwise).
+  from tensorflow.python.util import deprecation as _deprecation
+  _deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
+except ImportError:  # pragma: no cover
+  pass
+
+# Pass this as slim.batch_norm's `updates_collections` (fact 2 above).
+BATCH_NORM_UPDATES = [tf.GraphKeys.UPDATE_OPS]
+
+TF_VERSION = _tf.__version__

@@ -1,0 +1,137 @@
+"""Input queues: files -> (index, image) batches, with tf.compat.v1 queue runners.
+
+Two pipelines, both yielding {'image': float32 [B, S, S, 3] in [-1, 1], 'index': int32 [B]}:
+
+* `fixed` (default). One producer queue of (index, path) *pairs*
+  (`slice_input_producer`, reshuffled every epoch), so however many reader threads run,
+  each image travels with its own index. Towers dequeue one batch of K * B and split it,
+  so every tower sees different images.
+* `post`. The notebook's pipeline, bug for bug (blog-implementation-facts.md, "Input
+  pipeline"): an index queue and a filename queue that are never shuffled and only stay
+  paired with one reader thread (defect 1), one copy per tower (defect 2), a
+  `WholeFileReader`, `decode_jpeg`, `shuffle_batch(capacity=800, min_after_dequeue=100)`.
+
+Both start their threads through the QUEUE_RUNNERS collection, which
+MonitoredTrainingSession runs.
+"""
+from glo_tf1.compat import tf
+
+TIGHT_CROP_SIZE = 108
+
+
+def preprocess_inputs(image, image_size, tight_crop=False):
+  """The post's `preprocess_inputs`: uint8 [H, W, 3] -> float32 [S, S, 3] in [-1, 1].
+
+  convert_image_dtype to [0, 1], then (x - 0.5) * 2; central crop to the shorter side
+  (or to 108 x 108 with `tight_crop`, as the post offers for CelebA); bilinear resize
+  with TensorFlow 1's `resize_images` (align_corners=False, no half-pixel centres).
+  """
+  with tf.name_scope('preprocess'):
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    image = (image - 0.5) * 2.0
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    if tight_crop:
+      side = tf.minimum(side, TIGHT_CROP_SIZE)
+    top = (shape[0] - side) // 2
+    left = (shape[1] - side) // 2
+    image = image[top:top + side, left:left + side, :]
+    image = tf.image.resize_images(image, [image_size, image_size],
+                                   method=tf.image.ResizeMethod.BILINEAR)
+    image.set_shape([image_size, image_size, 3])
+  return image
+
+
+def decode_any(contents):
+  """JPEG, PNG or BMP bytes -> uint8 [H, W, 3]; grayscale and RGBA become RGB."""
+  image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+  image.set_shape([None, None, 3])
+  return image
+
+
+def fixed_pipeline(paths, batch_size, image_size, tight_crop=False, num_threads=4,
+                   capacity=800, min_after_dequeue=100, seed=None):
+  """The default pipeline: (index, path) pairs from one producer, shuffled every epoch.
+
+  Args:
+    paths: absolute file paths; index i is paths[i].
+    batch_size: images per dequeue (all towers together).
+    image_size: output side S.
+    tight_crop: crop to 108 x 108 before resizing.
+    num_threads: reader threads (each reads, decodes and preprocesses whole pairs).
+    capacity, min_after_dequeue: of the shuffle buffer.
+    seed: op seed of the producer's and the buffer's shuffles.
+  Returns:
+    {'image': [batch_size, S, S, 3] float32, 'index': [batch_size] int32}.
+  """
+  with tf.name_scope('inputs'):
+    index, path = tf.train.slice_input_producer(
+        [tf.range(len(paths), dtype=tf.int32), tf.constant(list(paths))],
+        shuffle=True, seed=seed, capacity=max(32, 2 * batch_size), name='pairs')
+    image = preprocess_inputs(decode_any(tf.io.read_file(path)), image_size, tight_crop)
+    return tf.train.shuffle_batch(
+        {'image': image, 'index': index}, batch_size=batch_size,
+        capacity=max(capacity, min_after_dequeue + 2 * batch_size),
+        min_after_dequeue=min_after_dequeue, num_threads=num_threads, seed=seed,
+        name='shuffle_batch')
+
+
+def post_pipeline(paths, batch_size, image_size, tight_crop=False, capacity=800,
+                  min_after_dequeue=100, seed=None, name='inputs'):
+  """The notebook's `get_inputs_queue`, bug for bug, for one tower (see module doc).
+
+  Only correct with one reader thread, which is all it runs: a second thread would
+  dequeue an index and a file in separate steps and mis-pair them (defect 1).
+  """
+  with tf.name_scope(name):
+    index_queue = tf.train.range_input_producer(len(paths), capacity=capacity,
+                                                shuffle=False)
+    index = index_queue.dequeue()
+    filename_queue = tf.train.string_input_producer(list(paths), capacity=capacity,
+                                                    shuffle=False)
+    _, contents = tf.WholeFileReader().read(filename_queue)
+    image = tf.image.decode_jpeg(contents, channels=3)
+    with tf.variable_scope('inputs_preprocess'):
+      image = preprocess_inputs(image, image_size, tight_crop)
+    return tf.train.shuffle_batch(
+        {'image': image, 'index': index}, batch_size=batch_size, capacity=capacity,
+        min_after_dequeue=min_after_dequeue, num_threads=1, seed=seed)
+
+
+def tower_inputs(cfg, paths, num_towers):
+  """One input dict per tower, per `cfg['input_pipeline']`."""
+  seed = cfg['seed'] if cfg['deterministic'] else None
+  b = cfg['batch_size']
+  if cfg['input_pipeline'] == 'post':
+    return [post_pipeline(paths, b, cfg['image_size'], cfg['tight_crop'],
+                          cfg['shuffle_capacity'], cfg['min_after_dequeue'], seed,
+                          name='inputs_%d' % (i + 1))
+            for i in range(num_towers)]
+  batch = fixed_pipeline(paths, b * num_towers, cfg['image_size'], cfg['tight_crop'],
+                         cfg['num_reader_threads'], cfg['shuffle_capacity'],
+                         cfg['min_after_dequeue'], seed)
+  if num_towers == 1:
+    return [batch]
+  images = tf.split(batch['image'], num_towers, axis=0)
+  indices = tf.split(batch['index'], num_towers, axis=0)
+  return [{'image': im, 'index': ix} for im, ix in zip(images, indices)]
+
+
+def decode_files(paths, image_size, tight_crop=False):
+  """[B] string tensor of paths -> [B, S, S, 3] float32 in [-1, 1], in order.
+
+  The same decode, crop and resize as training, for one-pass work over the data set in
+  index order (PCA initialisation, nearest neighbours, evaluation).
+  """
+  def one(path):
+    return preprocess_inputs(decode_any(tf.io.read_file(path)), image_size, tight_crop)
+  return tf.map_fn(one, paths, dtype=tf.float32, parallel_iterations=8, back_prop=False)
+
+
+def iterate_in_order(sess, paths, batch_size, image_size, tight_crop=False):
+  """Yields (start, images [b, S, S, 3]) over `paths` in order, with a session the
+  caller opened on the current default graph (builds its ops there once)."""
+  placeholder = tf.placeholder(tf.string, [None], name='paths')
+  images = decode_files(placeholder, image_size, tight_crop)
+  for start in range(0, len(paths), batch_size):
+    yield start, sess.run(images, {placeholder: list(paths[start:start + batch_size])})

@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny data sets written as image files, and a trainer subprocess."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+# Overrides of the demo preset that make a run take seconds on 2 CPU cores.
+TINY = ['--preset=demo', '--image_size=16', '--latent_dims=8', '--decoder_filters=16,8',
+        '--batch_size=8', '--shuffle_capacity=64', '--min_after_dequeue=8',
+        '--num_reader_threads=1', '--log_every_steps=10', '--save_summaries_steps=5',
+        '--image_summary_steps=10']
+
+
+def write_index_images(folder, n, size=20, ext='png', width=None):
+  """n lossless images whose pixels encode their own index: R = i % 256, G = i // 256,
+  B = 255 - i % 256, constant over the image (a crop and a bilinear resize keep a constant
+  image constant). Returns the sorted file names; name i holds index i."""
+  from PIL import Image
+  os.makedirs(folder, exist_ok=True)
+  names = []
+  for i in range(n):
+    pixel = np.array([i % 256, i // 256, 255 - i % 256], np.uint8)
+    im = np.tile(pixel, (size, width or size, 1))
+    name = 'img_%05d.%s' % (i, ext)
+    Image.fromarray(im).save(os.path.join(folder, name))
+    names.append(name)
+  return names
+
+
+def decode_index(image):
+  """Inverse of write_index_images for a preprocessed image in [-1, 1]: its index."""
+  pix = np.round((np.asarray(image).reshape(-1, 3).mean(0) / 2. + 0.5) * 255.).astype(int)
+  return int(pix[0] + 256 * pix[1])
+
+
+@pytest.fixture(scope='session')
+def lfw_dir(tmp_path_factory):
+  """The embedded LFW faces (200 JPEG files), written once per test session."""
+  from glo_tf1 import embedded_data
+  folder = str(tmp_path_factory.mktemp('lfw'))
+  embedded_data.write_faces(folder)
+  return folder
+
+
+def run_module(module, *args, check=True, timeout=600, env=None, **kwargs):
+  """Runs `python -m module args` in a subprocess; returns CompletedProcess (text)."""
+  full_env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+  full_env.update(env or {})
+  proc = subprocess.run([sys.executable, '-m', module] + [str(a) for a in args],
+                        capture_output=True, text=True, timeout=timeout, env=full_env,
+                        cwd=ROOT, **kwargs)
+  if check and proc.returncode != 0:
+    raise AssertionError('%s %s failed (%d):\n%s\n%s' % (
+        module, ' '.join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
+  return proc
