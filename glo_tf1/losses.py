@@ -40,11 +40,21 @@ def _blur_kernel(channels):
   return tf.constant(np.tile(k2[:, :, None, None], [1, 1, channels, 1]))
 
 
+def _zero_upsample(x):
+  """[B, h, w, C] -> [B, 2h, 2w, C] with x at the even positions and zeros elsewhere."""
+  n, h, w, c = x.get_shape().as_list()
+  s = tf.shape(x)
+  x = tf.reshape(tf.stack([x, tf.zeros_like(x)], axis=3), [s[0], s[1], 2 * s[2], s[3]])
+  x = tf.reshape(tf.stack([x, tf.zeros_like(x)], axis=2), [s[0], 2 * s[1], 2 * s[2], s[3]])
+  x.set_shape([n, h and 2 * h, w and 2 * w, c])
+  return x
+
+
 def laplacian_pyramid(x, levels):
   """Laplacian pyramid [L^0, ..., L^{levels-1}] of x [B, H, W, C].
 
-  G^0 = x; G^{j+1} = every other pixel of blur(G^j); L^j = G^j - up(G^{j+1}) where up
-  inserts zeros and blurs with 4 x the kernel; the last level is the low-pass G^{levels-1}.
+  G^0 = x; G^{j+1} = the even pixels of blur(G^j); L^j = G^j - up(G^{j+1}) where up puts
+  G^{j+1} back at the even pixels, zeros elsewhere, and blurs with 4 x the kernel; the last level is the low-pass G^{levels-1}.
   The blur is the 5x5 binomial filter with zero padding ('SAME').
   """
   c = x.get_shape().as_list()[-1]
@@ -52,9 +62,7 @@ def laplacian_pyramid(x, levels):
   pyramid, g = [], x
   for _ in range(levels - 1):
     low = tf.nn.depthwise_conv2d(g, k, [1, 1, 1, 1], 'SAME')[:, ::2, ::2, :]
-    shape = tf.shape(g)
-    up = tf.nn.depthwise_conv2d_native_backprop_input(
-        shape, 4.0 * k, low, [1, 2, 2, 1], 'SAME')
+    up = tf.nn.depthwise_conv2d(_zero_upsample(low), 4.0 * k, [1, 1, 1, 1], 'SAME')
     pyramid.append(g - up)
     g = low
   pyramid.append(g)
