@@ -171,3 +171,33 @@ def test_cli_reports_errors_without_a_traceback(tmp_path):
   assert 'error: data directory' in proc.stderr and 'Traceback' not in proc.stderr
   proc = run_module('glo_tf1.train', '--loss=l3', check=False)
   assert proc.returncode != 0 and '--loss' in proc.stderr and 'pairwise' in proc.stderr
+
+
+def test_paper_preset_pca_init_sgd_lap1_and_stored_projection(lfw_dir, tmp_path):
+  """The paper preset end to end on a tiny scale: PCA-initialised codes (checkpoint 0),
+  then SGD steps with the Laplacian loss that keep every stored code inside the ball."""
+  run = str(tmp_path / 'run')
+  tiny = [a for a in TINY if not a.startswith('--preset')]
+  run_module('glo_tf1.train', '--preset=paper', '--data_dir', lfw_dir, '--run_dir', run,
+             '--num_steps=5', '--save_checkpoint_steps=1000', '--max_to_keep=10', *tiny)
+  cfg = checkpoints.read_config(run)
+  assert (cfg['loss'], cfg['optimizer'], cfg['codes_init'], cfg['projection']) == \
+      ('lap1', 'sgd', 'pca', 'ball')
+  init, step = _codes(run, 0)
+  assert step == 0
+  # Independent PCA of the same 16 px images: numpy eigenvectors of the covariance.
+  from glo_tf1 import inputs  # pylint: disable=import-outside-toplevel
+  names = [m[1] for m in files.read_manifest(os.path.join(run, 'manifest.tsv'))]
+  with tf.Graph().as_default(), tf.Session() as sess:
+    images = np.concatenate([b for _, b in inputs.iterate_in_order(
+        sess, [os.path.join(lfw_dir, n) for n in names], 100, 16)])
+  x = images.reshape(len(images), -1).astype(np.float64)
+  x -= x.mean(0)
+  _, vecs = np.linalg.eigh(x.T @ x)
+  proj = x @ vecs[:, ::-1][:, :8]
+  proj /= np.linalg.norm(proj, axis=1, keepdims=True)
+  np.testing.assert_allclose(np.abs(init), np.abs(proj), atol=2e-3)
+  final, step = _codes(run)
+  assert step == 5
+  assert np.all(np.linalg.norm(final, axis=1) <= 1 + 1e-5)
+  assert not np.array_equal(final, init)
