@@ -67,6 +67,16 @@ def resolve_for_run(run_dir, preset, overrides):
   saved = read_config(run_dir)
   if saved is None:
     return config_lib.resolve(preset or 'blog', overrides), False
+  defaults = config_lib.PRESETS.get(saved.get('preset'), config_lib.BLOG)
+  missing = sorted(set(defaults) - set(saved))
+  new_model_keys = [k for k in missing if k in config_lib.MODEL_KEYS]
+  if new_model_keys:
+    raise RunDirError('%s was written by an older glo-tf1 and lacks the model settings %s; '
+                      'resume it with the version that created it'
+                      % (os.path.join(run_dir, CONFIG_NAME), ', '.join(new_model_keys)))
+  # A setting added since the run started that does not change the model (e.g. a new
+  # input option) takes its preset default.
+  saved = dict(saved, **{k: defaults[k] for k in missing})
   if preset and preset != saved.get('preset'):
     wanted = config_lib.resolve(preset, overrides)
   else:
@@ -94,7 +104,9 @@ def check_manifest(run_dir, manifest):
   if diffs:
     raise RunDirError(
         'the images differ from those this run was trained on (%s: %d files, now %d); '
-        'resuming would attach codes to the wrong images. First differences:\n  %s'
+        'resuming would attach codes to the wrong images. First differences:\n  %s\n'
+        'To continue with the new set (codes stay with their files by name, new files get '
+        'fresh codes), pass --allow_changed_data.'
         % (path, len(saved), len(manifest), '\n  '.join(diffs)))
 
 
@@ -141,7 +153,29 @@ def provenance(cfg, data_dir, num_images):
       'data_dir': os.path.abspath(data_dir),
       'num_images': num_images,
       'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+      'config': cfg,
   }
+
+
+_RESUME_KEYS = ('started', 'git_commit', 'glo_tf1_version', 'tensorflow_version',
+                'tf_slim_version', 'numpy_version', 'python_version', 'platform', 'devices')
+
+
+def record_provenance(run_dir, cfg, data_dir, num_images, resumed):
+  """Writes provenance.json for a new run; a resume appends what it ran with to `resumes`
+  (a run continued under another commit or TensorFlow says so)."""
+  path = os.path.join(run_dir, PROVENANCE_NAME)
+  now = provenance(cfg, data_dir, num_images)
+  if resumed and os.path.exists(path):
+    try:
+      with open(path) as f:
+        record = json.load(f)
+    except ValueError as e:
+      raise RunDirError('%s is not valid JSON (%s)' % (path, e))
+    record.setdefault('resumes', []).append({k: now[k] for k in _RESUME_KEYS})
+    now = record
+  write_json(path, now)
+  return now
 
 
 def latest_checkpoint(run_dir, checkpoint=None):
@@ -177,10 +211,11 @@ class _SecsOrStepsTimer(tf.train.SecondOrStepTimer):
     return bool(self._steps and step >= self._last_triggered_step + self._steps)
 
 
-def saver_hook(run_dir, saver, save_secs=None, save_steps=None):
+def saver_hook(run_dir, saver, save_secs=None, save_steps=None, listeners=None):
   """A CheckpointSaverHook that saves every `save_secs` or every `save_steps`, whichever
-  comes first, and at the end of the run (including after Ctrl-C / SIGTERM)."""
+  comes first, and at the end of the run (including after Ctrl-C / SIGTERM).
+  `listeners`: CheckpointSaverListeners (e.g. faults.FiniteCheckpointListener)."""
   hook = tf.train.CheckpointSaverHook(run_dir, save_steps=save_steps or 10 ** 12,
-                                      saver=saver)
+                                      saver=saver, listeners=listeners)
   hook._timer = _SecsOrStepsTimer(save_secs, save_steps)  # pylint: disable=protected-access
   return hook

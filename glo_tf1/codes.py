@@ -2,8 +2,13 @@
 
 GLO has no encoder (the post, "Architecture"): each image's code is a variable, gathered
 by the image's index and projected before the decoder sees it.
+
+On a cluster the table may be a `PartitionedVariable`: row blocks ("div" layout: the first
+N % P parts hold one row more) on different parameter servers (cluster.py). Every function
+here takes either form; a checkpoint stores both as the one logical variable `codes`.
 """
 import numpy as np
+from tensorflow.python.ops import variables as _variables
 
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
@@ -36,23 +41,56 @@ def initializer(codes_init, seed=None):
   raise ValueError('codes_init must be glorot, gaussian or pca, got %r' % codes_init)
 
 
-def codes_variable(num_codes, dims, codes_init='glorot', seed=None):
-  """The trainable `codes` variable, shape (num_codes, dims)."""
+def codes_variable(num_codes, dims, codes_init='glorot', seed=None, partitioner=None):
+  """The trainable `codes` variable, shape (num_codes, dims).
+
+  With a `partitioner` (e.g. tf.fixed_size_partitioner(P), along rows) it is a
+  PartitionedVariable of P row blocks.
+  """
   return slim.variable(CODES_NAME, shape=(num_codes, dims), dtype=tf.float32,
-                       initializer=initializer(codes_init, seed), trainable=True)
+                       initializer=initializer(codes_init, seed), trainable=True,
+                       partitioner=partitioner)
+
+
+def parts(codes):
+  """The variables that hold `codes`: its row blocks in order, or [codes]."""
+  if isinstance(codes, _variables.PartitionedVariable):
+    return list(codes)
+  return [codes]
 
 
 def lookup(codes, index, projection='sphere'):
-  """Projected codes of a batch of indices: [B] -> [B, dims]."""
+  """Projected codes of a batch of indices: [B] -> [B, dims].
+
+  `embedding_lookup` with the "div" strategy reads each row from the block that holds it
+  (the partitioners' layout; the v1 default "mod" would read the wrong rows); its
+  gradient is one IndexedSlices per block, never a dense (N, dims) tensor.
+  """
   with tf.name_scope('code'):
-    return project(tf.gather(codes, index), projection)
+    return project(tf.nn.embedding_lookup(codes, index, partition_strategy='div'),
+                   projection)
+
+
+def scatter_rows_op(codes, index, rows):
+  """Writes rows [B, dims] into the rows `index` of `codes` (partitioned or not)."""
+  blocks = parts(codes)
+  if len(blocks) == 1 and blocks[0] is codes:
+    return tf.scatter_update(codes, index, rows)
+  updates, start = [], 0
+  for block in blocks:
+    size = block.get_shape().as_list()[0]
+    inside = tf.logical_and(index >= start, index < start + size)
+    updates.append(tf.scatter_update(block, tf.boolean_mask(index, inside) - start,
+                                     tf.boolean_mask(rows, inside)))
+    start += size
+  return tf.group(*updates)
 
 
 def project_rows_op(codes, index, projection='sphere'):
   """Writes back the projection of the rows `index` (the paper projects after each step)."""
   with tf.name_scope('project_stored_codes'):
-    rows = tf.gather(codes, index)
-    return tf.scatter_update(codes, index, project(rows, projection))
+    rows = tf.nn.embedding_lookup(codes, index, partition_strategy='div')
+    return scatter_rows_op(codes, index, project(rows, projection))
 
 
 def pca_codes(images, dims, seed=0, max_fit=10000):

@@ -51,3 +51,18 @@ except ImportError:  # pragma: no cover
 BATCH_NORM_UPDATES = [tf.GraphKeys.UPDATE_OPS]
 
 TF_VERSION = _tf.__version__
+
+
+def enable_op_determinism():
+  """Makes TensorFlow's kernels deterministic, for --deterministic (process-wide, for good).
+
+  `tf.config.experimental.enable_op_determinism` exists from TF 2.8, so in 2.12 and 2.21;
+  older releases read the TF_DETERMINISTIC_OPS environment variable instead. Afterwards a
+  random op without a graph or op seed raises, so only an entry point that seeds its graph
+  may call this.
+  """
+  enable = getattr(getattr(_tf.config, 'experimental', None), 'enable_op_determinism', None)
+  if enable is not None:
+    enable()
+  else:  # pragma: no cover (TF < 2.8)
+    os.environ['TF_DETERMINISTIC_OPS'] = '1'

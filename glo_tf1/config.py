@@ -15,6 +15,9 @@ import math
 
 # Settings that define the model and its data: changing one of them on resume would
 # silently change what the checkpoint means, so a resume with a different value is refused.
+# `num_gpus` (towers) is not one: the variables mean the same with any number of towers,
+# so a run may resume on a machine with other GPUs, or on a cluster; the images per step
+# (batch_size x towers x workers) change, and config.json records the towers used last.
 MODEL_KEYS = (
     'image_size', 'latent_dims', 'decoder_filters', 'kernel_size', 'normalizer',
     'batch_norm_decay', 'loss', 'lap1_levels', 'projection', 'project_stored_codes',
@@ -48,6 +51,7 @@ BLOG = {
     'num_gpus': 1,
     'tower_device': 'gpu',
     'input_pipeline': 'fixed',
+    'input_cache': 'off',                 # auto: decoded uint8 images in one file (cache.py)
     'num_samples': None,                  # the notebook's NUM_SAMPLES: first N files only
     'num_reader_threads': 4,
     'shuffle_capacity': 800,
@@ -111,6 +115,7 @@ CHOICES = {
     'codes_optimizer': ('adam', 'lazy_adam', 'sgd'),
     'tower_device': ('gpu', 'cpu'),
     'input_pipeline': ('fixed', 'post'),
+    'input_cache': ('off', 'auto'),
 }
 
 
@@ -148,6 +153,10 @@ def validate(cfg):
   for name, allowed in CHOICES.items():
     _check(name, cfg[name] in allowed,
            'got %r, accepted values are %s' % (cfg[name], ', '.join(allowed)))
+  for name, default in BLOG.items():
+    if isinstance(default, bool):
+      _check(name, isinstance(cfg[name], bool),
+             'must be true or false, got %r' % (cfg[name],))
   _check('preset', cfg['preset'] in PRESETS,
          'got %r, accepted values are %s' % (cfg['preset'], ', '.join(PRESETS)))
   num_upsampling_blocks(cfg['image_size'])
@@ -159,7 +168,9 @@ def validate(cfg):
     _check(name, isinstance(v, int) and not isinstance(v, bool) and v > 0,
            'must be a positive integer, got %r' % (v,))
 
-  for name in ('latent_dims', 'batch_size', 'kernel_size', 'num_gpus',
+  if cfg['num_gpus'] != 'auto':  # 'auto': every visible GPU, resolved by train.py
+    positive_int('num_gpus')
+  for name in ('latent_dims', 'batch_size', 'kernel_size',
                'num_reader_threads', 'shuffle_capacity', 'save_summaries_steps',
                'image_summary_steps', 'max_to_keep', 'log_every_steps', 'lap1_levels'):
     positive_int(name)
@@ -188,12 +199,20 @@ def validate(cfg):
   if cfg['input_pipeline'] == 'post':
     _check('num_reader_threads', cfg['num_reader_threads'] == 1,
            'the post pipeline reads indices and files from two separate queues, which stay '
-           'paired only with one reader thread; got %d (use --input_pipeline=fixed for more)'
+           'paired only with one reader thread (with more, images train other images\' '
+           'codes); got %d (use --input_pipeline=fixed for more)'
            % cfg['num_reader_threads'])
+  _check('input_cache', cfg['input_cache'] == 'off' or cfg['input_pipeline'] == 'fixed',
+         'the decoded-image cache replaces the fixed pipeline\'s JPEG reading; the post '
+         'pipeline is kept bug for bug, so use --input_cache=off with --input_pipeline=post')
   if cfg['deterministic']:
     _check('num_reader_threads', cfg['num_reader_threads'] == 1,
-           '--deterministic needs exactly one reader thread, got %d'
-           % cfg['num_reader_threads'])
+           '--deterministic needs exactly one reader thread (several finish images in an '
+           'order that depends on thread timing), got %d' % cfg['num_reader_threads'])
+    _check('input_pipeline', cfg['input_pipeline'] == 'fixed',
+           '--deterministic needs --input_pipeline=fixed: the post pipeline\'s only shuffle '
+           'is its shuffle_batch queue, whose draws depend on how full the queue is when a '
+           'batch is taken (thread timing), so it cannot rerun bit for bit')
   return cfg
 
 
@@ -208,6 +227,11 @@ def resolve(preset, overrides=None):
     cfg[key] = value
   if cfg['decoder_filters'] is not None:
     cfg['decoder_filters'] = list(cfg['decoder_filters'])
+  if ((cfg['input_pipeline'] == 'post' or cfg['deterministic']) and
+      'num_reader_threads' not in (overrides or {})):
+    # Both run one reader thread: the preset's default gives way; an explicit
+    # --num_reader_threads > 1 is refused by validate() with the reason.
+    cfg['num_reader_threads'] = 1
   return validate(cfg)
 
 

@@ -71,8 +71,9 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
 
 def decode(latent_z, cfg, is_training, reuse=None):
   """`decoder` with the arg scope and the sizes of a resolved config."""
-  seed = cfg['seed'] if cfg['deterministic'] else None
+  # No op seed: the graph seed of --deterministic (train.build) gives each layer's
+  # initializer its own; one explicit seed would give every layer the same random stream.
   with slim.arg_scope(decoder_arg_scope(is_training, cfg['normalizer'],
-                                        cfg['batch_norm_decay'], seed)):
+                                        cfg['batch_norm_decay'])):
     return decoder(latent_z, cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
                    reuse=reuse)

@@ -120,12 +120,14 @@ def manifest_differences(old, new, limit=10):
     diffs.append('removed: %s (index %d)' % (n, old_by_name[n][0]))
   for n in sorted(set(new_by_name) - set(old_by_name)):
     diffs.append('added: %s' % n)
+  moved = []  # listed last: a consequence of the other differences
   for n in sorted(set(old_by_name) & set(new_by_name)):
     (oi, os_, oh), (ni, ns, nh) = old_by_name[n], new_by_name[n]
     if (os_, oh) != (ns, nh):
       diffs.append('modified: %s (size %d -> %d)' % (n, os_, ns))
     elif oi != ni:
-      diffs.append('moved: %s (index %d -> %d)' % (n, oi, ni))
+      moved.append('moved: %s (index %d -> %d)' % (n, oi, ni))
+  diffs += moved
   total = len(diffs)
   if total > limit:
     diffs = diffs[:limit] + ['... and %d more' % (total - limit)]

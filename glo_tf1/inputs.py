@@ -5,7 +5,8 @@ Two pipelines, both yielding {'image': float32 [B, S, S, 3] in [-1, 1], 'index':
 * `fixed` (default). One producer queue of (index, path) *pairs*
   (`slice_input_producer`, reshuffled every epoch), so however many reader threads run,
   each image travels with its own index. Towers dequeue one batch of K * B and split it,
-  so every tower sees different images.
+  so every tower sees different images. Under --deterministic the batch queue is FIFO
+  after the seeded per-epoch shuffle (see `fixed_pipeline`).
 * `post`. The notebook's pipeline, bug for bug (blog-implementation-facts.md, "Input
   pipeline"): an index queue and a filename queue that are never shuffled and only stay
   paired with one reader thread (defect 1), one copy per tower (defect 2), a
@@ -50,8 +51,14 @@ def decode_any(contents):
 
 
 def fixed_pipeline(paths, batch_size, image_size, tight_crop=False, num_threads=4,
-                   capacity=800, min_after_dequeue=100, seed=None):
+                   capacity=800, min_after_dequeue=100, seed=None, deterministic=False,
+                   indices=None):
   """The default pipeline: (index, path) pairs from one producer, shuffled every epoch.
+
+  With `deterministic`, the batch queue is first-in first-out (`tf.train.batch`, one
+  thread) and the producer's seeded per-epoch shuffle is the only shuffle: a
+  RandomShuffleQueue draws from whatever it holds when a batch is taken, which depends on
+  thread timing, so even a seeded `shuffle_batch` gives another order on every run.
 
   Args:
     paths: absolute file paths; index i is paths[i].
@@ -61,14 +68,22 @@ def fixed_pipeline(paths, batch_size, image_size, tight_crop=False, num_threads=
     num_threads: reader threads (each reads, decodes and preprocesses whole pairs).
     capacity, min_after_dequeue: of the shuffle buffer.
     seed: op seed of the producer's and the buffer's shuffles.
+    deterministic: FIFO batch queue with one thread (see above); needs `seed`.
+    indices: the code index of each path (a cluster worker's share, cluster.py);
+      default range(len(paths)).
   Returns:
     {'image': [batch_size, S, S, 3] float32, 'index': [batch_size] int32}.
   """
   with tf.name_scope('inputs'):
     index, path = tf.train.slice_input_producer(
-        [tf.range(len(paths), dtype=tf.int32), tf.constant(list(paths))],
+        [tf.range(len(paths), dtype=tf.int32) if indices is None else
+         tf.constant(list(indices), dtype=tf.int32), tf.constant(list(paths))],
         shuffle=True, seed=seed, capacity=max(32, 2 * batch_size), name='pairs')
     image = preprocess_inputs(decode_any(tf.io.read_file(path)), image_size, tight_crop)
+    if deterministic:
+      return tf.train.batch({'image': image, 'index': index}, batch_size=batch_size,
+                            capacity=max(capacity, 2 * batch_size), num_threads=1,
+                            name='fifo_batch')
     return tf.train.shuffle_batch(
         {'image': image, 'index': index}, batch_size=batch_size,
         capacity=max(capacity, min_after_dequeue + 2 * batch_size),
@@ -95,11 +110,14 @@ def post_pipeline(paths, batch_size, image_size, tight_crop=False, capacity=800,
       image = preprocess_inputs(image, image_size, tight_crop)
     return tf.train.shuffle_batch(
         {'image': image, 'index': index}, batch_size=batch_size, capacity=capacity,
-        min_after_dequeue=min_after_dequeue, num_threads=1, seed=seed)
+        min_after_dequeue=min_after_dequeue, num_threads=1, seed=seed,
+        name='inputs_batches_queue')
 
 
-def tower_inputs(cfg, paths, num_towers):
-  """One input dict per tower, per `cfg['input_pipeline']`."""
+def tower_inputs(cfg, paths, num_towers, indices=None, cache=None):
+  """One input dict per tower, per `cfg['input_pipeline']`; `indices` as in
+  fixed_pipeline (the post pipeline has none). With a `cache` (cache.CacheFile of these
+  paths), the fixed pipeline's batches come from the decoded-image cache instead."""
   seed = cfg['seed'] if cfg['deterministic'] else None
   b = cfg['batch_size']
   if cfg['input_pipeline'] == 'post':
@@ -107,9 +125,15 @@ def tower_inputs(cfg, paths, num_towers):
                           cfg['shuffle_capacity'], cfg['min_after_dequeue'], seed,
                           name='inputs_%d' % (i + 1))
             for i in range(num_towers)]
-  batch = fixed_pipeline(paths, b * num_towers, cfg['image_size'], cfg['tight_crop'],
-                         cfg['num_reader_threads'], cfg['shuffle_capacity'],
-                         cfg['min_after_dequeue'], seed)
+  if cache is not None:
+    from glo_tf1 import cache as cache_lib  # pylint: disable=import-outside-toplevel
+    # (imported here: cache.py builds its file with this module's preprocessing)
+    batch = cache_lib.cache_pipeline(cache, b * num_towers, cfg['num_reader_threads'], seed,
+                                     indices=indices)
+  else:
+    batch = fixed_pipeline(paths, b * num_towers, cfg['image_size'], cfg['tight_crop'],
+                           cfg['num_reader_threads'], cfg['shuffle_capacity'],
+                           cfg['min_after_dequeue'], seed, cfg['deterministic'], indices)
   if num_towers == 1:
     return [batch]
   images = tf.split(batch['image'], num_towers, axis=0)

@@ -5,19 +5,40 @@ of K towers gathers and projects the codes of its own images, decodes them with 
 variables (reuse), and computes its loss; the losses are averaged and minimised with
 `colocate_gradients_with_ops`; batch-norm update ops are grouped into the train op.
 
-Placement: every variable (codes, decoder, optimizer slots) lives on `/cpu:0`; each
+Placement rule: every variable (codes, decoder, optimizer slots) lives on `/cpu:0`; each
 tower's ops run on `/gpu:i` (or `/cpu:i` with tower_device='cpu', so tests can run two
 towers on a CPU). Soft placement puts a `/gpu:i` tower on the CPU when there is no GPU.
+On a cluster, replica_device_setter (cluster.py) moves the `/cpu:0` variables to
+`/job:ps/task:k/cpu:0` and the towers to this worker's devices.
+Towers combine their gradients through the averaged loss: tf.gradients sums each
+variable's per-tower terms. The codes' gradient stays sparse: each tower's lookup yields
+IndexedSlices of its B rows, the towers' slices are concatenated (K * B rows), and
+the codes optimizer applies them row by row (Adam, LazyAdam and SGD all take the sparse
+path); no (N, dims) gradient is ever formed (tests/test_towers.py checks the graph).
 Batch-norm moving statistics are updated from the first tower only (as slim's
 model_deploy does), so they do not depend on the order in which towers finish.
 """
 from glo_tf1 import codes as codes_lib
 from glo_tf1 import decoder as decoder_lib
+from glo_tf1 import generation
 from glo_tf1 import losses
 from glo_tf1 import optimizers
 from glo_tf1.compat import tf
 
 VARIABLE_OPS = ('Variable', 'VariableV2', 'VarHandleOp')
+
+
+def visible_gpus():
+  """Number of GPUs TensorFlow sees in this process."""
+  return len(tf.config.experimental.list_physical_devices('GPU'))
+
+
+def resolve_num_gpus(cfg):
+  """cfg with `num_gpus: 'auto'` replaced by the number of visible GPUs (1 when none:
+  one tower, which soft placement runs on the CPU)."""
+  if cfg['num_gpus'] != 'auto':
+    return cfg
+  return dict(cfg, num_gpus=max(1, visible_gpus()))
 
 
 def tower_devices(cfg):
@@ -38,22 +59,87 @@ def image_grid(images, reconstructions, max_rows=8):
   return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
 
 
-def build_training_graph(cfg, tower_inputs, num_codes):
+def learning_rate_tensor(opt):
+  """The learning-rate tensor an optimizer applies (made by its apply_gradients)."""
+  for attr in ('_lr_t', '_learning_rate_tensor'):  # Adam (and LazyAdam), SGD
+    value = getattr(opt, attr, None)
+    if value is not None:
+      return value
+  raise ValueError('cannot find the learning rate of %s' % type(opt).__name__)
+
+
+def square_grid(images, rows):
+  """[rows * rows, S, S, 3] in [-1, 1] -> [1, rows * S, rows * S, 3] in [0, 1]."""
+  size = images.get_shape().as_list()[1]
+  grid = tf.reshape(images, [rows, rows, size, size, 3])
+  grid = tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [1, rows * size, rows * size, 3])
+  return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
+
+
+MAX_SUMMARY_FIT = 10000
+
+
+def generation_summaries(codes, cfg, rows=5):
+  """The notebook's generated image grids during training, `rows` x `rows` each.
+
+  sampled_unit (z ~ N(0, I)), sampled_fitted (a diagonal Gaussian from tf.nn.moments of
+  the raw codes) and interpolated (normalised linear interpolation between the codes of
+  two random training images), all decoded in inference mode with the live variables
+  (blog-implementation-facts.md, "Generation"). Above MAX_SUMMARY_FIT codes the fit uses
+  that many random rows, so a summary never copies a whole (possibly partitioned, see
+  cluster.py) table; the figures (generation.py) fit on every code. Returns the image
+  summaries, also added to the 'image_summaries' collection.
+  """
+  n, dims = rows * rows, cfg['latent_dims']
+  num_codes = codes.get_shape().as_list()[0]
+
+  def random_rows(k, name):
+    ids = tf.random_uniform([k], maxval=num_codes, dtype=tf.int32, name=name)
+    return tf.nn.embedding_lookup(codes, ids, partition_strategy='div')
+
+  with tf.name_scope('generation_summaries'):
+    unit = tf.random_normal([n, dims], name='unit_noise')
+    partitioned = hasattr(codes, '_get_variable_list')  # a PartitionedVariable
+    whole = num_codes <= MAX_SUMMARY_FIT and not partitioned
+    fit = generation.fit_diagonal_gaussian(
+        codes if whole else random_rows(MAX_SUMMARY_FIT, 'fit_rows'))
+    fitted = generation.sample_codes(tf.random_normal([n, dims], name='fitted_noise'),
+                                     'fitted', fit)
+    pair = random_rows(2, 'pair')
+    path = generation.interpolate(pair[:1], pair[1:], n, 'nlerp', cfg['projection'])
+    grids = {}
+    for name, z in (('sampled_unit', unit), ('sampled_fitted', fitted),
+                    ('interpolated', tf.reshape(path, [n, dims]))):
+      grids[name] = square_grid(generation.inference_decoder(z, cfg, reuse=True), rows)
+  return [tf.summary.image(name, grids[name], collections=['image_summaries'])
+          for name in ('sampled_unit', 'sampled_fitted', 'interpolated')]
+
+
+def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
+                         train_op_fn=None):
   """Builds codes, towers, loss and train op in the default graph.
 
   Args:
     cfg: resolved config (config.resolve).
     tower_inputs: one {'image', 'index'} dict per tower (inputs.tower_inputs).
     num_codes: N, the number of training images.
+    codes_partitioner: splits the codes table into row blocks (cluster.py); None: one.
+    train_op_fn: replaces optimizers.train_op (same signature; cluster.py's synchronous
+      replicas).
   Returns:
     dict with global_step, codes, loss (averaged over towers), tower_losses, train_op,
     optimizers, towers (each {'image', 'index', 'code', 'reconstruction', 'loss'}),
-    image_summary.
+    image_summary (the merged grids: reconstructions, samples and interpolation).
+    Scalar summaries (default collection): loss, loss_tower_i, learning_rate/network and
+    learning_rate/codes.
   """
-  seed = cfg['seed'] if cfg['deterministic'] else None
-  global_step = tf.train.get_or_create_global_step()
+  # No op seeds: under --deterministic, train.build sets the graph seed, from which TF gives
+  # each random op its own (one explicit seed would give the codes and every decoder layer
+  # the same random stream, perfectly correlated initial values).
   with tf.device('/cpu:0'):
-    codes = codes_lib.codes_variable(num_codes, cfg['latent_dims'], cfg['codes_init'], seed)
+    global_step = tf.train.get_or_create_global_step()
+    codes = codes_lib.codes_variable(num_codes, cfg['latent_dims'], cfg['codes_init'], None,
+                                     partitioner=codes_partitioner)
   towers = []
   update_ops = []
   devices = tower_devices(cfg)
@@ -72,7 +158,8 @@ def build_training_graph(cfg, tower_inputs, num_codes):
   with tf.name_scope('total_loss'):
     total = tf.add_n([t['loss'] for t in towers]) / float(len(towers))
   network_vars = tf.trainable_variables('decoder')
-  op, opts = optimizers.train_op(total, codes, network_vars, cfg, global_step)
+  op, opts = (train_op_fn or optimizers.train_op)(total, codes, network_vars, cfg,
+                                                   global_step)
   op = tf.group(op, *update_ops)
   if cfg['project_stored_codes']:
     with tf.control_dependencies([op]):
@@ -81,9 +168,14 @@ def build_training_graph(cfg, tower_inputs, num_codes):
   tf.summary.scalar('loss', total)
   for i, t in enumerate(towers):
     tf.summary.scalar('loss_tower_%d' % i, t['loss'])
-  image_summary = tf.summary.image(
+  for part, opt in sorted(opts.items()):
+    tf.summary.scalar('learning_rate/' + part, learning_rate_tensor(opt))
+  recon_summary = tf.summary.image(
       'reconstructions', image_grid(towers[0]['image'], towers[0]['reconstruction']),
       collections=['image_summaries'])
+  with tf.device(_device_fn(devices[0])):
+    generated = generation_summaries(codes, cfg)
+  image_summary = tf.summary.merge([recon_summary] + generated)
   return {'global_step': global_step, 'codes': codes, 'loss': total,
           'train_op': op, 'optimizers': opts, 'towers': towers,
           'image_summary': image_summary}

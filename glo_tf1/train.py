@@ -12,11 +12,17 @@ import time
 from absl import app
 from absl import flags
 
+from glo_tf1 import cache as cache_lib
+from glo_tf1 import check_data
 from glo_tf1 import checkpoints
+from glo_tf1 import cluster as cluster_lib
 from glo_tf1 import codes as codes_lib
+from glo_tf1 import compat
 from glo_tf1 import config as config_lib
+from glo_tf1 import faults
 from glo_tf1 import files
 from glo_tf1 import inputs
+from glo_tf1 import remap
 from glo_tf1 import towers as towers_lib
 from glo_tf1.compat import tf
 
@@ -29,7 +35,24 @@ flags.DEFINE_string('run_dir', None, 'Run directory: checkpoints, events, config
                     'An existing one is resumed.')
 flags.DEFINE_enum('preset', None, list(config_lib.PRESETS),
                   'Named configuration (default blog; a resumed run keeps its own).')
-flags.DEFINE_bool('skip_data_check', False, 'Do not decode every image before a new run.')
+flags.DEFINE_bool('skip_data_check', False, 'Do not check the images before a new run '
+                  '(glo_tf1.check_data).')
+flags.DEFINE_bool('skip_bad_images', False, 'Train without the images the data check finds '
+                  'bad; they are listed in RUN/skipped_images.tsv and stay out on resume.')
+flags.DEFINE_bool('allow_changed_data', False, 'Resume although files were added, removed, '
+                  'renamed or modified: codes stay with their files by name, new files get '
+                  'fresh codes (remap.py rewrites the checkpoint).')
+flags.DEFINE_string('cache_dir', None, 'Folder of the --input_cache=auto file (default '
+                    'RUN/input_cache); one beside the data can be shared by runs.')
+# A cluster (README, "Scaling out"; cluster.py). All unset: one process.
+flags.DEFINE_list('ps_hosts', None, 'Parameter servers, host:port,...')
+flags.DEFINE_list('worker_hosts', None, 'Workers, host:port,...; worker 0 is the chief.')
+flags.DEFINE_enum('job_name', None, ['ps', 'worker'], 'Role of this process in the cluster.')
+flags.DEFINE_integer('task_index', 0, 'Index of this process in its job\'s host list.')
+flags.DEFINE_bool('sync_replicas', False, 'Synchronous updates (SyncReplicasOptimizer, one '
+                  'gradient per worker per step); asynchronous by default.')
+flags.DEFINE_integer('codes_shards', None, 'Row blocks of the codes table on a cluster '
+                     '(default: one per parameter server).')
 
 _HELP = {
     'image_size': 'Output side in pixels (16 to 1024, a power of 2).',
@@ -52,9 +75,11 @@ _HELP = {
     'learning_rate': 'Learning rate of the decoder.',
     'codes_learning_rate': 'Learning rate of the codes.',
     'num_steps': 'Stop at this global step (unbounded when unset, like the post).',
-    'num_gpus': 'Number of towers.',
+    'num_gpus': 'Number of towers, or auto: one per visible GPU (one on the CPU when none).',
     'tower_device': 'gpu: towers on /gpu:i; cpu: on /cpu:i (tests).',
     'input_pipeline': 'fixed (default) or post (the notebook\'s, one reader thread only).',
+    'input_cache': 'off: read the image files every epoch; auto: decode, crop and resize '
+                   'them once into a uint8 cache file (--cache_dir) and train from it.',
     'num_samples': 'Use only the first N files of the sorted list (the notebook\'s '
                    'NUM_SAMPLES).',
     'num_reader_threads': 'Reader threads of the input pipeline.',
@@ -66,9 +91,11 @@ _HELP = {
     'save_checkpoint_steps': 'Checkpoint every N steps (whichever of secs/steps first).',
     'max_to_keep': 'Checkpoints kept.',
     'log_every_steps': 'Progress line every N steps.',
-    'seed': 'Random seed (used by every op when --deterministic).',
-    'deterministic': 'Seeded producers and shuffles, one reader thread, deterministic ops: '
-                     'bit-identical reruns on CPU.',
+    'seed': 'Random seed: the graph seed under --deterministic (each random op derives '
+            'its own from it).',
+    'deterministic': 'Graph seed, seeded per-epoch shuffle with a first-in first-out batch '
+                     'queue, one reader thread, TensorFlow op determinism: bit-identical '
+                     'reruns on CPU (fixed pipeline only).',
 }
 
 
@@ -77,7 +104,9 @@ def _define_config_flags():
     if key == 'preset':
       continue
     doc = _HELP[key] + ' [blog: %s]' % (value,)
-    if isinstance(value, bool):
+    if key == 'num_gpus':  # an integer or 'auto'
+      flags.DEFINE_string(key, None, doc)
+    elif isinstance(value, bool):
       flags.DEFINE_bool(key, None, doc)
     elif isinstance(value, list):
       flags.DEFINE_list(key, None, doc)
@@ -104,6 +133,12 @@ def config_overrides():
         except ValueError:
           raise config_lib.ConfigError('--decoder_filters: must be a comma-separated list '
                                        'of positive integers, got %r' % ','.join(value))
+      if key == 'num_gpus' and value != 'auto':
+        try:
+          value = int(value)
+        except ValueError:
+          raise config_lib.ConfigError('--num_gpus: must be a positive integer or auto, '
+                                       'got %r' % value)
       out[key] = value
   return out
 
@@ -127,10 +162,13 @@ class ProgressHook(tf.train.SessionRunHook):
     step, loss = run_values.results
     self.step = step + 1  # the train op has incremented it
     now = time.time()
-    if self._t0 is None:
+    if self._t0 is None:  # first step of this session: no rate yet
       self._t0, self._s0 = now, self.step
+      print('step %d  loss %.4f' % (self.step, loss), flush=True)
       return
-    if self.step % self._every and self.step != self._last_step:
+    # A line whenever the step reaches a multiple of N (on a cluster the global step
+    # also moves with the other workers, so it may jump past the multiple itself).
+    if self.step // self._every == self._s0 // self._every and self.step != self._last_step:
       return
     rate = (self.step - self._s0) * self._ips / max(now - self._t0, 1e-9)
     line = 'step %d  loss %.4f  %.1f img/s' % (self.step, loss, rate)
@@ -139,10 +177,37 @@ class ProgressHook(tf.train.SessionRunHook):
       line = 'step %d/%d  loss %.4f  %.1f img/s  ETA %s' % (
           self.step, self._last_step, loss, rate, _hms(left))
     print(line, flush=True)
-    writer = tf.summary.FileWriterCache.get(self._run_dir)
-    writer.add_summary(tf.Summary(value=[
-        tf.Summary.Value(tag='perf/images_per_sec', simple_value=rate)]), self.step)
+    if self._run_dir:  # None on a cluster's non-chief workers: only the chief writes
+      writer = tf.summary.FileWriterCache.get(self._run_dir)
+      writer.add_summary(tf.Summary(value=[
+          tf.Summary.Value(tag='perf/images_per_sec', simple_value=rate)]), self.step)
     self._t0, self._s0 = now, self.step
+
+
+class _NoSessionLog:
+  """A summary writer that drops session logs and passes everything else through."""
+
+  def __init__(self, writer):
+    self._writer = writer
+
+  def add_session_log(self, *args, **kwargs):
+    pass
+
+  def __getattr__(self, name):
+    return getattr(self._writer, name)
+
+
+class ImageSummaryHook(tf.train.SummarySaverHook):
+  """A SummarySaverHook that logs no session START of its own.
+
+  Every SummarySaverHook logs START at its first step, and TensorBoard treats a START as a
+  restart that discards what was logged at that step or later: a second hook would make
+  it drop the first step's scalars. The scalar hook's START is the one a session needs.
+  """
+
+  def begin(self):
+    super().begin()
+    self._summary_writer = _NoSessionLog(self._summary_writer)
 
 
 def _hms(seconds):
@@ -169,6 +234,8 @@ class _StopOnSignal:
 def session_config(cfg):
   n_cpu = cfg['num_gpus'] if cfg['tower_device'] == 'cpu' else 1
   conf = tf.ConfigProto(allow_soft_placement=True, device_count={'CPU': max(1, n_cpu)})
+  if cfg.get('input_cache', 'off') != 'off':
+    cache_lib.configure_session(conf)
   return conf
 
 
@@ -182,75 +249,153 @@ def pca_init_values(cfg, paths):
   return codes_lib.pca_codes(np.concatenate(batches), cfg['latent_dims'], cfg['seed'])
 
 
-def prepare(argv_overrides=None):
-  """Resolves config, file list and run directory; returns (cfg, paths, resumed)."""
+def prepare(argv_overrides=None, chief=True):
+  """Resolves config, file list and run directory; returns (cfg, paths, resumed).
+
+  `num_gpus: auto` is resolved here, so config.json records the towers used. A cluster's
+  non-chief worker (`chief=False`) writes nothing and checks nothing but the manifest,
+  if the chief's run directory is visible.
+  """
   overrides = config_overrides() if argv_overrides is None else argv_overrides
   if not FLAGS.run_dir:
     raise config_lib.ConfigError('--run_dir is required')
   cfg, resumed = checkpoints.resolve_for_run(FLAGS.run_dir, FLAGS.preset, overrides)
+  cfg = towers_lib.resolve_num_gpus(cfg)
   names = files.list_images(FLAGS.data_dir, FLAGS.file_list)
   if cfg['num_samples']:
     names = names[:cfg['num_samples']]
+  skipped = set(check_data.read_skipped(FLAGS.run_dir))  # a resume leaves them out too
+  names = [n for n in names if n not in skipped]
   if len(names) < cfg['batch_size']:
     print('note: %d images, fewer than a batch of %d; images repeat within a batch'
           % (len(names), cfg['batch_size']))
+  if not chief:
+    manifest_path = os.path.join(FLAGS.run_dir, files.MANIFEST_NAME)
+    if os.path.exists(manifest_path):
+      checkpoints.check_manifest(FLAGS.run_dir, files.build_manifest(FLAGS.data_dir, names))
+    return cfg, [os.path.abspath(os.path.join(FLAGS.data_dir, n)) for n in names], resumed
   checkpoints.make_writable_dir(FLAGS.run_dir)
-  manifest = files.build_manifest(FLAGS.data_dir, names)
+  remap.finish_pending(FLAGS.run_dir)  # a changed-data rewrite that a crash interrupted
   manifest_path = os.path.join(FLAGS.run_dir, files.MANIFEST_NAME)
-  if not os.path.exists(manifest_path) and not FLAGS.skip_data_check:
-    print('Checking that %d images decode...' % len(names), flush=True)
-    bad = files.find_undecodable(FLAGS.data_dir, names)
-    if bad:
-      raise files.DataError('%d image(s) in %s cannot be decoded:\n%s' % (
-          len(bad), FLAGS.data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
+  if not FLAGS.skip_data_check:
+    if not os.path.exists(manifest_path):
+      names = check_data.check_for_training(FLAGS.data_dir, names, FLAGS.run_dir,
+                                            FLAGS.skip_bad_images)
+    elif FLAGS.allow_changed_data:  # check what is new since the run started
+      names = check_data.check_for_training(
+          FLAGS.data_dir, names, FLAGS.run_dir, FLAGS.skip_bad_images,
+          only=remap.changed_names(files.read_manifest(manifest_path),
+                                   files.build_manifest(FLAGS.data_dir, names)))
+  manifest = files.build_manifest(FLAGS.data_dir, names)
+  if FLAGS.allow_changed_data:
+    remap.continue_with(FLAGS.run_dir, cfg, manifest)
   checkpoints.check_manifest(FLAGS.run_dir, manifest)
   checkpoints.write_json(os.path.join(FLAGS.run_dir, checkpoints.CONFIG_NAME), cfg)
-  if not resumed:
-    checkpoints.write_json(os.path.join(FLAGS.run_dir, checkpoints.PROVENANCE_NAME),
-                           checkpoints.provenance(cfg, FLAGS.data_dir, len(names)))
+  checkpoints.record_provenance(FLAGS.run_dir, cfg, FLAGS.data_dir, len(names), resumed)
   paths = [os.path.abspath(os.path.join(FLAGS.data_dir, n)) for n in names]
   return cfg, paths, resumed
 
 
-def train(cfg, paths, run_dir):
-  """Builds the graph and runs MonitoredTrainingSession; returns the last global step."""
+def build(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
+  """Builds, in the default graph, everything a training session runs; runs nothing.
+
+  Returns (model, scaffold, hooks, progress): the training graph
+  (towers.build_training_graph), the Scaffold (its Saver keeps `max_to_keep` checkpoints;
+  `pca` codes, if given, are assigned at the first start), and every hook: progress line,
+  NaN check, checkpoints every `save_checkpoint_secs`/`_steps` and at the end, scalar
+  summaries every `save_summaries_steps`, image summaries every `image_summary_steps`,
+  stop at `num_steps`. MonitoredTrainingSession gets no summary or checkpoint cadence of
+  its own, so these hooks are the whole schedule (tests inspect them).
+
+  On a `cluster` (call it under cluster.device_setter): this worker reads its share of
+  the images, the codes are partitioned, the Saver is sharded (each parameter server
+  writes its own variables), and only the chief checkpoints and writes summaries.
+  With a `cache` (cache.prepare_for_run), the images are read from it.
+  """
+  if cfg['deterministic']:
+    tf.set_random_seed(cfg['seed'])
+  num_towers = cfg['num_gpus']
+  chief = cluster is None or cluster.is_chief
+  extra, train_op_fn = {}, None
+  if cluster is None:
+    tower_in = inputs.tower_inputs(cfg, paths, num_towers, cache=cache)
+  else:
+    share = cluster_lib.worker_share(len(paths), cluster)
+    tower_in = inputs.tower_inputs(cfg, [paths[i] for i in share], num_towers, share)
+    if cluster.sync_replicas:
+      train_op_fn = cluster_lib.sync_train_op_fn(cluster)
+    extra = {'codes_partitioner': cluster_lib.codes_partitioner(cluster),
+             'train_op_fn': train_op_fn}
+  model = towers_lib.build_training_graph(cfg, tower_in, len(paths), **extra)
+  init_fn = None
+  if pca is not None:
+    pca_ph = tf.placeholder(tf.float32, pca.shape)
+    assign = model['codes'].assign(pca_ph)
+    init_fn = lambda scaffold, sess: sess.run(assign, {pca_ph: pca})
+  saver = tf.train.Saver(max_to_keep=cfg['max_to_keep'], sharded=cluster is not None)
+  scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn)
+  progress = ProgressHook(model['loss'], cfg['batch_size'] * num_towers,
+                          cfg['log_every_steps'], cfg['num_steps'], run_dir if chief else None)
+  hooks = [
+      progress,
+      faults.NonFiniteLossHook(model['loss']),  # before the saver: a NaN step is not saved
+  ] + ([] if not chief else [
+      checkpoints.saver_hook(run_dir, saver, cfg['save_checkpoint_secs'],
+                             cfg['save_checkpoint_steps'],
+                             listeners=[faults.FiniteCheckpointListener()]),
+      # Scalars: the default summary collection, merged when the scaffold is finalized.
+      tf.train.SummarySaverHook(save_steps=cfg['save_summaries_steps'], output_dir=run_dir,
+                                scaffold=scaffold),
+      ImageSummaryHook(save_steps=cfg['image_summary_steps'], output_dir=run_dir,
+                       summary_op=model['image_summary']),
+  ])
+  if train_op_fn is not None:
+    hooks.append(train_op_fn.sync.make_session_run_hook(chief))
+  if cluster is not None:
+    hooks.append(cluster_lib.StartBarrierHook(cluster))
+  if cfg['num_steps']:
+    hooks.append(tf.train.StopAtStepHook(last_step=cfg['num_steps']))
+  return model, scaffold, hooks, progress
+
+
+def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
+  """Builds the graph and runs MonitoredTrainingSession; returns the last global step.
+
+  On a `cluster`, this process is one worker: it starts its server and trains against
+  the parameter servers; the chief (worker 0) initialises, restores and saves.
+  With `input_cache: auto`, the decoded-image cache in `cache_dir` (default
+  RUN/input_cache) is checked, (re)built if needed, and read instead of the files.
+  """
   run_dir = os.path.abspath(run_dir)
+  cache = None
+  if cfg.get('input_cache', 'off') != 'off':
+    if cluster is not None:
+      raise config_lib.ConfigError('--input_cache: not supported on a cluster yet (each '
+                                   'worker reads its own share of the files); use off')
+    cache = cache_lib.prepare_for_run(cfg, paths, run_dir, cache_dir)
+  chief = cluster is None or cluster.is_chief
   has_checkpoint = tf.train.latest_checkpoint(run_dir) is not None
-  pca = pca_init_values(cfg, paths) if cfg['codes_init'] == 'pca' and not has_checkpoint \
-      else None
+  pca = pca_init_values(cfg, paths) \
+      if cfg['codes_init'] == 'pca' and not has_checkpoint and chief else None
   graph = tf.Graph()
   with graph.as_default():
-    if cfg['deterministic']:
-      tf.set_random_seed(cfg['seed'])
     num_towers = cfg['num_gpus']
-    model = towers_lib.build_training_graph(
-        cfg, inputs.tower_inputs(cfg, paths, num_towers), len(paths))
-    init_fn = None
-    if pca is not None:
-      pca_ph = tf.placeholder(tf.float32, pca.shape)
-      assign = model['codes'].assign(pca_ph)
-      init_fn = lambda scaffold, sess: sess.run(assign, {pca_ph: pca})
-    saver = tf.train.Saver(max_to_keep=cfg['max_to_keep'], sharded=False)
-    scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn)
-    progress = ProgressHook(model['loss'], cfg['batch_size'] * num_towers,
-                            cfg['log_every_steps'], cfg['num_steps'], run_dir)
-    hooks = [
-        progress,
-        tf.train.NanTensorHook(model['loss'], fail_on_nan_loss=True),
-        checkpoints.saver_hook(run_dir, saver, cfg['save_checkpoint_secs'],
-                               cfg['save_checkpoint_steps']),
-        tf.train.SummarySaverHook(save_steps=cfg['image_summary_steps'], output_dir=run_dir,
-                                  summary_op=model['image_summary']),
-    ]
-    if cfg['num_steps']:
-      hooks.append(tf.train.StopAtStepHook(last_step=cfg['num_steps']))
+    config, master = session_config(cfg), ''
+    if cluster is not None:
+      master = cluster_lib.start_server(cluster, config).target
+      config = cluster_lib.session_config(cluster, config)
+    with tf.device(cluster_lib.device_setter(cluster) if cluster else None):
+      model, scaffold, hooks, progress = build(cfg, paths, run_dir, pca, cluster, cache)
     stopper = _StopOnSignal()
-    start = None
-    with tf.train.MonitoredTrainingSession(
+    start, local_steps = None, 0
+    session = tf.train.MonitoredTrainingSession(
+        master=master, is_chief=chief,
         checkpoint_dir=run_dir, scaffold=scaffold, hooks=hooks,
         save_checkpoint_secs=None, save_checkpoint_steps=None,
-        save_summaries_steps=cfg['save_summaries_steps'], log_step_count_steps=None,
-        config=session_config(cfg)) as sess:
+        save_summaries_steps=None, log_step_count_steps=None,
+        stop_grace_period_secs=cluster_lib.stop_grace_secs(cluster),
+        config=config) if chief else cluster_lib.worker_session(scaffold, master, config, hooks)
+    with session as sess:
       start = sess.run_step_fn(lambda step_context: step_context.session.run(model['global_step']))
       if cfg['num_steps'] and start >= cfg['num_steps']:
         print('Run %s is already at step %d >= --num_steps=%d; nothing to do.'
@@ -259,27 +404,58 @@ def train(cfg, paths, run_dir):
         print('%s at step %d: %d images, %d tower(s) x batch %d, preset %s.'
               % ('Resuming' if start else 'Starting', start, len(paths), num_towers,
                  cfg['batch_size'], cfg['preset']), flush=True)
-      while not sess.should_stop() and stopper.signal is None:
-        sess.run(model['train_op'])
+        while not sess.should_stop() and stopper.signal is None:
+          sess.run(model['train_op'])
+          local_steps += 1
     step = progress.step if progress.step is not None else start
+    if cluster is not None:
+      print('Worker %d ran %d steps; global step %s.'
+            % (cluster.task_index, local_steps, step), flush=True)
     if stopper.signal is not None:
       print('Interrupted at step %d; checkpoint saved in %s' % (step, run_dir))
     return step
 
 
+def _interrupt(signum, frame):  # pylint: disable=unused-argument
+  raise KeyboardInterrupt  # until training starts (then _StopOnSignal takes over)
+
+
 def main(argv):
   del argv
+  paths = []
+  signal.signal(signal.SIGTERM, _interrupt)
   try:
-    cfg, paths, _ = prepare()
-    step = train(cfg, paths, FLAGS.run_dir)
-  except (config_lib.ConfigError, files.DataError, checkpoints.RunDirError) as e:
+    cluster = cluster_lib.parse(FLAGS.ps_hosts, FLAGS.worker_hosts, FLAGS.job_name,
+                                FLAGS.task_index, FLAGS.sync_replicas, FLAGS.codes_shards)
+    if cluster is not None and cluster.job_name == 'ps':
+      cluster_lib.run_ps(cluster)  # serves until killed
+    cfg, paths, _ = prepare(chief=cluster is None or cluster.is_chief)
+    if cluster is not None:
+      cluster_lib.check_config(cfg, cluster, len(paths))
+    if cfg['deterministic']:
+      compat.enable_op_determinism()  # process-wide, so here and not in train()
+    step = train(cfg, paths, FLAGS.run_dir, cluster, FLAGS.cache_dir)
+  except (config_lib.ConfigError, files.DataError, checkpoints.RunDirError,
+          cluster_lib.ClusterError) as e:
     print('error: %s' % e, file=sys.stderr)
     return 2
-  except tf.train.NanLossDuringTrainingError:
-    print('error: the loss became NaN or Inf; training stopped. The last good checkpoint '
-          'in %s was kept (nothing was saved after the fault).' % FLAGS.run_dir,
+  except tf.train.NanLossDuringTrainingError as e:
+    print('error: %s; training stopped. Nothing was saved after the fault; the newest '
+          'checkpoint is %s.' % (e, faults.surviving_checkpoint(FLAGS.run_dir)),
           file=sys.stderr)
     return 3
+  except (tf.errors.OpError, OSError) as e:
+    root = os.path.abspath(FLAGS.data_dir or '.')
+    names = [os.path.relpath(p, root) for p in paths]
+    message = faults.describe_training_error(e, root, names, FLAGS.run_dir)
+    if message is None:
+      raise
+    print('error: %s' % message, file=sys.stderr)
+    return 4
+  except KeyboardInterrupt:  # before training started, or a second Ctrl-C
+    print('Interrupted; the newest checkpoint is %s.'
+          % faults.surviving_checkpoint(FLAGS.run_dir), file=sys.stderr)
+    return 130
   print('Done at step %d. Run directory: %s  (TensorBoard: tensorboard --logdir %s)'
         % (step, FLAGS.run_dir, FLAGS.run_dir))
   return 0

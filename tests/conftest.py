@@ -58,3 +58,12 @@ def run_module(module, *args, check=True, timeout=600, env=None, **kwargs):
     raise AssertionError('%s %s failed (%d):\n%s\n%s' % (
         module, ' '.join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
   return proc
+
+
+@pytest.fixture(scope='session')
+def tiny_run(lfw_dir, tmp_path_factory):
+  """A run directory trained for 30 TINY steps on the embedded faces (figures, evaluation)."""
+  run = str(tmp_path_factory.mktemp('tiny_run') / 'run')
+  run_module('glo_tf1.train', '--data_dir', lfw_dir, '--run_dir', run, '--num_steps=30',
+             '--save_checkpoint_steps=15', *TINY)
+  return run

@@ -201,3 +201,17 @@ def test_paper_preset_pca_init_sgd_lap1_and_stored_projection(lfw_dir, tmp_path)
   assert step == 5
   assert np.all(np.linalg.norm(final, axis=1) <= 1 + 1e-5)
   assert not np.array_equal(final, init)
+
+
+def test_resume_fills_settings_added_since_the_run_started(tmp_path):
+  run = tmp_path / 'run'
+  run.mkdir()
+  old = config.resolve('demo')
+  del old['input_cache']  # a run directory from before that setting existed
+  checkpoints.write_json(str(run / 'config.json'), old)
+  cfg, resumed = checkpoints.resolve_for_run(str(run), None, {})
+  assert resumed and cfg['input_cache'] == config.DEMO['input_cache']
+  del old['loss']
+  checkpoints.write_json(str(run / 'config.json'), old)
+  with pytest.raises(checkpoints.RunDirError, match='lacks the model settings loss'):
+    checkpoints.resolve_for_run(str(run), None, {})
