@@ -33,12 +33,9 @@ class NonFiniteError(tf.train.NanLossDuringTrainingError):
     return self.message
 
 
-class NonFiniteLossHook(tf.train.SessionRunHook):
-  """Raises NonFiniteError, naming the step, as soon as the loss is NaN or Inf.
-
-  Place it before the checkpoint hook: hooks run in order, so the step whose loss failed is
-  never saved (and MonitoredSession does not run end(), so no final save either).
-  """
+class StepLossHook(tf.train.SessionRunHook):
+  """Base of the hooks that watch each step's loss: fetches the global step and the loss
+  with the train op and calls `on_step(step, loss)`, `step` counting the step just run."""
 
   def __init__(self, loss):
     self._loss = loss
@@ -52,8 +49,22 @@ class NonFiniteLossHook(tf.train.SessionRunHook):
 
   def after_run(self, run_context, run_values):
     step, loss = run_values.results
+    self.on_step(step + 1, loss)  # the train op has incremented the step
+
+  def on_step(self, step, loss):
+    raise NotImplementedError
+
+
+class NonFiniteLossHook(StepLossHook):
+  """Raises NonFiniteError, naming the step, as soon as the loss is NaN or Inf.
+
+  Place it before the checkpoint hook: hooks run in order, so the step whose loss failed is
+  never saved (and MonitoredSession does not run end(), so no final save either).
+  """
+
+  def on_step(self, step, loss):
     if not np.isfinite(loss):
-      raise NonFiniteError('the loss became %s at step %d' % (loss, step + 1))
+      raise NonFiniteError('the loss became %s at step %d' % (loss, step))
 
 
 class FiniteCheckpointListener(tf.train.CheckpointSaverListener):

@@ -143,24 +143,18 @@ def config_overrides():
   return out
 
 
-class ProgressHook(tf.train.SessionRunHook):
+class ProgressHook(faults.StepLossHook):
   """Prints step, loss, images/s and ETA every N steps; writes images/s to TensorBoard."""
 
   def __init__(self, loss, images_per_step, every, last_step, run_dir):
-    self._loss, self._ips, self._every = loss, images_per_step, every
+    super().__init__(loss)
+    self._ips, self._every = images_per_step, every
     self._last_step, self._run_dir = last_step, run_dir
     self._t0 = self._s0 = None
     self.step = None
 
-  def begin(self):
-    self._global_step = tf.train.get_global_step()
-
-  def before_run(self, run_context):
-    return tf.train.SessionRunArgs([self._global_step, self._loss])
-
-  def after_run(self, run_context, run_values):
-    step, loss = run_values.results
-    self.step = step + 1  # the train op has incremented it
+  def on_step(self, step, loss):
+    self.step = step
     now = time.time()
     if self._t0 is None:  # first step of this session: no rate yet
       self._t0, self._s0 = now, self.step

@@ -67,3 +67,18 @@ def tiny_run(lfw_dir, tmp_path_factory):
   run_module('glo_tf1.train', '--data_dir', lfw_dir, '--run_dir', run, '--num_steps=30',
              '--save_checkpoint_steps=15', *TINY)
   return run
+
+
+def graph_ancestors(*fetches):
+  """Every op the fetches depend on (data and control inputs)."""
+  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  todo = [f if isinstance(f, tf.Operation) else f.op for f in fetches]
+  seen = set()
+  while todo:
+    op = todo.pop()
+    if op in seen:
+      continue
+    seen.add(op)
+    todo.extend(t.op for t in op.inputs)
+    todo.extend(op.control_inputs)
+  return seen

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from conftest import graph_ancestors
 from conftest import write_index_images
 from glo_tf1 import config
 from glo_tf1 import train
@@ -193,18 +194,7 @@ def test_loss_is_mean_pairwise_squared_error(blog):
   loss = blog['model']['loss']
   assert 'mean_pairwise_squared_error' in ' '.join(
       op.name for op in graph.get_operations()
-      if op.name.startswith('model_0/loss_0/') and op in _reachable_ops(loss))
-
-
-def _reachable_ops(tensor):
-  seen, todo = set(), [tensor.op]
-  while todo:
-    op = todo.pop()
-    if op in seen:
-      continue
-    seen.add(op)
-    todo.extend(i.op for i in op.inputs)
-  return seen
+      if op.name.startswith('model_0/loss_0/') and op in graph_ancestors(loss))
 
 
 def test_one_adam_with_lr_1e3_default_betas_over_codes_and_decoder(blog):

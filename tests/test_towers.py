@@ -3,25 +3,12 @@ placement rule; --num_gpus auto."""
 import numpy as np
 import pytest
 
+from conftest import graph_ancestors
 from glo_tf1 import config
 from glo_tf1 import towers
 from glo_tf1.compat import tf
 
 SMALL = dict(image_size=16, latent_dims=8, decoder_filters=[16, 8])
-
-
-def _ancestors(*fetches):
-  """Every op the fetches depend on (data and control inputs)."""
-  todo = [f if isinstance(f, tf.Operation) else f.op for f in fetches]
-  seen = set()
-  while todo:
-    op = todo.pop()
-    if op in seen:
-      continue
-    seen.add(op)
-    todo.extend(t.op for t in op.inputs)
-    todo.extend(op.control_inputs)
-  return seen
 
 
 def _train(cfg, images, indices, num_towers, values=None, steps=2):
@@ -89,7 +76,7 @@ def test_codes_gradient_stays_sparse_across_towers(codes_optimizer):
     tower_inputs = [{'image': tf.zeros([32, 16, 16, 3]), 'index': tf.range(32 * i, 32 * i + 32)}
                     for i in range(2)]
     model = towers.build_training_graph(cfg, tower_inputs, n)
-    ops = _ancestors(model['train_op'])
+    ops = graph_ancestors(model['train_op'])
     table_shaped = [op for op in ops for t in op.outputs
                     if t.get_shape().rank == 2 and t.get_shape().as_list() == [n, dims]]
     allowed = {'ReadVariableOp', 'VarHandleOp'}
