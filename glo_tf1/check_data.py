@@ -238,12 +238,27 @@ def header_problem(path):
   return problem
 
 
+def decode_problem(path):
+  """None if `path` fully decodes with Pillow as an RGB-convertible still image, else the reason."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  try:
+    if os.path.getsize(path) == 0:
+      return 'empty file (0 bytes)'
+    with Image.open(path) as im:
+      im.load()
+      if im.size[0] < 1 or im.size[1] < 1:
+        return 'image has no pixels'
+  except Exception as e:  # pylint: disable=broad-except
+    return '%s: %s' % (type(e).__name__, e)
+  return None
+
+
 def full_problem(path):
   """header_problem, then a full decode with Pillow (catches corrupt pixel data)."""
   problem = header_problem(path)
   if problem:
     return problem
-  return files._decode_problem(path) or ''  # pylint: disable=protected-access
+  return decode_problem(path) or ''
 
 
 def _check_chunk(args):

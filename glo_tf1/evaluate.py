@@ -34,6 +34,7 @@ from absl import flags
 import numpy as np
 
 from glo_tf1 import __version__
+from glo_tf1 import check_data
 from glo_tf1 import checkpoints
 from glo_tf1 import codes as codes_lib
 from glo_tf1 import config as config_lib
@@ -208,9 +209,9 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
     heldout_names = [heldout_names[i] for i in
                      _subset(len(heldout_names), max_images, np.random.RandomState([seed, 1]))]
     if verify:
-      bad = files.find_undecodable(data_dir, heldout_names)
+      bad = check_data.check_files(data_dir, heldout_names, decode=True, progress=False)
       if bad:
-        raise files.DataError('%d held-out image(s) in %s cannot be decoded:\n%s' % (
+        raise files.DataError('%d held-out image(s) in %s are not usable:\n%s' % (
             len(bad), data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
   train_idx = _subset(num_train, max_images, np.random.RandomState([seed, 2]))
   report = {

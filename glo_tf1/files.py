@@ -1,4 +1,4 @@
-"""Files: the ordered image list, its manifest, and the check that every image decodes.
+"""Files: the ordered image list and its manifest (the image check is check_data.py).
 
 GLO keeps one code per image, addressed by the image's position in the file list, so the
 list must mean the same thing on every machine and in every session: it is sorted (the
@@ -132,26 +132,3 @@ def manifest_differences(old, new, limit=10):
   if total > limit:
     diffs = diffs[:limit] + ['... and %d more' % (total - limit)]
   return diffs
-
-
-def _decode_problem(path):
-  """None if `path` fully decodes as an RGB-convertible still image, else the reason."""
-  from PIL import Image  # pylint: disable=import-outside-toplevel
-  try:
-    if os.path.getsize(path) == 0:
-      return 'empty file (0 bytes)'
-    with Image.open(path) as im:
-      im.load()
-      if im.size[0] < 1 or im.size[1] < 1:
-        return 'image has no pixels'
-  except Exception as e:  # pylint: disable=broad-except
-    return '%s: %s' % (type(e).__name__, e)
-  return None
-
-
-def find_undecodable(data_dir, names, num_threads=8):
-  """[(name, reason)] for every image that does not decode."""
-  paths = [os.path.join(data_dir, n) for n in names]
-  with concurrent.futures.ThreadPoolExecutor(num_threads) as pool:
-    problems = list(pool.map(_decode_problem, paths, chunksize=64))
-  return [(n, p) for n, p in zip(names, problems) if p]
