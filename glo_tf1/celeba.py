@@ -106,10 +106,7 @@ def write_lists(split, out_dir):
   out = {}
   for name, names in split.items():
     path = os.path.join(out_dir, name + '.txt')
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-      f.write(''.join(n + '\n' for n in names))
-    os.replace(tmp, path)
+    files.write_text_atomic(path, ''.join(n + '\n' for n in names))
     out[name] = path
   return out
 

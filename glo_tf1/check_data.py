@@ -303,14 +303,9 @@ def format_problems(bad, data_dir, limit=None):
 
 def write_skipped(path, bad):
   """Writes the skipped files (relative path, reason) as a TSV, atomically."""
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.write('path\treason\n')
-    for name, reason in bad:
-      f.write('%s\t%s\n' % (name, reason.replace('\t', ' ').replace('\n', ' ')))
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+  files.write_text_atomic(path, 'path\treason\n' + ''.join(
+      '%s\t%s\n' % (name, reason.replace('\t', ' ').replace('\n', ' '))
+      for name, reason in bad))
 
 
 def _read_skipped_rows(path):

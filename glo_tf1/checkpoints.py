@@ -26,14 +26,8 @@ class RunDirError(ValueError):
 
 
 def write_json(path, obj):
-  """Writes JSON atomically (temp file, fsync, rename): never a half-written file."""
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write('\n')
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+  """Writes JSON atomically (files.write_text_atomic): never a half-written file."""
+  files.write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
 
 
 def read_config(run_dir):

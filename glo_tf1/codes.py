@@ -52,36 +52,41 @@ def codes_variable(num_codes, dims, codes_init='glorot', seed=None, partitioner=
                        partitioner=partitioner)
 
 
+def is_partitioned(codes):
+  return isinstance(codes, _variables.PartitionedVariable)
+
+
 def parts(codes):
   """The variables that hold `codes`: its row blocks in order, or [codes]."""
-  if isinstance(codes, _variables.PartitionedVariable):
-    return list(codes)
-  return [codes]
+  return list(codes) if is_partitioned(codes) else [codes]
 
 
-def lookup(codes, index, projection='sphere'):
-  """Projected codes of a batch of indices: [B] -> [B, dims].
+def rows(codes, index):
+  """Raw (unprojected) rows `index` of the table, partitioned or not: [B] -> [B, dims].
 
   `embedding_lookup` with the "div" strategy reads each row from the block that holds it
   (the partitioners' layout; the v1 default "mod" would read the wrong rows); its
   gradient is one IndexedSlices per block, never a dense (N, dims) tensor.
   """
+  return tf.nn.embedding_lookup(codes, index, partition_strategy='div')
+
+
+def lookup(codes, index, projection='sphere'):
+  """Projected codes of a batch of indices: [B] -> [B, dims]."""
   with tf.name_scope('code'):
-    return project(tf.nn.embedding_lookup(codes, index, partition_strategy='div'),
-                   projection)
+    return project(rows(codes, index), projection)
 
 
-def scatter_rows_op(codes, index, rows):
-  """Writes rows [B, dims] into the rows `index` of `codes` (partitioned or not)."""
-  blocks = parts(codes)
-  if len(blocks) == 1 and blocks[0] is codes:
-    return tf.scatter_update(codes, index, rows)
+def scatter_rows_op(codes, index, values):
+  """Writes `values` [B, dims] into the rows `index` of `codes` (partitioned or not)."""
+  if not is_partitioned(codes):
+    return tf.scatter_update(codes, index, values)
   updates, start = [], 0
-  for block in blocks:
+  for block in parts(codes):
     size = block.get_shape().as_list()[0]
     inside = tf.logical_and(index >= start, index < start + size)
     updates.append(tf.scatter_update(block, tf.boolean_mask(index, inside) - start,
-                                     tf.boolean_mask(rows, inside)))
+                                     tf.boolean_mask(values, inside)))
     start += size
   return tf.group(*updates)
 
@@ -89,8 +94,7 @@ def scatter_rows_op(codes, index, rows):
 def project_rows_op(codes, index, projection='sphere'):
   """Writes back the projection of the rows `index` (the paper projects after each step)."""
   with tf.name_scope('project_stored_codes'):
-    rows = tf.nn.embedding_lookup(codes, index, partition_strategy='div')
-    return scatter_rows_op(codes, index, project(rows, projection))
+    return scatter_rows_op(codes, index, project(rows(codes, index), projection))
 
 
 def pca_codes(images, dims, seed=0, max_fit=10000):

@@ -88,15 +88,26 @@ def build_manifest(data_dir, names, num_threads=8):
   return [(i, n, s, h) for i, (n, (s, h)) in enumerate(zip(names, prints))]
 
 
-def write_manifest(path, manifest):
+def write_text_atomic(path, text):
+  """Writes `text` to `path` through a temp file, fsync and rename: a reader (or a crash)
+  sees the old file or the new one, never half of one."""
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:
-    f.write('index\tpath\tsize\thash\n')
-    for i, n, s, h in manifest:
-      f.write('%d\t%s\t%d\t%s\n' % (i, n, s, h))
+    f.write(text)
     f.flush()
     os.fsync(f.fileno())
   os.replace(tmp, path)
+
+
+def write_manifest(path, manifest):
+  write_text_atomic(path, 'index\tpath\tsize\thash\n' + ''.join(
+      '%d\t%s\t%d\t%s\n' % row for row in manifest))
+
+
+def keep_only(manifest, names):
+  """The manifest of the rows whose path is in `names`, re-indexed in order."""
+  keep = set(names)
+  return [(i, n, s, h) for i, (_, n, s, h) in enumerate(r for r in manifest if r[1] in keep)]
 
 
 def read_manifest(path):

@@ -95,12 +95,11 @@ def generation_summaries(codes, cfg, rows=5):
 
   def random_rows(k, name):
     ids = tf.random_uniform([k], maxval=num_codes, dtype=tf.int32, name=name)
-    return tf.nn.embedding_lookup(codes, ids, partition_strategy='div')
+    return codes_lib.rows(codes, ids)
 
   with tf.name_scope('generation_summaries'):
     unit = tf.random_normal([n, dims], name='unit_noise')
-    partitioned = hasattr(codes, '_get_variable_list')  # a PartitionedVariable
-    whole = num_codes <= MAX_SUMMARY_FIT and not partitioned
+    whole = num_codes <= MAX_SUMMARY_FIT and not codes_lib.is_partitioned(codes)
     fit = generation.fit_diagonal_gaussian(
         codes if whole else random_rows(MAX_SUMMARY_FIT, 'fit_rows'))
     fitted = generation.sample_codes(tf.random_normal([n, dims], name='fitted_noise'),

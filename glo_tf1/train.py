@@ -271,16 +271,18 @@ def prepare(argv_overrides=None, chief=True):
   checkpoints.make_writable_dir(FLAGS.run_dir)
   remap.finish_pending(FLAGS.run_dir)  # a changed-data rewrite that a crash interrupted
   manifest_path = os.path.join(FLAGS.run_dir, files.MANIFEST_NAME)
+  manifest = files.build_manifest(FLAGS.data_dir, names)  # hashes every file: once
   if not FLAGS.skip_data_check:
+    kept = names
     if not os.path.exists(manifest_path):
-      names = check_data.check_for_training(FLAGS.data_dir, names, FLAGS.run_dir,
-                                            FLAGS.skip_bad_images)
+      kept = check_data.check_for_training(FLAGS.data_dir, names, FLAGS.run_dir,
+                                           FLAGS.skip_bad_images)
     elif FLAGS.allow_changed_data:  # check what is new since the run started
-      names = check_data.check_for_training(
+      kept = check_data.check_for_training(
           FLAGS.data_dir, names, FLAGS.run_dir, FLAGS.skip_bad_images,
-          only=remap.changed_names(files.read_manifest(manifest_path),
-                                   files.build_manifest(FLAGS.data_dir, names)))
-  manifest = files.build_manifest(FLAGS.data_dir, names)
+          only=remap.changed_names(files.read_manifest(manifest_path), manifest))
+    if kept != names:  # --skip_bad_images dropped some
+      names, manifest = kept, files.keep_only(manifest, kept)
   if FLAGS.allow_changed_data:
     remap.continue_with(FLAGS.run_dir, cfg, manifest)
   checkpoints.check_manifest(FLAGS.run_dir, manifest)

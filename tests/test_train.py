@@ -215,3 +215,10 @@ def test_resume_fills_settings_added_since_the_run_started(tmp_path):
   checkpoints.write_json(str(run / 'config.json'), old)
   with pytest.raises(checkpoints.RunDirError, match='lacks the model settings loss'):
     checkpoints.resolve_for_run(str(run), None, {})
+
+
+def test_keep_only_equals_a_manifest_of_the_kept_files(lfw_dir):
+  names = sorted(os.listdir(lfw_dir))
+  kept = names[3:40:3]
+  assert files.keep_only(files.build_manifest(lfw_dir, names), kept) == \
+      files.build_manifest(lfw_dir, kept)
