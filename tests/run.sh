@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suite: creates or reuses .venv with the pinned dependencies, then pytest.
-# Extra arguments go to pytest (e.g. bash tests/run.sh -k losses).
+# Extra arguments go to pytest: bash tests/run.sh -m "not e2e" runs the fast unit tests only,
+# bash tests/run.sh tests/model runs one room's tests, -k losses selects by name.
 source "$(dirname "${BASH_SOURCE[0]}")/../reproduce/env.sh"
 python -m pytest -q tests "$@"

@@ -8,5 +8,8 @@ GLO_VENV="$ROOT/.venv-tf212"
 PY="${PYTHON:-python3.11}"
 [ -x "$GLO_VENV/bin/python" ] || "$PY" -m venv "$GLO_VENV"
 "$GLO_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements-tf2.12.txt"
+# The package itself and its console scripts (glo-train, ...), as reproduce/env.sh does.
+"$GLO_VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+  --no-build-isolation -e "$ROOT"
 cd "$ROOT"
-PYTHONPATH="$ROOT" TF_CPP_MIN_LOG_LEVEL=2 "$GLO_VENV/bin/python" -m pytest -q tests "$@"
+PATH="$GLO_VENV/bin:$PATH" TF_CPP_MIN_LOG_LEVEL=2 "$GLO_VENV/bin/python" -m pytest -q tests "$@"

@@ -1,0 +1,442 @@
+r"""Benchmark: where a training step's time goes, and whether it grows with the data.
+
+  glo-bench [--quick] [--out bench.json]      (or: bash reproduce/bench.sh)
+
+Prints a table and writes it as JSON:
+  * matmul peak: float32 GFLOP/s of a 2048 x 2048 matmul, measured in this run;
+  * decoder only: training images/s of the decoder with its codes, no input pipeline
+    (images in memory), the GFLOP/s that achieves (`decoder_flops`, from the layer
+    shapes) and its fraction of the matmul peak;
+  * input pipeline alone: images/s from JPEG files through the queue pipeline at 1, 2 and
+    4 reader threads, building the decoded-image cache, and reading it (cache.py);
+  * training step with the real pipeline (JPEG files, and the cache): images/s and their
+    fraction of the decoder-only figure;
+  * step time with 1k, 100k and 1M codes for each codes optimizer (adam, lazy_adam, sgd);
+  * peak resident memory with 1k and 1M codes (one subprocess each, `ru_maxrss`), beside
+    the bytes of the codes table and its optimizer slots.
+Every figure is the median of several timed repeats after warm-up steps; the sizes of a
+comparison are timed in alternating rounds so that load from other processes hits them
+alike. The default sizes are the blog's (128 px, the notebook's decoder; batch 64, one
+tower on the CPU) and take a few minutes on 2 cores; `--quick` shrinks everything for a CI
+smoke test. The JPEG files are synthetic, CelebA-sized (178 x 218) faces written to a
+temporary folder (the embedded LFW faces upscaled, tinted and with sensor-like noise).
+"""
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from glo_tf1 import settings
+from glo_tf1.compat import tf
+from glo_tf1.compat import TF_VERSION
+from glo_tf1.data import cache as cache_lib
+from glo_tf1.data import files
+from glo_tf1.data import pipelines
+from glo_tf1.model import towers
+from glo_tf1.training import input_cache
+
+FULL = {
+    'image_size': 128, 'batch_size': 64, 'decoder_filters': [256, 128, 64, 64, 32],
+    'kernel_size': 5, 'latent_dims': 100, 'num_files': 1024, 'file_shape': (218, 178),
+    'num_codes': [1000, 100000, 1000000], 'matmul_n': 2048,
+    'warmup': 3, 'repeats': 5, 'steps': 3, 'pipeline_batches': 6,
+    'memory_optimizers': ['adam', 'lazy_adam', 'sgd'],
+}
+QUICK = {
+    'image_size': 32, 'batch_size': 16, 'decoder_filters': [64, 32, 16],
+    'kernel_size': 5, 'latent_dims': 32, 'num_files': 64, 'file_shape': (54, 44),
+    'num_codes': [1000, 100000], 'matmul_n': 256,
+    'warmup': 1, 'repeats': 2, 'steps': 2, 'pipeline_batches': 2,
+    'memory_optimizers': ['lazy_adam'],
+}
+CODES_OPTIMIZERS = ('adam', 'lazy_adam', 'sgd')
+JPEG_THREADS = (1, 2, 4)
+CACHE_THREADS = (1, 2)
+
+
+# ----------------------------------------------------------------------------- FLOPs
+
+
+def decoder_layers(image_size, filters, kernel_size, latent_dims):
+  """(name, h_in, w_in, c_in, c_out, kernel) of every transpose convolution of the
+  decoder (decoder.py): the 4x4 first layer, the stride-2 blocks, the 3x3 output layer."""
+  filters = settings.decoder_filters_for_size(filters, image_size)
+  layers = [('deconv1', 1, 1, latent_dims, filters[0], 4)]
+  side = 4
+  for i, (c_in, c_out) in enumerate(zip(filters[:-1], filters[1:])):
+    layers.append(('deconv%d' % (i + 2), side, side, c_in, c_out, kernel_size))
+    side *= 2
+  layers.append(('deconv_out', side, side, filters[-1], 3, 3))
+  return layers
+
+
+def decoder_flops(image_size, filters, kernel_size, latent_dims):
+  """Forward FLOPs of the decoder for one image (2 per multiply-add).
+
+  A transpose convolution spreads every input value over a k x k window of each output
+  channel: h_in * w_in * c_in * k * k * c_out multiply-adds (the cost of the convolution
+  whose gradient it is, zero padding included, as usual). Batch norm, ReLU, tanh, the
+  loss and the optimizers are elementwise, under 1% of this at the blog's size, and left
+  out. Training costs 3x: forward, gradient with respect to the inputs, and with respect
+  to the weights, each the same multiply-adds.
+  """
+  return sum(2 * h * w * c_in * k * k * c_out
+             for _, h, w, c_in, c_out, k in decoder_layers(image_size, filters, kernel_size,
+                                                            latent_dims))
+
+
+def training_flops_per_image(cfg):
+  return 3 * decoder_flops(cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
+                           cfg['latent_dims'])
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def _session(uses_cache=False):
+  conf = tf.ConfigProto(allow_soft_placement=True)
+  if uses_cache:
+    cache_lib.configure_session(conf)
+  init = [tf.global_variables_initializer(), tf.local_variables_initializer()]
+  tf.get_default_graph().finalize()  # a timed step must not add ops
+  sess = tf.Session(config=conf)
+  sess.run(init)
+  coord = tf.train.Coordinator()
+  threads = tf.train.start_queue_runners(sess, coord)
+  return sess, coord, threads
+
+
+def _close(sess, coord, threads):
+  coord.request_stop()
+  coord.join(threads, stop_grace_period_secs=10, ignore_live_threads=True)
+  sess.close()
+
+
+def _seconds_per_run(sess, op, runs):
+  start = time.perf_counter()
+  for _ in range(runs):
+    sess.run(op)
+  return (time.perf_counter() - start) / runs
+
+
+def _median_seconds(sess, op, s):
+  for _ in range(s['warmup']):
+    sess.run(op)
+  return statistics.median(_seconds_per_run(sess, op, s['steps'])
+                           for _ in range(s['repeats']))
+
+
+def matmul_peak_gflops(n, repeats=5):
+  """float32 matmul GFLOP/s (2 n^3 per product), four products per run, median of runs."""
+  with tf.Graph().as_default():
+    rng = np.random.RandomState(0)
+    b = tf.Variable(rng.rand(n, n).astype(np.float32))
+    a = [tf.Variable(rng.rand(n, n).astype(np.float32)) for _ in range(4)]
+    # Fetch every product's sum: with only control dependencies (tf.group), Grappler
+    # prunes the products and the "peak" is the session overhead.
+    op = tf.add_n([tf.reduce_sum(tf.matmul(x, b)) for x in a])
+    sess, coord, threads = _session()
+    sess.run(op)
+    t = statistics.median(_seconds_per_run(sess, op, 2) for _ in range(repeats))
+    _close(sess, coord, threads)
+  return 4 * 2. * n ** 3 / t / 1e9
+
+
+def bench_config(s, **overrides):
+  """The blog preset at the benchmark's sizes: one tower of batch_size on the CPU."""
+  values = {k: s[k] for k in ('image_size', 'batch_size', 'decoder_filters', 'kernel_size',
+                              'latent_dims')}
+  values.update(tower_device='cpu', num_gpus=1)
+  values.update(overrides)
+  return settings.resolve('blog', values)
+
+
+def _synthetic_inputs(cfg, num_codes):
+  """Images held in memory (a local variable) and random indices: no pipeline cost."""
+  b, size = cfg['batch_size'], cfg['image_size']
+  images = tf.Variable(tf.random_uniform([b, size, size, 3], -1., 1., seed=1),
+                       trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES],
+                       name='bench_images')
+  index = tf.random_uniform([b], 0, num_codes, dtype=tf.int32, seed=2)
+  return [{'image': images.read_value(), 'index': index}]
+
+
+def _training_session(cfg, num_codes, paths=None, cache_file=None):
+  """A training graph and its running session; inputs synthetic unless paths given."""
+  graph = tf.Graph()
+  with graph.as_default():
+    if paths is None:
+      tower_in = _synthetic_inputs(cfg, num_codes)
+    else:
+      tower_in = pipelines.tower_inputs(cfg, paths, 1, cache=cache_file)
+    model = towers.build_training_graph(cfg, tower_in, num_codes)
+    sess, coord, threads = _session(uses_cache=cache_file is not None)
+  return model['train_op'], (sess, coord, threads)
+
+
+def _pipeline_images_per_sec(batch, batch_size, s, uses_cache=False, drain_images=0):
+  """Images/s of a pipeline alone: dequeue batches (no copy back to Python)."""
+  op = batch['index'][0] + tf.cast(batch['image'][0, 0, 0, 0], tf.int32)
+  sess, coord, threads = _session(uses_cache)  # in the pipeline's graph
+  for _ in range(-(-drain_images // batch_size) + 2):  # empty what was buffered
+    sess.run(op)
+  t = statistics.median(_seconds_per_run(sess, op, s['pipeline_batches'])
+                        for _ in range(s['repeats']))
+  _close(sess, coord, threads)
+  return batch_size / t
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def write_jpeg_files(folder, num_files, shape, seed=0):
+  """CelebA-like JPEG files: the embedded LFW faces upscaled to `shape` (h, w), tinted,
+  with noise; quality 90. Returns their paths in index order."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from glo_tf1.data import embedded as embedded_data  # pylint: disable=import-outside-toplevel
+  os.makedirs(folder, exist_ok=True)
+  faces = embedded_data.faces()
+  rng = np.random.RandomState(seed)
+  paths = []
+  for i in range(num_files):
+    face = Image.fromarray(faces[i % len(faces)]).resize((shape[1], shape[0]), Image.BICUBIC)
+    x = np.asarray(face, np.float32)[..., None] * rng.uniform(0.6, 1.0, 3)
+    x += rng.normal(0, 6, x.shape)
+    path = os.path.join(folder, 'img_%06d.jpg' % i)
+    Image.fromarray(np.clip(x, 0, 255).astype(np.uint8)).save(path, quality=90)
+    paths.append(path)
+  return paths
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def codes_and_slots_bytes(optimizer, num_codes, dims):
+  """The codes table plus its optimizer's per-row slots (Adam: m and v; SGD: none)."""
+  return num_codes * dims * 4 * (3 if optimizer in ('adam', 'lazy_adam') else 1)
+
+
+def peak_rss_mib():
+  """This process's peak resident memory in MiB: VmHWM, which starts afresh at exec (ru_maxrss
+  of a child starts from its parent's resident size at fork)."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) / 1024.
+  except OSError:
+    pass
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
+
+
+def probe_memory(optimizer, num_codes, s):
+  """Peak resident memory (MiB) of this process after building and running a few steps."""
+  cfg = bench_config(s, codes_optimizer=optimizer)
+  op, handles = _training_session(cfg, num_codes)
+  for _ in range(3):
+    handles[0].run(op)
+  _close(*handles)
+  return peak_rss_mib()
+
+
+def _memory_in_subprocess(optimizer, num_codes, quick):
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  cmd = [sys.executable, '-m', 'glo_tf1.bench', '--probe_memory=%s:%d' % (optimizer, num_codes)]
+  out = subprocess.run(cmd + (['--quick'] if quick else []), capture_output=True, text=True,
+                       env=env, check=True, timeout=600)
+  return json.loads(out.stdout.strip().splitlines()[-1])['peak_rss_mib']
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def run_benchmark(s, work_dir, quick, log=print):
+  """Runs every measurement; returns the results dict (see module doc)."""
+  t_start = time.time()
+  cfg = bench_config(s)
+  b = cfg['batch_size']
+  res = {'settings': dict(s, file_shape=list(s['file_shape']), quick=quick),
+         'machine': {'cpus': os.cpu_count(), 'platform': platform.platform(),
+                     'processor': _cpu_name(), 'tensorflow': TF_VERSION}}
+
+  log('matmul peak (%d x %d)...' % (s['matmul_n'], s['matmul_n']))
+  peak = matmul_peak_gflops(s['matmul_n'])
+  res['matmul_peak_gflops'] = peak
+
+  log('decoder only...')
+  dec_op, dec = _training_session(cfg, s['num_codes'][0])
+  for _ in range(s['warmup']):
+    dec[0].run(dec_op)
+  dec_times = [_seconds_per_run(dec[0], dec_op, s['steps']) for _ in range(s['repeats'])]
+
+  log('writing %d JPEG files...' % s['num_files'])
+  paths = write_jpeg_files(os.path.join(work_dir, 'jpeg'), s['num_files'], s['file_shape'])
+  pipe = {}
+  for threads in JPEG_THREADS:
+    log('JPEG pipeline alone, %d reader thread(s)...' % threads)
+    with tf.Graph().as_default():
+      batch = pipelines.fixed_pipeline(paths, b, cfg['image_size'], num_threads=threads,
+                                    capacity=cfg['shuffle_capacity'],
+                                    min_after_dequeue=cfg['min_after_dequeue'])
+      pipe['jpeg_%d_threads' % threads] = _pipeline_images_per_sec(
+          batch, b, s, drain_images=cfg['shuffle_capacity'])
+
+  log('building the decoded-image cache...')
+  t0 = time.perf_counter()
+  manifest = files.build_manifest('', paths)
+  cache_file = input_cache.build_cache(paths, manifest, cfg['image_size'], False,
+                               os.path.join(work_dir, 'cache'), log=lambda *_: None)
+  pipe['cache_build'] = len(paths) / (time.perf_counter() - t0)
+  for threads in CACHE_THREADS:
+    log('cache pipeline alone, %d thread(s)...' % threads)
+    with tf.Graph().as_default():
+      batch = cache_lib.cache_pipeline(cache_file, b, num_threads=threads)
+      pipe['cache_%d_threads' % threads] = _pipeline_images_per_sec(
+          batch, b, s, uses_cache=True, drain_images=cache_lib.PREFETCH_BATCHES * b)
+  res['input_pipeline_images_per_sec'] = pipe
+
+  # The cache's queue holds a few batches that cost milliseconds to refill, so its
+  # training step is timed in rounds alternating with the decoder-only step. The JPEG
+  # pipeline's shuffle buffer holds shuffle_capacity decoded images, seconds of work
+  # done ahead, so it is timed on its own, after a warm-up that has emptied it once.
+  log('training step with the cache pipeline (alternating with decoder only)...')
+  step = {}
+  op, handles = _training_session(bench_config(s, input_cache='auto'), len(paths), paths,
+                                  cache_file)
+  for _ in range(s['warmup']):
+    handles[0].run(op)
+  cache_times, beside = [], []
+  for _ in range(s['repeats']):
+    beside.append(_seconds_per_run(dec[0], dec_op, s['steps']))
+    cache_times.append(_seconds_per_run(handles[0], op, s['steps']))
+  dec_times.extend(beside)
+  step['cache'] = b / statistics.median(cache_times)
+  _close(*handles)
+  log('training step with the jpeg pipeline...')
+  op, handles = _training_session(bench_config(s), len(paths), paths)
+  drain = dict(s, warmup=s['warmup'] + -(-cfg['shuffle_capacity'] // b))
+  step['jpeg'] = b / _median_seconds(handles[0], op, drain)
+  _close(*handles)
+  dec_times.extend(_seconds_per_run(dec[0], dec_op, s['steps']) for _ in range(2))
+  _close(*dec)
+  dec_ips = b / statistics.median(dec_times)
+  flops = training_flops_per_image(cfg)
+  res['decoder_only'] = {
+      'images_per_sec': dec_ips, 'step_ms': 1e3 * statistics.median(dec_times),
+      'train_gflop_per_image': flops / 1e9, 'achieved_gflops': dec_ips * flops / 1e9,
+      'fraction_of_matmul_peak': dec_ips * flops / 1e9 / peak}
+  res['train_step_images_per_sec'] = step
+  res['train_step_fraction_of_decoder_only'] = {
+      'jpeg': step['jpeg'] / dec_ips,
+      'cache': statistics.median(beside) / statistics.median(cache_times)}  # same rounds
+
+  steps_ms = {}
+  for opt in CODES_OPTIMIZERS:
+    log('codes optimizer %s at %s codes...' % (opt, ', '.join(map(str, s['num_codes']))))
+    c = bench_config(s, codes_optimizer=opt)
+    sessions = [_training_session(c, n) for n in s['num_codes']]
+    for op, handles in sessions:
+      for _ in range(s['warmup']):
+        handles[0].run(op)
+    times = [[] for _ in sessions]
+    for _ in range(s['repeats']):  # alternate the sizes: load hits them alike
+      for t, (op, handles) in zip(times, sessions):
+        t.append(_seconds_per_run(handles[0], op, s['steps']))
+    for _, handles in sessions:
+      _close(*handles)
+    steps_ms[opt] = {str(n): 1e3 * statistics.median(t)
+                     for n, t in zip(s['num_codes'], times)}
+  res['codes_step_ms'] = steps_ms
+  small, large = str(s['num_codes'][0]), str(s['num_codes'][-1])
+  res['codes_step_ratio_largest_to_smallest'] = {
+      opt: v[large] / v[small] for opt, v in steps_ms.items()}
+
+  memory = {}
+  for opt in s['memory_optimizers']:
+    log('peak memory, %s...' % opt)
+    lo, hi = (_memory_in_subprocess(opt, int(n), quick) for n in (small, large))
+    memory[opt] = {'peak_rss_mib_' + small: lo, 'peak_rss_mib_' + large: hi,
+                   'growth_mib': hi - lo,
+                   'codes_and_slots_growth_mib': (
+                       codes_and_slots_bytes(opt, int(large), cfg['latent_dims']) -
+                       codes_and_slots_bytes(opt, int(small), cfg['latent_dims'])) / 2.**20}
+  res['memory'] = memory
+
+  res['targets'] = {
+      'lazy_adam_largest_within_5pct': res['codes_step_ratio_largest_to_smallest'][
+          'lazy_adam'] <= 1.05,
+      'sgd_largest_within_5pct': res['codes_step_ratio_largest_to_smallest']['sgd'] <= 1.05,
+      'cache_input_at_least_3x_train_step': max(
+          pipe['cache_%d_threads' % t] for t in CACHE_THREADS) >= 3 * step['cache'],
+      'cache_train_step_at_least_90pct_of_decoder_only':
+          res['train_step_fraction_of_decoder_only']['cache'] >= 0.9,
+  }
+  res['wall_seconds'] = time.time() - t_start
+  return res
+
+
+def _cpu_name():
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or 'unknown'
+
+
+def format_table(res):
+  """The results as the README's Markdown table."""
+  s = res['settings']
+  dec = res['decoder_only']
+  pipe = res['input_pipeline_images_per_sec']
+  step = res['train_step_images_per_sec']
+  frac = res['train_step_fraction_of_decoder_only']
+  rows = [
+      ('matmul peak (float32, %d x %d)' % (s['matmul_n'], s['matmul_n']),
+       '%.0f GFLOP/s' % res['matmul_peak_gflops']),
+      ('decoder only: training', '%.0f img/s (%.0f ms/step)' % (dec['images_per_sec'],
+                                                                 dec['step_ms'])),
+      ('decoder only: arithmetic', '%.3f GFLOP/img, %.0f GFLOP/s = %.0f%% of peak' % (
+          dec['train_gflop_per_image'], dec['achieved_gflops'],
+          100 * dec['fraction_of_matmul_peak'])),
+  ]
+  for t in JPEG_THREADS:
+    rows.append(('input alone: JPEG files, %d thread(s)' % t,
+                 '%.0f img/s' % pipe['jpeg_%d_threads' % t]))
+  rows.append(('input alone: building the cache', '%.0f img/s' % pipe['cache_build']))
+  for t in CACHE_THREADS:
+    rows.append(('input alone: cache, %d thread(s)' % t,
+                 '%.0f img/s' % pipe['cache_%d_threads' % t]))
+  for src in ('jpeg', 'cache'):
+    rows.append(('training step with the %s pipeline' % src,
+                 '%.0f img/s = %.0f%% of decoder only' % (step[src], 100 * frac[src])))
+  ratios = res['codes_step_ratio_largest_to_smallest']
+  for opt, v in res['codes_step_ms'].items():
+    rows.append(('step time, codes optimizer %s' % opt, ', '.join(
+        '%s codes %.0f ms' % (_short(n), ms) for n, ms in v.items()) +
+                 ' (x%.2f)' % ratios[opt]))
+  for opt, m in res['memory'].items():
+    keys = sorted((k for k in m if k.startswith('peak_rss_mib_')),
+                  key=lambda k: int(k.rsplit('_', 1)[1]))
+    rows.append(('peak memory, %s' % opt, ', '.join(
+        '%s codes %.0f MiB' % (_short(k.rsplit('_', 1)[1]), m[k]) for k in keys) +
+                 ' (+%.0f MiB; codes and slots: +%.0f MiB)' % (
+                     m['growth_mib'], m['codes_and_slots_growth_mib'])))
+  lines = ['| measurement | result |', '| --- | --- |']
+  lines += ['| %s | %s |' % r for r in rows]
+  return '\n'.join(lines)
+
+
+def _short(n):
+  n = int(n)
+  return '%dM' % (n // 10 ** 6) if n >= 10 ** 6 and n % 10 ** 6 == 0 else \
+      '%dk' % (n // 1000) if n >= 1000 and n % 1000 == 0 else str(n)

@@ -1,0 +1,38 @@
+"""glo-celeba-lists: checks the aligned CelebA layout and writes its partitions as lists.
+
+  glo-celeba-lists --celeba_dir CELEBA --out_dir LISTS
+
+Expects CELEBA/img_align_celeba/*.jpg and CELEBA/list_eval_partition.txt (or Kaggle's
+.csv); writes LISTS/train.txt, valid.txt and test.txt for --file_list. When something is
+missing it says what to download and where to put it (exit status 2). Used by
+reproduce/celeba.sh (docs/celeba.md).
+"""
+import os
+
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.string('celeba_dir', None, 'Folder with img_align_celeba/ and list_eval_partition.txt.')
+_define.string('out_dir', None, 'Where to write train.txt, valid.txt, test.txt.')
+
+
+def main(fv):
+  from glo_tf1.data import celeba  # pylint: disable=import-outside-toplevel
+  if not fv.celeba_dir or not fv.out_dir:
+    raise settings.ConfigError('--celeba_dir and --out_dir are required')
+  paths = celeba.write_lists(celeba.check_layout(fv.celeba_dir), fv.out_dir)
+  print('Partition lists: %s' % ', '.join(os.path.abspath(paths[p])
+                                          for p in celeba.PARTITIONS))
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__)
+
+
+if __name__ == '__main__':
+  run()

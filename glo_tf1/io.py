@@ -1,0 +1,73 @@
+"""Files written whole or not at all, and JSON read with one error policy.
+
+Every file glo-tf1 writes for a reader to find later (config.json, manifest.tsv,
+provenance.json, reports, cache files) goes through `atomic_open`: a uniquely named temp
+file beside the target, fsync, rename. A crash or a second process never leaves half a
+file, and two writers never share a temp name.
+
+Every JSON file glo-tf1 reads goes through `read_json`: a missing file is `missing`
+(None by default), anything unreadable or of the wrong type is a `FileFormatError` that
+names the file.
+"""
+import contextlib
+import json
+import os
+import tempfile
+
+from glo_tf1 import settings
+
+
+class FileFormatError(settings.UserError):
+  """A file glo-tf1 reads back is damaged or not what it should be; the message names it."""
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode='w'):
+  """Opens a unique temp file beside `path`; on success fsyncs it and renames it to `path`.
+
+  On an exception the temp file is removed and `path` is left as it was.
+  """
+  folder = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path),
+                             suffix='.tmp')
+  try:
+    with os.fdopen(fd, mode) as f:
+      yield f
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    raise
+
+
+def write_text_atomic(path, text):
+  """Writes `text` to `path` atomically (see `atomic_open`)."""
+  with atomic_open(path, 'w') as f:
+    f.write(text)
+
+
+def write_json(path, obj):
+  """Writes `obj` as indented, key-sorted JSON, atomically."""
+  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
+
+
+def read_json(path, missing=None, expect=dict):
+  """The JSON value in `path`, or `missing` when there is no such file.
+
+  Raises:
+    FileFormatError: the file cannot be read, is not JSON, or its top-level value is not
+      an instance of `expect` (None: any).
+  """
+  try:
+    with open(path, encoding='utf-8') as f:
+      value = json.load(f)
+  except FileNotFoundError:
+    return missing
+  except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError included
+    raise FileFormatError('%s is not a readable JSON file (%s)' % (path, e)) from e
+  if expect is not None and not isinstance(value, expect):
+    raise FileFormatError('%s should hold a JSON %s, found %s' % (
+        path, 'object' if expect is dict else expect.__name__, type(value).__name__))
+  return value

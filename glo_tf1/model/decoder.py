@@ -1,0 +1,78 @@
+"""Decoder: projected code [B, dims] -> image [B, S, S, 3] in [-1, 1] (the post's network).
+
+Layout (the post, "Architecture"; docs/reference/notebook-facts.md):
+  reshape to [B, 1, 1, dims]
+  deconv1   4x4 transpose conv, stride 1, VALID       -> [B, 4, 4, filters[0]]
+  deconv2.. k x k transpose conv, stride 2, SAME, ReLU, batch norm, one block per doubling
+  deconv_out 3x3 transpose conv, stride 2, tanh, no batch norm -> [B, S, S, 3]
+The number of stride-2 blocks follows the image size (config.num_upsampling_blocks).
+"""
+from glo_tf1 import settings
+from glo_tf1.compat import BATCH_NORM_UPDATES
+from glo_tf1.compat import slim
+from glo_tf1.compat import tf
+
+
+def decoder_arg_scope(is_training=True, normalizer='batch_norm', batch_norm_decay=0.99):
+  """Defaults of every decoder layer: Xavier init, ReLU, batch norm (decay 0.99, scale).
+
+  `is_training=False` normalises with the moving statistics (the post's generation).
+  """
+  normalizer_fn = slim.batch_norm if normalizer == 'batch_norm' else None
+  normalizer_params = {
+      'decay': batch_norm_decay,
+      'scale': True,
+      'is_training': is_training,
+      'updates_collections': BATCH_NORM_UPDATES,
+  } if normalizer_fn else None
+  with slim.arg_scope([slim.conv2d_transpose], stride=2, padding='SAME',
+                      weights_initializer=slim.xavier_initializer(),
+                      activation_fn=tf.nn.relu,
+                      normalizer_fn=normalizer_fn,
+                      normalizer_params=normalizer_params) as sc:
+    return sc
+
+
+def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel_size=5,
+            reuse=None, scope='decoder'):
+  """The decoder network; call it inside `decoder_arg_scope`.
+
+  Args:
+    latent_z: float32 [B, dims] with a static batch size and dims.
+    image_size: output side; one of config.supported_image_sizes().
+    num_filters: filters of deconv1 and of each stride-2 block, adapted to the size by
+      config.decoder_filters_for_size.
+    kernel_size: kernel of the stride-2 blocks (5 in the notebook; the post's text says 3).
+    reuse: reuse the variables of an earlier call (towers, generation).
+    scope: variable scope.
+  Returns:
+    float32 [B, image_size, image_size, 3] in [-1, 1].
+  Raises:
+    ValueError: latent_z is not [B, dims] with static shape.
+    config.ConfigError: image_size cannot be produced.
+  """
+  shape = latent_z.get_shape().as_list()
+  if len(shape) != 2 or shape[0] is None or shape[1] is None:
+    raise ValueError('decoder input must be [batch, dims] with a static shape, got %s'
+                     % shape)
+  filters = settings.decoder_filters_for_size(num_filters, image_size)
+  with tf.variable_scope(scope, reuse=reuse):
+    net = tf.reshape(latent_z, (shape[0], 1, 1, shape[1]))
+    net = slim.conv2d_transpose(net, filters[0], [4, 4], stride=1, padding='VALID',
+                                scope='deconv1')
+    for i, num_filter in enumerate(filters[1:]):
+      net = slim.conv2d_transpose(net, num_filter, [kernel_size, kernel_size],
+                                  scope='deconv%d' % (i + 2))
+    net = slim.conv2d_transpose(net, 3, [3, 3], stride=2, activation_fn=tf.nn.tanh,
+                                normalizer_fn=None, scope='deconv_out')
+  return net
+
+
+def decode(latent_z, cfg, is_training, reuse=None):
+  """`decoder` with the arg scope and the sizes of a resolved config."""
+  # No op seed: the graph seed of --deterministic (loop.build_training) gives each layer's
+  # initializer its own; one explicit seed would give every layer the same random stream.
+  with slim.arg_scope(decoder_arg_scope(is_training, cfg['normalizer'],
+                                        cfg['batch_norm_decay'])):
+    return decoder(latent_z, cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
+                   reuse=reuse)

@@ -1,0 +1,180 @@
+"""The training graph: codes -> towers (decoder, loss) -> one optimizer step.
+
+The post's training cell, fixed where it was broken (docs/reference/notebook-facts.md): each
+of K towers gathers and projects the codes of its own images, decodes them with shared
+variables (reuse), and computes its loss; the losses are averaged and minimised with
+`colocate_gradients_with_ops`; batch-norm update ops are grouped into the train op.
+
+Placement rule: every variable (codes, decoder, optimizer slots) lives on `/cpu:0`; each
+tower's ops run on `/gpu:i` (or `/cpu:i` with tower_device='cpu', so tests can run two
+towers on a CPU). Soft placement puts a `/gpu:i` tower on the CPU when there is no GPU.
+On a cluster, replica_device_setter (cluster.py) moves the `/cpu:0` variables to
+`/job:ps/task:k/cpu:0` and the towers to this worker's devices.
+Towers combine their gradients through the averaged loss: tf.gradients sums each
+variable's per-tower terms. The codes' gradient stays sparse: each tower's lookup yields
+IndexedSlices of its B rows, the towers' slices are concatenated (K * B rows), and
+the codes optimizer applies them row by row (Adam, LazyAdam and SGD all take the sparse
+path); no (N, dims) gradient is ever formed (tests/test_towers.py checks the graph).
+Batch-norm moving statistics are updated from the first tower only (as slim's
+model_deploy does), so they do not depend on the order in which towers finish.
+"""
+from glo_tf1.compat import tf
+from glo_tf1.model import codes as codes_lib
+from glo_tf1.model import decoder as decoder_lib
+from glo_tf1.model import losses
+from glo_tf1.model import optimizers
+from glo_tf1.model import samplers
+
+VARIABLE_OPS = ('Variable', 'VariableV2', 'VarHandleOp')
+
+
+def visible_gpus():
+  """Number of GPUs TensorFlow sees in this process."""
+  return len(tf.config.experimental.list_physical_devices('GPU'))
+
+
+def resolve_num_gpus(cfg):
+  """cfg with `num_gpus: 'auto'` replaced by the number of visible GPUs (1 when none:
+  one tower, which soft placement runs on the CPU)."""
+  if cfg['num_gpus'] != 'auto':
+    return cfg
+  return dict(cfg, num_gpus=max(1, visible_gpus()))
+
+
+def tower_devices(cfg):
+  kind = cfg['tower_device']
+  return ['/%s:%d' % (kind, i) for i in range(cfg['num_gpus'])]
+
+
+def _device_fn(tower_device):
+  def fn(op):
+    return '/cpu:0' if op.type in VARIABLE_OPS else tower_device
+  return fn
+
+
+def image_grid(images, reconstructions, max_rows=8):
+  """[1, rows * S, 2 * S, 3] in [0, 1]: originals (left) beside reconstructions (right)."""
+  rows = tf.concat([images[:max_rows], reconstructions[:max_rows]], axis=2)
+  grid = tf.reshape(rows, [1, -1, rows.get_shape().as_list()[2], 3])
+  return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
+
+
+def learning_rate_tensor(opt):
+  """The learning-rate tensor an optimizer applies (made by its apply_gradients)."""
+  for attr in ('_lr_t', '_learning_rate_tensor'):  # Adam (and LazyAdam), SGD
+    value = getattr(opt, attr, None)
+    if value is not None:
+      return value
+  raise ValueError('cannot find the learning rate of %s' % type(opt).__name__)
+
+
+def square_grid(images, rows):
+  """[rows * rows, S, S, 3] in [-1, 1] -> [1, rows * S, rows * S, 3] in [0, 1]."""
+  size = images.get_shape().as_list()[1]
+  grid = tf.reshape(images, [rows, rows, size, size, 3])
+  grid = tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [1, rows * size, rows * size, 3])
+  return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
+
+
+MAX_SUMMARY_FIT = 10000
+
+
+def generation_summaries(codes, cfg, rows=5):
+  """The notebook's generated image grids during training, `rows` x `rows` each.
+
+  sampled_unit (z ~ N(0, I)), sampled_fitted (a diagonal Gaussian from tf.nn.moments of
+  the raw codes) and interpolated (normalised linear interpolation between the codes of
+  two random training images), all decoded in inference mode with the live variables
+  (docs/reference/notebook-facts.md, "Generation"). Above MAX_SUMMARY_FIT codes the fit uses
+  that many random rows, so a summary never copies a whole (possibly partitioned, see
+  cluster.py) table; the figures (samplers.py) fit on every code. Returns the image
+  summaries, also added to the 'image_summaries' collection.
+  """
+  n, dims = rows * rows, cfg['latent_dims']
+  num_codes = codes.get_shape().as_list()[0]
+
+  def random_rows(k, name):
+    ids = tf.random_uniform([k], maxval=num_codes, dtype=tf.int32, name=name)
+    return codes_lib.rows(codes, ids)
+
+  with tf.name_scope('generation_summaries'):
+    unit = tf.random_normal([n, dims], name='unit_noise')
+    whole = num_codes <= MAX_SUMMARY_FIT and not codes_lib.is_partitioned(codes)
+    fit = samplers.fit_diagonal_gaussian(
+        codes if whole else random_rows(MAX_SUMMARY_FIT, 'fit_rows'))
+    fitted = samplers.sample_codes(tf.random_normal([n, dims], name='fitted_noise'),
+                                     'fitted', fit)
+    pair = random_rows(2, 'pair')
+    path = samplers.interpolate(pair[:1], pair[1:], n, 'nlerp', cfg['projection'])
+    grids = {}
+    for name, z in (('sampled_unit', unit), ('sampled_fitted', fitted),
+                    ('interpolated', tf.reshape(path, [n, dims]))):
+      grids[name] = square_grid(samplers.inference_decoder(z, cfg, reuse=True), rows)
+  return [tf.summary.image(name, grids[name], collections=['image_summaries'])
+          for name in ('sampled_unit', 'sampled_fitted', 'interpolated')]
+
+
+def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
+                         train_op_fn=None):
+  """Builds codes, towers, loss and train op in the default graph.
+
+  Args:
+    cfg: resolved config (config.resolve).
+    tower_inputs: one {'image', 'index'} dict per tower (inputs.tower_inputs).
+    num_codes: N, the number of training images.
+    codes_partitioner: splits the codes table into row blocks (cluster.py); None: one.
+    train_op_fn: replaces optimizers.train_op (same signature; cluster.py's synchronous
+      replicas).
+  Returns:
+    dict with global_step, codes, loss (averaged over towers), tower_losses, train_op,
+    optimizers, towers (each {'image', 'index', 'code', 'reconstruction', 'loss'}),
+    image_summary (the merged grids: reconstructions, samples and interpolation).
+    Scalar summaries (default collection): loss, loss_tower_i, learning_rate/network and
+    learning_rate/codes.
+  """
+  # No op seeds: under --deterministic, loop.build_training sets the graph seed, from which TF gives
+  # each random op its own (one explicit seed would give the codes and every decoder layer
+  # the same random stream, perfectly correlated initial values).
+  with tf.device('/cpu:0'):
+    global_step = tf.train.get_or_create_global_step()
+    codes = codes_lib.codes_variable(num_codes, cfg['latent_dims'], cfg['codes_init'], None,
+                                     partitioner=codes_partitioner)
+  towers = []
+  update_ops = []
+  devices = tower_devices(cfg)
+  for i, (inputs, device) in enumerate(zip(tower_inputs, devices)):
+    with tf.name_scope('model_%d' % i), tf.device(_device_fn(device)):
+      n_updates = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+      code = codes_lib.lookup(codes, inputs['index'], cfg['projection'])
+      recon = decoder_lib.decode(code, cfg, is_training=True, reuse=i > 0)
+      if i == 0:
+        update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)[n_updates:]
+      with tf.name_scope('loss_%d' % i):
+        loss = losses.reconstruction_loss(cfg['loss'], inputs['image'], recon,
+                                          cfg['lap1_levels'])
+    towers.append({'image': inputs['image'], 'index': inputs['index'], 'code': code,
+                   'reconstruction': recon, 'loss': loss})
+  with tf.name_scope('total_loss'):
+    total = tf.add_n([t['loss'] for t in towers]) / float(len(towers))
+  network_vars = tf.trainable_variables('decoder')
+  op, opts = (train_op_fn or optimizers.train_op)(total, codes, network_vars, cfg,
+                                                   global_step)
+  op = tf.group(op, *update_ops)
+  if cfg['project_stored_codes']:
+    with tf.control_dependencies([op]):
+      index = tf.concat([t['index'] for t in towers], axis=0)
+      op = tf.group(codes_lib.project_rows_op(codes, index, cfg['projection']))
+  tf.summary.scalar('loss', total)
+  for i, t in enumerate(towers):
+    tf.summary.scalar('loss_tower_%d' % i, t['loss'])
+  for part, opt in sorted(opts.items()):
+    tf.summary.scalar('learning_rate/' + part, learning_rate_tensor(opt))
+  recon_summary = tf.summary.image(
+      'reconstructions', image_grid(towers[0]['image'], towers[0]['reconstruction']),
+      collections=['image_summaries'])
+  with tf.device(_device_fn(devices[0])):
+    generated = generation_summaries(codes, cfg)
+  image_summary = tf.summary.merge([recon_summary] + generated)
+  return {'global_step': global_step, 'codes': codes, 'loss': total,
+          'train_op': op, 'optimizers': opts, 'towers': towers,
+          'image_summary': image_summary}

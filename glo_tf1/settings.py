@@ -1,0 +1,339 @@
+"""The one schema of glo-tf1's settings: presets, help, choices, model keys, validation.
+
+A run is described by one flat dict of settings. `resolve(preset, overrides)` starts from a
+preset, applies the user's overrides, checks every value and returns the resolved config
+that the run directory records (`config.json`). For each setting this module holds its
+default in every preset (BLOG, PAPER, DEMO), its help (HELP), its accepted values
+(CHOICES) and whether it defines the model (MODEL_KEYS); `schema()` lists them together,
+and cli/ defines every training flag from it. This module imports no TensorFlow, so
+`--help` is quick.
+
+Presets:
+  blog  the post's notebook, setting by setting (docs/reference/notebook-facts.md).
+  paper the paper's choices (SGD, separate learning rates, PCA init, stored-code projection,
+        Laplacian L1 loss) on the blog's decoder.
+  demo  a small, fast configuration for the embedded LFW faces on 2 CPU cores.
+"""
+import collections
+import copy
+import math
+
+# Settings that define the model and its data: changing one of them on resume would
+# silently change what the checkpoint means, so a resume with a different value is refused.
+# `num_gpus` (towers) is not one: the variables mean the same with any number of towers,
+# so a run may resume on a machine with other GPUs, or on a cluster; the images per step
+# (batch_size x towers x workers) change, and config.json records the towers used last.
+MODEL_KEYS = (
+    'image_size', 'latent_dims', 'decoder_filters', 'kernel_size', 'normalizer',
+    'batch_norm_decay', 'loss', 'lap1_levels', 'projection', 'project_stored_codes',
+    'codes_init', 'optimizer', 'codes_optimizer', 'learning_rate',
+    'codes_learning_rate', 'tight_crop', 'seed', 'preset', 'batch_size',
+    'input_pipeline', 'num_samples')
+
+BLOG = {
+    'preset': 'blog',
+    # Data and model (docs/reference/notebook-facts.md, "Hyper-parameters").
+    'image_size': 128,
+    'tight_crop': False,
+    'latent_dims': 100,
+    'batch_size': 32,                     # per tower
+    'decoder_filters': [256, 128, 64, 64, 32],
+    'kernel_size': 5,                     # the post's text says 3; the code ran 5
+    'normalizer': 'batch_norm',
+    'batch_norm_decay': 0.99,
+    'projection': 'sphere',               # z / ||z|| in the forward pass only
+    'project_stored_codes': False,
+    'codes_init': 'glorot',               # get_variable's default initializer
+    'loss': 'pairwise',                   # tf.losses.mean_pairwise_squared_error
+    'lap1_levels': 4,
+    # Optimisation.
+    'optimizer': 'adam',
+    'codes_optimizer': 'adam',
+    'learning_rate': 1e-3,
+    'codes_learning_rate': 1e-3,
+    'num_steps': None,                    # unbounded, like the post
+    # Towers and input.
+    'num_gpus': 1,
+    'tower_device': 'gpu',
+    'input_pipeline': 'fixed',
+    'input_cache': 'off',                 # auto: decoded uint8 images in one file (cache.py)
+    'num_samples': None,                  # the notebook's NUM_SAMPLES: first N files only
+    'num_reader_threads': 4,
+    'shuffle_capacity': 800,
+    'min_after_dequeue': 100,
+    # Logging and checkpoints (the notebook's cadence).
+    'save_summaries_steps': 100,
+    'image_summary_steps': 30000,
+    'save_checkpoint_secs': 600,
+    'save_checkpoint_steps': None,
+    'max_to_keep': 1,
+    'log_every_steps': 100,
+    'seed': 0,
+    'deterministic': False,
+}
+
+PAPER = dict(
+    BLOG,
+    preset='paper',
+    optimizer='sgd',
+    codes_optimizer='sgd',
+    learning_rate=1.0,                    # network
+    codes_learning_rate=10.0,             # codes
+    codes_init='pca',
+    projection='ball',
+    project_stored_codes=True,
+    loss='lap1',
+    max_to_keep=3,
+)
+
+DEMO = dict(
+    BLOG,
+    preset='demo',
+    image_size=32,
+    latent_dims=32,
+    batch_size=32,
+    decoder_filters=[128, 64, 32],
+    kernel_size=5,
+    loss='mse',
+    num_steps=3000,
+    num_gpus=1,
+    tower_device='cpu',
+    num_reader_threads=2,
+    shuffle_capacity=400,
+    min_after_dequeue=100,
+    save_summaries_steps=50,
+    image_summary_steps=500,
+    save_checkpoint_secs=60,
+    save_checkpoint_steps=500,
+    max_to_keep=2,
+    log_every_steps=100,
+)
+
+PRESETS = {'blog': BLOG, 'paper': PAPER, 'demo': DEMO}
+
+CHOICES = {
+    'normalizer': ('batch_norm', 'none'),
+    'projection': ('sphere', 'ball'),
+    'codes_init': ('glorot', 'gaussian', 'pca'),
+    'loss': ('pairwise', 'mse', 'lap1'),
+    'optimizer': ('adam', 'sgd'),
+    'codes_optimizer': ('adam', 'lazy_adam', 'sgd'),
+    'tower_device': ('gpu', 'cpu'),
+    'input_pipeline': ('fixed', 'post'),
+    'input_cache': ('off', 'auto'),
+}
+
+
+HELP = {
+    'image_size': 'Output side in pixels (16 to 1024, a power of 2).',
+    'tight_crop': 'Crop to 108x108 before resizing (CelebA faces).',
+    'latent_dims': 'Code dimension.',
+    'batch_size': 'Images per tower per step.',
+    'decoder_filters': 'Filters of the 4x4 layer and of each stride-2 block.',
+    'kernel_size': 'Kernel of the stride-2 blocks.',
+    'normalizer': 'batch_norm (the post) or none.',
+    'batch_norm_decay': 'Decay of the batch-norm moving averages.',
+    'projection': 'sphere: z/||z|| (the post); ball: z/max(1,||z||) (the paper).',
+    'project_stored_codes': 'Also write the projection back into the codes after each step '
+                            '(the paper).',
+    'codes_init': 'glorot (the post), gaussian, or pca of the images (the paper).',
+    'loss': 'pairwise (what the post trained), mse (the post text), lap1 (the paper).',
+    'lap1_levels': 'Levels of the Laplacian pyramid of the lap1 loss.',
+    'optimizer': 'Optimizer of the decoder: adam or sgd.',
+    'codes_optimizer': 'Optimizer of the codes: adam (dense TF1 Adam, the post), lazy_adam, '
+                       'or sgd.',
+    'learning_rate': 'Learning rate of the decoder.',
+    'codes_learning_rate': 'Learning rate of the codes.',
+    'num_steps': 'Stop at this global step (unbounded when unset, like the post).',
+    'num_gpus': 'Number of towers, or auto: one per visible GPU (one on the CPU when none).',
+    'tower_device': 'gpu: towers on /gpu:i; cpu: on /cpu:i (tests).',
+    'input_pipeline': 'fixed (default) or post (the notebook\'s, one reader thread only).',
+    'input_cache': 'off: read the image files every epoch; auto: decode, crop and resize '
+                   'them once into a uint8 cache file (--cache_dir) and train from it.',
+    'num_samples': 'Use only the first N files of the sorted list (the notebook\'s '
+                   'NUM_SAMPLES).',
+    'num_reader_threads': 'Reader threads of the input pipeline.',
+    'shuffle_capacity': 'Capacity of the shuffle buffer.',
+    'min_after_dequeue': 'Minimum images left in the shuffle buffer.',
+    'save_summaries_steps': 'Scalar summaries every N steps.',
+    'image_summary_steps': 'Image grid summaries every N steps.',
+    'save_checkpoint_secs': 'Checkpoint every N seconds.',
+    'save_checkpoint_steps': 'Checkpoint every N steps (whichever of secs/steps first).',
+    'max_to_keep': 'Checkpoints kept.',
+    'log_every_steps': 'Progress line every N steps.',
+    'seed': 'Random seed: the graph seed under --deterministic (each random op derives '
+            'its own from it).',
+    'deterministic': 'Graph seed, seeded per-epoch shuffle with a first-in first-out batch '
+                     'queue, one reader thread, TensorFlow op determinism: bit-identical '
+                     'reruns on CPU (fixed pipeline only).',
+}
+
+
+
+# Choices of the generation programs (figures, evaluation, FID), kept here so that the
+# command-line layer can list them without importing TensorFlow.
+SAMPLERS = ('unit', 'fitted', 'full')
+INTERPOLATIONS = ('nlerp', 'slerp')
+FID_METHODS = ('sqrtm', 'eigh')
+
+Setting = collections.namedtuple('Setting', ['name', 'kind', 'choices', 'help', 'defaults',
+                                             'model'])
+
+
+def _kind(name, value):
+  if name == 'num_gpus':
+    return 'int_or_auto'
+  if isinstance(value, bool):
+    return 'bool'
+  for kind in (list, float, str, int):
+    if isinstance(value, kind):
+      return {list: 'list', float: 'float', str: 'enum', int: 'int'}[kind]
+  return 'int'  # a None default: every optional setting is a count
+
+
+def schema():
+  """[Setting] of every setting but `preset`, in the blog preset's order."""
+  return [Setting(name, _kind(name, value), CHOICES.get(name), HELP[name],
+                  {p: cfg[name] for p, cfg in PRESETS.items()}, name in MODEL_KEYS)
+          for name, value in BLOG.items() if name != 'preset']
+
+
+class UserError(ValueError):
+  """A program cannot go on as asked, through no bug of its own: the message names the
+  flag or file at fault and what to do. Programs print it and exit with status 2."""
+
+
+class ConfigError(UserError):
+  """A setting has a value that glo-tf1 cannot run with. The message names the setting."""
+
+
+def supported_image_sizes():
+  return [2 ** k for k in range(4, 11)]
+
+
+def num_upsampling_blocks(image_size):
+  """Stride-2 blocks between the 4x4 first layer and the stride-2 output layer.
+
+  4 * 2**blocks * 2 == image_size, so 128 px -> 4 blocks (the post), 32 px -> 2.
+  """
+  if image_size not in supported_image_sizes():
+    raise ConfigError(
+        '--image_size=%r: the decoder grows 1x1 -> 4x4 and then doubles, so the size must '
+        'be one of %s' % (image_size, supported_image_sizes()))
+  return int(round(math.log2(image_size))) - 3
+
+
+def _check(name, ok, what):
+  if not ok:
+    raise ConfigError('--%s: %s' % (name, what))
+
+
+def validate(cfg):
+  """Raises ConfigError naming the first bad setting; returns cfg."""
+  missing = sorted(set(BLOG) - set(cfg))
+  _check('config', not missing, 'missing settings %s' % missing)
+  unknown = sorted(set(cfg) - set(BLOG))
+  _check('config', not unknown, 'unknown settings %s' % unknown)
+  for name, allowed in CHOICES.items():
+    _check(name, cfg[name] in allowed,
+           'got %r, accepted values are %s' % (cfg[name], ', '.join(allowed)))
+  for name, default in BLOG.items():
+    if isinstance(default, bool):
+      _check(name, isinstance(cfg[name], bool),
+             'must be true or false, got %r' % (cfg[name],))
+  _check('preset', cfg['preset'] in PRESETS,
+         'got %r, accepted values are %s' % (cfg['preset'], ', '.join(PRESETS)))
+  num_upsampling_blocks(cfg['image_size'])
+
+  def positive_int(name, allow_none=False):
+    v = cfg[name]
+    if allow_none and v is None:
+      return
+    _check(name, isinstance(v, int) and not isinstance(v, bool) and v > 0,
+           'must be a positive integer, got %r' % (v,))
+
+  if cfg['num_gpus'] != 'auto':  # 'auto': every visible GPU, resolved by training/loop.py
+    positive_int('num_gpus')
+  for name in ('latent_dims', 'batch_size', 'kernel_size',
+               'num_reader_threads', 'shuffle_capacity', 'save_summaries_steps',
+               'image_summary_steps', 'max_to_keep', 'log_every_steps', 'lap1_levels'):
+    positive_int(name)
+  for name in ('num_steps', 'save_checkpoint_steps', 'save_checkpoint_secs', 'num_samples'):
+    positive_int(name, allow_none=True)
+  _check('min_after_dequeue',
+         isinstance(cfg['min_after_dequeue'], int) and
+         0 <= cfg['min_after_dequeue'] < cfg['shuffle_capacity'],
+         'must be an integer in [0, shuffle_capacity=%d), got %r'
+         % (cfg['shuffle_capacity'], cfg['min_after_dequeue']))
+  _check('seed', isinstance(cfg['seed'], int) and cfg['seed'] >= 0,
+         'must be a non-negative integer, got %r' % (cfg['seed'],))
+  f = cfg['decoder_filters']
+  _check('decoder_filters',
+         isinstance(f, (list, tuple)) and len(f) >= 1 and
+         all(isinstance(x, int) and x > 0 for x in f),
+         'must be a comma-separated list of positive integers, got %r' % (f,))
+  _check('kernel_size', cfg['kernel_size'] <= 15, 'must be <= 15, got %r' % cfg['kernel_size'])
+  for name in ('learning_rate', 'codes_learning_rate'):
+    v = cfg[name]
+    _check(name, isinstance(v, (int, float)) and not isinstance(v, bool) and
+           math.isfinite(v) and v > 0, 'must be a positive number, got %r' % (v,))
+  d = cfg['batch_norm_decay']
+  _check('batch_norm_decay', isinstance(d, float) and 0.0 < d < 1.0,
+         'must be in (0, 1), got %r' % (d,))
+  if cfg['input_pipeline'] == 'post':
+    _check('num_reader_threads', cfg['num_reader_threads'] == 1,
+           'the post pipeline reads indices and files from two separate queues, which stay '
+           'paired only with one reader thread (with more, images train other images\' '
+           'codes); got %d (use --input_pipeline=fixed for more)'
+           % cfg['num_reader_threads'])
+  _check('input_cache', cfg['input_cache'] == 'off' or cfg['input_pipeline'] == 'fixed',
+         'the decoded-image cache replaces the fixed pipeline\'s JPEG reading; the post '
+         'pipeline is kept bug for bug, so use --input_cache=off with --input_pipeline=post')
+  if cfg['deterministic']:
+    _check('num_reader_threads', cfg['num_reader_threads'] == 1,
+           '--deterministic needs exactly one reader thread (several finish images in an '
+           'order that depends on thread timing), got %d' % cfg['num_reader_threads'])
+    _check('input_pipeline', cfg['input_pipeline'] == 'fixed',
+           '--deterministic needs --input_pipeline=fixed: the post pipeline\'s only shuffle '
+           'is its shuffle_batch queue, whose draws depend on how full the queue is when a '
+           'batch is taken (thread timing), so it cannot rerun bit for bit')
+  return cfg
+
+
+def resolve(preset, overrides=None):
+  """Returns the validated config of `preset` with `overrides` applied."""
+  if preset not in PRESETS:
+    raise ConfigError('--preset: got %r, accepted values are %s' % (preset, ', '.join(PRESETS)))
+  cfg = copy.deepcopy(PRESETS[preset])
+  for key, value in (overrides or {}).items():
+    if key not in cfg:
+      raise ConfigError('--%s: not a setting of glo-tf1' % key)
+    cfg[key] = value
+  if cfg['decoder_filters'] is not None:
+    cfg['decoder_filters'] = list(cfg['decoder_filters'])
+  if ((cfg['input_pipeline'] == 'post' or cfg['deterministic']) and
+      'num_reader_threads' not in (overrides or {})):
+    # Both run one reader thread: the preset's default gives way; an explicit
+    # --num_reader_threads > 1 is refused by validate() with the reason.
+    cfg['num_reader_threads'] = 1
+  return validate(cfg)
+
+
+def decoder_filters_for_size(filters, image_size):
+  """Filters of the 4x4 layer and of each stride-2 block for `image_size`.
+
+  filters[0] is the 4x4 layer, filters[1:] the blocks. A list longer than the size needs
+  is truncated (the first blocks are kept); a shorter one repeats its last entry. So the
+  blog list [256, 128, 64, 64, 32] gives [256, 128, 64] at 32 px and
+  [256, 128, 64, 64, 32, 32] at 256 px.
+  """
+  blocks = num_upsampling_blocks(image_size)
+  filters = list(filters)
+  if len(filters) < blocks + 1:
+    filters += [filters[-1]] * (blocks + 1 - len(filters))
+  return filters[:blocks + 1]
+
+
+def model_differences(old, new):
+  """[(key, old value, new value)] for the model settings that differ."""
+  return [(k, old.get(k), new.get(k)) for k in MODEL_KEYS if old.get(k) != new.get(k)]

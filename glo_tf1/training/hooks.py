@@ -1,0 +1,136 @@
+"""Session hooks of a training run: progress, image summaries, checkpoints, signals.
+
+MonitoredTrainingSession gets no summary or checkpoint cadence of its own; these hooks
+(with faults.py's NaN checks) are the whole schedule, built by loop.build_training.
+"""
+import signal
+import time
+
+from glo_tf1 import progress as progress_lib
+from glo_tf1.compat import tf
+
+
+class StepLossHook(tf.train.SessionRunHook):
+  """Base of the hooks that watch each step's loss: fetches the global step and the loss
+  with the train op and calls `on_step(step, loss)`, `step` counting the step just run."""
+
+  def __init__(self, loss):
+    self._loss = loss
+    self._global_step = None
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs([self._global_step, self._loss])
+
+  def after_run(self, run_context, run_values):
+    step, loss = run_values.results
+    self.on_step(step + 1, loss)  # the train op has incremented the step
+
+  def on_step(self, step, loss):
+    raise NotImplementedError
+
+
+
+class ProgressHook(StepLossHook):
+  """Prints step, loss, images/s and ETA every N steps; writes images/s to TensorBoard."""
+
+  def __init__(self, loss, images_per_step, every, last_step, run_dir):
+    super().__init__(loss)
+    self._ips, self._every = images_per_step, every
+    self._last_step, self._run_dir = last_step, run_dir
+    self._progress = None
+    self.step = None
+
+  def on_step(self, step, loss):
+    self.step = step
+    if self._progress is None:  # first step of this session: no rate yet
+      self._progress = progress_lib.Progress('step', self._last_step, unit='', every_secs=0,
+                                             start=step)
+      self._s0 = step
+      print('step %d  loss %.4f' % (step, loss), flush=True)
+      return
+    # A line whenever the step reaches a multiple of N (on a cluster the global step
+    # also moves with the other workers, so it may jump past the multiple itself).
+    if step // self._every == self._s0 // self._every and step != self._last_step:
+      return
+    rate = self._progress.rate(step) * self._ips
+    print(self._progress.line(step, 'loss %.4f' % loss, scale=self._ips, rate_unit='img'),
+          flush=True)
+    if self._run_dir:  # None on a cluster's non-chief workers: only the chief writes
+      writer = tf.summary.FileWriterCache.get(self._run_dir)
+      writer.add_summary(tf.Summary(value=[
+          tf.Summary.Value(tag='perf/images_per_sec', simple_value=rate)]), step)
+    self._s0 = step
+    self._progress = progress_lib.Progress('step', self._last_step, unit='', every_secs=0,
+                                           start=step)
+
+
+class _NoSessionLog:
+  """A summary writer that drops session logs and passes everything else through."""
+
+  def __init__(self, writer):
+    self._writer = writer
+
+  def add_session_log(self, *args, **kwargs):
+    pass
+
+  def __getattr__(self, name):
+    return getattr(self._writer, name)
+
+
+class ImageSummaryHook(tf.train.SummarySaverHook):
+  """A SummarySaverHook that logs no session START of its own.
+
+  Every SummarySaverHook logs START at its first step, and TensorBoard treats a START as a
+  restart that discards what was logged at that step or later: a second hook would make
+  it drop the first step's scalars. The scalar hook's START is the one a session needs.
+  """
+
+  def begin(self):
+    super().begin()
+    self._summary_writer = _NoSessionLog(self._summary_writer)
+
+
+class StopOnSignal:
+  """Turns the first SIGINT/SIGTERM into a clean stop (checkpoint, then exit)."""
+
+  def __init__(self):
+    self.signal = None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      signal.signal(sig, self._handle)
+
+  def _handle(self, signum, frame):  # pylint: disable=unused-argument
+    if self.signal is not None:  # second signal: give up at once
+      raise KeyboardInterrupt
+    self.signal = signum
+    print('\n%s received: saving a checkpoint and stopping...'
+          % signal.Signals(signum).name, flush=True)
+
+
+class _SecsOrStepsTimer(tf.train.SecondOrStepTimer):
+  """Triggers when either `every_secs` or `every_steps` has passed since the last time."""
+
+  def __init__(self, every_secs=None, every_steps=None):
+    super().__init__(every_steps=1)  # the base class insists on one; we decide below
+    self._secs, self._steps = every_secs, every_steps
+
+  def should_trigger_for_step(self, step):
+    if self._last_triggered_step is None:
+      return True
+    if self._last_triggered_step == step:
+      return False
+    if self._secs and time.time() >= self._last_triggered_time + self._secs:
+      return True
+    return bool(self._steps and step >= self._last_triggered_step + self._steps)
+
+
+def saver_hook(run_dir, saver, save_secs=None, save_steps=None, listeners=None):
+  """A CheckpointSaverHook that saves every `save_secs` or every `save_steps`, whichever
+  comes first, and at the end of the run (including after Ctrl-C / SIGTERM).
+  `listeners`: CheckpointSaverListeners (e.g. faults.FiniteCheckpointListener)."""
+  hook = tf.train.CheckpointSaverHook(run_dir, save_steps=save_steps or 10 ** 12,
+                                      saver=saver, listeners=listeners)
+  hook._timer = _SecsOrStepsTimer(save_secs, save_steps)  # pylint: disable=protected-access
+  return hook

@@ -1,0 +1,79 @@
+"""Benchmark: the FLOP counter against a hand count and the real graph; --quick runs."""
+import json
+import numbers
+
+import pytest
+
+from conftest import run_module
+from glo_tf1 import settings
+from glo_tf1.bench import benchmark as bench
+from glo_tf1.compat import tf
+from glo_tf1.model import decoder
+
+
+def test_decoder_flops_by_hand_for_the_blog_decoder():
+  # 2 FLOPs per multiply-add; each input value meets k*k*c_out weights.
+  by_hand = (2 * (1 * 1 * 100) * (4 * 4 * 256) +        # 1x1x100 -> 4x4x256, k 4
+             2 * (4 * 4 * 256) * (5 * 5 * 128) +        # -> 8x8x128, k 5
+             2 * (8 * 8 * 128) * (5 * 5 * 64) +         # -> 16x16x64
+             2 * (16 * 16 * 64) * (5 * 5 * 64) +        # -> 32x32x64
+             2 * (32 * 32 * 64) * (5 * 5 * 32) +        # -> 64x64x32
+             2 * (64 * 64 * 32) * (3 * 3 * 3))          # -> 128x128x3, k 3
+  assert bench.decoder_flops(128, [256, 128, 64, 64, 32], 5, 100) == by_hand
+  cfg = settings.resolve('blog', {'batch_size': 64})
+  assert bench.training_flops_per_image(cfg) == 3 * by_hand
+  # The stack notes measured "about 0.65 GFLOP per training image (forward 0.22)".
+  assert abs(by_hand / 1e9 - 0.22) < 0.005
+
+
+@pytest.mark.parametrize('size,filters,kernel,dims', [
+    (128, [256, 128, 64, 64, 32], 5, 100), (32, [128, 64, 32], 5, 32),
+    (64, [16, 8], 3, 7)])
+def test_layer_list_matches_the_decoder_graph(size, filters, kernel, dims):
+  """decoder_layers describes the transpose convolutions decoder.py really builds."""
+  with tf.Graph().as_default() as g:
+    cfg = settings.resolve('blog', {'image_size': size, 'decoder_filters': filters,
+                                  'kernel_size': kernel, 'latent_dims': dims})
+    decoder.decode(tf.zeros([2, dims]), cfg, is_training=True)
+    convs = [op for op in g.get_operations() if op.type == 'Conv2DBackpropInput']
+    from_graph = []
+    for op in convs:
+      k_h, k_w, c_out, c_in = op.inputs[1].shape.as_list()  # filter [k, k, out, in]
+      _, h, w, _ = op.inputs[2].shape.as_list()             # the layer's input
+      from_graph.append((h, w, c_in, c_out, k_h))
+  assert [layer[1:] for layer in bench.decoder_layers(size, filters, kernel, dims)] == \
+      from_graph
+
+
+def _positive_numbers(obj, path=''):
+  if isinstance(obj, dict):
+    for k, v in obj.items():
+      yield from _positive_numbers(v, path + '/' + k)
+  elif (isinstance(obj, numbers.Number) and not isinstance(obj, bool) and
+        not path.endswith('/growth_mib')):  # a difference of two peaks, may be ~0
+    yield path, obj
+
+
+@pytest.mark.e2e
+def test_quick_benchmark_writes_every_figure(tmp_path):
+  out = str(tmp_path / 'bench.json')
+  proc = run_module('glo_tf1.bench', '--quick', '--out', out, timeout=300)
+  assert '| measurement | result |' in proc.stdout
+  with open(out) as f:
+    res = json.load(f)
+  s = res['settings']
+  for threads in (1, 2, 4):
+    assert res['input_pipeline_images_per_sec']['jpeg_%d_threads' % threads] > 0
+  assert {'cache_build', 'cache_1_threads'} <= set(res['input_pipeline_images_per_sec'])
+  for key in ('images_per_sec', 'achieved_gflops', 'fraction_of_matmul_peak'):
+    assert res['decoder_only'][key] > 0
+  assert set(res['train_step_images_per_sec']) == {'jpeg', 'cache'}
+  assert set(res['codes_step_ms']) == {'adam', 'lazy_adam', 'sgd'}
+  for per_size in res['codes_step_ms'].values():
+    assert sorted(map(int, per_size)) == s['num_codes']
+  assert res['memory'] and all(m['peak_rss_mib_%d' % s['num_codes'][-1]] > 0
+                               for m in res['memory'].values())
+  assert set(res['targets']) >= {'lazy_adam_largest_within_5pct',
+                                 'cache_train_step_at_least_90pct_of_decoder_only'}
+  values = dict(_positive_numbers({k: v for k, v in res.items() if k != 'settings'}))
+  assert values and all(v > 0 for v in values.values()), values

@@ -1,0 +1,146 @@
+"""README.md and docs/ match the code and the committed reports: every generated block is
+the current output of reproduce/doc_tables.py, every flag the departures table names
+exists and accepts its value, every link resolves, every PSNR quoted equals the committed
+demo report, the README stays a front page, and nothing points outside the repository."""
+import importlib.util
+import json
+import os
+import re
+
+import pytest
+
+from conftest import ROOT
+from glo_tf1 import settings
+from glo_tf1.cli import train as cli_train
+
+DOCS = [os.path.join(ROOT, 'README.md')] + sorted(
+    os.path.join(folder, name) for folder, _, names in os.walk(os.path.join(ROOT, 'docs'))
+    for name in names if name.endswith('.md'))
+
+
+def _read(path):
+  with open(path) as f:
+    return f.read()
+
+
+def _readme():
+  return _read(os.path.join(ROOT, 'README.md'))
+
+
+def _doc_tables():
+  spec = importlib.util.spec_from_file_location(
+      'doc_tables', os.path.join(ROOT, 'reproduce', 'doc_tables.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.mark.parametrize('name', ['presets', 'demo-evaluation'])
+def test_generated_blocks_are_current(name):
+  module = _doc_tables()
+  rel = module.BLOCKS[name][0]
+  assert module.block(name) in _read(os.path.join(ROOT, rel)), (
+      '%s: the %s block is stale: run python reproduce/doc_tables.py --write' % (rel, name))
+
+
+def test_presets_table_has_every_setting_with_each_presets_value():
+  table = _doc_tables().presets_table()
+  for key in settings.BLOG:
+    if key != 'preset':
+      (row,) = [l for l in table.splitlines() if l.startswith('| `--%s` |' % key)]
+      cells = [c.strip().strip('*`') for c in row.strip('|').split(' | ')]
+      assert len(cells) == 5, row
+      assert cells[1] == _doc_tables()._cell(settings.BLOG[key])  # pylint: disable=protected-access
+      assert cells[2] == _doc_tables()._cell(settings.PAPER[key])  # pylint: disable=protected-access
+
+
+def test_readme_is_a_front_page():
+  text = _readme()
+  assert len(text.encode()) <= 15000
+  assert '<!-- SECTION:' not in text
+  for heading in ('## Two commands', '## Presets', '## Departures from the post'):
+    assert heading in text
+
+
+def _links(path):
+  """Relative link targets (files, without #anchors) of a markdown file."""
+  targets = re.findall(r'\]\(([^)\s]+)\)', _read(path))
+  return [t.split('#')[0] for t in targets
+          if not re.match(r'[a-z]+:', t) and t.split('#')[0]]
+
+
+@pytest.mark.parametrize('path', DOCS, ids=lambda p: os.path.relpath(p, ROOT))
+def test_every_link_resolves_inside_the_repository(path):
+  for target in _links(path):
+    resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    assert resolved.startswith(ROOT + os.sep), target
+    assert os.path.exists(resolved), '%s links to %s, which does not exist' % (path, target)
+  text = _read(path)
+  assert '../shared' not in text and 'shared/reference' not in text
+
+
+def test_readme_indexes_every_doc():
+  text = _readme()
+  for path in DOCS[1:]:
+    assert os.path.relpath(path, ROOT) in text, path
+
+
+def test_every_psnr_quoted_is_the_committed_demo_report():
+  """Every 'NN.NN dB' in README.md and docs/ is a PSNR of figures/demo/evaluation.json."""
+  report = json.loads(_read(os.path.join(ROOT, 'figures', 'demo', 'evaluation.json')))
+  psnr = {'%.2f' % s['psnr_db'] for s in report['sections'].values() if 'psnr_db' in s}
+  quoted = 0
+  for path in DOCS:
+    for number in re.findall(r'(\d+\.\d+) dB', _read(path)):
+      quoted += 1
+      assert number in psnr, '%s quotes %s dB, not in the committed report (%s)' % (
+          os.path.relpath(path, ROOT), number, sorted(psnr))
+  assert quoted >= 1
+
+
+def _departures_rows():
+  text = _readme()
+  start = text.index('## Departures from the post')
+  section = text[start:text.index('<!-- END departures -->', start)]
+  rows = [l for l in section.splitlines() if re.match(r'\| [1-8] \|', l)]
+  return [[c.strip() for c in l.strip('|').split(' | ')] for l in rows]
+
+
+def _flags(cell):
+  """[(name, value or None)] of every `--name value` inside backticks in a cell."""
+  out = []
+  for span in re.findall(r'`([^`]*)`', cell):
+    out += re.findall(r'--(\w+)(?:[ =]([\w.]+))?', span)
+  return [(n, v or None) for n, v in out]
+
+
+def _typed(name, value):
+  default = settings.BLOG[name]
+  if isinstance(default, bool):
+    return value == 'true'
+  if isinstance(default, float):
+    return float(value)
+  if isinstance(default, str):
+    return value
+  return int(value)
+
+
+def test_departures_table_has_the_eight_defects():
+  rows = _departures_rows()
+  assert [r[0] for r in rows] == [str(i) for i in range(1, 9)]
+  assert all(len(r) == 4 for r in rows)
+
+
+@pytest.mark.parametrize('column', [2, 3])
+def test_departures_table_flags_exist_and_accept_their_values(column):
+  seen = 0
+  for row in _departures_rows():
+    for name, value in _flags(row[column]):
+      seen += 1
+      assert name in cli_train.FLAGS, '--%s in the departures table is not a flag' % name
+      if value is None or value.isupper() or name not in settings.BLOG:
+        continue  # a placeholder (N) or a flag outside the presets (--run_dir)
+      cfg = settings.resolve('blog', {name: _typed(name, value)})  # raises if not accepted
+      if column == 2:  # "glo-tf1 by default": the blog preset's own value
+        assert cfg[name] == settings.BLOG[name], (name, value)
+  assert seen >= 4

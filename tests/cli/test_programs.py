@@ -1,0 +1,78 @@
+"""The programs: every console script installed, --help quick and written for users, the
+documented exit status for bad usage, and a quiet console."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from conftest import run_module
+
+CLI = os.path.join(ROOT, 'glo_tf1', 'cli')
+
+
+def _console_scripts():
+  """{script name: 'module:function'} from pyproject.toml's [project.scripts]."""
+  with open(os.path.join(ROOT, 'pyproject.toml')) as f:
+    text = f.read()
+  section = text.split('[project.scripts]', 1)[1].split('\n[', 1)[0]
+  return dict(re.findall(r'^([\w-]+) = "([\w.:]+)"', section, re.M))
+
+
+def test_every_program_is_a_console_script_and_every_script_a_program():
+  programs = {n[:-3] for n in os.listdir(CLI)
+              if n.endswith('.py') and n not in ('__init__.py', 'common.py')}
+  scripts = _console_scripts()
+  assert {target.split(':')[0].rsplit('.', 1)[1] for target in scripts.values()} == programs
+  assert all(target.endswith(':run') for target in scripts.values())
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('script', sorted(_console_scripts()))
+def test_help_is_quick_exits_0_and_is_written_for_users(script):
+  exe = shutil.which(script)
+  assert exe, '%s is not installed (bash tests/run.sh installs the package with pip -e)' % script
+  start = time.time()
+  proc = subprocess.run([exe, '--help'], capture_output=True, text=True, timeout=60)
+  seconds = time.time() - start
+  assert proc.returncode == 0, proc.stderr
+  assert proc.stdout.startswith(script + ':'), proc.stdout[:80]
+  assert 'Flags:' in proc.stdout and proc.stderr == ''
+  for internal in ('Internal', 'SECTION', 'appended to', 'FIGURES', 'pylint'):
+    assert internal not in proc.stdout, (script, internal)
+  # No TensorFlow import behind --help (it takes seconds): the program answers at once.
+  assert seconds < 10, seconds
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('module', ['glo_tf1.cli.train', 'glo_tf1.cli.evaluate',
+                                    'glo_tf1.cli.check_data', 'glo_tf1.bench'])
+def test_unknown_flag_or_argument_exits_2_naming_it(module):
+  proc = run_module(module, '--no_such_flag=1', check=False)
+  assert proc.returncode == 2 and 'no_such_flag' in proc.stderr, proc.stderr
+  proc = run_module(module, 'stray', check=False)
+  assert proc.returncode == 2 and 'stray' in proc.stderr, proc.stderr
+
+
+@pytest.mark.e2e
+def test_python_dash_m_forms_work():
+  for module in ('glo_tf1.cli.figures', 'glo_tf1.bench'):
+    proc = run_module(module, '--help')
+    assert 'Flags:' in proc.stdout
+
+
+@pytest.mark.e2e
+def test_importing_tensorflow_through_compat_prints_nothing():
+  """TensorFlow's C++ runtime prints 'All log messages before absl::InitializeLog()' and a
+  oneDNN banner while it loads; compat.py keeps them off the console."""
+  code = ('from glo_tf1.compat import tf\n'
+          'with tf.Session() as s: s.run(tf.constant(1) + 1)\n')
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  env.pop('TF_CPP_MIN_LOG_LEVEL', None)
+  proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                        timeout=120, env=env)
+  assert proc.returncode == 0 and proc.stdout == '' and proc.stderr == '', proc.stderr

@@ -1,0 +1,200 @@
+"""Decoded-image cache: same images as the JPEG pipeline (to 8 bits), same index contract,
+shuffled per epoch, rebuilt whenever it does not match the files and settings."""
+import collections
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import decode_index
+from conftest import write_index_images
+from glo_tf1 import settings
+from glo_tf1.compat import tf
+from glo_tf1.data import cache
+from glo_tf1.data import files
+from glo_tf1.data import pipelines
+from glo_tf1.training import input_cache
+
+
+def _dequeue(batch_op, n_batches):
+  creator = tf.train.ChiefSessionCreator(config=cache.configure_session(tf.ConfigProto()))
+  with tf.train.MonitoredSession(session_creator=creator) as sess:
+    return [sess.run(batch_op) for _ in range(n_batches)]
+
+
+def _index_data(folder, n):
+  names = write_index_images(folder, n)
+  return [os.path.join(folder, x) for x in names]
+
+
+class _Log(list):
+  def __call__(self, line):
+    self.append(line)
+
+
+@pytest.fixture(scope='module')
+def lfw_cache(lfw_dir, tmp_path_factory):
+  paths = [os.path.join(lfw_dir, n) for n in files.list_images(lfw_dir)]
+  cf = input_cache.prepare_cache(paths, 16, False, str(tmp_path_factory.mktemp('cache')), log=_Log())
+  return paths, cf
+
+
+def test_cache_holds_the_jpeg_pipelines_images_to_8_bits(lfw_cache):
+  paths, cf = lfw_cache
+  with tf.Graph().as_default(), tf.Session() as sess:
+    want = np.concatenate([b for _, b in pipelines.iterate_in_order(sess, paths, 64, 16)])
+  got = np.fromfile(cf.path, np.uint8).reshape(len(paths), 16, 16, 3)
+  # Row i is image i, within half a level of 8 bits on the [-1, 1] scale.
+  assert np.abs(got / 127.5 - 1. - want).max() <= 1. / 255. + 1e-6
+  assert got.std() > 10  # real faces, not a constant
+
+
+def test_pipeline_pairs_each_real_image_with_its_index(lfw_cache):
+  paths, cf = lfw_cache
+  with tf.Graph().as_default(), tf.Session() as sess:
+    want = np.concatenate([b for _, b in pipelines.iterate_in_order(sess, paths, 64, 16)])
+  with tf.Graph().as_default():
+    batches = _dequeue(cache.cache_pipeline(cf, 50, num_threads=3), 8)
+  for b in batches:
+    assert b['image'].dtype == np.float32 and b['image'].shape == (50, 16, 16, 3)
+    assert np.abs(b['image'] - want[b['index']]).max() <= 1. / 255. + 1e-6
+
+
+def test_each_epoch_is_a_new_permutation_and_seeded(tmp_path):
+  n, batch = 48, 8
+  paths = _index_data(str(tmp_path / 'img'), n)
+  cf = input_cache.prepare_cache(paths, 16, False, str(tmp_path / 'c'), log=_Log())
+
+  def orders(seed):
+    with tf.Graph().as_default():
+      bs = _dequeue(cache.cache_pipeline(cf, batch, num_threads=1, seed=seed), 3 * n // batch)
+    for b in bs:
+      assert [decode_index(im) for im in b['image']] == list(b['index'])
+    flat = np.concatenate([b['index'] for b in bs])
+    return [list(flat[e * n:(e + 1) * n]) for e in range(3)]
+
+  first = orders(7)
+  for epoch in first:
+    assert sorted(epoch) == list(range(n))
+  assert first[0] != list(range(n)) and first[0] != first[1] != first[2]
+  assert orders(7) == first  # deterministic for a seed
+  assert orders(8) != first
+
+
+def test_towers_get_different_images_and_their_own_indices(tmp_path):
+  n = 48
+  paths = _index_data(str(tmp_path / 'img'), n)
+  cf = input_cache.prepare_cache(paths, 16, False, str(tmp_path / 'c'), log=_Log())
+  cfg = settings.resolve('demo', {'image_size': 16, 'batch_size': 8, 'num_gpus': 2,
+                                'num_reader_threads': 2, 'input_cache': 'auto'})
+  with tf.Graph().as_default():
+    towers = pipelines.tower_inputs(cfg, paths, 2, cache=cf)
+    batches = _dequeue(towers, 6)
+  seen = collections.Counter()
+  for t0, t1 in batches:
+    assert not set(t0['index']) & set(t1['index'])
+    for t in (t0, t1):
+      assert [decode_index(im) for im in t['image']] == list(t['index'])
+      seen.update(int(i) for i in t['index'])
+  assert sorted(seen) == list(range(n))
+
+
+def test_worker_share_rows_carry_their_global_indices(tmp_path):
+  paths = _index_data(str(tmp_path / 'img'), 30)
+  share = list(range(1, 30, 3))  # a cluster worker's rows
+  cf = input_cache.prepare_cache([paths[i] for i in share], 16, False, str(tmp_path / 'c'), log=_Log())
+  with tf.Graph().as_default():
+    bs = _dequeue(cache.cache_pipeline(cf, 5, indices=share), 4)
+  for b in bs:
+    assert [decode_index(im) for im in b['image']] == list(b['index'])
+    assert set(b['index']) <= set(share)
+
+
+def test_reused_when_valid_and_rebuilt_when_files_size_or_crop_change(tmp_path):
+  folder = str(tmp_path / 'img')
+  paths = _index_data(folder, 20)
+  cdir = str(tmp_path / 'c')
+  log = _Log()
+  cf = input_cache.prepare_cache(paths, 16, False, cdir, log=log)
+  assert any('Building' in line for line in log)
+  mtime = os.stat(cf.path).st_mtime_ns
+  log = _Log()
+  assert input_cache.prepare_cache(paths, 16, False, cdir, log=log) == cf
+  assert os.stat(cf.path).st_mtime_ns == mtime and not any('Build' in x for x in log)
+
+  # A file's content changes: the manifest differs, the cache is rebuilt with it.
+  Image.fromarray(np.full((20, 20, 3), 200, np.uint8)).save(paths[3])
+  log = _Log()
+  cf = input_cache.prepare_cache(paths, 16, False, cdir, log=log)
+  assert any('images differ' in line for line in log)
+  assert np.all(np.fromfile(cf.path, np.uint8).reshape(20, 16, 16, 3)[3] == 200)
+
+  # Size or crop: the sidecar records them; a cache of other settings is never used.
+  manifest = files.build_manifest('', paths)
+  assert cache.check(cdir, manifest, 16, False) is None
+  _, meta_path = cache.cache_paths(cdir, 16, False)
+  for key, value in (('image_size', 32), ('tight_crop', True), ('num_images', 19)):
+    with open(meta_path) as f:
+      meta = json.load(f)
+    saved = meta[key]
+    meta[key] = value
+    with open(meta_path, 'w') as f:
+      json.dump(meta, f)
+    assert key in cache.check(cdir, manifest, 16, False)
+    meta[key] = saved
+    with open(meta_path, 'w') as f:
+      json.dump(meta, f)
+  assert cache.check(cdir, manifest, 16, False) is None
+  other = input_cache.prepare_cache(paths, 32, True, cdir, log=_Log())
+  assert other.path != cf.path and os.path.getsize(other.path) == 20 * 32 * 32 * 3
+
+
+@pytest.mark.parametrize('damage', ['truncate', 'flip_byte', 'drop_sidecar', 'bad_json'])
+def test_damaged_cache_is_detected_and_rebuilt(tmp_path, damage):
+  paths = _index_data(str(tmp_path / 'img'), 12)
+  cdir = str(tmp_path / 'c')
+  cf = input_cache.prepare_cache(paths, 16, False, cdir, log=_Log())
+  good = open(cf.path, 'rb').read()
+  _, meta_path = cache.cache_paths(cdir, 16, False)
+  if damage == 'truncate':
+    with open(cf.path, 'r+b') as f:
+      f.truncate(len(good) - 100)
+  elif damage == 'flip_byte':
+    with open(cf.path, 'r+b') as f:
+      f.seek(len(good) // 2)
+      f.write(bytes([good[len(good) // 2] ^ 1]))
+  elif damage == 'drop_sidecar':
+    os.remove(meta_path)
+  else:
+    with open(meta_path, 'w') as f:
+      f.write('{"format_version": 1, ')
+  why = cache.check(cdir, files.build_manifest('', paths), 16, False)
+  assert why and {'truncate': 'truncated', 'flip_byte': 'corrupt',
+                  'drop_sidecar': 'sidecar', 'bad_json': 'JSON'}[damage] in why
+  log = _Log()
+  input_cache.prepare_cache(paths, 16, False, cdir, log=log)
+  assert any(line.startswith('Rebuilding') for line in log), log
+  assert open(cf.path, 'rb').read() == good
+
+
+def test_config_refuses_cache_with_post_pipeline():
+  with pytest.raises(settings.ConfigError, match='input_cache'):
+    settings.resolve('demo', {'input_cache': 'auto', 'input_pipeline': 'post'})
+
+
+def test_training_reads_the_cache_and_resumes_from_it(tmp_path, capsys):
+  from glo_tf1.training import loop as train  # pylint: disable=import-outside-toplevel
+  paths = _index_data(str(tmp_path / 'img'), 24)
+  run = str(tmp_path / 'run')
+  cfg = settings.resolve('demo', {
+      'image_size': 16, 'latent_dims': 8, 'decoder_filters': [16, 8], 'batch_size': 8,
+      'num_reader_threads': 1, 'log_every_steps': 10, 'input_cache': 'auto',
+      'num_steps': 3})
+  assert train.train(cfg, paths, run) == 3
+  assert 'Building input cache' in capsys.readouterr().out
+  data_path = os.path.join(run, cache.DEFAULT_SUBDIR, 'images_16px.u8')
+  assert os.path.getsize(data_path) == 24 * 16 * 16 * 3
+  assert train.train(dict(cfg, num_steps=6), paths, run) == 6
+  assert 'Using input cache' in capsys.readouterr().out

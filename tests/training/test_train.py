@@ -1,0 +1,228 @@
+"""The training entry point: a short run learns, Ctrl-C/SIGTERM saves, resume continues,
+and every bad input stops with an error that names it."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from conftest import TINY
+from conftest import run_module
+from glo_tf1 import io
+from glo_tf1 import settings
+from glo_tf1.cli import train as cli_train
+from glo_tf1.compat import tf
+from glo_tf1.data import files
+from glo_tf1.training import run_dir as rundir
+
+
+def _losses(stdout):
+  return [float(x) for x in re.findall(r'loss ([0-9.]+)', stdout)]
+
+
+def _codes(run_dir, step=None):
+  path = (os.path.join(run_dir, 'model.ckpt-%d' % step) if step is not None
+          else tf.train.latest_checkpoint(run_dir))
+  reader = tf.train.load_checkpoint(path)
+  return reader.get_tensor('codes'), reader.get_tensor('global_step')
+
+
+@pytest.mark.e2e
+def test_short_run_learns_and_leaves_a_complete_run_dir(lfw_dir, tmp_path):
+  run = str(tmp_path / 'run')
+  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                   '--num_steps=150', *TINY).stdout
+  losses = _losses(out)
+  assert len(losses) == 16  # step 1, then every 10 steps
+  assert np.mean(losses[-2:]) < 0.7 * losses[0], out
+  for name in ('checkpoint', 'config.json', 'manifest.tsv', 'provenance.json',
+               'model.ckpt-150.index'):
+    assert os.path.exists(os.path.join(run, name)), name
+  assert any(n.startswith('events.out.tfevents') for n in os.listdir(run))
+  codes, step = _codes(run)
+  assert step == 150 and codes.shape == (200, 8)
+  manifest = files.read_manifest(os.path.join(run, 'manifest.tsv'))
+  assert [m[1] for m in manifest] == sorted(os.listdir(lfw_dir))
+  cfg = rundir.read_config(run)
+  assert cfg['preset'] == 'demo' and cfg['image_size'] == 16 and cfg['latent_dims'] == 8
+
+
+@pytest.mark.e2e
+def test_sigterm_saves_and_resume_continues_with_the_same_codes(lfw_dir, tmp_path):
+  """SGD on the codes leaves rows outside a batch untouched, so after resuming for one
+  step almost every row must equal the saved checkpoint bit for bit: the codes were
+  restored, not re-initialised."""
+  run = str(tmp_path / 'run')
+  args = ['--data_dir', lfw_dir, '--run_dir', run, '--codes_optimizer=sgd',
+          '--codes_learning_rate=0.5'] + TINY
+  env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED='1')
+  proc = subprocess.Popen([sys.executable, '-m', 'glo_tf1.cli.train', '--num_steps=100000'] + args,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env, cwd=ROOT)
+  lines = []
+  for line in proc.stdout:
+    lines.append(line)
+    if line.startswith('step 30'):
+      proc.send_signal(signal.SIGTERM)
+      break
+  rest, _ = proc.communicate(timeout=120)
+  out = ''.join(lines) + rest
+  assert proc.returncode == 0, out
+  stopped = int(re.search(r'Interrupted at step (\d+); checkpoint saved', out).group(1))
+  saved, step = _codes(run)
+  assert step == stopped >= 30
+  assert tf.train.latest_checkpoint(run).endswith('model.ckpt-%d' % stopped)
+
+  again = run_module('glo_tf1.cli.train', '--num_steps=%d' % stopped, *args).stdout
+  assert 'already at step %d' % stopped in again
+  resumed = run_module('glo_tf1.cli.train', '--num_steps=%d' % (stopped + 1), *args).stdout
+  assert 'Resuming at step %d' % stopped in resumed
+  after, step = _codes(run)
+  assert step == stopped + 1
+  same = np.all(after == saved, axis=1)
+  assert 200 - 8 <= same.sum() < 200  # one batch of 8 moved, everything else restored
+
+
+@pytest.mark.e2e
+def test_resume_against_another_file_list_is_refused(lfw_dir, tmp_path):
+  data = str(tmp_path / 'data')
+  shutil.copytree(lfw_dir, data)
+  run = str(tmp_path / 'run')
+  run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=2', *TINY)
+  os.remove(os.path.join(data, 'lfw_007.jpg'))
+  proc = run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=4',
+                    *TINY, check=False)
+  assert proc.returncode == 2
+  assert 'removed: lfw_007.jpg (index 14)' in proc.stderr
+  assert 'model.ckpt-4.index' not in os.listdir(run)
+
+
+@pytest.mark.e2e
+def test_resume_with_other_model_settings_is_refused(lfw_dir, tmp_path):
+  run = str(tmp_path / 'run')
+  run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run, '--num_steps=2',
+             *TINY)
+  proc = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                    *(TINY + ['--image_size=32', '--loss=pairwise']), check=False)
+  assert proc.returncode == 2
+  assert "image_size: 16 -> 32" in proc.stderr and "loss: 'mse' -> 'pairwise'" in proc.stderr
+
+
+def _prepare(argv):
+  return cli_train.prepare_from_argv(argv)
+
+
+@pytest.fixture
+def flags_reset():
+  yield
+  cli_train.FLAGS.unparse_flags()
+
+
+def test_bad_data_directories(tmp_path, flags_reset):  # pylint: disable=unused-argument
+  run = str(tmp_path / 'run')
+  with pytest.raises(files.DataError, match='does not exist'):
+    _prepare(['--data_dir', tmp_path / 'nope', '--run_dir', run])
+  (tmp_path / 'empty').mkdir()
+  with pytest.raises(files.DataError, match='empty'):
+    _prepare(['--data_dir', tmp_path / 'empty', '--run_dir', run])
+  (tmp_path / 'text').mkdir()
+  (tmp_path / 'text' / 'notes.txt').write_text('hello')
+  with pytest.raises(files.DataError, match='has no images'):
+    _prepare(['--data_dir', tmp_path / 'text', '--run_dir', run])
+  with pytest.raises(files.DataError, match='--data_dir is required'):
+    _prepare(['--run_dir', run])
+
+
+def test_corrupt_image_is_named(lfw_dir, tmp_path, flags_reset):  # pylint: disable=unused-argument
+  data = str(tmp_path / 'data')
+  shutil.copytree(lfw_dir, data)
+  with open(os.path.join(data, 'lfw_003.jpg'), 'r+b') as f:
+    f.truncate(200)
+  with open(os.path.join(data, 'lfw_050_mirror.jpg'), 'wb') as f:
+    f.write(b'not an image at all')
+  with pytest.raises(files.DataError) as e:
+    _prepare(['--data_dir', data, '--run_dir', str(tmp_path / 'run')] + TINY)
+  assert 'lfw_003.jpg' in str(e.value) and 'lfw_050_mirror.jpg' in str(e.value)
+  assert 'lfw_004.jpg' not in str(e.value)
+
+
+@pytest.mark.parametrize('flag,value,match', [
+    ('image_size', 48, '--image_size=48'),
+    ('image_size', 8, '--image_size=8'),
+    ('batch_size', 0, '--batch_size: must be a positive integer'),
+    ('learning_rate', -1.0, '--learning_rate: must be a positive number'),
+    ('min_after_dequeue', 5000, '--min_after_dequeue'),
+    ('decoder_filters', 'a,b', '--decoder_filters'),
+])
+def test_bad_flag_values(lfw_dir, tmp_path, flags_reset, flag, value, match):  # pylint: disable=unused-argument
+  with pytest.raises(settings.ConfigError, match=re.escape(match)):
+    _prepare(['--data_dir', lfw_dir, '--run_dir', str(tmp_path / 'run'), '--preset=demo',
+              '--%s=%s' % (flag, value)])
+  assert not os.path.exists(str(tmp_path / 'run' / 'config.json'))
+
+
+@pytest.mark.e2e
+def test_cli_reports_errors_without_a_traceback(tmp_path):
+  proc = run_module('glo_tf1.cli.train', '--data_dir', tmp_path / 'missing', '--run_dir',
+                    tmp_path / 'run', check=False)
+  assert proc.returncode == 2
+  assert 'error: data directory' in proc.stderr and 'Traceback' not in proc.stderr
+  proc = run_module('glo_tf1.cli.train', '--loss=l3', check=False)
+  assert proc.returncode != 0 and '--loss' in proc.stderr and 'pairwise' in proc.stderr
+
+
+@pytest.mark.e2e
+def test_paper_preset_pca_init_sgd_lap1_and_stored_projection(lfw_dir, tmp_path):
+  """The paper preset end to end on a tiny scale: PCA-initialised codes (checkpoint 0),
+  then SGD steps with the Laplacian loss that keep every stored code inside the ball."""
+  run = str(tmp_path / 'run')
+  tiny = [a for a in TINY if not a.startswith('--preset')]
+  run_module('glo_tf1.cli.train', '--preset=paper', '--data_dir', lfw_dir, '--run_dir', run,
+             '--num_steps=5', '--save_checkpoint_steps=1000', '--max_to_keep=10', *tiny)
+  cfg = rundir.read_config(run)
+  assert (cfg['loss'], cfg['optimizer'], cfg['codes_init'], cfg['projection']) == \
+      ('lap1', 'sgd', 'pca', 'ball')
+  init, step = _codes(run, 0)
+  assert step == 0
+  # Independent PCA of the same 16 px images: numpy eigenvectors of the covariance.
+  from glo_tf1.data import pipelines  # pylint: disable=import-outside-toplevel
+  names = [m[1] for m in files.read_manifest(os.path.join(run, 'manifest.tsv'))]
+  with tf.Graph().as_default(), tf.Session() as sess:
+    images = np.concatenate([b for _, b in pipelines.iterate_in_order(
+        sess, [os.path.join(lfw_dir, n) for n in names], 100, 16)])
+  x = images.reshape(len(images), -1).astype(np.float64)
+  x -= x.mean(0)
+  _, vecs = np.linalg.eigh(x.T @ x)
+  proj = x @ vecs[:, ::-1][:, :8]
+  proj /= np.linalg.norm(proj, axis=1, keepdims=True)
+  np.testing.assert_allclose(np.abs(init), np.abs(proj), atol=2e-3)
+  final, step = _codes(run)
+  assert step == 5
+  assert np.all(np.linalg.norm(final, axis=1) <= 1 + 1e-5)
+  assert not np.array_equal(final, init)
+
+
+def test_resume_fills_settings_added_since_the_run_started(tmp_path):
+  run = tmp_path / 'run'
+  run.mkdir()
+  old = settings.resolve('demo')
+  del old['input_cache']  # a run directory from before that setting existed
+  io.write_json(str(run / 'config.json'), old)
+  cfg, resumed = rundir.resolve_for_run(str(run), None, {})
+  assert resumed and cfg['input_cache'] == settings.DEMO['input_cache']
+  del old['loss']
+  io.write_json(str(run / 'config.json'), old)
+  with pytest.raises(rundir.RunDirError, match='lacks the model settings loss'):
+    rundir.resolve_for_run(str(run), None, {})
+
+
+def test_keep_only_equals_a_manifest_of_the_kept_files(lfw_dir):
+  names = sorted(os.listdir(lfw_dir))
+  kept = names[3:40:3]
+  assert files.keep_only(files.build_manifest(lfw_dir, names), kept) == \
+      files.build_manifest(lfw_dir, kept)
