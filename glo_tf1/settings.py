@@ -44,6 +44,7 @@ BLOG = {
     'projection': 'sphere',               # z / ||z|| in the forward pass only
     'project_stored_codes': False,
     'codes_init': 'glorot',               # get_variable's default initializer
+    'pca_image_size': 32,                 # ours: the PCA init's images (paper only)
     'loss': 'pairwise',                   # tf.losses.mean_pairwise_squared_error
     'lap1_levels': 4,
     # Optimisation.
@@ -63,7 +64,9 @@ BLOG = {
     'min_after_dequeue': 100,
     # Logging and checkpoints (the notebook's cadence).
     'save_summaries_steps': 100,
-    'image_summary_steps': 30000,
+    'image_summary_steps': 100,           # the notebook's one summary hook: loss and grids
+    'save_images_steps': 30000,           # the notebook's SAVE_IMAGES_STEPS JPEG dumps
+    'stretch_saved_images': False,        # scipy.misc.imsave's min-max stretch
     'save_checkpoint_secs': 600,
     'save_checkpoint_steps': None,
     'max_to_keep': 1,
@@ -103,6 +106,7 @@ DEMO = dict(
     min_after_dequeue=100,
     save_summaries_steps=50,
     image_summary_steps=500,
+    save_images_steps=1000,
     save_checkpoint_secs=60,
     save_checkpoint_steps=500,
     max_to_keep=2,
@@ -137,6 +141,8 @@ HELP = {
     'project_stored_codes': 'Also write the projection back into the codes after each step '
                             '(the paper).',
     'codes_init': 'glorot (the post), gaussian, or pca of the images (the paper).',
+    'pca_image_size': 'With codes_init=pca: the images are resized to min(this, image_size) '
+                      'px before the PCA.',
     'loss': 'pairwise (what the post trained), mse (the post text), lap1 (the paper).',
     'lap1_levels': 'Levels of the Laplacian pyramid of the lap1 loss.',
     'optimizer': 'Optimizer of the decoder: adam or sgd.',
@@ -156,7 +162,12 @@ HELP = {
     'shuffle_capacity': 'Capacity of the shuffle buffer.',
     'min_after_dequeue': 'Minimum images left in the shuffle buffer.',
     'save_summaries_steps': 'Scalar summaries every N steps.',
-    'image_summary_steps': 'Image grid summaries every N steps.',
+    'image_summary_steps': 'The four 5 x 5 image grids to TensorBoard every N steps.',
+    'save_images_steps': 'Also write the four grids as RUN/images/<grid>_<step>.jpg every N '
+                         'steps, as the notebook did (0: never).',
+    'stretch_saved_images': 'Stretch each saved JPEG grid min-max to [0, 255], as the '
+                            'notebook\'s scipy.misc.imsave did (default: the fixed map of '
+                            '[-1, 1]).',
     'save_checkpoint_secs': 'Checkpoint every N seconds.',
     'save_checkpoint_steps': 'Checkpoint every N steps (whichever of secs/steps first).',
     'max_to_keep': 'Checkpoints kept.',
@@ -256,10 +267,14 @@ def validate(cfg):
     positive_int('num_gpus')
   for name in ('latent_dims', 'batch_size', 'kernel_size',
                'num_reader_threads', 'shuffle_capacity', 'save_summaries_steps',
-               'image_summary_steps', 'max_to_keep', 'log_every_steps', 'lap1_levels'):
+               'image_summary_steps', 'max_to_keep', 'log_every_steps', 'lap1_levels',
+               'pca_image_size'):
     positive_int(name)
   for name in ('num_steps', 'save_checkpoint_steps', 'save_checkpoint_secs', 'num_samples'):
     positive_int(name, allow_none=True)
+  _check('save_images_steps', isinstance(cfg['save_images_steps'], int) and
+         not isinstance(cfg['save_images_steps'], bool) and cfg['save_images_steps'] >= 0,
+         'must be 0 (never) or a positive integer, got %r' % (cfg['save_images_steps'],))
   _check('min_after_dequeue',
          isinstance(cfg['min_after_dequeue'], int) and
          0 <= cfg['min_after_dequeue'] < cfg['shuffle_capacity'],

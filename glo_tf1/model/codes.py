@@ -12,6 +12,7 @@ from tensorflow.python.ops import variables as _variables
 
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
+from glo_tf1.data import files
 
 CODES_NAME = 'codes'
 
@@ -122,7 +123,7 @@ def pca_codes(images, dims, seed=0, max_fit=10000):
   rng = np.random.RandomState(seed)
   x = np.asarray(images, np.float32).reshape(len(images), -1)
   mean = x.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
-  fit = x if len(x) <= max_fit else x[np.sort(rng.choice(len(x), max_fit, replace=False))]
+  fit = x[files.seeded_subset(len(x), max_fit, rng)]
   _, _, vt = np.linalg.svd((fit - mean).astype(np.float64), full_matrices=False)
   k = min(dims, vt.shape[0])
   z = np.concatenate([(x[i:i + 4096] - mean) @ vt[:k].T.astype(np.float32)

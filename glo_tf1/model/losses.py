@@ -5,7 +5,8 @@
             ((d_i - d_j)^2) with d = reconstruction - image, which ignores a constant
             offset, and it is *summed* over the batch (the published ~2.0 is that scale).
   mse       mean squared error, the post's text (`get_glo_loss`).
-  lap1      the paper's Laplacian-pyramid L1, see `lap1_loss`.
+  lap1      the paper's Laplacian-pyramid L1: per-level mean absolute error, summed
+            (`lap1_loss`).
 """
 import numpy as np
 
@@ -39,6 +40,14 @@ def _blur_kernel(channels):
   return tf.constant(np.tile(k2[:, :, None, None], [1, 1, channels, 1]))
 
 
+def _blur(x, kernel):
+  """Depthwise 5x5 blur with reflected borders (TF 'REFLECT' = scipy.ndimage 'mirror'), so
+  a constant image stays constant up to its edges: zero padding would darken every border
+  and turn a constant offset into detail at each level."""
+  padded = tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], mode='REFLECT')
+  return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], 'VALID')
+
+
 def _zero_upsample(x):
   """[B, h, w, C] -> [B, 2h, 2w, C] with x at the even positions and zeros elsewhere."""
   n, h, w, c = x.get_shape().as_list()
@@ -49,41 +58,46 @@ def _zero_upsample(x):
   return x
 
 
-def laplacian_pyramid(x, levels):
-  """Laplacian pyramid [L^0, ..., L^{levels-1}] of x [B, H, W, C].
+def upsample(low, kernel):
+  """The pyramid's expand step: `low` back at the even pixels, zeros elsewhere, blurred with
+  4 x the kernel (reflected borders keep the zero pattern, so a constant stays constant)."""
+  return _blur(_zero_upsample(low), 4.0 * kernel)
 
-  G^0 = x; G^{j+1} = the even pixels of blur(G^j); L^j = G^j - up(G^{j+1}) where up puts
-  G^{j+1} back at the even pixels, zeros elsewhere, and blurs with 4 x the kernel; the last level is the low-pass G^{levels-1}.
-  The blur is the 5x5 binomial filter with zero padding ('SAME').
+
+def laplacian_pyramid(x, levels):
+  """Laplacian pyramid [L^0, ..., L^{levels-1}] of x [B, H, W, C] (Burt & Adelson).
+
+  G^0 = x; G^{j+1} = the even pixels of blur(G^j); L^j = G^j - upsample(G^{j+1}); the last
+  level is the low-pass residual G^{levels-1}. The blur is the 5x5 binomial filter with
+  reflected borders.
   """
-  c = x.get_shape().as_list()[-1]
-  k = _blur_kernel(c)
+  k = _blur_kernel(x.get_shape().as_list()[-1])
   pyramid, g = [], x
   for _ in range(levels - 1):
-    low = tf.nn.depthwise_conv2d(g, k, [1, 1, 1, 1], 'SAME')[:, ::2, ::2, :]
-    up = tf.nn.depthwise_conv2d(_zero_upsample(low), 4.0 * k, [1, 1, 1, 1], 'SAME')
-    pyramid.append(g - up)
+    low = _blur(g, k)[:, ::2, ::2, :]
+    pyramid.append(g - upsample(low, k))
     g = low
   pyramid.append(g)
   return pyramid
 
 
 def lap1_loss(images, reconstructions, levels=4):
-  """The paper's Lap1: sum_j 2^(-2j) |L^j(x) - L^j(x')|_1, averaged over the batch.
+  """The paper's Lap1: the mean absolute difference of each pyramid level, summed over the
+  levels, the low-pass residual included.
 
-  Our choices where the paper is silent (a flag, `lap1_levels`, sets the levels): the
-  L1 norms are divided by the number of values of level 0 (H * W * C), so level 0 alone
-  is the mean absolute error and the loss keeps the scale of the other losses whatever
-  the image size; levels default to 4 (128 px -> 128, 64, 32 and a 16 px low-pass).
+  Each level counts equally per pixel, so an error costs about its mean absolute size
+  whatever its frequency: a constant offset c costs |c| (it lives in the residual alone),
+  while white noise costs more than the same energy in a smooth error (it shows in every
+  detail level). This is what the corrected notebook facts
+  (docs/reference/notebook-facts.md) and the public reimplementations do. Our choice where
+  the paper is silent: `lap1_levels` levels (default 4: 128 px -> 128, 64, 32 and a 16 px
+  residual), at most as many as the image size allows (the residual stays >= 4 px).
   """
   _check_shapes(images, reconstructions)
-  h, w, c = images.get_shape().as_list()[1:]
+  h, w, _ = images.get_shape().as_list()[1:]
   levels = max(1, min(levels, int(np.log2(min(h, w))) - 1))
   diffs = laplacian_pyramid(reconstructions - images, levels)  # the pyramid is linear
-  total = 0.
-  for j, d in enumerate(diffs):
-    total += 2.0 ** (-2 * j) * tf.reduce_sum(tf.abs(d), axis=[1, 2, 3])
-  return tf.reduce_mean(total) / float(h * w * c)
+  return tf.add_n([tf.reduce_mean(tf.abs(d)) for d in diffs])
 
 
 def reconstruction_loss(name, images, reconstructions, lap1_levels=4):

@@ -52,13 +52,6 @@ def _device_fn(tower_device):
   return fn
 
 
-def image_grid(images, reconstructions, max_rows=8):
-  """[1, rows * S, 2 * S, 3] in [0, 1]: originals (left) beside reconstructions (right)."""
-  rows = tf.concat([images[:max_rows], reconstructions[:max_rows]], axis=2)
-  grid = tf.reshape(rows, [1, -1, rows.get_shape().as_list()[2], 3])
-  return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
-
-
 def learning_rate_tensor(opt):
   """The learning-rate tensor an optimizer applies (made by its apply_gradients)."""
   for attr in ('_lr_t', '_learning_rate_tensor'):  # Adam (and LazyAdam), SGD
@@ -68,27 +61,54 @@ def learning_rate_tensor(opt):
   raise ValueError('cannot find the learning rate of %s' % type(opt).__name__)
 
 
-def square_grid(images, rows):
-  """[rows * rows, S, S, 3] in [-1, 1] -> [1, rows * S, rows * S, 3] in [0, 1]."""
+GRID_ROWS = 5  # the notebook's NUM_ROWS: 5 x 5 grids
+
+
+def square_grid(images, rows=GRID_ROWS):
+  """The notebook's `image_grid`: the first rows * rows images [n, S, S, 3] in [-1, 1], row
+  by row, as one image [1, rows * S, rows * S, 3] in [-1, 1]. Fewer images than rows * rows
+  (a small batch) leave the last cells black."""
+  n = images.get_shape().as_list()[0]
   size = images.get_shape().as_list()[1]
+  images = images[:rows * rows]
+  if n < rows * rows:  # show what there is; pad with black (-1) cells
+    images = tf.concat([images, -tf.ones([rows * rows - n, size, size, 3])], axis=0)
   grid = tf.reshape(images, [rows, rows, size, size, 3])
-  grid = tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [1, rows * size, rows * size, 3])
+  return tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [1, rows * size, rows * size, 3])
+
+
+def comparison_grid(images, reconstructions, rows=GRID_ROWS):
+  """The notebook's `comparison_image_grid`: rows rows of `rows` original | reconstruction
+  pairs of the first rows * rows images of a batch, [1, rows * S, 2 * rows * S, 3] in
+  [-1, 1]. A batch of fewer images shows them all and leaves the other cells black."""
+  n = min(images.get_shape().as_list()[0], rows * rows)
+  size = images.get_shape().as_list()[1]
+  pairs = tf.concat([images[:n], reconstructions[:n]], axis=2)  # [n, S, 2S, 3]
+  if n < rows * rows:
+    pairs = tf.concat([pairs, -tf.ones([rows * rows - n, size, 2 * size, 3])], axis=0)
+  grid = tf.reshape(pairs, [rows, rows, size, 2 * size, 3])
+  return tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [1, rows * size, 2 * rows * size, 3])
+
+
+def _to_unit(grid):
+  """[-1, 1] -> [0, 1] for tf.summary.image (the notebook's `images * 0.5 + 0.5`)."""
   return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
 
 
 MAX_SUMMARY_FIT = 10000
 
 
-def generation_summaries(codes, cfg, rows=5):
-  """The notebook's generated image grids during training, `rows` x `rows` each.
+def generation_grids(codes, cfg, rows=GRID_ROWS):
+  """The notebook's generated grids during training, each `rows` x `rows`, in [-1, 1].
 
   sampled_unit (z ~ N(0, I)), sampled_fitted (a diagonal Gaussian from tf.nn.moments of
-  the raw codes) and interpolated (normalised linear interpolation between the codes of
-  two random training images), all decoded in inference mode with the live variables
-  (docs/reference/notebook-facts.md, "Generation"). Above MAX_SUMMARY_FIT codes the fit uses
-  that many random rows, so a summary never copies a whole (possibly partitioned, see
-  cluster.py) table; the figures (samplers.py) fit on every code. Returns the image
-  summaries, also added to the 'image_summaries' collection.
+  the *raw* codes, as the notebook) and interpolated (ONE pair of random training codes,
+  rows * rows steps of normalised linear interpolation, row by row), all decoded in
+  inference mode with the live variables (docs/reference/notebook-facts.md,
+  "Generation"). Above MAX_SUMMARY_FIT codes the fit uses that many random rows, so a
+  summary never copies a whole (possibly partitioned, see cluster.py) table; the figures
+  (evaluation/generation.py) fit on every code.
+  Returns ({grid name: [1, H, W, 3]}, the diagonal fit {'mean', 'scale'}).
   """
   n, dims = rows * rows, cfg['latent_dims']
   num_codes = codes.get_shape().as_list()[0]
@@ -103,15 +123,15 @@ def generation_summaries(codes, cfg, rows=5):
     fit = samplers.fit_diagonal_gaussian(
         codes if whole else random_rows(MAX_SUMMARY_FIT, 'fit_rows'))
     fitted = samplers.sample_codes(tf.random_normal([n, dims], name='fitted_noise'),
-                                     'fitted', fit)
+                                   'fitted', fit)
     pair = random_rows(2, 'pair')
     path = samplers.interpolate(pair[:1], pair[1:], n, 'nlerp', cfg['projection'])
     grids = {}
     for name, z in (('sampled_unit', unit), ('sampled_fitted', fitted),
                     ('interpolated', tf.reshape(path, [n, dims]))):
-      grids[name] = square_grid(samplers.inference_decoder(z, cfg, reuse=True), rows)
-  return [tf.summary.image(name, grids[name], collections=['image_summaries'])
-          for name in ('sampled_unit', 'sampled_fitted', 'interpolated')]
+      grids[name + '_grid'] = square_grid(samplers.inference_decoder(z, cfg, reuse=True),
+                                          rows)
+  return grids, fit
 
 
 def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
@@ -128,7 +148,10 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
   Returns:
     dict with global_step, codes, loss (averaged over towers), tower_losses, train_op,
     optimizers, towers (each {'image', 'index', 'code', 'reconstruction', 'loss'}),
-    image_summary (the merged grids: reconstructions, samples and interpolation).
+    image_summary (the merged grids: reconstruction, samples/sampled_unit,
+    samples/sampled_fitted, samples/interpolated), grids ({name: [1, H, W, 3] in [-1, 1]}
+    for reconstruction_grid, sampled_unit_grid, sampled_fitted_grid, interpolated_grid, the
+    notebook's SAVE_IMAGES_KEYS), summary_fit (the diagonal fit behind sampled_fitted).
     Scalar summaries (default collection): loss, loss_tower_i, learning_rate/network and
     learning_rate/codes.
   """
@@ -169,12 +192,19 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
     tf.summary.scalar('loss_tower_%d' % i, t['loss'])
   for part, opt in sorted(opts.items()):
     tf.summary.scalar('learning_rate/' + part, learning_rate_tensor(opt))
-  recon_summary = tf.summary.image(
-      'reconstructions', image_grid(towers[0]['image'], towers[0]['reconstruction']),
-      collections=['image_summaries'])
+  # The notebook's four grids: the reconstruction grid shows the training step's own outputs
+  # (first tower, batch norm in training mode); samples and interpolation use inference mode.
+  grids = {'reconstruction_grid': comparison_grid(towers[0]['image'],
+                                                  towers[0]['reconstruction'])}
   with tf.device(_device_fn(devices[0])):
-    generated = generation_summaries(codes, cfg)
-  image_summary = tf.summary.merge([recon_summary] + generated)
+    generated, summary_fit = generation_grids(codes, cfg)
+  grids.update(generated)
+  image_summaries = [tf.summary.image('reconstruction', _to_unit(grids['reconstruction_grid']),
+                                      collections=['image_summaries'])]
+  for name in ('sampled_unit', 'sampled_fitted', 'interpolated'):
+    image_summaries.append(tf.summary.image(name, _to_unit(grids[name + '_grid']),
+                                            collections=['image_summaries'], family='samples'))
+  image_summary = tf.summary.merge(image_summaries)
   return {'global_step': global_step, 'codes': codes, 'loss': total,
           'train_op': op, 'optimizers': opts, 'towers': towers,
-          'image_summary': image_summary}
+          'image_summary': image_summary, 'grids': grids, 'summary_fit': summary_fit}

@@ -3,11 +3,14 @@
 MonitoredTrainingSession gets no summary or checkpoint cadence of its own; these hooks
 (with faults.py's NaN checks) are the whole schedule, built by loop.build_training.
 """
+import os
 import signal
 import time
 
+from glo_tf1 import io
 from glo_tf1 import progress as progress_lib
 from glo_tf1.compat import tf
+from glo_tf1.data import images
 
 
 class StepLossHook(tf.train.SessionRunHook):
@@ -91,6 +94,63 @@ class ImageSummaryHook(tf.train.SummarySaverHook):
   def begin(self):
     super().begin()
     self._summary_writer = _NoSessionLog(self._summary_writer)
+
+
+class SaveImagesHook(tf.train.SessionRunHook):
+  """Writes the four grids as JPEG files RUN/images/<grid>_<step>.jpg, as the notebook's
+  training loop did every SAVE_IMAGES_STEPS steps.
+
+  The notebook fetched the grids with the train op when the global step before the step
+  was a positive multiple of N, and named the files by that step + 1 (the post's
+  `interpolated_grid_960001.jpg`); so do we: the reconstruction grid shows that very
+  training step's batch and outputs. `stretch`: min-max each grid as scipy.misc.imsave
+  did; default: the fixed map of [-1, 1] to [0, 255].
+  """
+
+  def __init__(self, grids, out_dir, every, stretch=False):
+    self._names = sorted(grids)
+    self._grids = [grids[n] for n in self._names]
+    self._out_dir, self._every, self._stretch = out_dir, every, stretch
+    self._step = self._global_step = None
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+
+  def after_create_session(self, session, coord):  # pylint: disable=unused-argument
+    self._step = int(session.run(self._global_step))
+
+  def before_run(self, run_context):  # pylint: disable=unused-argument
+    fetches = {'step': self._global_step}
+    if self._step and self._step % self._every == 0:
+      fetches['grids'] = self._grids
+    return tf.train.SessionRunArgs(fetches)
+
+  def after_run(self, run_context, run_values):
+    results = run_values.results
+    if 'grids' in results:
+      os.makedirs(self._out_dir, exist_ok=True)
+      from PIL import Image  # pylint: disable=import-outside-toplevel
+      for name, grid in zip(self._names, results['grids']):
+        pixels = images.stretch_to_uint8(grid[0]) if self._stretch else \
+            images.to_uint8(grid[0])
+        path = os.path.join(self._out_dir, '%s_%d.jpg' % (name, results['step'] + 1))
+        with io.atomic_open(path, 'wb') as f:
+          Image.fromarray(pixels).save(f, format='JPEG', quality=95)
+    self._step = int(results['step']) + 1
+
+
+class TextSummaryHook(tf.train.SessionRunHook):
+  """Writes a text summary (the run's configuration, as the notebook's `config` summary)
+  once when each session starts: at step 0 and at every resume."""
+
+  def __init__(self, summary_op, output_dir):
+    self._op, self._output_dir = summary_op, output_dir
+
+  def after_create_session(self, session, coord):  # pylint: disable=unused-argument
+    summary, step = session.run([self._op, tf.train.get_global_step()])
+    writer = tf.summary.FileWriterCache.get(self._output_dir)
+    writer.add_summary(summary, step)
+    writer.flush()
 
 
 class StopOnSignal:

@@ -34,8 +34,8 @@ def session_config(cfg):
 
 
 def pca_init_values(cfg, paths):
-  """Codes from the PCA of the images (the paper), at no more than 32 px."""
-  size = min(cfg['image_size'], 32)
+  """Codes from the PCA of the images (the paper), resized to at most pca_image_size px."""
+  size = min(cfg['image_size'], cfg['pca_image_size'])
   with tf.Graph().as_default(), tf.Session() as sess:
     batches = [b for _, b in pipelines.iterate_in_order(sess, paths, 256, size,
                                                      cfg['tight_crop'])]
@@ -97,6 +97,13 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   return cfg, paths, resumed
 
 
+def config_summary(cfg):
+  """The notebook's `config` text summary: every resolved setting, one per line."""
+  text = '### Configuration\n\n' + '\n'.join(
+      '    %s = %s' % (k, cfg[k]) for k in sorted(cfg))
+  return tf.summary.text('config', tf.constant(text), collections=[])
+
+
 def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   """Builds, in the default graph, everything a training session runs; runs nothing.
 
@@ -104,7 +111,8 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   (towers.build_training_graph), the Scaffold (its Saver keeps `max_to_keep` checkpoints;
   `pca` codes, if given, are assigned at the first start), and every hook: progress line,
   NaN check, checkpoints every `save_checkpoint_secs`/`_steps` and at the end, scalar
-  summaries every `save_summaries_steps`, image summaries every `image_summary_steps`,
+  summaries every `save_summaries_steps`, image summaries every `image_summary_steps`, JPEG grids every
+  `save_images_steps`, the configuration as a text summary at each start,
   stop at `num_steps`. MonitoredTrainingSession gets no summary or checkpoint cadence of
   its own, so these hooks are the whole schedule (tests inspect them).
 
@@ -136,20 +144,28 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   saver = tf.train.Saver(max_to_keep=cfg['max_to_keep'], sharded=cluster is not None)
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn)
   progress = hooks_lib.ProgressHook(model['loss'], cfg['batch_size'] * num_towers,
-                          cfg['log_every_steps'], cfg['num_steps'], run_dir if chief else None)
+                                    cfg['log_every_steps'], cfg['num_steps'],
+                                    run_dir if chief else None)
   hooks = [
       progress,
       faults.NonFiniteLossHook(model['loss']),  # before the saver: a NaN step is not saved
-  ] + ([] if not chief else [
-      hooks_lib.saver_hook(run_dir, saver, cfg['save_checkpoint_secs'],
+  ]
+  if chief:
+    hooks += [
+        hooks_lib.saver_hook(run_dir, saver, cfg['save_checkpoint_secs'],
                              cfg['save_checkpoint_steps'],
                              listeners=[faults.FiniteCheckpointListener()]),
-      # Scalars: the default summary collection, merged when the scaffold is finalized.
-      tf.train.SummarySaverHook(save_steps=cfg['save_summaries_steps'], output_dir=run_dir,
-                                scaffold=scaffold),
-      hooks_lib.ImageSummaryHook(save_steps=cfg['image_summary_steps'], output_dir=run_dir,
-                       summary_op=model['image_summary']),
-  ])
+        # Scalars: the default summary collection, merged when the scaffold is finalized.
+        tf.train.SummarySaverHook(save_steps=cfg['save_summaries_steps'], output_dir=run_dir,
+                                  scaffold=scaffold),
+        hooks_lib.ImageSummaryHook(save_steps=cfg['image_summary_steps'], output_dir=run_dir,
+                                   summary_op=model['image_summary']),
+        hooks_lib.TextSummaryHook(config_summary(cfg), run_dir),
+    ]
+    if cfg['save_images_steps']:
+      hooks.append(hooks_lib.SaveImagesHook(model['grids'], os.path.join(run_dir, 'images'),
+                                            cfg['save_images_steps'],
+                                            cfg['stretch_saved_images']))
   if train_op_fn is not None:
     hooks.append(train_op_fn.sync.make_session_run_hook(chief))
   if cluster is not None:

@@ -120,3 +120,25 @@ def test_num_gpus_auto(monkeypatch):
   with pytest.raises(settings.ConfigError, match='--num_gpus'):
     settings.resolve('demo', {'num_gpus': 'all'})
   assert 'num_gpus' not in settings.MODEL_KEYS
+
+
+def test_grids_lay_out_images_as_the_notebook():
+  """square_grid: row by row; comparison_grid: 5 rows of 5 original|reconstruction pairs;
+  fewer images than cells leave the rest black (-1)."""
+  side = 2
+  value = (np.arange(30)[:, None, None, None] * np.ones((1, side, side, 3))).astype(np.float32)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    square, pairs, few = sess.run([
+        towers.square_grid(tf.constant(value)),
+        towers.comparison_grid(tf.constant(value), tf.constant(-value)),
+        towers.comparison_grid(tf.constant(value[:7]), tf.constant(-value[:7]))])
+  assert square.shape == (1, 5 * side, 5 * side, 3)
+  cells = square[0, ::side, ::side, 0]
+  np.testing.assert_array_equal(cells, np.arange(25).reshape(5, 5))
+  assert pairs.shape == (1, 5 * side, 10 * side, 3)
+  cells = pairs[0, ::side, ::side, 0]
+  np.testing.assert_array_equal(cells[:, ::2], np.arange(25).reshape(5, 5))   # originals
+  np.testing.assert_array_equal(cells[:, 1::2], -np.arange(25).reshape(5, 5))  # beside
+  cells = few[0, ::side, ::side, 0].ravel()
+  np.testing.assert_array_equal(cells[:14:2], np.arange(7))
+  assert np.all(cells[14:] == -1)

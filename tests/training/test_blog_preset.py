@@ -241,8 +241,13 @@ def test_summary_and_checkpoint_cadence_max_to_keep_and_unbounded_steps(blog):
   assert scalars._timer._every_steps == 100  # pylint: disable=protected-access
   assert scalars._scaffold is blog['scaffold']  # pylint: disable=protected-access
   (images,) = by_type[hooks.ImageSummaryHook]
-  assert images._timer._every_steps == 30000  # pylint: disable=protected-access
+  # The notebook's one summary hook: the loss and the four grids every 100 steps.
+  assert images._timer._every_steps == 100  # pylint: disable=protected-access
   merged = images._summary_op  # pylint: disable=protected-access
   assert sorted(i.op.name for i in merged.op.inputs) == sorted(
-      ['reconstructions', 'sampled_unit', 'sampled_fitted', 'interpolated'])
+      ['reconstruction', 'samples/sampled_unit', 'samples/sampled_fitted',
+       'samples/interpolated'])
+  (dumps,) = by_type[hooks.SaveImagesHook]  # SAVE_IMAGES_STEPS: JPEG grids every 30,000
+  assert dumps._every == 30000 and not dumps._stretch  # pylint: disable=protected-access
+  assert hooks.TextSummaryHook in by_type  # the `config` text summary
   assert tf.train.StopAtStepHook not in by_type  # unbounded, like the post

@@ -159,9 +159,10 @@ def test_tensorboard_shows_losses_learning_rates_speed_and_image_grids(twins):
   speed = acc.Scalars('perf/images_per_sec')
   assert [e.step for e in speed] == [10, 20, 30] and all(e.value > 0 for e in speed)
   side = 16
-  expected = {'reconstructions': (2 * side, 8 * side),  # originals | reconstructions
-              'sampled_unit': (5 * side, 5 * side), 'sampled_fitted': (5 * side, 5 * side),
-              'interpolated': (5 * side, 5 * side)}
+  expected = {'reconstruction': (10 * side, 5 * side),  # 5 rows of 5 original|recon pairs
+              'samples/samples/sampled_unit': (5 * side, 5 * side),
+              'samples/samples/sampled_fitted': (5 * side, 5 * side),
+              'samples/samples/interpolated': (5 * side, 5 * side)}
   for name, (width, height) in expected.items():
     (tag,) = [t for t in tags['images'] if t.startswith(name + '/image')]
     events = acc.Images(tag)

@@ -1,0 +1,70 @@
+"""What a `blog` run writes during training, as the notebook's training cell did: the loss
+and four 5 x 5 image grids in TensorBoard every 100 steps, the configuration as a text
+summary at every start, and the same grids as JPEG files every SAVE_IMAGES_STEPS."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_module
+from conftest import write_index_images
+
+SIDE = 16
+# The blog preset at a tiny size; every cadence stays the preset's except the JPEG dumps.
+BLOG_TINY = ['--preset=blog', '--image_size=%d' % SIDE, '--latent_dims=8',
+             '--decoder_filters=16,8', '--batch_size=30', '--shuffle_capacity=64',
+             '--min_after_dequeue=8', '--num_reader_threads=1', '--save_images_steps=100']
+GRIDS = ('reconstruction_grid', 'sampled_unit_grid', 'sampled_fitted_grid',
+         'interpolated_grid')
+
+
+@pytest.fixture(scope='module')
+def blog_run(tmp_path_factory):
+  data = str(tmp_path_factory.mktemp('images'))
+  write_index_images(data, 40, size=20)
+  run = str(tmp_path_factory.mktemp('blog') / 'run')
+  run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=201',
+             *BLOG_TINY)
+  # A resume writes the configuration again, at the step it starts from.
+  run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=203',
+             *BLOG_TINY)
+  return run
+
+
+@pytest.mark.e2e
+def test_grids_every_100_steps_and_config_text_at_each_start(blog_run):
+  from tensorboard.backend.event_processing import event_accumulator as ea  # pylint: disable=import-outside-toplevel
+  acc = ea.EventAccumulator(blog_run, size_guidance={ea.IMAGES: 0, ea.TENSORS: 0,
+                                                     ea.SCALARS: 0})
+  acc.Reload()
+  tags = acc.Tags()
+  # (width, height): 5 rows of 5 original|reconstruction pairs; 5 x 5 samples. The samples'
+  # family doubles in the tag, as the notebook's family='samples' did.
+  expected = {'reconstruction': (10 * SIDE, 5 * SIDE),
+              'samples/samples/sampled_unit': (5 * SIDE, 5 * SIDE),
+              'samples/samples/sampled_fitted': (5 * SIDE, 5 * SIDE),
+              'samples/samples/interpolated': (5 * SIDE, 5 * SIDE)}
+  for name, (width, height) in expected.items():
+    (tag,) = [t for t in tags['images'] if t.startswith(name + '/image')]
+    events = acc.Images(tag)
+    assert [e.step for e in events] == [1, 101, 201, 202], tag  # 202: the resumed session
+    assert all((e.width, e.height) == (width, height) for e in events), tag
+  assert [e.step for e in acc.Scalars('loss')] == [1, 101, 201, 202]
+  config = acc.Tensors('config')
+  assert [e.step for e in config] == [0, 201]
+  text = config[0].tensor_proto.string_val[0].decode()
+  assert 'preset = blog' in text and 'image_summary_steps = 100' in text
+
+
+@pytest.mark.e2e
+def test_jpeg_grids_are_dumped_at_the_notebooks_steps(blog_run):
+  """Fetched with the step that starts at a multiple of 100, named by that step + 1."""
+  names = sorted(os.listdir(os.path.join(blog_run, 'images')))
+  assert names == sorted('%s_%d.jpg' % (g, s) for g in GRIDS for s in (101, 201))
+  recon = np.asarray(Image.open(os.path.join(blog_run, 'images',
+                                             'reconstruction_grid_201.jpg')))
+  assert recon.shape == (5 * SIDE, 10 * SIDE, 3)
+  # Not stretched: the index images are dark-red to blue constants, never full white.
+  samples = np.asarray(Image.open(os.path.join(blog_run, 'images', 'sampled_unit_grid_101.jpg')))
+  assert samples.shape == (5 * SIDE, 5 * SIDE, 3)
