@@ -198,3 +198,50 @@ def test_decoder_runs_in_inference_mode_and_samples_are_seeded():
       learned = sess.run(graph['codes'])
       np.testing.assert_allclose(rows[1, 0], generation.decode_codes(sess, graph, learned[2:3])[0],
                                  atol=1e-5)
+
+
+def _non_unit_codes(n=60, dims=6, seed=11):
+  """Codes whose norms range over [0.2, 5]: raw and projected fits then clearly differ."""
+  rng = np.random.RandomState(seed)
+  z = rng.standard_normal((n, dims)) * rng.uniform(0.5, 2.0, dims) + rng.uniform(-1, 1, dims)
+  z *= rng.uniform(0.2, 5.0, (n, 1)) / np.linalg.norm(z, axis=1, keepdims=True)
+  return z.astype(np.float32)
+
+
+@pytest.mark.parametrize('fit_projected', [False, True])
+def test_generation_graph_fits_the_raw_codes_unless_asked_for_the_projected(fit_projected):
+  """The post fits tf.nn.moments of the raw `codes`; --fit_projected fits z / ||z||."""
+  z = _non_unit_codes()
+  with tf.Graph().as_default():
+    cfg = settings.resolve('demo', dict(SMALL))
+    graph = generation.build_generation_graph(cfg, len(z), batch_size=4,
+                                              fit_projected=fit_projected)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      sess.run(graph['codes'].assign(z))
+      diag, full = sess.run([graph['diagonal'], graph['full']])
+  x = z.astype(np.float64)
+  if fit_projected:
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)  # the sphere projection, by hand
+  np.testing.assert_allclose(diag['mean'], x.mean(0), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(diag['scale'], x.std(0), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(full['mean'], x.mean(0), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(full['cov'], np.cov(x, rowvar=False, bias=True), rtol=1e-3,
+                             atol=1e-5)
+
+
+def test_training_summaries_fit_the_raw_codes():
+  """The fitted samples of the training grids come from the raw codes' moments, as the
+  notebook's `tf.nn.moments(codes)`."""
+  from glo_tf1.model import towers  # pylint: disable=import-outside-toplevel
+  z = _non_unit_codes()
+  cfg = settings.resolve('demo', dict(SMALL))
+  with tf.Graph().as_default():
+    inputs = [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}]
+    model = towers.build_training_graph(cfg, inputs, len(z))
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      sess.run(model['codes'].assign(z))
+      fit = sess.run(model['summary_fit'])
+  np.testing.assert_allclose(fit['mean'], z.astype(np.float64).mean(0), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(fit['scale'], z.astype(np.float64).std(0), rtol=1e-4, atol=1e-5)
