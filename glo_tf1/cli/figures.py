@@ -1,11 +1,13 @@
 """glo-figures: the post's figures from a trained run.
 
   glo-figures --run_dir RUN --out_dir DIR [--checkpoint STEP|PATH] [--seed 0]
+              [--layout default|post]
 
 Writes into DIR: reconstructions.png, samples.png (N(0, I), the diagonal fit of the post,
 the full-covariance fit of the paper), interpolation.png, nearest_neighbours.png and
 .json (each fitted sample beside its nearest training images by pixel MSE), loss.png.
-docs/figures.md describes each one.
+With --layout post: the post's own two figures, post_grids.png and
+post_nearest_neighbours.png (+ .json). docs/figures.md describes each one.
 """
 import os
 
@@ -36,6 +38,13 @@ _define.integer('neighbours', 4, 'Nearest training images per sample.')
 _define.enum('query_sampler', 'fitted', list(settings.SAMPLERS),
              'Sampler of the nearest-neighbour queries.')
 _define.integer('batch_size', 256, 'Training images per batch of the neighbour search.')
+_define.enum('layout', 'default', ['default', 'post'], 'default: the figures above; post: '
+             'the post\'s two published figures in their own layout (post_grids.png, '
+             'post_nearest_neighbours.png).')
+_define.bool('nn_from_saved_grid', False, 'post layout: search neighbours of the samples as '
+             'the JPEG grid holds them, as the post did (default: the float samples).')
+_define.integer('nn_max_images', 0, 'post layout: search only the first N training files '
+                '(the post: 100000; 0: all).')
 _define.bool('skip_data_check', False, 'Do not compare the training images with the run\'s '
              'manifest (size and hash of every file).')
 
@@ -53,6 +62,9 @@ def check_flags(fv):
                                  % (name, fv[name].value))
   if fv.interp_steps < 2:
     raise settings.ConfigError('--interp_steps must be at least 2, got %d' % fv.interp_steps)
+  if fv.nn_max_images < 0:
+    raise settings.ConfigError('--nn_max_images must be 0 (all) or positive, got %d'
+                               % fv.nn_max_images)
   if fv.seed < 0:
     raise settings.ConfigError('--seed must be non-negative, got %d' % fv.seed)
 
@@ -66,7 +78,8 @@ def main(fv):
       num_samples=fv.num_samples, num_interpolations=fv.num_interpolations,
       interp_steps=fv.interp_steps, interpolation=fv.interpolation,
       fit_projected=fv.fit_projected, num_queries=fv.num_queries, neighbours=fv.neighbours,
-      query_sampler=fv.query_sampler, batch_size=fv.batch_size)
+      query_sampler=fv.query_sampler, batch_size=fv.batch_size, layout=fv.layout,
+      nn_from_saved_grid=fv.nn_from_saved_grid, nn_max_images=fv.nn_max_images)
   return 0
 
 

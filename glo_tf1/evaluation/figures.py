@@ -1,8 +1,9 @@
-r"""The post's four figures from a trained run.
+r"""The post's figures from a trained run.
 
   glo-figures --run_dir RUN --out_dir DIR [--checkpoint STEP|PATH] [--seed 0]
+              [--layout default|post]
 
-writes into DIR:
+The default layout writes into DIR:
   reconstructions.png     training images beside the decoding of their learned codes
   samples.png             samples from N(0, I), from the diagonal Gaussian fitted to the
                           codes (the post) and from the full-covariance fit (the paper)
@@ -14,7 +15,12 @@ writes into DIR:
 Pixels are mapped [-1, 1] -> [0, 255] by the fixed linear map (the post's `imsave`
 stretched each image min-max, which hides a washed-out model).
 
-Figure writers (FIGURES, in order; each takes the context dict `ctx` built by `main` and
+The post layout (--layout post) writes the post's two published figures in their own
+layout: post_grids.png (the notebook's four 5 x 5 grids stacked, titled with its names)
+and post_nearest_neighbours.png (+ .json: 25 fitted samples beside their nearest
+training image, 5 rows of pairs).
+
+Figure writers (FIGURES and POST_FIGURES, in order; each takes the context dict `ctx` built by `main` and
 writes one file into ctx['out_dir']): figure_reconstructions, figure_samples,
 figure_interpolation, figure_nearest_neighbours, figure_loss. A new figure is one more function
 appended to FIGURES.
@@ -27,12 +33,14 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
 import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
 
-from glo_tf1 import io
-from glo_tf1 import progress
+from glo_tf1 import io  # noqa: E402
+from glo_tf1 import progress  # noqa: E402
 from glo_tf1.compat import tf  # noqa: E402
+from glo_tf1.data import images as images_lib  # noqa: E402
 from glo_tf1.evaluation import curves  # noqa: E402
 from glo_tf1.evaluation import generation  # noqa: E402
 from glo_tf1.evaluation import runs  # noqa: E402
+from glo_tf1.model import towers  # noqa: E402
 from glo_tf1.training import run_dir as rundir  # noqa: E402
 
 
@@ -41,14 +49,6 @@ SAMPLER_LABELS = collections.OrderedDict([
     ('fitted', 'diagonal Gaussian fit (post)'),
     ('full', 'full-covariance fit (paper)'),
 ])
-
-
-# ----------------------------------------------------------------------------- pixels
-
-def to_uint8(images):
-  """[-1, 1] -> [0, 255] by the fixed linear map round((x + 1) * 127.5), clipped."""
-  return np.clip(np.round((np.asarray(images, np.float64) + 1.) * 127.5), 0, 255).astype(
-      np.uint8)
 
 
 def mosaic(images, cols, pad=1, fill=255):
@@ -83,7 +83,7 @@ def _show(ax, image):
 
 def save_reconstructions(path, originals, recons, cols=4):
   """Pairs (original | reconstruction), `cols` pairs a row; returns the path."""
-  originals, recons = to_uint8(originals), to_uint8(recons)
+  originals, recons = images_lib.to_uint8(originals), images_lib.to_uint8(recons)
   s = originals.shape[1]
   pairs = np.concatenate([originals, np.full_like(originals[:, :, :1], 255), recons], axis=2)
   grid = mosaic(pairs, cols, pad=max(4, s // 8))
@@ -98,7 +98,7 @@ def save_reconstructions(path, originals, recons, cols=4):
 
 def save_samples(path, panels, cols=4):
   """Side-by-side panels {label: images [n, S, S, 3] in [-1, 1]}, each labelled."""
-  grids = [(label, mosaic(to_uint8(images), cols)) for label, images in panels.items()]
+  grids = [(label, mosaic(images_lib.to_uint8(images), cols)) for label, images in panels.items()]
   s = next(iter(panels.values())).shape[1]
   k = _scale(s)
   h, w = grids[0][1].shape[:2]
@@ -113,7 +113,7 @@ def save_samples(path, panels, cols=4):
 
 def save_interpolation(path, rows):
   """One row per pair: images [P, T, S, S, 3] in [-1, 1], left end to right end."""
-  rows = to_uint8(rows)
+  rows = images_lib.to_uint8(rows)
   p, t = rows.shape[:2]
   grid = mosaic(rows.reshape((p * t,) + rows.shape[2:]), t)
   k = _scale(rows.shape[2])
@@ -125,7 +125,7 @@ def save_interpolation(path, rows):
 
 def save_nearest_neighbours(path, queries, neighbours, distances):
   """Each row: a sample, then its neighbours [Q, k, S, S, 3] with their pixel MSE."""
-  queries, neighbours = to_uint8(queries), to_uint8(neighbours)
+  queries, neighbours = images_lib.to_uint8(queries), images_lib.to_uint8(neighbours)
   q, k = neighbours.shape[:2]
   s = queries.shape[1]
   cell = max(1.1, s * _scale(s) / 100.)
@@ -205,11 +205,118 @@ FIGURES = [figure_reconstructions, figure_samples, figure_interpolation,
            figure_nearest_neighbours, figure_loss]
 
 
-def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, verify=True,
-                  **options):
-  """Writes every figure of FIGURES for a run; returns the written paths.
+# ----------------------------------------------------------------------------- the post's layout
 
-  options: the flags of this module (num_reconstructions, num_samples, ...).
+POST_GRIDS = ('reconstruction_grid', 'sampled_unit_grid', 'sampled_fitted_grid',
+              'interpolated_grid')  # the notebook's SAVE_IMAGES_KEYS, in its order
+POST_SIDE = towers.GRID_ROWS * towers.GRID_ROWS  # 25 images a grid
+
+
+def _grid(sess, images, reconstructions=None):
+  """The training summaries' own grid layout (model/towers.py), as uint8."""
+  if reconstructions is None:
+    op = towers.square_grid(tf.constant(images, tf.float32))
+  else:
+    op = towers.comparison_grid(tf.constant(images, tf.float32),
+                                tf.constant(reconstructions, tf.float32))
+  return images_lib.to_uint8(sess.run(op)[0])
+
+
+def _save_stacked(path, panels, title=None):
+  """Grids [(title, uint8 image)] one under the other, each with its title."""
+  widths = [g.shape[1] for _, g in panels]
+  heights = [g.shape[0] for _, g in panels]
+  k = max(1, 640 // max(widths))
+  fig, axes = plt.subplots(len(panels), 1, squeeze=False, figsize=(
+      max(widths) * k / 100. + 0.4, sum(heights) * k / 100. + 0.45 * len(panels)),
+      gridspec_kw={'height_ratios': heights})
+  for ax, (name, grid) in zip(axes[:, 0], panels):
+    _show(ax, grid)
+    ax.set_title(name, fontsize=11)
+  if title:
+    fig.suptitle(title, fontsize=11)
+  fig.tight_layout()
+  return _save(fig, path)
+
+
+def figure_post_grids(ctx):
+  """post_grids.png: the post's published figure, the four 5 x 5 grids of the notebook's
+  training loop stacked and titled with its names. From a checkpoint, the reconstruction
+  grid decodes 25 random training images' learned codes in inference mode (the notebook's
+  showed the training step's outputs, batch norm in training mode)."""
+  sess, graph, n = ctx['sess'], ctx['graph'], len(ctx['paths'])
+  idx = np.sort(_rng(ctx, 11).choice(n, min(POST_SIDE, n), replace=False))
+  originals, recons = generation.reconstructions(sess, graph, ctx['paths'], idx)
+  dims = ctx['cfg']['latent_dims']
+  grids = {'reconstruction_grid': _grid(sess, originals, recons)}
+  for i, name in enumerate(('unit', 'fitted')):
+    noise = _rng(ctx, 12 + i).standard_normal((POST_SIDE, dims))
+    grids['sampled_%s_grid' % name] = _grid(sess, generation.sample(sess, graph, name,
+                                                                    noise)[1])
+  pair = _rng(ctx, 14).choice(n, 2, replace=n < 2)
+  path = generation.interpolations(sess, graph, [pair])[0]
+  grids['interpolated_grid'] = _grid(sess, path)
+  return _save_stacked(os.path.join(ctx['out_dir'], 'post_grids.png'),
+                       [(name, grids[name]) for name in POST_GRIDS])
+
+
+def _as_saved_jpeg(grid_u8, stretch):
+  """A uint8 grid as the notebook's training loop saved it (JPEG, optionally stretched
+  min-max like scipy.misc.imsave) and read back, in [-1, 1]."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  import io as bytes_io  # pylint: disable=import-outside-toplevel
+  pixels = images_lib.stretch_to_uint8(grid_u8) if stretch else grid_u8
+  buf = bytes_io.BytesIO()
+  Image.fromarray(pixels).save(buf, format='JPEG', quality=95)
+  back = np.asarray(Image.open(buf).convert('RGB'), np.float32)
+  return back / 127.5 - 1.
+
+
+def figure_post_nearest_neighbours(ctx):
+  """post_nearest_neighbours.png: 25 fitted samples, each beside its single nearest
+  training image by pixel MSE, 5 rows of sample | neighbour pairs (the post's figure).
+
+  By default the samples are the decoder's float outputs and the search covers every
+  training image. `nn_from_saved_grid` searches with the samples as the JPEG grid holds
+  them (the post read back `sampled_fitted_grid_<step>.jpg`; stretched when the run saved
+  stretched grids); `nn_max_images` searches only the first N files of the list (the
+  post: 100,000 of its unsorted glob).
+  """
+  sess, graph = ctx['sess'], ctx['graph']
+  noise = _rng(ctx, 13).standard_normal((POST_SIDE, ctx['cfg']['latent_dims']))
+  _, samples = generation.sample(sess, graph, 'fitted', noise)
+  if ctx['nn_from_saved_grid']:
+    size = samples.shape[1]
+    saved = _as_saved_jpeg(_grid(sess, samples), ctx['cfg']['stretch_saved_images'])
+    rows = towers.GRID_ROWS
+    samples = saved.reshape(rows, size, rows, size, 3).transpose(0, 2, 1, 3, 4).reshape(
+        (POST_SIDE, size, size, 3))
+  paths = ctx['paths'][:ctx['nn_max_images'] or None]
+  report = progress.Progress('  nearest neighbours:', len(paths), 'training images')
+  dist, idx = generation.nearest_neighbours(sess, graph, paths, samples, 1,
+                                            ctx['batch_size'], report)
+  neighbours = generation.load_images(sess, graph, [paths[i] for i in idx[:, 0]])
+  io.write_json(os.path.join(ctx['out_dir'], 'post_nearest_neighbours.json'), {
+      'metric': 'mean squared pixel difference, images in [0, 1]',
+      'searched_images': len(paths),
+      'from_saved_grid': bool(ctx['nn_from_saved_grid']),
+      'queries': [{'sample': r, 'index': int(idx[r, 0]), 'path': ctx['names'][idx[r, 0]],
+                   'mse': float(dist[r, 0]) / 4.} for r in range(len(idx))]})
+  grid = _grid(sess, samples, neighbours)
+  return _save_stacked(os.path.join(ctx['out_dir'], 'post_nearest_neighbours.png'),
+                       [('sample | nearest training image', grid)],
+                       'Nearest neighbours among %d training images' % len(paths))
+
+
+POST_FIGURES = [figure_post_grids, figure_post_nearest_neighbours]
+LAYOUTS = {'default': FIGURES, 'post': POST_FIGURES}
+
+
+def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, verify=True,
+                  layout='default', **options):
+  """Writes every figure of a layout (LAYOUTS) for a run; returns the written paths.
+
+  options: the flags of cli/figures.py (num_reconstructions, num_samples, ...).
   """
   run = runs.read_run(run_dir, data_dir, verify=verify)
   cfg = run['cfg']
@@ -218,8 +325,10 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
   with tf.Graph().as_default():
     graph = generation.build_generation_graph(
         cfg, len(run['paths']), batch_size=64, fit_projected=options['fit_projected'],
-        k=options['neighbours'], interp_steps=options['interp_steps'],
-        interp_method=options['interpolation'])
+        k=options['neighbours'],
+        # The post's interpolation grid: one pair, 25 steps of normalised lerp.
+        interp_steps=POST_SIDE if layout == 'post' else options['interp_steps'],
+        interp_method='nlerp' if layout == 'post' else options['interpolation'])
     with tf.Session() as sess:
       runs.restore_variables(sess, ckpt, graph['restore_vars'])
       print('Figures of %s at step %s (%d training images, preset %s) -> %s'
@@ -229,7 +338,7 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
                  names=run['names'], run_dir=run_dir, out_dir=out_dir, seed=seed,
                  checkpoint=ckpt)
       written = []
-      for writer in FIGURES:
+      for writer in LAYOUTS[layout]:
         written.append(writer(ctx))
         print('  wrote %s' % written[-1], flush=True)
   return written

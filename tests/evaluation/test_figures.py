@@ -20,7 +20,8 @@ FIGURE_NAMES = ('reconstructions.png', 'samples.png', 'interpolation.png',
                 'nearest_neighbours.png')
 OPTIONS = dict(num_reconstructions=6, num_samples=4, num_interpolations=2, interp_steps=7,
                interpolation='nlerp', fit_projected=False, num_queries=2, neighbours=3,
-               query_sampler='fitted', batch_size=64)
+               query_sampler='fitted', batch_size=64, nn_from_saved_grid=False,
+               nn_max_images=0)
 
 
 def test_pixel_map_is_fixed_and_linear():
@@ -111,3 +112,42 @@ def test_figure_errors_name_the_problem(tiny_run, tmp_path):
     f.write(b'\0')
   with pytest.raises(rundir.RunDirError, match='modified: lfw_005.jpg'):
     figures.write_figures(tiny_run, out, data_dir=data, **OPTIONS)
+
+
+@pytest.mark.e2e
+def test_post_layout_grids_and_single_nearest_neighbours(tiny_run, tmp_path):
+  """--layout post: the four titled 5 x 5 grids, and 25 fitted samples each beside its
+  nearest training image among the first --nn_max_images files (brute force, [0, 1])."""
+  out = str(tmp_path / 'post')
+  options = dict(OPTIONS, nn_from_saved_grid=False, nn_max_images=50)
+  written = figures.write_figures(tiny_run, out, seed=5, layout='post', **options)
+  assert [os.path.basename(p) for p in written] == ['post_grids.png',
+                                                     'post_nearest_neighbours.png']
+  for path in written:
+    assert _pixels(path).shape[0] > 200
+  with open(os.path.join(out, 'post_nearest_neighbours.json')) as f:
+    nn = json.load(f)
+  assert nn['searched_images'] == 50 and len(nn['queries']) == 25
+  run = runs.read_run(tiny_run)
+  cfg = run['cfg']
+  with tf.Graph().as_default():
+    graph = generation.build_generation_graph(cfg, len(run['paths']), batch_size=64)
+    with tf.Session() as sess:
+      runs.restore_variables(sess, tf.train.latest_checkpoint(tiny_run),
+                             graph['restore_vars'])
+      noise = np.random.RandomState([5, 13]).standard_normal((25, cfg['latent_dims']))
+      _, samples = generation.sample(sess, graph, 'fitted', noise)
+      train = generation.load_images(sess, graph, run['paths'][:50])
+  brute = (((samples[:, None].astype(np.float64) - train[None]) / 2.) ** 2).mean(
+      axis=(2, 3, 4))  # pixels on [0, 1]
+  assert [q['index'] for q in nn['queries']] == list(np.argmin(brute, axis=1))
+  np.testing.assert_allclose([q['mse'] for q in nn['queries']], brute.min(axis=1),
+                             rtol=1e-4)
+  # As the post did: the search runs on the samples as the saved JPEG grid holds them.
+  saved = str(tmp_path / 'saved')
+  figures.write_figures(tiny_run, saved, seed=5, layout='post',
+                        **dict(options, nn_from_saved_grid=True))
+  with open(os.path.join(saved, 'post_nearest_neighbours.json')) as f:
+    from_jpeg = json.load(f)
+  assert from_jpeg['from_saved_grid'] and len(from_jpeg['queries']) == 25
+  assert all(0 <= q['index'] < 50 for q in from_jpeg['queries'])
