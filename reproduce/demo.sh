@@ -39,5 +39,6 @@ glo-train --preset demo --data_dir "$DATA" --file_list "$SPLIT/train.txt" \
 glo-evaluate --run_dir "$RUN" --data_dir "$DATA" --file_list "$SPLIT/heldout.txt" \
   --max_images 32 --out_dir "$FIGURES" ${DEMO_EVAL_FLAGS:-}
 glo-figures --run_dir "$RUN" --out_dir "$FIGURES"
+glo-figures --run_dir "$RUN" --out_dir "$FIGURES" --layout post
 echo "Run directory: $RUN   TensorBoard: $ROOT/.venv/bin/tensorboard --logdir $RUN"
 echo "Figures and evaluation report: $FIGURES"

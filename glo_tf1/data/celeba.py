@@ -101,10 +101,12 @@ def check_layout(celeba_dir, check_headers=True):
 
 
 def write_lists(split, out_dir):
-  """Writes one file list per partition; returns {partition: path}."""
+  """Writes one file list per partition and `all.txt`, every listed file (the data the
+  published run trained on); returns {partition or 'all': path}."""
   os.makedirs(out_dir, exist_ok=True)
   out = {}
-  for name, names in split.items():
+  lists = dict(split, all=sorted(n for names in split.values() for n in names))
+  for name, names in lists.items():
     path = os.path.join(out_dir, name + '.txt')
     io.write_text_atomic(path, ''.join(n + '\n' for n in names))
     out[name] = path

@@ -104,7 +104,8 @@ def test_end_to_end_on_fake_celeba_and_resume(tmp_path):
   assert [m[1] for m in manifest] == ['%06d.jpg' % i for i in range(1, 9)]  # train only
   figures = os.path.join(tmp, 'figures')
   for name in ('reconstructions.png', 'samples.png', 'interpolation.png',
-               'nearest_neighbours.png', 'evaluation.json', 'evaluation.md'):
+               'nearest_neighbours.png', 'evaluation.json', 'evaluation.md',
+               'post_grids.png', 'post_nearest_neighbours.png'):
     assert os.path.getsize(os.path.join(figures, name)) > 0, name
   with open(os.path.join(figures, 'evaluation.json')) as f:
     report = json.load(f)
@@ -113,9 +114,28 @@ def test_end_to_end_on_fake_celeba_and_resume(tmp_path):
   assert report['sections']['heldout']['identical_to_training'] == 0
   assert report['sections']['train']['num_images'] == 8
 
+  with open(os.path.join(run, 'celeba_partitions', 'all.txt')) as f:
+    assert f.read().split() == ['%06d.jpg' % i for i in range(1, 13)]  # every listed file
+
   # Re-running resumes the same run (GPU count as an environment variable this time).
   proc = _script(layout, 6, env={'CELEBA_GPUS': '1'}, tmp=tmp)
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert 'Resuming at step 4' in proc.stdout
   with open(os.path.join(figures, 'evaluation.json')) as f:
     assert json.load(f)['step'] == 6
+
+
+@pytest.mark.e2e
+def test_split_all_trains_on_every_listed_file_and_evaluates_training_images_only(tmp_path):
+  tmp = str(tmp_path)
+  layout = fake_celeba(str(tmp_path / 'celeba'))
+  proc = _script(layout, 2, 1, env={'CELEBA_SPLIT': 'all',
+                                    'CELEBA_FIGURE_FLAGS': FIGURE_FLAGS + ' --nn_max_images=5'},
+                 tmp=tmp)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  manifest = files.read_manifest(os.path.join(tmp, 'run', 'manifest.tsv'))
+  assert [m[1] for m in manifest] == ['%06d.jpg' % i for i in range(1, 13)]  # the 12 listed
+  with open(os.path.join(tmp, 'figures', 'evaluation.json')) as f:
+    assert 'heldout' not in json.load(f)['sections']
+  proc = _script(layout, 2, 1, env={'CELEBA_SPLIT': 'valid'}, tmp=tmp)
+  assert proc.returncode == 2 and 'CELEBA_SPLIT must be train or all' in proc.stderr
