@@ -112,7 +112,7 @@ def _session(uses_cache=False):
   return sess, coord, threads
 
 
-def _close(sess, coord, threads):
+def _close(sess, coord, threads, model=None):  # pylint: disable=unused-argument
   coord.request_stop()
   coord.join(threads, stop_grace_period_secs=10, ignore_live_threads=True)
   sess.close()
@@ -176,8 +176,52 @@ def _training_session(cfg, num_codes, paths=None, cache_file=None):
     else:
       tower_in = pipelines.tower_inputs(cfg, paths, 1, cache=cache_file)
     model = towers.build_training_graph(cfg, tower_in, num_codes)
+    model['scalar_summary'] = tf.summary.merge_all()
     sess, coord, threads = _session(uses_cache=cache_file is not None)
-  return model['train_op'], (sess, coord, threads)
+  return model['train_op'], (sess, coord, threads, model)
+
+
+def summary_overhead(dec, dec_op, cfg, s, out_dir):
+  """How much slower the `blog` step is with its summary hooks than bare, amortized.
+
+  Every step the progress and NaN hooks fetch the loss and the global step with the train
+  op; every `save_summaries_steps` the scalars and every `image_summary_steps` the four
+  image grids are also fetched and written to an events file. Times, in alternating rounds:
+  the bare step, the step with the per-step fetches, and the step with everything a
+  summary step fetches and writes. Returns the per-step overhead as a fraction of the bare
+  step, amortized over the preset's cadences.
+  """
+  sess, model = dec[0], dec[3]
+  writer = tf.summary.FileWriter(out_dir)
+  every = [dec_op, model['loss'], model['global_step']]
+  full = every + [model['scalar_summary'], model['image_summary']]
+
+  def timed(fetches, write):
+    start = time.perf_counter()
+    for _ in range(s['steps']):
+      out = sess.run(fetches)
+      if write:
+        writer.add_summary(out[-1], out[2])
+        writer.add_summary(out[-2], out[2])
+    return (time.perf_counter() - start) / s['steps']
+
+  for fetches, write in ((every, False), (full, True)):
+    for _ in range(s['warmup']):
+      timed(fetches, write)
+  times = {'bare': [], 'every_step': [], 'summary_step': []}
+  for _ in range(s['repeats']):
+    times['bare'].append(_seconds_per_run(sess, dec_op, s['steps']))
+    times['every_step'].append(timed(every, False))
+    times['summary_step'].append(timed(full, True))
+  writer.close()
+  med = {k: statistics.median(v) for k, v in times.items()}
+  extra = med['summary_step'] - med['every_step']
+  # blog writes the scalars and the grids at one cadence (100 steps, the notebook's hook).
+  assert cfg['image_summary_steps'] == cfg['save_summaries_steps']
+  per_step = (med['every_step'] - med['bare']) + extra / cfg['image_summary_steps']
+  return {'bare_step_ms': 1e3 * med['bare'], 'every_step_ms': 1e3 * med['every_step'],
+          'summary_step_ms': 1e3 * med['summary_step'],
+          'amortized_overhead_fraction': per_step / med['bare']}
 
 
 def _pipeline_images_per_sec(batch, batch_size, s, uses_cache=False, drain_images=0):
@@ -275,6 +319,10 @@ def run_benchmark(s, work_dir, quick, log=print):
   for _ in range(s['warmup']):
     dec[0].run(dec_op)
   dec_times = [_seconds_per_run(dec[0], dec_op, s['steps']) for _ in range(s['repeats'])]
+
+  log('blog summary hooks against the bare step...')
+  res['blog_summaries'] = summary_overhead(dec, dec_op, cfg, s,
+                                           os.path.join(work_dir, 'events'))
 
   log('writing %d JPEG files...' % s['num_files'])
   paths = write_jpeg_files(os.path.join(work_dir, 'jpeg'), s['num_files'], s['file_shape'])
@@ -377,6 +425,8 @@ def run_benchmark(s, work_dir, quick, log=print):
           pipe['cache_%d_threads' % t] for t in CACHE_THREADS) >= 3 * step['cache'],
       'cache_train_step_at_least_90pct_of_decoder_only':
           res['train_step_fraction_of_decoder_only']['cache'] >= 0.9,
+      'blog_summaries_at_most_3pct_slower':
+          res['blog_summaries']['amortized_overhead_fraction'] <= 0.03,
   }
   res['wall_seconds'] = time.time() - t_start
   return res
@@ -419,6 +469,11 @@ def format_table(res):
   for src in ('jpeg', 'cache'):
     rows.append(('training step with the %s pipeline' % src,
                  '%.0f img/s = %.0f%% of decoder only' % (step[src], 100 * frac[src])))
+  summ = res['blog_summaries']
+  rows.append(('blog step with its summary hooks (grids every 100 steps)',
+               '%+.1f%% vs the bare step (bare %.0f ms, summary step %.0f ms)' % (
+                   100 * summ['amortized_overhead_fraction'], summ['bare_step_ms'],
+                   summ['summary_step_ms'])))
   ratios = res['codes_step_ratio_largest_to_smallest']
   for opt, v in res['codes_step_ms'].items():
     rows.append(('step time, codes optimizer %s' % opt, ', '.join(

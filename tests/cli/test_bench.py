@@ -50,7 +50,8 @@ def _positive_numbers(obj, path=''):
     for k, v in obj.items():
       yield from _positive_numbers(v, path + '/' + k)
   elif (isinstance(obj, numbers.Number) and not isinstance(obj, bool) and
-        not path.endswith('/growth_mib')):  # a difference of two peaks, may be ~0
+        not path.endswith('/growth_mib') and  # a difference of two peaks, may be ~0
+        not path.endswith('/amortized_overhead_fraction')):  # a difference of two times
     yield path, obj
 
 
@@ -74,6 +75,10 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
   assert res['memory'] and all(m['peak_rss_mib_%d' % s['num_codes'][-1]] > 0
                                for m in res['memory'].values())
   assert set(res['targets']) >= {'lazy_adam_largest_within_5pct',
-                                 'cache_train_step_at_least_90pct_of_decoder_only'}
+                                 'cache_train_step_at_least_90pct_of_decoder_only',
+                                 'blog_summaries_at_most_3pct_slower'}
+  summ = res['blog_summaries']
+  assert summ['summary_step_ms'] > summ['bare_step_ms'] > 0  # a summary step does more
+  assert abs(summ['amortized_overhead_fraction']) < 1
   values = dict(_positive_numbers({k: v for k, v in res.items() if k != 'settings'}))
   assert values and all(v > 0 for v in values.values()), values
