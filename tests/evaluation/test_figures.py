@@ -40,6 +40,20 @@ def test_mosaic_places_each_image():
   assert (grid[3] == 255).all() and (grid[8:11, 3:5] == 255).all()  # padding, empty cell
 
 
+def _fitted_samples_and_training_images(run_dir, seed, num, num_images=None):
+  """Fitted samples from numpy.random.RandomState(seed) noise, as the figures draw them,
+  and the run's first num_images training images, from the latest checkpoint."""
+  run = runs.read_run(run_dir)
+  cfg = run['cfg']
+  with tf.Graph().as_default():
+    graph = generation.build_generation_graph(cfg, len(run['paths']), batch_size=64)
+    with tf.Session() as sess:
+      runs.restore_variables(sess, tf.train.latest_checkpoint(run_dir), graph['restore_vars'])
+      noise = np.random.RandomState(seed).standard_normal((num, cfg['latent_dims']))
+      _, samples = generation.sample(sess, graph, 'fitted', noise)
+      return samples, generation.load_images(sess, graph, run['paths'][:num_images])
+
+
 def _pixels(path):
   return np.asarray(Image.open(path).convert('RGB'))
 
@@ -63,16 +77,8 @@ def test_figures_of_a_tiny_run(tiny_run, tmp_path):
     nn = json.load(f)
   assert nn['searched_images'] == 200 and len(nn['queries']) == 2
   run = runs.read_run(tiny_run)
-  cfg = run['cfg']
   # Recompute the queries and a brute-force search over every training image.
-  with tf.Graph().as_default():
-    graph = generation.build_generation_graph(cfg, len(run['paths']), batch_size=64)
-    with tf.Session() as sess:
-      runs.restore_variables(sess, tf.train.latest_checkpoint(tiny_run),
-                                   graph['restore_vars'])
-      noise = np.random.RandomState([3, 4]).standard_normal((2, cfg['latent_dims']))
-      _, queries = generation.sample(sess, graph, 'fitted', noise)
-      train = generation.load_images(sess, graph, run['paths'])
+  queries, train = _fitted_samples_and_training_images(tiny_run, [3, 4], 2)
   assert train.shape == (200, 16, 16, 3) and train.min() >= -1 and train.max() <= 1
   brute = ((queries[:, None].astype(np.float64) - train[None]) ** 2).mean(axis=(2, 3, 4))
   for r, query in enumerate(nn['queries']):
@@ -128,16 +134,7 @@ def test_post_layout_grids_and_single_nearest_neighbours(tiny_run, tmp_path):
   with open(os.path.join(out, 'post_nearest_neighbours.json')) as f:
     nn = json.load(f)
   assert nn['searched_images'] == 50 and len(nn['queries']) == 25
-  run = runs.read_run(tiny_run)
-  cfg = run['cfg']
-  with tf.Graph().as_default():
-    graph = generation.build_generation_graph(cfg, len(run['paths']), batch_size=64)
-    with tf.Session() as sess:
-      runs.restore_variables(sess, tf.train.latest_checkpoint(tiny_run),
-                             graph['restore_vars'])
-      noise = np.random.RandomState([5, 13]).standard_normal((25, cfg['latent_dims']))
-      _, samples = generation.sample(sess, graph, 'fitted', noise)
-      train = generation.load_images(sess, graph, run['paths'][:50])
+  samples, train = _fitted_samples_and_training_images(tiny_run, [5, 13], 25, 50)
   brute = (((samples[:, None].astype(np.float64) - train[None]) / 2.) ** 2).mean(
       axis=(2, 3, 4))  # pixels on [0, 1]
   assert [q['index'] for q in nn['queries']] == list(np.argmin(brute, axis=1))
