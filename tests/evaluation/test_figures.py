@@ -67,8 +67,7 @@ def test_figures_of_a_tiny_run(tiny_run, tmp_path):
   with tf.Graph().as_default():
     graph = generation.build_generation_graph(cfg, len(run['paths']), batch_size=64)
     with tf.Session() as sess:
-      runs.restore_variables(sess, tf.train.latest_checkpoint(tiny_run),
-                                   graph['restore_vars'])
+      runs.restore_variables(sess, tiny_run, graph['restore_vars'])
       noise = np.random.RandomState([3, 4]).standard_normal((2, cfg['latent_dims']))
       _, queries = generation.sample(sess, graph, 'fitted', noise)
       train = generation.load_images(sess, graph, run['paths'])
