@@ -3,8 +3,9 @@
   glo-train --data_dir DIR --run_dir RUN [--preset blog|paper|demo] [--SETTING VALUE ...]
 
 Running the same command again resumes from RUN. Ctrl-C, SIGTERM or SIGHUP saves a
-checkpoint and exits with status 0. One trainer at a time per RUN (RUN/lock). Every setting of the preset can be overridden by the flag of the same
-name (README.md, "Presets"); a resumed run refuses flags that would change its model.
+checkpoint and exits with status 0; one trainer at a time writes to RUN (RUN/lock). Every
+setting of the preset can be overridden by the flag of the same name (README.md,
+"Presets"); a resumed run refuses flags that would change its model.
 """
 import contextlib
 import os

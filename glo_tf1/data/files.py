@@ -50,10 +50,10 @@ def _refuse_unencodable(names, where):
 
 
 def _walk(data_dir):
-  """(image names, special files, whether anything is there, notes) of a listing that follows symlinked
-  folders (each real folder once, so a link loop ends), keeps dangling or looping links
-  to image names (the data check reports them as bad), and never opens a file that is
-  not a regular one (FIFOs, devices, sockets: opening a FIFO blocks forever)."""
+  """(image names, special files, whether anything is there, notes) of a listing that
+  follows symlinked folders (each real folder once, so a link loop ends), keeps dangling
+  or looping links to image names (the data check reports them as bad), and never opens
+  a file that is not a regular one (FIFOs, devices, sockets: opening a FIFO blocks)."""
   names, special, notes = [], [], []
   seen = set()
   anything = False
