@@ -10,7 +10,7 @@ frame only).
 
 It never opens a file that is not a regular file (a FIFO named .jpg would block), refuses
 an image above a pixel limit before anything decodes it (`--max_megapixels`, 50 by
-default: a 10000 x 10000 image took 3.7 GB in training), and notes JPEGs whose EXIF
+default: the decoded pixels of a huge image exhaust memory), and notes JPEGs whose EXIF
 orientation the pipeline does not apply (GLO trains on the pixels as stored).
 
 It reads headers only (the file signature, JPEG markers up to the frame header and the
