@@ -24,6 +24,7 @@ class FileFormatError(settings.UserError):
 @contextlib.contextmanager
 def atomic_open(path, mode='w'):
   """Opens a unique temp file beside `path`; on success fsyncs it and renames it to `path`.
+  Text is written as UTF-8 whatever the locale.
 
   On an exception the temp file is removed and `path` is left as it was.
   """
@@ -31,7 +32,7 @@ def atomic_open(path, mode='w'):
   fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path),
                              suffix='.tmp')
   try:
-    with os.fdopen(fd, mode) as f:
+    with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
       yield f
       f.flush()
       os.fsync(f.fileno())

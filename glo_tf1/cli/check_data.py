@@ -21,6 +21,8 @@ _define.string('file_list', None, 'Optional text file of paths relative to --dat
 _define.bool('decode', False, 'Also decode every pixel (Pillow): slower, catches corrupt data '
              'inside intact headers.')
 _define.integer('num_workers', 0, 'Threads (0: 16).')
+_define.float('max_megapixels', 50, 'Images of more pixels are bad (found from their '
+              'headers, never decoded); 0: no limit.')
 
 
 def main(fv):
@@ -29,12 +31,19 @@ def main(fv):
   if fv.num_workers < 0:
     raise settings.ConfigError('--num_workers: must be 0 (default) or a positive integer, '
                                'got %d' % fv.num_workers)
+  if fv.max_megapixels < 0:
+    raise settings.ConfigError('--max_megapixels: must be 0 (no limit) or positive, got %g'
+                               % fv.max_megapixels)
   names = files.list_images(fv.data_dir, fv.file_list)
   start = time.time()
-  bad = check.check_files(fv.data_dir, names, decode=fv.decode, num_workers=fv.num_workers)
+  notes = []
+  bad = check.check_files(fv.data_dir, names, decode=fv.decode, num_workers=fv.num_workers,
+                          max_pixels=int(fv.max_megapixels * 1e6), notes=notes)
   seconds = time.time() - start
   if bad:
     print(check.format_problems(bad, fv.data_dir))
+  if notes:
+    print(check.format_notes(notes))
   print('%d files checked in %.2f s (%.0f files/s, %s): %d bad.' % (
       len(names), seconds, len(names) / max(seconds, 1e-9),
       'full decode' if fv.decode else 'headers', len(bad)))

@@ -6,7 +6,7 @@ and runs through `run_program`. Library modules below cli/ never read flags: the
 arguments. This module imports no TensorFlow: `--help` answers at once.
 
 Exit statuses (every program):
-  0    done (also after Ctrl-C / SIGTERM when training saved a checkpoint)
+  0    done (also after Ctrl-C, SIGTERM or SIGHUP when training saved a checkpoint)
   2    bad usage or input: an unknown flag or bad value, data, run directory or file
   3    training stopped on a NaN or Inf (nothing saved after it)
   4    training stopped on a data or disk fault, described

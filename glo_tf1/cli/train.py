@@ -2,10 +2,12 @@
 
   glo-train --data_dir DIR --run_dir RUN [--preset blog|paper|demo] [--SETTING VALUE ...]
 
-Running the same command again resumes from RUN. Ctrl-C or SIGTERM saves a checkpoint and
-exits with status 0. Every setting of the preset can be overridden by the flag of the same
-name (README.md, "Presets"); a resumed run refuses flags that would change its model.
+Running the same command again resumes from RUN. Ctrl-C, SIGTERM or SIGHUP saves a
+checkpoint and exits with status 0; one trainer at a time writes to RUN (RUN/lock). Every
+setting of the preset can be overridden by the flag of the same name (README.md,
+"Presets"); a resumed run refuses flags that would change its model.
 """
+import contextlib
 import os
 import signal
 import sys
@@ -28,6 +30,8 @@ _define.bool('skip_data_check', False, 'Do not check the images before a new run
              '(glo-check-data).')
 _define.bool('skip_bad_images', False, 'Train without the images the data check finds bad; '
              'they are listed in RUN/skipped_images.tsv and stay out on resume.')
+_define.float('max_megapixels', 50, 'The data check refuses images of more pixels (before '
+              'decoding them; --skip_bad_images skips them); 0: no limit.')
 _define.bool('allow_changed_data', False, 'Resume although files were added, removed, '
              'renamed or modified: codes stay with their files by name, new files get fresh '
              'codes (the checkpoint is rewritten).')
@@ -47,11 +51,15 @@ common.define_settings_flags(FLAGS)
 
 def prepare_options(flag_values, chief=True):
   """The keyword arguments of loop.prepare_run that the flags give."""
+  if flag_values.max_megapixels < 0:
+    raise settings.ConfigError('--max_megapixels: must be 0 (no limit) or positive, got %g'
+                               % flag_values.max_megapixels)
   return dict(run_dir=flag_values.run_dir, data_dir=flag_values.data_dir,
               file_list=flag_values.file_list, preset=flag_values.preset,
               overrides=common.settings_overrides(flag_values), chief=chief,
               skip_data_check=flag_values.skip_data_check,
               skip_bad_images=flag_values.skip_bad_images,
+              max_pixels=int(flag_values.max_megapixels * 1e6),
               allow_changed_data=flag_values.allow_changed_data)
 
 
@@ -73,20 +81,26 @@ def main(fv):
   from glo_tf1.training import cluster as cluster_lib  # pylint: disable=import-outside-toplevel
   from glo_tf1.training import faults  # pylint: disable=import-outside-toplevel
   from glo_tf1.training import loop  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import run_dir as rundir  # pylint: disable=import-outside-toplevel
   paths = []
-  signal.signal(signal.SIGTERM, _interrupt)
+  for sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, _interrupt)
   try:
     cluster = cluster_lib.parse(fv.ps_hosts, fv.worker_hosts, fv.job_name, fv.task_index,
                                 fv.sync_replicas, fv.codes_shards)
     if cluster is not None and cluster.job_name == 'ps':
       cluster_lib.run_ps(cluster)  # serves until killed
-    cfg, paths, _ = loop.prepare_run(**prepare_options(
-        fv, chief=cluster is None or cluster.is_chief))
-    if cluster is not None:
-      cluster_lib.check_config(cfg, cluster, len(paths))
-    if cfg['deterministic']:
-      compat.enable_op_determinism()  # process-wide, so here and not in the library
-    step = loop.train(cfg, paths, fv.run_dir, cluster, fv.cache_dir)
+    chief = cluster is None or cluster.is_chief
+    if not fv.run_dir:
+      raise settings.ConfigError('--run_dir is required')
+    # One writer per run directory: the chief holds RUN/lock until it exits.
+    with rundir.exclusive(fv.run_dir) if chief else contextlib.nullcontext():
+      cfg, paths, _ = loop.prepare_run(**prepare_options(fv, chief=chief))
+      if cluster is not None:
+        cluster_lib.check_config(cfg, cluster, len(paths))
+      if cfg['deterministic']:
+        compat.enable_op_determinism()  # process-wide, so here and not in the library
+      step = loop.train(cfg, paths, fv.run_dir, cluster, fv.cache_dir)
   except tf.train.NanLossDuringTrainingError as e:
     print('error: %s; training stopped. Nothing was saved after the fault; the newest '
           'checkpoint is %s.' % (e, faults.surviving_checkpoint(fv.run_dir)), file=sys.stderr)

@@ -8,6 +8,11 @@ PNG, an animated GIF or PNG; `images.decode_any` decodes with channels=3 and
 expand_animations=False, so these would train on lost precision, odd colours or the first
 frame only).
 
+It never opens a file that is not a regular file (a FIFO named .jpg would block), refuses
+an image above a pixel limit before anything decodes it (`--max_megapixels`, 50 by
+default: the decoded pixels of a huge image exhaust memory), and notes JPEGs whose EXIF
+orientation the pipeline does not apply (GLO trains on the pixels as stored).
+
 It reads headers only (the file signature, JPEG markers up to the frame header and the
 end-of-image marker, the PNG IHDR chunk and the IEND trailer, GIF frames, the BMP header),
 in parallel threads (file reads release the GIL, and on a cold disk many reads in flight
@@ -21,6 +26,7 @@ Exit status: 0 all good, 1 bad files found, 2 usage error.
 """
 import concurrent.futures
 import os
+import stat
 import struct
 import time
 
@@ -64,7 +70,7 @@ def sniff(head):
   return None
 
 
-def _jpeg_problem(data, whole, tail, size):
+def _jpeg_problem(data, whole, tail, size, info):
   """Walks the markers up to the frame header (SOF); checks the end-of-image marker."""
   pos = 2
   while True:
@@ -87,10 +93,15 @@ def _jpeg_problem(data, whole, tail, size):
     length = struct.unpack('>H', data[pos + 2:pos + 4])[0]
     if length < 2:
       return 'corrupt JPEG: marker segment of length %d at byte %d' % (length, pos)
+    if marker == 0xE1 and pos + 2 + length <= len(data):  # APP1: EXIF orientation
+      orientation = exif_orientation(data[pos + 4:pos + 2 + length])
+      if orientation:
+        info['orientation'] = orientation
     if marker in _SOF:
       if pos + 10 > len(data):
         return None if not whole else 'truncated JPEG: the file ends inside its frame header'
       precision, height, width, components = struct.unpack('>BHHB', data[pos + 4:pos + 10])
+      info['pixels'] = (width, height)
       if marker in _LOSSLESS_SOF:
         return 'lossless JPEG (SOF%d): TensorFlow cannot decode it' % (marker - 0xC0)
       if precision != 8:
@@ -111,10 +122,11 @@ def _jpeg_problem(data, whole, tail, size):
   return ''
 
 
-def _png_problem(data, whole, tail, size):
+def _png_problem(data, whole, tail, size, info):
   if len(data) < 33 or data[12:16] != b'IHDR':
     return 'corrupt PNG: no IHDR header chunk'
   width, height, depth, colour = struct.unpack('>IIBB', data[16:26])
+  info['pixels'] = (width, height)
   if colour not in _PNG_DEPTHS or depth not in _PNG_DEPTHS[colour]:
     return 'corrupt PNG: bit depth %d with colour type %d' % (depth, colour)
   if not width or not height:
@@ -163,8 +175,10 @@ def _gif_frames(data):
   return None
 
 
-def _gif_problem(data, whole, tail, size):
+def _gif_problem(data, whole, tail, size, info):
   del tail, size
+  if len(data) >= 10:
+    info['pixels'] = struct.unpack('<HH', data[6:10])
   if not whole:
     return None
   frames = _gif_frames(data)
@@ -177,7 +191,7 @@ def _gif_problem(data, whole, tail, size):
   return ''
 
 
-def _bmp_problem(data, whole, tail, size):
+def _bmp_problem(data, whole, tail, size, info):
   del whole, tail
   if len(data) < 30:
     return 'truncated BMP header'
@@ -185,6 +199,7 @@ def _bmp_problem(data, whole, tail, size):
   if header < 40 or len(data) < 14 + 16:
     return 'BMP with an old (OS/2) header: TensorFlow cannot decode it'
   width, height, _, bits = struct.unpack('<iiHH', data[18:30])
+  info['pixels'] = (abs(width), abs(height))
   compression = struct.unpack('<I', data[30:34])[0] if len(data) >= 34 else 0
   if bits == 8:
     return ('8-bit (palette) BMP: TensorFlow ignores the palette and reads the indices as '
@@ -204,12 +219,53 @@ _CHECKERS = {'JPEG': _jpeg_problem, 'PNG': _png_problem, 'GIF': _gif_problem,
              'BMP': _bmp_problem}
 
 
-def header_problem(path):
-  """'' if the headers of `path` are those of an image the pipeline reads as it should,
-  else the reason it is bad (a short sentence)."""
+def exif_orientation(app1):
+  """The EXIF orientation (2 to 8) that an APP1 segment's payload sets, or None (1, the
+  upright default, or no EXIF). Reads tag 0x0112 of the first image file directory."""
+  if not app1.startswith(b'Exif\x00\x00') or len(app1) < 14:
+    return None
+  tiff = app1[6:]
+  order = {b'II': '<', b'MM': '>'}.get(tiff[:2])
+  if order is None:
+    return None
   try:
-    with open(path, 'rb') as f:
-      size = os.fstat(f.fileno()).st_size
+    ifd = struct.unpack(order + 'I', tiff[4:8])[0]
+    count = struct.unpack(order + 'H', tiff[ifd:ifd + 2])[0]
+    for k in range(count):
+      entry = tiff[ifd + 2 + 12 * k:ifd + 14 + 12 * k]
+      tag, kind = struct.unpack(order + 'HH', entry[:4])
+      if tag == 0x0112 and kind == 3:
+        value = struct.unpack(order + 'H', entry[8:10])[0]
+        return value if 2 <= value <= 8 else None
+  except struct.error:
+    return None
+  return None
+
+
+# What an EXIF orientation asks a viewer to do (the pipeline does not).
+ORIENTATIONS = {2: 'mirrored', 3: 'rotated 180', 4: 'flipped', 5: 'mirrored and rotated 90',
+                6: 'rotated 90 clockwise', 7: 'mirrored and rotated 270',
+                8: 'rotated 90 counter-clockwise'}
+NOTE = 'note: '  # a finding that does not make a file bad (e.g. an EXIF orientation)
+DEFAULT_MAX_PIXELS = 50 * 10 ** 6
+
+
+def header_problem(path, max_pixels=DEFAULT_MAX_PIXELS):
+  """'' if the headers of `path` are those of an image the pipeline reads as it should,
+  else the reason it is bad (a short sentence), or a NOTE ('note: ...') for a good image
+  the pipeline reads otherwise than a viewer shows it (an EXIF orientation).
+
+  Only regular files are opened for reading (a FIFO would block); an image of more than
+  `max_pixels` pixels (None: no limit) is bad before anything decodes it.
+  """
+  info = {}
+  try:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without blocking
+    with os.fdopen(fd, 'rb') as f:
+      st = os.fstat(fd)
+      if not stat.S_ISREG(st.st_mode):
+        return 'not a regular file (%s): never opened for reading' % _kind(st.st_mode)
+      size = st.st_size
       if size == 0:
         return 'empty file (0 bytes)'
       data = f.read(_HEAD)
@@ -225,10 +281,10 @@ def header_problem(path):
       if not whole:
         f.seek(-_TAIL, os.SEEK_END)
         tail = f.read(_TAIL)
-      problem = _CHECKERS[fmt](data, whole, tail, size)
+      problem = _CHECKERS[fmt](data, whole, tail, size, info)
       if problem is None:  # the header did not fit in _HEAD: look at the whole file
         f.seek(0)
-        problem = _CHECKERS[fmt](f.read(), True, tail, size)
+        problem = _CHECKERS[fmt](f.read(), True, tail, size, info)
   except OSError as e:
     return 'unreadable: %s' % (e.strerror or e)
   ext = os.path.splitext(path)[1].lower()
@@ -236,7 +292,25 @@ def header_problem(path):
   if expected and expected != fmt:
     return 'wrongly labelled: %s data named %s%s' % (fmt, ext,
                                                      '; ' + problem if problem else '')
+  width, height = info.get('pixels', (0, 0))
+  if max_pixels and width * height > max_pixels:
+    return ('too large: %d x %d pixels (%.0f megapixels) is above the limit of %g '
+            '(--max_megapixels); its decoded pixels alone would take %.1f GB'
+            % (width, height, width * height / 1e6, max_pixels / 1e6,
+               width * height * 3 / 1e9))
+  if not problem and info.get('orientation'):
+    return NOTE + 'EXIF orientation %s (%d)' % (ORIENTATIONS[info['orientation']],
+                                                info['orientation'])
   return problem
+
+
+def _kind(mode):
+  for test, name in ((stat.S_ISFIFO, 'FIFO'), (stat.S_ISCHR, 'character device'),
+                     (stat.S_ISBLK, 'block device'), (stat.S_ISSOCK, 'socket'),
+                     (stat.S_ISDIR, 'directory')):
+    if test(mode):
+      return name
+  return 'special file'
 
 
 def decode_problem(path):
@@ -254,21 +328,22 @@ def decode_problem(path):
   return None
 
 
-def full_problem(path):
+def full_problem(path, max_pixels=DEFAULT_MAX_PIXELS):
   """header_problem, then a full decode with Pillow (catches corrupt pixel data)."""
-  problem = header_problem(path)
-  if problem:
+  problem = header_problem(path, max_pixels)
+  if problem and not problem.startswith(NOTE):
     return problem
-  return decode_problem(path) or ''
+  return decode_problem(path) or problem
 
 
 def _check_chunk(args):
-  paths, decode = args
+  paths, decode, max_pixels = args
   fn = full_problem if decode else header_problem
-  return [fn(p) for p in paths]
+  return [fn(p, max_pixels) for p in paths]
 
 
-def check_files(data_dir, names, decode=False, num_workers=0, progress=True):
+def check_files(data_dir, names, decode=False, num_workers=0, progress=True,
+                max_pixels=DEFAULT_MAX_PIXELS, notes=None):
   """[(name, reason)] for every bad file of `names` (relative to data_dir), in list order.
 
   Args:
@@ -278,9 +353,12 @@ def check_files(data_dir, names, decode=False, num_workers=0, progress=True):
     num_workers: threads; 0 means 16. Measured on 2 cores, 20k JPEGs: processes were no
       faster with a warm page cache and slower with a cold one.
     progress: print a progress line every 5 s on long lists (20,000 files or more).
+    max_pixels: larger images are bad (None: no limit).
+    notes: a list to append (name, note) to for good images with a note (an EXIF
+      orientation the pipeline does not apply).
   """
   paths = [os.path.join(data_dir, n) for n in names]
-  chunks = [(paths[i:i + _CHUNK], decode) for i in range(0, len(paths), _CHUNK)]
+  chunks = [(paths[i:i + _CHUNK], decode, max_pixels) for i in range(0, len(paths), _CHUNK)]
   problems = []
   report = progress_lib.Progress('  checked', len(paths), 'files', every_secs=5,
                                  log=print if progress and len(paths) >= 20000 else
@@ -289,29 +367,51 @@ def check_files(data_dir, names, decode=False, num_workers=0, progress=True):
     for result in pool.map(_check_chunk, chunks):
       problems.extend(result)
       report.update(len(problems))
-  return [(n, p) for n, p in zip(names, problems) if p]
+  if notes is not None:
+    notes.extend((n, p[len(NOTE):]) for n, p in zip(names, problems)
+                 if p and p.startswith(NOTE))
+  return [(n, p) for n, p in zip(names, problems) if p and not p.startswith(NOTE)]
+
+
+def format_notes(notes):
+  """The one line a check prints about its notes (EXIF orientations), or ''."""
+  if not notes:
+    return ''
+  return ('note: %d JPEG(s) carry an EXIF orientation (first: %s, %s); GLO reads them as '
+          'stored, unrotated, as the notebook\'s tf.image.decode_jpeg does. Rotate the '
+          'files themselves (e.g. exiftran -ai) if they should train upright.'
+          % (len(notes), files.shown(notes[0][0]), notes[0][1]))
 
 
 def format_problems(bad, data_dir, limit=None):
   """Lines 'path: reason' (at most `limit`, then a count of the rest)."""
-  lines = ['  %s: %s' % (os.path.join(data_dir, n), p) for n, p in bad[:limit]]
+  lines = ['  %s: %s' % (files.shown(os.path.join(data_dir, n)), p) for n, p in bad[:limit]]
   if limit is not None and len(bad) > limit:
     lines.append('  ... and %d more' % (len(bad) - limit))
   return '\n'.join(lines)
 
 
+_SKIPPED_HEAD = 'path (escaped)\treason'  # an older version's 'path\treason': raw paths
+
+
 def write_skipped(path, bad):
-  """Writes the skipped files (relative path, reason) as a TSV, atomically."""
-  io.write_text_atomic(path, 'path\treason\n' + ''.join(
-      '%s\t%s\n' % (name, reason.replace('\t', ' ').replace('\n', ' '))
+  """Writes the skipped files (relative path, escaped as in the manifest; reason) as a
+  TSV, atomically."""
+  io.write_text_atomic(path, _SKIPPED_HEAD + '\n' + ''.join(
+      '%s\t%s\n' % (files.escape_name(name), files.escape_name(reason))
       for name, reason in bad))
 
 
 def _read_skipped_rows(path):
   if not os.path.exists(path):
     return []
-  with open(path) as f:
-    return [tuple(line.split('\t', 1)) for line in f.read().splitlines()[1:] if line]
+  with open(path, encoding='utf-8', errors='surrogateescape', newline='') as f:
+    lines = f.read().split('\n')
+  escaped = lines[0] == _SKIPPED_HEAD
+  rows = [tuple(line.split('\t', 1)) for line in lines[1:] if line]
+  if escaped:
+    rows = [tuple(files.unescape_name(c) for c in row) for row in rows]
+  return rows
 
 
 def read_skipped(run_dir):
@@ -321,7 +421,8 @@ def read_skipped(run_dir):
   return [row[0] for row in _read_skipped_rows(os.path.join(run_dir, SKIPPED_NAME))]
 
 
-def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None):
+def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None,
+                       max_pixels=DEFAULT_MAX_PIXELS):
   """The check at the start of a new run; returns the names to train on.
 
   Args:
@@ -329,6 +430,7 @@ def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None):
     run_dir: where the list of skipped files goes.
     skip_bad: drop bad files instead of stopping.
     only: check only these names (the files new since the run started).
+    max_pixels: larger images are bad (--max_megapixels).
   Raises:
     files.DataError: listing every bad file, unless `skip_bad`; then the bad files are
       dropped, added to RUN/skipped_images.tsv, and the rest is returned.
@@ -340,9 +442,12 @@ def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None):
     return names
   print('Checking %d images (headers; glo-check-data --decode decodes '
         'every pixel)...' % len(todo), flush=True)
-  bad = check_files(data_dir, todo)
+  notes = []
+  bad = check_files(data_dir, todo, max_pixels=max_pixels, notes=notes)
   print('  %d images checked in %.1f s, %d bad.' % (len(todo), time.time() - start,
                                                      len(bad)), flush=True)
+  if notes:  # once per run: the check runs at a run's start (and on new files)
+    print(format_notes(notes), flush=True)
   if not bad:
     return names
   if not skip_bad:

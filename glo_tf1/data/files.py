@@ -3,11 +3,14 @@
 GLO keeps one code per image, addressed by the image's position in the file list, so the
 list must mean the same thing on every machine and in every session: it is sorted (the
 post's `glob` was not, defect 3), and each run directory records it as `manifest.tsv`
-(index, relative path, size, content hash). A resume against a different list is refused.
+(index, relative path, size, content hash; version 2 escapes the path, so a file name may
+hold any character). A resume against a different list is refused.
 """
+import ast
 import concurrent.futures
 import hashlib
 import os
+import stat
 
 import numpy as np
 
@@ -23,17 +26,87 @@ class DataError(settings.UserError):
   """The data directory or one of its files cannot be used. The message names it."""
 
 
+def shown(name):
+  """A file name as messages show it: control characters, backslashes and bytes that are
+  not UTF-8 escaped (a name can hold any byte but '/' and NUL)."""
+  return ascii(name)[1:-1] if not name.isprintable() or _unencodable(name) else name
+
+
+def _unencodable(name):
+  try:
+    name.encode('utf-8')
+    return False
+  except UnicodeEncodeError:  # bytes that are not UTF-8, kept as surrogates by os.fsdecode
+    return True
+
+
+def _refuse_unencodable(names, where):
+  bad = [n for n in names if _unencodable(n)]
+  if bad:
+    raise DataError(
+        '%d file name(s) in %s are not valid UTF-8, which TensorFlow\'s file names and the '
+        'manifest need; rename them (e.g. with convmv). First: %s'
+        % (len(bad), where, ', '.join(shown(n) for n in bad[:5])))
+
+
+def _walk(data_dir):
+  """(image names, special files, whether anything is there, notes) of a listing that
+  follows symlinked folders (each real folder once, so a link loop ends), keeps dangling
+  or looping links to image names (the data check reports them as bad), and never opens
+  a file that is not a regular one (FIFOs, devices, sockets: opening a FIFO blocks)."""
+  names, special, notes = [], [], []
+  seen = set()
+  anything = False
+  todo = ['']
+  while todo:
+    rel = todo.pop()
+    folder = os.path.join(data_dir, rel)
+    try:
+      st = os.stat(folder)
+      entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+      notes.append('folder %s skipped: %s' % (shown(folder), e.strerror or e))
+      continue
+    if (st.st_dev, st.st_ino) in seen:
+      notes.append('folder %s skipped: the same folder as one already listed (a symlink '
+                   'loop or a second link)' % shown(folder))
+      continue
+    seen.add((st.st_dev, st.st_ino))
+    subdirs = []
+    for entry in entries:
+      name = entry.name if not rel else rel + '/' + entry.name
+      try:
+        mode = entry.stat().st_mode  # follows symlinks
+      except OSError:  # a dangling or looping link
+        mode = None
+      if mode is not None and stat.S_ISDIR(mode):
+        subdirs.append(name)
+        continue
+      anything = True
+      if entry.name.startswith('.') or not entry.name.lower().endswith(IMAGE_EXTENSIONS):
+        continue
+      if mode is None or stat.S_ISREG(mode):
+        names.append(name)
+      else:
+        special.append(name)
+    todo.extend(reversed(subdirs))
+  return names, special, anything, notes
+
+
 def list_images(data_dir, file_list=None):
   """Sorted image paths relative to `data_dir`.
 
   Args:
-    data_dir: folder of images (searched recursively).
+    data_dir: folder of images (searched recursively; symlinked folders are followed).
     file_list: optional text file with one relative path per line; only those are used
-      (for example the training partition of CelebA), in sorted order.
+      (for example the training partition of CelebA), in sorted order. Entries are
+      normalised ('./a.jpg' is 'a.jpg': one code per file) and must lie inside data_dir.
   Returns:
-    A sorted list of relative paths ('/'-separated).
+    A sorted list of relative paths ('/'-separated). Files that are not regular files
+    (FIFOs, devices, sockets) are left out and listed in a note; they are never opened.
   Raises:
-    DataError: missing or empty folder, no images, or a listed file that does not exist.
+    DataError: missing or empty folder, no images, a listed file that does not exist or
+      lies outside data_dir, or a file name that is not valid UTF-8.
   """
   if not data_dir:
     raise DataError('--data_dir is required')
@@ -42,30 +115,41 @@ def list_images(data_dir, file_list=None):
   if not os.path.isdir(data_dir):
     raise DataError('data directory %s is not a directory' % data_dir)
   if file_list:
-    if not os.path.isfile(file_list):
-      raise DataError('file list %s does not exist' % file_list)
-    with open(file_list) as f:
-      names = [line.strip() for line in f if line.strip()]
-    if not names:
-      raise DataError('file list %s is empty' % file_list)
-    for name in names:
-      if not os.path.isfile(os.path.join(data_dir, name)):
-        raise DataError('file list %s names %s, which is not a file in %s'
-                        % (file_list, name, data_dir))
-    return sorted(set(names))
-  names = []
-  anything = False
-  for root, dirs, files in os.walk(data_dir):
-    dirs.sort()
-    for name in files:
-      anything = True
-      if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith('.'):
-        names.append(os.path.relpath(os.path.join(root, name), data_dir).replace(os.sep, '/'))
+    return _read_file_list(data_dir, file_list)
+  names, special, anything, notes = _walk(data_dir)
+  if special:
+    notes.append('%d file(s) that are not regular files (FIFO, device or socket) left out, '
+                 'never opened: %s' % (len(special), ', '.join(shown(n) for n in special[:10])))
+  for note in notes:
+    print('note: %s' % note, flush=True)
   if not anything:
     raise DataError('data directory %s is empty' % data_dir)
   if not names:
     raise DataError('data directory %s has no images (looked for %s)'
                     % (data_dir, ', '.join(IMAGE_EXTENSIONS)))
+  _refuse_unencodable(names, data_dir)
+  return sorted(names)
+
+
+def _read_file_list(data_dir, file_list):
+  if not os.path.isfile(file_list):
+    raise DataError('file list %s does not exist' % file_list)
+  with open(file_list, encoding='utf-8', errors='surrogateescape') as f:
+    entries = [(k + 1, line.strip()) for k, line in enumerate(f) if line.strip()]
+  if not entries:
+    raise DataError('file list %s is empty' % file_list)
+  names = set()
+  for line, entry in entries:
+    name = os.path.normpath(entry).replace(os.sep, '/')
+    if os.path.isabs(name) or name == '..' or name.startswith('../'):
+      raise DataError('file list %s, line %d: %s is outside --data_dir %s; list paths '
+                      'relative to it' % (file_list, line, shown(entry), data_dir))
+    path = os.path.join(data_dir, name)
+    if not os.path.isfile(path):
+      raise DataError('file list %s names %s, which is not a file in %s'
+                      % (file_list, shown(entry), data_dir))
+    names.add(name)
+  _refuse_unencodable(names, file_list)
   return sorted(names)
 
 
@@ -88,9 +172,16 @@ def fingerprint(path):
   Cheap for 200k files yet it sees any edit to a small image (CelebA's are ~10 KB, so
   for them it is a hash of the whole file).
   """
-  size = os.path.getsize(path)
-  h = hashlib.sha1(str(size).encode())
-  with open(path, 'rb') as f:
+  try:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without blocking
+  except OSError:  # a dangling link, a file gone: the data check names it
+    return -1, 'unreadable'
+  with os.fdopen(fd, 'rb') as f:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+      return -1, 'not-a-file'
+    size = st.st_size
+    h = hashlib.sha1(str(size).encode())
     h.update(f.read(_HASH_CHUNK))
     if size > 2 * _HASH_CHUNK:
       f.seek(-_HASH_CHUNK, os.SEEK_END)
@@ -106,9 +197,31 @@ def build_manifest(data_dir, names, num_threads=8):
   return [(i, n, s, h) for i, (n, (s, h)) in enumerate(zip(names, prints))]
 
 
+_MANIFEST_V1 = 'index\tpath\tsize\thash'
+_MANIFEST_V2 = '# glo-tf1 manifest 2: tab-separated; paths escaped as Python literals'
+
+
+def escape_name(name):
+  """`name` with a backslash and every character that is not printable (tab, newline, any
+  line or paragraph separator) escaped as in a Python string literal, so that it cannot
+  break a row or a field; other characters stay as they are."""
+  if name.isprintable() and '\\' not in name:
+    return name
+  return ''.join(ascii(c)[1:-1] if c == '\\' or not c.isprintable() else c for c in name)
+
+
+def unescape_name(text):
+  """Inverse of escape_name."""
+  if '\\' not in text:
+    return text
+  return ast.literal_eval('"%s"' % text.replace('"', '\\"'))
+
+
 def write_manifest(path, manifest):
-  io.write_text_atomic(path, 'index\tpath\tsize\thash\n' + ''.join(
-      '%d\t%s\t%d\t%s\n' % row for row in manifest))
+  """Writes a manifest (version 2: names escaped, so a tab or newline in a file name
+  cannot break a row)."""
+  io.write_text_atomic(path, _MANIFEST_V2 + '\n' + _MANIFEST_V1 + '\n' + ''.join(
+      '%d\t%s\t%d\t%s\n' % (i, escape_name(n), s, h) for i, n, s, h in manifest))
 
 
 def keep_only(manifest, names):
@@ -118,14 +231,26 @@ def keep_only(manifest, names):
 
 
 def read_manifest(path):
-  with open(path) as f:
-    lines = f.read().splitlines()
-  if not lines or lines[0] != 'index\tpath\tsize\thash':
+  """The rows of a manifest; reads version 2 and the unversioned one of older runs.
+
+  Raises:
+    DataError: not a manifest, or a damaged row (naming the file and line).
+  """
+  with open(path, encoding='utf-8', errors='surrogateescape', newline='') as f:
+    lines = f.read().split('\n')
+  if lines and lines[-1] == '':
+    lines.pop()
+  escaped = bool(lines) and lines[0] == _MANIFEST_V2
+  head = 1 if escaped else 0
+  if len(lines) <= head or lines[head] != _MANIFEST_V1:
     raise DataError('%s is not a glo-tf1 manifest' % path)
   out = []
-  for line in lines[1:]:
-    i, n, s, h = line.split('\t')
-    out.append((int(i), n, int(s), h))
+  for k, line in enumerate(lines[head + 1:], head + 2):
+    try:
+      i, n, s, h = line.split('\t')
+      out.append((int(i), unescape_name(n) if escaped else n, int(s), h))
+    except (ValueError, SyntaxError):
+      raise DataError('%s, line %d is damaged: %s' % (path, k, shown(line[:200]))) from None
   return out
 
 

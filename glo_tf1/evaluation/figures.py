@@ -41,7 +41,6 @@ from glo_tf1.evaluation import curves  # noqa: E402
 from glo_tf1.evaluation import generation  # noqa: E402
 from glo_tf1.evaluation import runs  # noqa: E402
 from glo_tf1.model import towers  # noqa: E402
-from glo_tf1.training import run_dir as rundir  # noqa: E402
 
 
 SAMPLER_LABELS = collections.OrderedDict([
@@ -320,7 +319,6 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
   """
   run = runs.read_run(run_dir, data_dir, verify=verify)
   cfg = run['cfg']
-  ckpt = rundir.latest_checkpoint(run_dir, checkpoint)
   os.makedirs(out_dir, exist_ok=True)
   with tf.Graph().as_default():
     graph = generation.build_generation_graph(
@@ -330,7 +328,7 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
         interp_steps=POST_SIDE if layout == 'post' else options['interp_steps'],
         interp_method='nlerp' if layout == 'post' else options['interpolation'])
     with tf.Session() as sess:
-      runs.restore_variables(sess, ckpt, graph['restore_vars'])
+      ckpt = runs.restore_variables(sess, run_dir, graph['restore_vars'], checkpoint)
       print('Figures of %s at step %s (%d training images, preset %s) -> %s'
             % (run_dir, runs.checkpoint_step(ckpt), len(run['paths']), cfg['preset'],
                out_dir), flush=True)

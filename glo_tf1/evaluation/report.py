@@ -184,7 +184,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   batch_size = batch_size or cfg['batch_size']
   if batch_size < 1:
     raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
-  ckpt = rundir.latest_checkpoint(run_dir, checkpoint)
+  rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
   num_train = len(run['paths'])
   heldout_names = []
   if data_dir:
@@ -201,8 +201,8 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
       'glo_tf1_version': __version__,
       'created': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
       'run_dir': os.path.abspath(run_dir),
-      'checkpoint': ckpt,
-      'step': runs.checkpoint_step(ckpt),
+      'checkpoint': None,  # set when restored (a trainer may prune the one seen now)
+      'step': None,
       'seed': seed,
       'protocol': {
           'decoder': 'frozen, batch norm in inference mode (moving statistics)',
@@ -226,10 +226,10 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
     fit = build_code_fitting(cfg, batch_size)
     # Built before the sessions open: entering the FID session makes its graph the default.
     init_eval = tf.variables_initializer(tf.global_variables('eval'))
-    saver = tf.train.Saver(var_list=gen['restore_vars'])
     with tf.Session() as sess, _fid_session(fid_ops) as fid_sess:
       sess.run(init_eval)
-      saver.restore(sess, ckpt)
+      ckpt = runs.restore_variables(sess, run_dir, gen['restore_vars'], checkpoint)
+      report.update(checkpoint=ckpt, step=runs.checkpoint_step(ckpt))
       print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
             % (run_dir, report['step'], len(train_idx), len(heldout_names), steps),
             flush=True)

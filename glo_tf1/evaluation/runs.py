@@ -1,8 +1,8 @@
 """A trained run, loaded for use: its config, file list, data and checkpoint variables."""
 import os
+import sys
 
 from glo_tf1 import io
-from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.training import run_dir as rundir
@@ -27,7 +27,7 @@ def read_run(run_dir, data_dir=None, verify=True):
     raise rundir.RunDirError(
         '%s is not a glo-tf1 run directory (no %s or %s); pass the --run_dir of a training '
         'run' % (run_dir, rundir.CONFIG_NAME, files.MANIFEST_NAME))
-  cfg = settings.validate(cfg)
+  cfg = rundir.validated(run_dir, cfg)
   provenance = io.read_json(os.path.join(run_dir, rundir.PROVENANCE_NAME), missing={})
   manifest = files.read_manifest(manifest_path)
   names = [n for _, n, _, _ in manifest]
@@ -53,12 +53,36 @@ def read_run(run_dir, data_dir=None, verify=True):
           'provenance': provenance}
 
 
-def restore_variables(sess, checkpoint_path, var_list):
-  """Restores `var_list` (by their names in the training graph) from a checkpoint."""
-  tf.train.Saver(var_list=var_list).restore(sess, checkpoint_path)
+def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
+  """Restores `var_list` (by their names in the training graph) from `checkpoint` (a step
+  or a path) or the newest intact checkpoint of run_dir; returns the path restored.
+
+  Readers run beside a trainer, whose Saver prunes old checkpoints: one pruned between
+  choosing and reading it is replaced by the then newest (up to `tries` times).
+  Raises:
+    rundir.RunDirError: the checkpoint does not fit the run's model (another preset's
+      checkpoint), or kept vanishing.
+  """
+  saver = tf.train.Saver(var_list=var_list)
+  shapes = rundir.variable_shapes(var_list)
+  for attempt in range(tries):
+    path = rundir.latest_checkpoint(run_dir, checkpoint)
+    try:
+      rundir.check_fits(path, shapes, os.path.join(run_dir, rundir.CONFIG_NAME))
+      saver.restore(sess, path)
+      return path
+    except (rundir.RunDirError, tf.errors.NotFoundError, tf.errors.DataLossError,
+            ValueError) as e:
+      if checkpoint or attempt == tries - 1 or tf.train.checkpoint_exists(path):
+        if isinstance(e, rundir.RunDirError):
+          raise
+        raise rundir.RunDirError('checkpoint %s could not be read (%s)' % (
+            path, (str(e).strip().splitlines() or [type(e).__name__])[0])) from None
+      print('note: checkpoint %s vanished while being read (pruned by a running trainer?); '
+            'using the newest one.' % path, file=sys.stderr, flush=True)
+  raise AssertionError('unreachable')
 
 
 def checkpoint_step(checkpoint_path):
   """The global step a checkpoint was written at (from its `model.ckpt-STEP` name)."""
-  tail = checkpoint_path.rsplit('-', 1)[-1]
-  return int(tail) if tail.isdigit() else None
+  return rundir.checkpoint_step(checkpoint_path)

@@ -18,6 +18,7 @@ import numpy as np
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
 from glo_tf1.training import hooks
+from glo_tf1.training import run_dir as rundir
 
 _OS_REASONS = ('No space left on device', 'Disk quota exceeded', 'Read-only file system',
                'Permission denied', 'Input/output error')
@@ -96,16 +97,16 @@ def _os_reason(text):
 
 def surviving_checkpoint(run_dir):
   """'PATH (step N)' of the newest checkpoint that reads back completely, or 'none'."""
-  path = tf.train.latest_checkpoint(run_dir) if run_dir and os.path.isdir(run_dir) else None
-  if path is None:
+  if not run_dir or not os.path.isdir(run_dir):
     return 'none'
   try:
-    reader = tf.train.load_checkpoint(path)
-    for name in reader.get_variable_to_shape_map():
-      reader.get_tensor(name)
-    return '%s (step %d)' % (path, reader.get_tensor('global_step'))
-  except (tf.errors.OpError, ValueError) as e:
-    return '%s, which does NOT read back (%s)' % (path, str(e).splitlines()[0])
+    path, torn = rundir.newest_intact(run_dir)
+  except rundir.RunDirError as e:
+    return 'unknown (%s)' % e
+  out = 'none' if path is None else '%s (step %s)' % (path, rundir.checkpoint_step(path))
+  if torn:
+    out += '; the newer %s does NOT read back (%s)' % (torn[0][0], torn[0][1])
+  return out
 
 
 def describe_training_error(error, data_dir, names, run_dir):
@@ -124,6 +125,10 @@ def describe_training_error(error, data_dir, names, run_dir):
   node = _failed_node(error)
   reason = _os_reason(text)
   reads_images = node.startswith('inputs') or 'Decode' in node or 'ReadFile' in node
+  if 'Restore' in node or 'Restoring from checkpoint failed' in text:
+    return ('reading the checkpoint to resume from in %s failed: %s. The newest checkpoint '
+            'that reads back is %s.' % (run_dir, reason or _cause_line(text),
+                                        surviving_checkpoint(run_dir)))
   if node.startswith('save') or (reason and not reads_images):
     return ('writing to the run directory %s failed: %s. Training stopped; the newest '
             'complete checkpoint is %s. Free space or fix the directory and run the same '

@@ -5,6 +5,7 @@ MonitoredTrainingSession gets no summary or checkpoint cadence of its own; these
 """
 import os
 import signal
+import sys
 import time
 
 from glo_tf1 import io
@@ -152,19 +153,48 @@ class TextSummaryHook(tf.train.SessionRunHook):
     writer.add_summary(summary, step)
     writer.flush()
 
+# The signals that end a session: Ctrl-C, kill / a scheduler's stop, a closed terminal or
+# dropped SSH connection.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _Quiet:
+  """A console stream whose writes fail silently: after SIGHUP the terminal is gone, and a
+  progress line must not turn the final save into an error."""
+
+  def __init__(self, stream):
+    self._stream = stream
+
+  def write(self, text):
+    try:
+      return self._stream.write(text)
+    except (OSError, ValueError):
+      return len(text)
+
+  def flush(self):
+    try:
+      self._stream.flush()
+    except (OSError, ValueError):
+      pass
+
+  def __getattr__(self, name):
+    return getattr(self._stream, name)
+
 
 class StopOnSignal:
-  """Turns the first SIGINT/SIGTERM into a clean stop (checkpoint, then exit)."""
+  """Turns the first SIGINT, SIGTERM or SIGHUP into a clean stop (checkpoint, then exit)."""
 
   def __init__(self):
     self.signal = None
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
       signal.signal(sig, self._handle)
 
   def _handle(self, signum, frame):  # pylint: disable=unused-argument
     if self.signal is not None:  # second signal: give up at once
       raise KeyboardInterrupt
     self.signal = signum
+    if signum == signal.SIGHUP:
+      sys.stdout, sys.stderr = _Quiet(sys.stdout), _Quiet(sys.stderr)
     print('\n%s received: saving a checkpoint and stopping...'
           % signal.Signals(signum).name, flush=True)
 

@@ -43,7 +43,8 @@ def pca_init_values(cfg, paths):
 
 
 def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, chief=True,
-                skip_data_check=False, skip_bad_images=False, allow_changed_data=False):
+                skip_data_check=False, skip_bad_images=False, allow_changed_data=False,
+                max_pixels=data_check.DEFAULT_MAX_PIXELS):
   """Resolves settings, file list and run directory; returns (cfg, paths, resumed).
 
   Args:
@@ -54,6 +55,7 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
     chief: False for a cluster's non-chief worker, which writes nothing and checks
       nothing but the manifest, if the chief's run directory is visible.
     skip_data_check, skip_bad_images, allow_changed_data: see cli/train.py's flags.
+    max_pixels: the data check's limit (--max_megapixels).
   `num_gpus: auto` is resolved here, so config.json records the towers used.
   """
   if not run_dir:
@@ -75,16 +77,17 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
     return cfg, [os.path.abspath(os.path.join(data_dir, n)) for n in names], resumed
   rundir.make_writable_dir(run_dir)
   remap.finish_pending(run_dir)  # a changed-data rewrite that a crash interrupted
+  rundir.repair_checkpoints(run_dir)  # relative paths, a rebuilt index, no torn newest
   manifest_path = os.path.join(run_dir, files.MANIFEST_NAME)
   manifest = files.build_manifest(data_dir, names)  # hashes every file: once
   if not skip_data_check:
     kept = names
     if not os.path.exists(manifest_path):
       kept = data_check.check_for_training(data_dir, names, run_dir,
-                                           skip_bad_images)
+                                           skip_bad_images, max_pixels=max_pixels)
     elif allow_changed_data:  # check what is new since the run started
       kept = data_check.check_for_training(
-          data_dir, names, run_dir, skip_bad_images,
+          data_dir, names, run_dir, skip_bad_images, max_pixels=max_pixels,
           only=remap.changed_names(files.read_manifest(manifest_path), manifest))
     if kept != names:  # --skip_bad_images dropped some
       names, manifest = kept, files.keep_only(manifest, kept)
@@ -141,7 +144,10 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
     pca_ph = tf.placeholder(tf.float32, pca.shape)
     assign = model['codes'].assign(pca_ph)
     init_fn = lambda scaffold, sess: sess.run(assign, {pca_ph: pca})
-  saver = tf.train.Saver(max_to_keep=cfg['max_to_keep'], sharded=cluster is not None)
+  # Relative paths in RUN/checkpoint: a copied or moved run directory resumes from, and
+  # prunes, its own files (TensorFlow's default records absolute paths).
+  saver = tf.train.Saver(max_to_keep=cfg['max_to_keep'], sharded=cluster is not None,
+                         save_relative_paths=True)
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn)
   progress = hooks_lib.ProgressHook(model['loss'], cfg['batch_size'] * num_towers,
                                     cfg['log_every_steps'], cfg['num_steps'],
@@ -191,7 +197,8 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
                                    'worker reads its own share of the files); use off')
     cache = input_cache.prepare_run_cache(cfg, paths, run_dir, cache_dir)
   chief = cluster is None or cluster.is_chief
-  has_checkpoint = tf.train.latest_checkpoint(run_dir) is not None
+  checkpoints, _ = rundir.find_checkpoints(run_dir)
+  has_checkpoint = bool(checkpoints)
   pca = pca_init_values(cfg, paths) \
       if cfg['codes_init'] == 'pca' and not has_checkpoint and chief else None
   graph = tf.Graph()
@@ -203,6 +210,9 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
       config = cluster_lib.session_config(cluster, config)
     with tf.device(cluster_lib.device_setter(cluster) if cluster else None):
       model, scaffold, hooks, progress = build_training(cfg, paths, run_dir, pca, cluster, cache)
+    if has_checkpoint and chief:  # a clear error, not a restore traceback
+      rundir.check_fits(checkpoints[-1], rundir.variable_shapes(tf.global_variables()),
+                        os.path.join(run_dir, rundir.CONFIG_NAME))
     stopper = hooks_lib.StopOnSignal()
     start, local_steps = None, 0
     session = tf.train.MonitoredTrainingSession(

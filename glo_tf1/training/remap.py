@@ -114,9 +114,8 @@ def finish_pending(run_dir):
   for name in sorted(os.listdir(run_dir)):
     if name.startswith('model.ckpt-') and os.path.isfile(os.path.join(run_dir, name)):
       os.replace(os.path.join(run_dir, name), os.path.join(before, name))
-  manifest = os.path.join(run_dir, files.MANIFEST_NAME)
-  with open(os.path.join(stage, files.MANIFEST_NAME)) as f:
-    io.write_text_atomic(manifest, f.read())
+  files.write_manifest(os.path.join(run_dir, files.MANIFEST_NAME),
+                       files.read_manifest(os.path.join(stage, files.MANIFEST_NAME)))
   os.remove(path)
   return True
 

@@ -5,10 +5,16 @@ resolved config (`config.json`), the ordered file list (`manifest.tsv`, see file
 `provenance.json` (versions, commit, devices, seed). Running the same command again
 resumes from it (the post's timestamped directories never resumed, defect 4).
 """
+import contextlib
+import fcntl
 import os
 import platform
+import re
 import subprocess
+import sys
 import time
+
+from google.protobuf import text_format
 
 from glo_tf1 import __version__
 from glo_tf1 import io
@@ -28,6 +34,19 @@ class RunDirError(settings.UserError):
 def read_config(run_dir):
   """The run's config.json as saved, or None for a new run directory."""
   return io.read_json(os.path.join(run_dir, CONFIG_NAME))
+
+
+def validated(run_dir, cfg):
+  """`cfg` (read from RUN/config.json) validated as a whole.
+
+  Raises:
+    RunDirError: naming the file and the setting (not a flag: the user gave none).
+  """
+  try:
+    return settings.validate(dict(cfg))
+  except settings.ConfigError as e:
+    raise RunDirError('%s (edited by hand?): %s' % (
+        os.path.join(run_dir, CONFIG_NAME), str(e).lstrip('-'))) from None
 
 
 def make_writable_dir(run_dir):
@@ -50,7 +69,9 @@ def resolve_for_run(run_dir, preset, overrides):
   saved = read_config(run_dir)
   if saved is None:
     return settings.resolve(preset or 'blog', overrides), False
-  defaults = settings.PRESETS.get(saved.get('preset'), settings.BLOG)
+  preset_saved = saved.get('preset')
+  defaults = settings.PRESETS.get(preset_saved if isinstance(preset_saved, str) else None,
+                                  settings.BLOG)
   missing = sorted(set(defaults) - set(saved))
   new_model_keys = [k for k in missing if k in settings.MODEL_KEYS]
   if new_model_keys:
@@ -59,7 +80,7 @@ def resolve_for_run(run_dir, preset, overrides):
                       % (os.path.join(run_dir, CONFIG_NAME), ', '.join(new_model_keys)))
   # A setting added since the run started that does not change the model (e.g. a new
   # input option) takes its preset default.
-  saved = dict(saved, **{k: defaults[k] for k in missing})
+  saved = validated(run_dir, dict(saved, **{k: defaults[k] for k in missing}))
   if preset and preset != saved.get('preset'):
     wanted = settings.resolve(preset, overrides)
   else:
@@ -157,17 +178,292 @@ def record_provenance(run_dir, cfg, data_dir, num_images, resumed):
   return now
 
 
+# ----------------------------------------------------------------------------- one writer
+
+LOCK_NAME = 'lock'
+_HELD = {}  # real path of a run directory -> open file holding its lock (this process)
+
+
+@contextlib.contextmanager
+def exclusive(run_dir):
+  """Holds RUN/lock while training writes into `run_dir` (created if needed).
+
+  An OS-level lock (flock) on an open file: the kernel releases it when the process ends,
+  however it ends, so a kill -9 never leaves a stale lock. The file holds the holder's
+  pid and host, so a second trainer names it.
+  Raises:
+    RunDirError: another process holds the lock.
+  """
+  make_writable_dir(run_dir)
+  key = os.path.realpath(run_dir)
+  if key in _HELD:  # already ours (a test preparing twice in one process)
+    yield
+    return
+  path = os.path.join(run_dir, LOCK_NAME)
+  f = open(path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
+  try:
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError:
+    f.seek(0)
+    holder = f.read().strip() or 'another process'
+    f.close()
+    raise RunDirError('run directory %s is in use by %s (it holds %s); two trainers in one '
+                      'run directory would overwrite each other\'s steps. Wait for it to '
+                      'end, stop it, or use another --run_dir.' % (run_dir, holder, path))
+  f.seek(0)
+  f.truncate()
+  f.write('pid %d on %s, started %s\n' % (os.getpid(), platform.node(),
+                                           time.strftime('%Y-%m-%dT%H:%M:%S%z')))
+  f.flush()
+  _HELD[key] = f
+  try:
+    yield
+  finally:
+    del _HELD[key]
+    f.close()  # releases the lock; the file stays (deleting it would race a new holder)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+CHECKPOINT_STATE = 'checkpoint'
+DAMAGED_NAME = 'damaged'
+_CKPT_RE = re.compile(r'^model\.ckpt-(\d+)\.index$')
+
+
+def _exists(prefix):
+  return os.path.isfile(prefix + '.index')
+
+
+def _state_paths(run_dir):
+  """The paths RUN/checkpoint names, newest last, as written (absolute in runs written
+  before save_relative_paths); None without the file, [] when it is unreadable."""
+  path = os.path.join(run_dir, CHECKPOINT_STATE)
+  if not os.path.exists(path):
+    return None
+  state = tf.train.generate_checkpoint_state_proto(run_dir, 'x')
+  state.Clear()
+  try:
+    with open(path, encoding='utf-8') as f:
+      text_format.Merge(f.read(), state)
+  except (OSError, UnicodeDecodeError, text_format.ParseError):
+    return []
+  paths = [p for p in state.all_model_checkpoint_paths if p != state.model_checkpoint_path]
+  return paths + ([state.model_checkpoint_path] if state.model_checkpoint_path else [])
+
+
+def _inside(run_dir, path):
+  """The checkpoint `path` (as RUN/checkpoint names it) as a prefix inside run_dir, or None.
+
+  A relative path is relative to run_dir. An absolute one (a run written before relative
+  paths, then copied or moved) is looked up by its shortest tail that exists in run_dir
+  ('/old/run/model.ckpt-20' -> RUN/model.ckpt-20; a remap's 'remap-7/model.ckpt-7'); the
+  directory it names is never read.
+  """
+  if not os.path.isabs(path):
+    prefix = os.path.join(run_dir, path)
+    return prefix if _exists(prefix) else None
+  parts = [p for p in path.split(os.sep) if p]
+  for k in range(1, len(parts) + 1):
+    prefix = os.path.join(run_dir, *parts[-k:])
+    if _exists(prefix):
+      return prefix
+  return None
+
+
+def _scan(run_dir):
+  """Checkpoint prefixes present in run_dir and in a remap's stage folders, oldest first."""
+  found = []
+  for folder in [''] + sorted(d for d in os.listdir(run_dir) if d.startswith('remap-')):
+    full = os.path.join(run_dir, folder)
+    if not os.path.isdir(full):
+      continue
+    for name in os.listdir(full):
+      match = _CKPT_RE.match(name)
+      if match:
+        prefix = os.path.join(full, name[:-len('.index')])
+        found.append((int(match.group(1)), os.path.getmtime(prefix + '.index'), prefix))
+  return [p for _, _, p in sorted(found)]
+
+
+def checkpoint_step(prefix):
+  """The global step in a `model.ckpt-STEP` name, or None."""
+  tail = str(prefix).rsplit('-', 1)[-1]
+  return int(tail) if tail.isdigit() else None
+
+
+def find_checkpoints(run_dir):
+  """(prefixes oldest first, notes): the checkpoints of run_dir, never outside it.
+
+  From RUN/checkpoint, its paths resolved inside run_dir (`_inside`); when that file is
+  missing or names none of the checkpoints present, from the files present (by step).
+  Raises:
+    RunDirError: RUN/checkpoint names as newest a checkpoint that is not in run_dir.
+  """
+  named = _state_paths(run_dir)
+  present = _scan(run_dir) if os.path.isdir(run_dir) else []
+  notes = []
+  if named is None or not named:
+    if present:
+      notes.append('%s is %s; rebuilt from the %d checkpoint(s) present (newest: %s)'
+                   % (os.path.join(run_dir, CHECKPOINT_STATE),
+                      'missing' if named is None else 'unreadable', len(present),
+                      os.path.basename(present[-1])))
+    return present, notes
+  resolved = [_inside(run_dir, p) for p in named]
+  if resolved[-1] is None:
+    raise RunDirError(
+        '%s names %s as the newest checkpoint, but it is not in %s (a run directory copied '
+        'without it?). Copy it in, or remove %s to resume from the newest checkpoint '
+        'present%s.' % (os.path.join(run_dir, CHECKPOINT_STATE), named[-1], run_dir,
+                        CHECKPOINT_STATE, ' (%s)' % os.path.basename(present[-1])
+                        if present else ' (there is none: the run would start over)'))
+  outside = [p for p, r in zip(named, resolved)
+             if r is not None and os.path.isabs(p) and
+             os.path.realpath(p) != os.path.realpath(r)]
+  if outside:
+    notes.append('%s named checkpoints in another directory (%s: a copied or moved run); '
+                 'the ones in %s are used' % (os.path.join(run_dir, CHECKPOINT_STATE),
+                                              os.path.dirname(outside[-1]), run_dir))
+  return [r for r in resolved if r is not None], notes
+
+
+def unreadable(prefix):
+  """Why the checkpoint at `prefix` does not read back completely (every tensor read,
+  checksums included), or None when it does."""
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except
+    # Damaged files raise DataLossError, but also IndexError ('Read less bytes than
+    # requested'), ValueError or OSError: anything here means it does not read back.
+    lines = str(e).strip().splitlines()
+    return '%s: %s' % (type(e).__name__, lines[0] if lines else 'no message')
+  return None
+
+
+def newest_intact(run_dir):
+  """(prefix or None, [(torn prefix, reason)]): the newest checkpoint that reads back, and
+  the newer ones that do not. Reads only (readers and error messages use it)."""
+  prefixes, _ = find_checkpoints(run_dir)
+  torn = []
+  for prefix in reversed(prefixes):
+    reason = unreadable(prefix)
+    if reason is None:
+      return prefix, torn
+    torn.append((prefix, reason))
+  return None, torn
+
+
+def repair_checkpoints(run_dir):
+  """Makes RUN/checkpoint name, relative to run_dir, the intact checkpoints present (the
+  trainer's chief calls it, holding the lock, before a session restores).
+
+  * absolute paths (runs written before relative paths; a copied or moved run) become
+    relative, resolved inside run_dir: a resume never restores nor deletes another
+    directory's files;
+  * a missing or unreadable RUN/checkpoint is rebuilt from the checkpoints present (the
+    run does not silently start over);
+  * newest checkpoints that do not read back (a torn write) are moved to RUN/damaged/,
+    and the run resumes from the newest intact one.
+  Prints a line for each repair; returns the prefix to resume from (None: a new run).
+  Raises:
+    RunDirError: checkpoints are present but none reads back, or the newest named one
+      is not in run_dir.
+  """
+  prefixes, notes = find_checkpoints(run_dir)
+  while prefixes:
+    reason = unreadable(prefixes[-1])
+    if reason is None:
+      break
+    torn = prefixes.pop()
+    if not prefixes:
+      raise RunDirError(
+          'no checkpoint in %s reads back (the newest, %s: %s); resuming would start the '
+          'run over. Restore the files from a backup, or move them away to start over.'
+          % (run_dir, os.path.basename(torn), reason))
+    moved = _move_damaged(run_dir, torn)
+    notes.append('checkpoint %s does not read back (%s); moved to %s. Resuming from %s, the '
+                 'newest intact one' % (os.path.basename(torn), reason, moved,
+                                        os.path.basename(prefixes[-1])))
+  if not prefixes:
+    return None
+  rel = [os.path.relpath(p, run_dir) for p in prefixes]
+  if _state_paths(run_dir) != rel:  # an absolute save_dir: TensorFlow keeps `rel` as given
+    tf.train.update_checkpoint_state(os.path.abspath(run_dir), rel[-1],
+                                     all_model_checkpoint_paths=rel)
+  for note in notes:
+    print('note: %s.' % note, flush=True)
+  return prefixes[-1]
+
+
+def _move_damaged(run_dir, prefix):
+  folder = os.path.join(run_dir, DAMAGED_NAME)
+  os.makedirs(folder, exist_ok=True)
+  base = os.path.basename(prefix)
+  for name in os.listdir(os.path.dirname(prefix)):
+    if name.startswith(base + '.'):
+      os.replace(os.path.join(os.path.dirname(prefix), name), os.path.join(folder, name))
+  return folder
+
+
 def latest_checkpoint(run_dir, checkpoint=None):
-  """Path of `checkpoint` (a path or a step number) or of the newest one in run_dir."""
+  """Path of `checkpoint` (a path or a step number) or of the newest intact one in run_dir.
+
+  Reads only, never outside run_dir for a step number or the default (see
+  `find_checkpoints`); a newer checkpoint that does not read back is skipped with a note.
+  """
   if checkpoint:
     if str(checkpoint).isdigit():
-      path = os.path.join(run_dir, 'model.ckpt-%s' % checkpoint)
+      prefixes, _ = find_checkpoints(run_dir)
+      path = next((p for p in prefixes if checkpoint_step(p) == int(checkpoint)),
+                  os.path.join(run_dir, 'model.ckpt-%s' % checkpoint))
     else:
       path = checkpoint
     if not tf.train.checkpoint_exists(path):
       raise RunDirError('checkpoint %s does not exist' % path)
     return path
-  path = tf.train.latest_checkpoint(run_dir)
+  path, torn = newest_intact(run_dir)
+  for prefix, reason in torn:
+    print('note: checkpoint %s does not read back (%s); using an older one.'
+          % (prefix, reason), file=sys.stderr)
   if path is None:
-    raise RunDirError('run directory %s has no checkpoint' % run_dir)
+    raise RunDirError('run directory %s has no checkpoint%s' % (
+        run_dir, ' that reads back' if torn else ''))
   return path
+
+
+def check_fits(prefix, shapes, source):
+  """Refuses a checkpoint whose variables have other shapes than the model's.
+
+  Args:
+    prefix: the checkpoint.
+    shapes: {variable name: shape list} of the model about to restore it.
+    source: what defines the model, for the message (e.g. 'RUN/config.json').
+  Raises:
+    RunDirError: listing each variable whose shape differs (saved -> model).
+  """
+  try:
+    saved = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+  except (tf.errors.OpError, ValueError) as e:
+    raise RunDirError('checkpoint %s cannot be read: %s' % (prefix, str(e).strip()[:200]))
+  diffs = ['  %s: %s -> %s' % (n, list(saved[n]), list(s))
+           for n, s in sorted(shapes.items()) if n in saved and list(saved[n]) != list(s)]
+  if diffs:
+    raise RunDirError(
+        'checkpoint %s does not fit the model of %s (another run\'s checkpoint, or a '
+        'settings file edited after training?). Shapes (checkpoint -> model):\n%s'
+        % (prefix, source, '\n'.join(diffs[:10])))
+
+
+def variable_shapes(variables):
+  """{checkpoint name: full shape} of graph variables (a partitioned variable's blocks are
+  saved under the whole variable's name and shape)."""
+  out = {}
+  for v in variables:
+    info = v._get_save_slice_info()  # pylint: disable=protected-access
+    if info is not None:
+      out[info.full_name] = list(info.full_shape)
+    else:
+      out[v.op.name] = v.shape.as_list()
+  return out

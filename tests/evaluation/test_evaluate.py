@@ -117,7 +117,7 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
   with tf.Graph().as_default():
     gen = generation.build_generation_graph(run['cfg'], 200, batch_size=8)
     with tf.Session() as sess:
-      runs.restore_variables(sess, tf.train.latest_checkpoint(tiny_run), gen['restore_vars'])
+      runs.restore_variables(sess, tiny_run, gen['restore_vars'])
       x, y = generation.reconstructions(sess, gen, run['paths'], idx)
   mse = ((x.astype(np.float64) - y) ** 2).reshape(10, -1).mean(1)
   assert sections['train_learned']['mse_pm1'] == pytest.approx(mse.mean(), rel=1e-5)

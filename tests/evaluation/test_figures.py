@@ -48,7 +48,7 @@ def _fitted_samples_and_training_images(run_dir, seed, num, num_images=None):
   with tf.Graph().as_default():
     graph = generation.build_generation_graph(cfg, len(run['paths']), batch_size=64)
     with tf.Session() as sess:
-      runs.restore_variables(sess, tf.train.latest_checkpoint(run_dir), graph['restore_vars'])
+      runs.restore_variables(sess, run_dir, graph['restore_vars'])
       noise = np.random.RandomState(seed).standard_normal((num, cfg['latent_dims']))
       _, samples = generation.sample(sess, graph, 'fitted', noise)
       return samples, generation.load_images(sess, graph, run['paths'][:num_images])

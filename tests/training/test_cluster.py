@@ -11,9 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY, run_module, write_index_images
+from conftest import ROOT, TINY, decode_index, run_module, write_index_images
 from glo_tf1 import settings
 from glo_tf1.compat import tf
+from glo_tf1.data import pipelines
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import optimizers
 from glo_tf1.model import towers
@@ -63,6 +64,30 @@ def test_worker_shares_are_disjoint_and_cover_every_image():
   shares = [cluster.worker_share(10, cluster.parse(PS, WORKERS, 'worker', t))
             for t in range(3)]
   assert shares == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+
+
+def test_each_worker_share_keeps_every_image_with_its_own_code_index(tmp_path):
+  """The cluster's input path (loop.build_training: a share's paths with indices=share):
+  each index dequeued is the global index of the image that came with it (pixels encode
+  it), and each worker sees exactly its share. A rotated or shifted share would pass a
+  check that rows merely changed, not this one."""
+  n = 11
+  names = write_index_images(str(tmp_path), n)
+  paths = [os.path.join(str(tmp_path), x) for x in names]
+  cfg = settings.resolve('demo', {'image_size': 16, 'batch_size': 4, 'num_reader_threads': 2,
+                                  'shuffle_capacity': 16, 'min_after_dequeue': 4})
+  for task in range(3):
+    share = cluster.worker_share(n, cluster.parse(PS, WORKERS, 'worker', task))
+    with tf.Graph().as_default():
+      batch = pipelines.tower_inputs(cfg, [paths[i] for i in share], 1, share)[0]
+      seen = set()
+      with tf.train.MonitoredSession() as sess:
+        for _ in range(4 * len(share)):
+          out = sess.run(batch)
+          for image, index in zip(out['image'], out['index']):
+            assert decode_index(image) == index, (task, share)
+            seen.add(int(index))
+    assert seen == set(share), (task, sorted(seen), share)
 
 
 def _partitioned(n, dims, shards):

@@ -102,7 +102,7 @@ def _same(a, b):
 
 @pytest.mark.e2e
 def test_signals_and_kill9_at_random_moments_lose_nothing(tmp_path):
-  """One run directory, interrupted again and again: Ctrl-C and SIGTERM at random moments
+  """One run directory, interrupted again and again: Ctrl-C, SIGTERM and SIGHUP at random moments
   save the step they stopped at; kill -9 at random moments (one aimed at a checkpoint
   write in progress) leaves the newest complete checkpoint readable. Each restart must
   resume at exactly the newest checkpoint's step and re-save (at start) exactly its
@@ -114,7 +114,9 @@ def test_signals_and_kill9_at_random_moments_lose_nothing(tmp_path):
   rng = random.Random(seed)
   args = _args(data, run, '--num_steps=1000000', '--save_checkpoint_steps=3',
                '--max_to_keep=1000')
-  plan = [signal.SIGINT, 'kill-anywhere', signal.SIGTERM, 'kill-during-save', None]
+  # SIGHUP: a dropped SSH session or closed terminal (issue 14: it killed the run unsaved).
+  plan = [signal.SIGINT, 'kill-anywhere', signal.SIGTERM, signal.SIGHUP, 'kill-during-save',
+          None]
   caught_in_save = False
   for what in plan:
     before = _snapshot(run)
