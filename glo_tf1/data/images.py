@@ -1,0 +1,62 @@
+"""Images: decode, crop and resize as the post did, and the one map between [-1, 1] and
+uint8 (cache files, figures, FID inputs)."""
+import numpy as np
+
+from glo_tf1.compat import tf
+
+TIGHT_CROP_SIZE = 108
+
+
+def preprocess_inputs(image, image_size, tight_crop=False):
+  """The post's `preprocess_inputs`: uint8 [H, W, 3] -> float32 [S, S, 3] in [-1, 1].
+
+  convert_image_dtype to [0, 1], then (x - 0.5) * 2; central crop to the shorter side
+  (or to 108 x 108 with `tight_crop`, as the post offers for CelebA); bilinear resize
+  with TensorFlow 1's `resize_images` (align_corners=False, no half-pixel centres).
+  """
+  with tf.name_scope('preprocess'):
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    image = (image - 0.5) * 2.0
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    if tight_crop:
+      side = tf.minimum(side, TIGHT_CROP_SIZE)
+    top = (shape[0] - side) // 2
+    left = (shape[1] - side) // 2
+    image = image[top:top + side, left:left + side, :]
+    image = tf.image.resize_images(image, [image_size, image_size],
+                                   method=tf.image.ResizeMethod.BILINEAR)
+    image.set_shape([image_size, image_size, 3])
+  return image
+
+
+def decode_any(contents):
+  """JPEG, PNG or BMP bytes -> uint8 [H, W, 3]; grayscale and RGBA become RGB."""
+  image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+  image.set_shape([None, None, 3])
+  return image
+
+
+def decode_files(paths, image_size, tight_crop=False):
+  """[B] string tensor of paths -> [B, S, S, 3] float32 in [-1, 1], in order.
+
+  The same decode, crop and resize as training, for one-pass work over the data set in
+  index order (PCA initialisation, nearest neighbours, evaluation).
+  """
+  def one(path):
+    return preprocess_inputs(decode_any(tf.io.read_file(path)), image_size, tight_crop)
+  return tf.map_fn(one, paths, dtype=tf.float32, parallel_iterations=8, back_prop=False)
+
+
+
+
+def to_uint8(images):
+  """float [-1, 1] -> uint8 [0, 255] by the fixed linear map round((x + 1) * 127.5),
+  clipped: the nearest of the 256 levels that `to_float` maps back to."""
+  return np.clip(np.round((np.asarray(images, np.float64) + 1.) * 127.5), 0, 255).astype(
+      np.uint8)
+
+
+def to_float(images_u8):
+  """uint8 tensor -> float32 tensor in [-1, 1], the inverse of `to_uint8` on its levels."""
+  return tf.cast(images_u8, tf.float32) * (2. / 255.) - 1.
