@@ -4,7 +4,7 @@ r"""The generated tables of README.md and docs/, written from their sources so t
   python reproduce/doc_tables.py --write    # replaces each block in its file
 
 Blocks (each between its begin and end markers):
-  presets            README.md: every setting of settings.BLOG, PAPER and DEMO, one row each,
+  presets            README.md: every setting of settings.PRESETS, one row each,
                      with its help from settings.HELP; values that differ from `blog` in bold.
   demo-evaluation    docs/evaluation.md: the committed report figures/demo/evaluation.md
                      (made by `bash reproduce/demo.sh --publish`), verbatim.
@@ -33,9 +33,9 @@ def _cell(value):
 def presets_table():
   """The presets table, one line per setting, without a trailing newline."""
   from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
-  presets = [settings.BLOG, settings.PAPER, settings.DEMO]
-  lines = ['| setting (flag) | blog | paper | demo | meaning |',
-           '| --- | --- | --- | --- | --- |']
+  presets = list(settings.PRESETS.values())
+  lines = ['| setting (flag) | %s | meaning |' % ' | '.join(settings.PRESETS),
+           '| --- | %s --- |' % ('--- | ' * len(presets))]
   for s in settings.schema():
     cells = []
     for p in presets:

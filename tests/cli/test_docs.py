@@ -49,9 +49,9 @@ def test_presets_table_has_every_setting_with_each_presets_value():
     if key != 'preset':
       (row,) = [l for l in table.splitlines() if l.startswith('| `--%s` |' % key)]
       cells = [c.strip().strip('*`') for c in row.strip('|').split(' | ')]
-      assert len(cells) == 5, row
-      assert cells[1] == _doc_tables()._cell(settings.BLOG[key])  # pylint: disable=protected-access
-      assert cells[2] == _doc_tables()._cell(settings.PAPER[key])  # pylint: disable=protected-access
+      assert len(cells) == len(settings.PRESETS) + 2, row
+      for cell, preset in zip(cells[1:], settings.PRESETS.values()):
+        assert cell == _doc_tables()._cell(preset[key])  # pylint: disable=protected-access
 
 
 def test_readme_is_a_front_page():
