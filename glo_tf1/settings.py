@@ -202,6 +202,7 @@ HELP = {
 SAMPLERS = ('unit', 'fitted', 'full')
 INTERPOLATIONS = ('nlerp', 'slerp')
 FID_METHODS = ('sqrtm', 'eigh')
+COMPARE_FORMATS = ('markdown', 'latex', 'csv')
 
 Setting = collections.namedtuple('Setting', ['name', 'kind', 'choices', 'help', 'defaults',
                                              'model'])
