@@ -8,6 +8,8 @@ Blocks (each between its begin and end markers):
                      with its help from settings.HELP; values that differ from `blog` in bold.
   demo-evaluation    docs/evaluation.md: the committed report figures/demo/evaluation.md
                      (made by `bash reproduce/demo.sh --publish`), verbatim.
+  demo-seeds         README.md: the committed table figures/demo_seeds/table.md of the demo's
+                     3 seeds (made by `bash reproduce/seeds.sh --publish demo 3`), verbatim.
 tests/cli/test_docs.py checks that each file holds exactly its current block.
 """
 import os
@@ -51,10 +53,16 @@ def demo_evaluation_table():
     return f.read().rstrip('\n')
 
 
+def demo_seeds_table():
+  with open(os.path.join(ROOT, 'figures', 'demo_seeds', 'table.md')) as f:
+    return f.read().rstrip('\n')
+
+
 # name -> (file relative to the repository root, generator)
 BLOCKS = {
     'presets': ('README.md', presets_table),
     'demo-evaluation': (os.path.join('docs', 'evaluation.md'), demo_evaluation_table),
+    'demo-seeds': ('README.md', demo_seeds_table),
 }
 
 

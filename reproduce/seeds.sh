@@ -9,7 +9,8 @@
 # Data: the embedded faces with the demo's split (faces 90-99 and their mirrors held out),
 # or SEEDS_DATA_DIR with SEEDS_TRAIN_LIST and SEEDS_HELDOUT_LIST (file lists relative to
 # it; without SEEDS_HELDOUT_LIST only training images are evaluated).
-# Writes runs/seeds-PRESET/ (ignored by git; SEEDS_OUT to change); with --publish the runs
+# Writes runs/seeds-PRESET/ (ignored by git; SEEDS_OUT, relative to the repository or
+# absolute, to change); with --publish the runs
 # go to runs/seeds-publish/ and the K reports and the tables to figures/demo_seeds/
 # (SEEDS_FIGURES to change), where README.md's table is generated from.
 # Environment: SEEDS_EVAL_FLAGS (extra glo-evaluate flags, e.g. --nofid).
@@ -23,13 +24,14 @@ fi
 PRESET="$1"; K="$2"; shift 2
 TRAIN_FLAGS=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"   # changes to the repository root
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
 if [ "$PUBLISH" = 1 ]; then
-  OUT="$ROOT/${SEEDS_OUT:-runs/seeds-publish}"
-  TABLES="$ROOT/${SEEDS_FIGURES:-figures/demo_seeds}"
+  OUT="$(abs "${SEEDS_OUT:-runs/seeds-publish}")"
+  TABLES="$(abs "${SEEDS_FIGURES:-figures/demo_seeds}")"
   TRAIN_FLAGS+=(--deterministic)
   rm -rf "$OUT" "$TABLES"   # published numbers come from runs of the tree as it is
 else
-  OUT="$ROOT/${SEEDS_OUT:-runs/seeds-$PRESET}"
+  OUT="$(abs "${SEEDS_OUT:-runs/seeds-$PRESET}")"
   TABLES="$OUT"
 fi
 mkdir -p "$OUT" "$TABLES"

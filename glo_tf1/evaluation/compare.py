@@ -215,11 +215,14 @@ def header(col):
   return '%s %s' % (SHORT_LABELS.get(section, section), METRIC_NAMES.get(metric, metric))
 
 
-def protocol_text(proto):
+def protocol_text(proto, cols=()):
   parts = ['%s %s' % (k, v) for k, v in proto.items() if v is not None]
-  return ('Evaluation protocol: %s. PSNR in dB; FID against the training images. Mean ± '
-          'sample standard deviation over the seeds (their number in `seeds`).'
-          % ', '.join(parts))
+  units = [text for metric, text in (('psnr_db', 'PSNR in dB'),
+                                     ('fid_train', 'FID against the training images'))
+           if any(m == metric for _, m in cols)]
+  return ('Evaluation protocol: %s.%s Mean ± sample standard deviation over the seeds '
+          '(their number in `seeds`).' % (', '.join(parts), ''.join(
+              ' %s.' % u for u in ['; '.join(units)] if u)))
 
 
 def markdown(table):
@@ -229,7 +232,7 @@ def markdown(table):
     lines.append('| %s | %s | %d | %s |' % (
         '`%s`' % row['label'], row['step'], len(row['seeds']),
         ' | '.join(cell(row['values'][c], c[1]) for c in table['columns'])))
-  return '\n'.join(lines + ['', protocol_text(table['protocol'])]) + '\n'
+  return '\n'.join(lines + ['', protocol_text(table['protocol'], table['columns'])]) + '\n'
 
 
 _LATEX_SPECIAL = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#',
@@ -255,7 +258,7 @@ def latex(table):
     cells += [cell(row['values'][c], c[1], pm=r'$\pm$') for c in cols]
     lines.append(' & '.join(cells) + r' \\')
   lines += [r'\hline', r'\multicolumn{%d}{l}{\footnotesize %s} \\' % (
-      n, latex_escape(protocol_text(table['protocol']))), r'\end{tabular}']
+      n, latex_escape(protocol_text(table['protocol'], table['columns']))), r'\end{tabular}']
   return '\n'.join(lines) + '\n'
 
 
