@@ -3,16 +3,18 @@
 A run is described by one flat dict of settings. `resolve(preset, overrides)` starts from a
 preset, applies the user's overrides, checks every value and returns the resolved config
 that the run directory records (`config.json`). For each setting this module holds its
-default in every preset (BLOG, PAPER, DEMO), its help (HELP), its accepted values
+default in every preset (BLOG, PAPER, PAPER64, DEMO), its help (HELP), its accepted values
 (CHOICES) and whether it defines the model (MODEL_KEYS); `schema()` lists them together,
 and cli/ defines every training flag from it. This module imports no TensorFlow, so
 `--help` is quick.
 
 Presets:
-  blog  the post's notebook, setting by setting (docs/reference/notebook-facts.md).
-  paper the paper's choices (SGD, separate learning rates, PCA init, stored-code projection,
-        Laplacian L1 loss) on the blog's decoder.
-  demo  a small, fast configuration for the embedded LFW faces on 2 CPU cores.
+  blog     the post's notebook, setting by setting (docs/reference/notebook-facts.md).
+  paper    the paper's choices (SGD, separate learning rates, PCA init, stored-code
+           projection, Laplacian L1 loss) on the blog's decoder.
+  paper64  those choices with the generator the paper used, DCGAN's, at 64 x 64
+           (model/dcgan.py).
+  demo     a small, fast configuration for the embedded LFW faces on 2 CPU cores.
 """
 import collections
 import copy
@@ -24,7 +26,7 @@ import math
 # so a run may resume on a machine with other GPUs, or on a cluster; the images per step
 # (batch_size x towers x workers) change, and config.json records the towers used last.
 MODEL_KEYS = (
-    'image_size', 'latent_dims', 'decoder_filters', 'kernel_size', 'normalizer',
+    'image_size', 'latent_dims', 'decoder', 'decoder_filters', 'kernel_size', 'normalizer',
     'batch_norm_decay', 'loss', 'lap1_levels', 'projection', 'project_stored_codes',
     'codes_init', 'optimizer', 'codes_optimizer', 'learning_rate',
     'codes_learning_rate', 'tight_crop', 'seed', 'preset', 'batch_size',
@@ -37,6 +39,7 @@ BLOG = {
     'tight_crop': False,
     'latent_dims': 100,
     'batch_size': 32,                     # per tower
+    'decoder': 'post',                    # model/decoder.py; dcgan: model/dcgan.py
     'decoder_filters': [256, 128, 64, 64, 32],
     'kernel_size': 5,                     # the post's text says 3; the code ran 5
     'normalizer': 'batch_norm',
@@ -89,6 +92,21 @@ PAPER = dict(
     max_to_keep=3,
 )
 
+# The paper's generator, DCGAN's at 64 x 64 (Bojanowski et al. used it for their 64 px
+# experiments), with the paper's other choices. We follow the TensorFlow DCGAN code
+# (carpedm20/DCGAN-tensorflow, gf_dim 64): 512 filters at 4 x 4 halving at each doubling
+# (512, 256, 128, 64), 5 x 5 kernels (as the authors' Theano code; the PyTorch example uses
+# 4 x 4: --kernel_size 4), batch-norm decay 0.9. model/dcgan.py has the details.
+PAPER64 = dict(
+    PAPER,
+    preset='paper64',
+    image_size=64,
+    decoder='dcgan',
+    decoder_filters=[512, 256, 128, 64],
+    kernel_size=5,
+    batch_norm_decay=0.9,
+)
+
 DEMO = dict(
     BLOG,
     preset='demo',
@@ -113,9 +131,15 @@ DEMO = dict(
     log_every_steps=100,
 )
 
-PRESETS = {'blog': BLOG, 'paper': PAPER, 'demo': DEMO}
+PRESETS = {'blog': BLOG, 'paper': PAPER, 'paper64': PAPER64, 'demo': DEMO}
+
+# Model settings added after runs were already made, with the value every earlier run had:
+# a config.json without one means that value (`upgrade`), so older runs still resume and
+# evaluate.
+ADDED_MODEL_SETTINGS = {'decoder': 'post'}
 
 CHOICES = {
+    'decoder': ('post', 'dcgan'),
     'normalizer': ('batch_norm', 'none'),
     'projection': ('sphere', 'ball'),
     'codes_init': ('glorot', 'gaussian', 'pca'),
@@ -133,8 +157,11 @@ HELP = {
     'tight_crop': 'Crop to 108x108 before resizing (CelebA faces).',
     'latent_dims': 'Code dimension.',
     'batch_size': 'Images per tower per step.',
+    'decoder': 'post (the post\'s decoder) or dcgan (DCGAN\'s generator, the paper\'s: '
+               'N(0, 0.02) weights, a stride-2 output layer with --kernel_size).',
     'decoder_filters': 'Filters of the 4x4 layer and of each stride-2 block.',
-    'kernel_size': 'Kernel of the stride-2 blocks.',
+    'kernel_size': 'Kernel of the stride-2 blocks (dcgan: also of its output layer; 5 as '
+                   'DCGAN\'s TensorFlow code, 4 as the PyTorch example).',
     'normalizer': 'batch_norm (the post) or none.',
     'batch_norm_decay': 'Decay of the batch-norm moving averages.',
     'projection': 'sphere: z/||z|| (the post); ball: z/max(1,||z||) (the paper).',
@@ -186,6 +213,7 @@ HELP = {
 SAMPLERS = ('unit', 'fitted', 'full')
 INTERPOLATIONS = ('nlerp', 'slerp')
 FID_METHODS = ('sqrtm', 'eigh')
+COMPARE_FORMATS = ('markdown', 'latex', 'csv')
 
 Setting = collections.namedtuple('Setting', ['name', 'kind', 'choices', 'help', 'defaults',
                                              'model'])
@@ -232,6 +260,12 @@ def num_upsampling_blocks(image_size):
         '--image_size=%r: the decoder grows 1x1 -> 4x4 and then doubles, so the size must '
         'be one of %s' % (image_size, supported_image_sizes()))
   return int(round(math.log2(image_size))) - 3
+
+
+def upgrade(cfg):
+  """A saved config with the model settings added since it was written (see
+  ADDED_MODEL_SETTINGS) set to the value its run had."""
+  return dict({k: v for k, v in ADDED_MODEL_SETTINGS.items() if k not in cfg}, **cfg)
 
 
 def _check(name, ok, what):

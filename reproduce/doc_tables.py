@@ -4,10 +4,12 @@ r"""The generated tables of README.md and docs/, written from their sources so t
   python reproduce/doc_tables.py --write    # replaces each block in its file
 
 Blocks (each between its begin and end markers):
-  presets            README.md: every setting of settings.BLOG, PAPER and DEMO, one row each,
+  presets            README.md: every setting of settings.PRESETS, one row each,
                      with its help from settings.HELP; values that differ from `blog` in bold.
   demo-evaluation    docs/evaluation.md: the committed report figures/demo/evaluation.md
                      (made by `bash reproduce/demo.sh --publish`), verbatim.
+  demo-seeds         README.md: the committed table figures/demo_seeds/table.md of the demo's
+                     3 seeds (made by `bash reproduce/seeds.sh --publish demo 3`), verbatim.
 tests/cli/test_docs.py checks that each file holds exactly its current block.
 """
 import os
@@ -30,19 +32,22 @@ def _cell(value):
   return '%s' % (value,)
 
 
-def presets_table():
-  """The presets table, one line per setting, without a trailing newline."""
+def presets_table(meaning=True):
+  """The presets table, one line per setting, without a trailing newline; with `meaning`,
+  a last column holds each setting's help (docs/presets.md; the README leaves it out)."""
   from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
-  presets = [settings.BLOG, settings.PAPER, settings.DEMO]
-  lines = ['| setting (flag) | blog | paper | demo | meaning |',
-           '| --- | --- | --- | --- | --- |']
+  presets = list(settings.PRESETS.values())
+  lines = ['| setting (flag) | %s |%s' % (' | '.join(settings.PRESETS),
+                                         ' meaning |' if meaning else ''),
+           '| --- | %s' % ('--- | ' * (len(presets) + meaning)).rstrip()]
   for s in settings.schema():
     cells = []
     for p in presets:
       cell = '`%s`' % _cell(p[s.name])
       cells.append('**%s**' % cell if p[s.name] != settings.BLOG[s.name] else cell)
-    lines.append('| `--%s` | %s | %s |' % (s.name, ' | '.join(cells),
-                                           s.help.replace('|', '\\|')))
+    if meaning:
+      cells.append(s.help.replace('|', '\\|'))
+    lines.append('| `--%s` | %s |' % (s.name, ' | '.join(cells)))
   return '\n'.join(lines)
 
 
@@ -51,10 +56,17 @@ def demo_evaluation_table():
     return f.read().rstrip('\n')
 
 
+def demo_seeds_table():
+  with open(os.path.join(ROOT, 'figures', 'demo_seeds', 'table.md')) as f:
+    return f.read().rstrip('\n')
+
+
 # name -> (file relative to the repository root, generator)
 BLOCKS = {
-    'presets': ('README.md', presets_table),
+    'presets': ('README.md', lambda: presets_table(meaning=False)),
+    'presets-full': (os.path.join('docs', 'presets.md'), presets_table),
     'demo-evaluation': (os.path.join('docs', 'evaluation.md'), demo_evaluation_table),
+    'demo-seeds': ('README.md', demo_seeds_table),
 }
 
 

@@ -63,20 +63,23 @@ CACHE_THREADS = (1, 2)
 # ----------------------------------------------------------------------------- FLOPs
 
 
-def decoder_layers(image_size, filters, kernel_size, latent_dims):
+def decoder_layers(image_size, filters, kernel_size, latent_dims, decoder='post'):
   """(name, h_in, w_in, c_in, c_out, kernel) of every transpose convolution of the
-  decoder (decoder.py): the 4x4 first layer, the stride-2 blocks, the 3x3 output layer."""
+  decoder: the 4x4 first layer, the stride-2 blocks, the output layer (3x3 in the post's,
+  decoder.py; kernel_size in DCGAN's, dcgan.py)."""
   filters = settings.decoder_filters_for_size(filters, image_size)
-  layers = [('deconv1', 1, 1, latent_dims, filters[0], 4)]
+  out_kernel = kernel_size if decoder == 'dcgan' else 3
+  layers = [('project' if decoder == 'dcgan' else 'deconv1', 1, 1, latent_dims, filters[0],
+             4)]
   side = 4
   for i, (c_in, c_out) in enumerate(zip(filters[:-1], filters[1:])):
     layers.append(('deconv%d' % (i + 2), side, side, c_in, c_out, kernel_size))
     side *= 2
-  layers.append(('deconv_out', side, side, filters[-1], 3, 3))
+  layers.append(('deconv_out', side, side, filters[-1], 3, out_kernel))
   return layers
 
 
-def decoder_flops(image_size, filters, kernel_size, latent_dims):
+def decoder_flops(image_size, filters, kernel_size, latent_dims, decoder='post'):
   """Forward FLOPs of the decoder for one image (2 per multiply-add).
 
   A transpose convolution spreads every input value over a k x k window of each output
@@ -88,12 +91,12 @@ def decoder_flops(image_size, filters, kernel_size, latent_dims):
   """
   return sum(2 * h * w * c_in * k * k * c_out
              for _, h, w, c_in, c_out, k in decoder_layers(image_size, filters, kernel_size,
-                                                            latent_dims))
+                                                            latent_dims, decoder))
 
 
 def training_flops_per_image(cfg):
   return 3 * decoder_flops(cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
-                           cfg['latent_dims'])
+                           cfg['latent_dims'], cfg['decoder'])
 
 
 # ----------------------------------------------------------------------------- timing

@@ -105,8 +105,9 @@ def help_text(flag_values, prog, doc):
   return '\n'.join(lines)
 
 
-def parse(flag_values, argv):
-  """Parses argv (argv[0] is the program) into flag_values; returns the leftover args.
+def parse(flag_values, argv, positional=False):
+  """Parses argv (argv[0] is the program) into flag_values; returns the leftover args
+  (arguments that are not flags are refused unless `positional`).
 
   Raises:
     settings.ConfigError: an unknown flag or a bad value, naming it.
@@ -116,23 +117,25 @@ def parse(flag_values, argv):
     rest = flag_values(list(argv))
   except flags.Error as e:
     raise settings.ConfigError(str(e)) from None
-  if len(rest) > 1:
+  if len(rest) > 1 and not positional:
     raise settings.ConfigError('unexpected arguments %s (every input is a --flag)'
                                % ' '.join(rest[1:]))
   return rest
 
 
-def run_program(flag_values, main, doc, argv=None):
-  """Runs a program: --help, flag parsing, main(flag_values) -> exit status, and every
-  settings.UserError printed as 'error: ...' with status 2. Exits the process."""
+def run_program(flag_values, main, doc, argv=None, positional=False):
+  """Runs a program: --help, flag parsing, main(flag_values) -> exit status (with
+  `positional`, main(flag_values, arguments) for a program that takes arguments besides
+  its flags), and every settings.UserError printed as 'error: ...' with status 2. Exits
+  the process."""
   argv = list(sys.argv if argv is None else argv)
   prog = doc.split(':', 1)[0].strip()  # each program's doc starts 'glo-NAME: ...'
   if any(a in _HELP_FLAGS for a in argv[1:]):
     print(help_text(flag_values, prog, doc))
     sys.exit(0)
   try:
-    parse(flag_values, argv)
-    status = main(flag_values)
+    rest = parse(flag_values, argv, positional)
+    status = main(flag_values, rest[1:]) if positional else main(flag_values)
   except settings.UserError as e:
     print('error: %s' % e, file=sys.stderr)
     if 'Unknown command line flag' in str(e) or 'flag --' in str(e):

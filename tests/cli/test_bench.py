@@ -26,14 +26,26 @@ def test_decoder_flops_by_hand_for_the_blog_decoder():
   assert abs(by_hand / 1e9 - 0.22) < 0.005
 
 
-@pytest.mark.parametrize('size,filters,kernel,dims', [
-    (128, [256, 128, 64, 64, 32], 5, 100), (32, [128, 64, 32], 5, 32),
-    (64, [16, 8], 3, 7)])
-def test_layer_list_matches_the_decoder_graph(size, filters, kernel, dims):
-  """decoder_layers describes the transpose convolutions decoder.py really builds."""
+def test_decoder_flops_by_hand_for_the_paper64_generator():
+  by_hand = (2 * (1 * 1 * 100) * (4 * 4 * 512) +        # 1x1x100 -> 4x4x512, k 4
+             2 * (4 * 4 * 512) * (5 * 5 * 256) +        # -> 8x8x256, k 5
+             2 * (8 * 8 * 256) * (5 * 5 * 128) +        # -> 16x16x128
+             2 * (16 * 16 * 128) * (5 * 5 * 64) +       # -> 32x32x64
+             2 * (32 * 32 * 64) * (5 * 5 * 3))          # -> 64x64x3, k 5 (not 3)
+  assert bench.training_flops_per_image(settings.resolve('paper64')) == 3 * by_hand
+
+
+@pytest.mark.parametrize('size,filters,kernel,dims,network', [
+    (128, [256, 128, 64, 64, 32], 5, 100, 'post'), (32, [128, 64, 32], 5, 32, 'post'),
+    (64, [16, 8], 3, 7, 'post'), (64, [512, 256, 128, 64], 5, 100, 'dcgan'),
+    (32, [16, 8], 4, 7, 'dcgan')])
+def test_layer_list_matches_the_decoder_graph(size, filters, kernel, dims, network):
+  """decoder_layers describes the transpose convolutions decoder.py and dcgan.py really
+  build."""
   with tf.Graph().as_default() as g:
     cfg = settings.resolve('blog', {'image_size': size, 'decoder_filters': filters,
-                                  'kernel_size': kernel, 'latent_dims': dims})
+                                  'kernel_size': kernel, 'latent_dims': dims,
+                                  'decoder': network})
     decoder.decode(tf.zeros([2, dims]), cfg, is_training=True)
     convs = [op for op in g.get_operations() if op.type == 'Conv2DBackpropInput']
     from_graph = []
@@ -41,7 +53,8 @@ def test_layer_list_matches_the_decoder_graph(size, filters, kernel, dims):
       k_h, k_w, c_out, c_in = op.inputs[1].shape.as_list()  # filter [k, k, out, in]
       _, h, w, _ = op.inputs[2].shape.as_list()             # the layer's input
       from_graph.append((h, w, c_in, c_out, k_h))
-  assert [layer[1:] for layer in bench.decoder_layers(size, filters, kernel, dims)] == \
+  assert [layer[1:] for layer in bench.decoder_layers(size, filters, kernel, dims,
+                                                      network)] == \
       from_graph
 
 

@@ -35,7 +35,8 @@ def _doc_tables():
   return module
 
 
-@pytest.mark.parametrize('name', ['presets', 'demo-evaluation'])
+@pytest.mark.parametrize('name', ['presets', 'presets-full', 'demo-evaluation',
+                                  'demo-seeds'])
 def test_generated_blocks_are_current(name):
   module = _doc_tables()
   rel = module.BLOCKS[name][0]
@@ -49,9 +50,9 @@ def test_presets_table_has_every_setting_with_each_presets_value():
     if key != 'preset':
       (row,) = [l for l in table.splitlines() if l.startswith('| `--%s` |' % key)]
       cells = [c.strip().strip('*`') for c in row.strip('|').split(' | ')]
-      assert len(cells) == 5, row
-      assert cells[1] == _doc_tables()._cell(settings.BLOG[key])  # pylint: disable=protected-access
-      assert cells[2] == _doc_tables()._cell(settings.PAPER[key])  # pylint: disable=protected-access
+      assert len(cells) == len(settings.PRESETS) + 2, row
+      for cell, preset in zip(cells[1:], settings.PRESETS.values()):
+        assert cell == _doc_tables()._cell(preset[key])  # pylint: disable=protected-access
 
 
 def test_readme_is_a_front_page():
@@ -96,6 +97,27 @@ def test_every_psnr_quoted_is_the_committed_demo_report():
       assert number in psnr, '%s quotes %s dB, not in the committed report (%s)' % (
           os.path.relpath(path, ROOT), number, sorted(psnr))
   assert quoted >= 1
+
+
+def test_readme_seeds_table_is_the_mean_and_spread_of_the_committed_reports():
+  """Each cell of the demo's 3-seed table in README.md is the mean ± sample standard
+  deviation (statistics module) of one section's PSNR over figures/demo_seeds/seed-*/."""
+  import statistics  # pylint: disable=import-outside-toplevel
+  folder = os.path.join(ROOT, 'figures', 'demo_seeds')
+  reports = [json.loads(_read(os.path.join(folder, d, 'evaluation.json')))
+             for d in sorted(os.listdir(folder)) if d.startswith('seed-')]
+  assert len(reports) == 3 and sorted(r['config']['seed'] for r in reports) == [0, 1, 2]
+  want = set()
+  for name, section in reports[0]['sections'].items():
+    if 'psnr_db' in section:
+      values = [r['sections'][name]['psnr_db'] for r in reports]
+      want.add('%.2f ± %.2f' % (statistics.mean(values), statistics.stdev(values)))
+  text = _readme()
+  block = text[text.index('<!-- demo-seeds:begin'):text.index('<!-- demo-seeds:end')]
+  (row,) = [l for l in block.splitlines() if l.startswith('| `demo`')]
+  cells = [c.strip() for c in row.strip('|').split(' | ')]
+  assert cells[1:3] == [str(reports[0]['step']), '3']
+  assert set(cells[3:]) == want and len(cells[3:]) == len(want)
 
 
 def _departures_rows():

@@ -1,5 +1,6 @@
-"""Held-out evaluation: the metrics against numpy, code fitting with a frozen decoder, and
-the report of a tiny trained run (fields, provenance, learned-code numbers, seeding)."""
+"""Held-out evaluation: the metrics against numpy, code fitting with a frozen decoder, the
+report of a tiny trained run (fields, provenance, learned-code numbers, seeding), and the
+PCA baseline on a short demo run (numpy's PCA, and GLO beating it on training images)."""
 import json
 import os
 import shutil
@@ -97,7 +98,7 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
   assert report['step'] == 30 and report['seed'] == 1
   assert report['protocol']['steps'] == 20 and report['protocol']['codes_optimizer'] == 'adam'
   sections = report['sections']
-  assert set(sections) == {'train_learned', 'train', 'heldout'}
+  assert set(sections) == {'train_learned', 'train', 'heldout', 'pca_train', 'pca_heldout'}
   assert sections['train_learned']['num_images'] == 10
   assert sections['train']['num_images'] == 10 and sections['train']['steps'] == 20
   assert sections['heldout']['num_images'] == 7
@@ -127,6 +128,78 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
   for name, s in sections.items():
     for key in ('mse_pm1', 'psnr_db', 'num_images'):
       assert again['sections'][name][key] == pytest.approx(s[key], rel=1e-5), (name, key)
+
+
+@pytest.fixture(scope='module')
+def demo_run(lfw_dir, tmp_path_factory):
+  """The demo preset trained for 1,000 steps on the 180 faces demo.sh trains on (faces
+  90-99 and their mirrors held out); about a minute on 2 cores."""
+  folder = tmp_path_factory.mktemp('demo')
+  names = sorted(n for n in os.listdir(lfw_dir) if n.endswith('.jpg'))
+  train = [n for n in names if not n.startswith('lfw_09')]
+  heldout = [n for n in names if n.startswith('lfw_09')]
+  assert (len(train), len(heldout)) == (180, 20)
+  for name, subset in (('train.txt', train), ('heldout.txt', heldout)):
+    (folder / name).write_text('\n'.join(subset) + '\n')
+  run = str(folder / 'run')
+  run_module('glo_tf1.cli.train', '--preset=demo', '--data_dir', lfw_dir, '--file_list',
+             folder / 'train.txt', '--run_dir', run, '--num_steps=1000',
+             '--save_checkpoint_steps=1000')
+  return run, str(folder / 'heldout.txt')
+
+
+@pytest.mark.e2e
+def test_pca_baseline_matches_numpy_and_glo_beats_it_on_training_images(demo_run, lfw_dir,
+                                                                         tmp_path):
+  run, heldout_list = demo_run
+  out = str(tmp_path / 'report')
+  run_module('glo_tf1.cli.evaluate', '--run_dir', run, '--data_dir', lfw_dir, '--file_list',
+             heldout_list, '--steps=20', '--max_images=32', '--out_dir', out, '--nofid')
+  with open(os.path.join(out, 'evaluation.json')) as f:
+    report = json.load(f)
+  sections = report['sections']
+  assert set(sections) == {'train_learned', 'train', 'pca_train', 'heldout', 'pca_heldout'}
+  assert report['pca']['fit_images'] == 180 and report['pca']['components'] == 32
+  assert sections['pca_train']['num_images'] == sections['train']['num_images'] == 32
+  assert sections['pca_heldout']['num_images'] == sections['heldout']['num_images'] == 20
+  # A trained GLO reconstructs its training images better than the linear model of the
+  # same code size (the GLO paper's comparison).
+  assert sections['train_learned']['mse_pm1'] < sections['pca_train']['mse_pm1']
+  assert sections['train_learned']['psnr_db'] > sections['pca_train']['psnr_db']
+  with open(os.path.join(out, 'evaluation.md')) as f:
+    md = f.read()
+  rows = [l.split(' | ')[0][2:] for l in md.splitlines() if l.startswith('| ')][2:]
+  assert rows == [evaluate.SECTION_LABELS[n] for n in
+                  ('train_learned', 'train', 'pca_train', 'heldout', 'pca_heldout')]
+  assert '| training images, PCA (linear baseline) | 32 |' in md
+  assert 'principal components of 180 training images' in md
+
+  # numpy's PCA of the same preprocessed images: eigenvectors of the scatter matrix of
+  # all 180 training images, applied to the 32 evaluated training images and the 20
+  # held-out ones.
+  from glo_tf1.data import pipelines  # pylint: disable=import-outside-toplevel
+  train_paths = runs.read_run(run)['paths']
+  with tf.Graph().as_default(), tf.Session() as sess:
+    x = np.concatenate([b for _, b in pipelines.iterate_in_order(sess, train_paths, 90, 32)])
+    heldout = [os.path.join(lfw_dir, n) for n in files.list_images(lfw_dir, heldout_list)]
+    h = np.concatenate([b for _, b in pipelines.iterate_in_order(sess, heldout, 20, 32)])
+  flat = x.reshape(180, -1).astype(np.float64)
+  mean = flat.mean(0)
+  _, vecs = np.linalg.eigh((flat - mean).T @ (flat - mean))
+  v = vecs[:, ::-1][:, :32]
+
+  def pca_mse(images):
+    f = images.reshape(len(images), -1).astype(np.float64)
+    return float(np.mean(((f - mean) @ v @ v.T + mean - f) ** 2))
+
+  idx = files.seeded_subset(180, 32, np.random.RandomState([0, 2]))
+  assert sections['pca_train']['mse_pm1'] == pytest.approx(pca_mse(x[idx]), rel=1e-4)
+  assert sections['pca_heldout']['mse_pm1'] == pytest.approx(pca_mse(h), rel=1e-4)
+
+  # --pca_max_images: a seeded subset of the training images.
+  few = evaluate.evaluate(run, steps=0, max_images=8, pca_max_images=50)
+  assert few['pca']['fit_images'] == 50 and few['sections']['pca_train']['num_images'] == 8
+  assert 'pca' not in evaluate.evaluate(run, steps=0, max_images=8, pca_max_images=None)
 
 
 @pytest.mark.e2e

@@ -327,7 +327,8 @@ def test_evaluate_reports_fid_of_samples_and_reconstructions(network, tiny_run, 
   sections = report['sections']
   counts = {'fid_samples_unit': 6, 'fid_samples_fitted': 6, 'fid_samples_full': 6,
             'fid_reconstructions': 6, 'fid_heldout_reconstructions': 4,
-            'fid_heldout_images': 5}
+            'fid_heldout_images': 5, 'fid_pca_reconstructions': 6,
+            'fid_pca_heldout_reconstructions': 4}
   for name, count in counts.items():
     assert sections[name]['num_images'] == count, name
     assert np.isfinite(sections[name]['fid_train']) and sections[name]['fid_train'] > 0

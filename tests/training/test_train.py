@@ -207,6 +207,34 @@ def test_paper_preset_pca_init_sgd_lap1_and_stored_projection(lfw_dir, tmp_path)
   assert not np.array_equal(final, init)
 
 
+@pytest.mark.e2e
+def test_paper64_trains_dcgans_generator_and_a_run_without_decoder_resumes(lfw_dir, tmp_path):
+  """paper64 end to end on a tiny scale: DCGAN's generator (stride-2 k x k output layer, no
+  deconv1) learns with the paper's SGD and Lap1 loss; a config.json from before --decoder
+  existed resumes as the post's decoder."""
+  run = str(tmp_path / 'run')
+  tiny = [a for a in TINY if not a.startswith('--preset')]
+  out = run_module('glo_tf1.cli.train', '--preset=paper64', '--data_dir', lfw_dir,
+                   '--run_dir', run, '--num_steps=60', '--kernel_size=4', *tiny).stdout
+  cfg = rundir.read_config(run)
+  assert (cfg['preset'], cfg['decoder'], cfg['kernel_size']) == ('paper64', 'dcgan', 4)
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run))
+  assert reader.get_tensor('decoder/deconv_out/weights').shape == (4, 4, 3, 8)
+  assert reader.get_tensor('decoder/project/weights').shape == (4, 4, 16, 8)
+  assert not reader.has_tensor('decoder/deconv1/weights')
+  losses = _losses(out)
+  assert np.mean(losses[-2:]) < 0.9 * losses[0], out
+  old = io.read_json(os.path.join(run, 'config.json'))
+  old.update(decoder='post')
+  io.write_json(os.path.join(run, 'config.json'), old)
+  with pytest.raises(rundir.RunDirError, match="decoder: 'post' -> 'dcgan'"):
+    rundir.resolve_for_run(run, None, {'decoder': 'dcgan'})
+  del old['decoder']
+  io.write_json(os.path.join(run, 'config.json'), old)
+  cfg, resumed = rundir.resolve_for_run(run, None, {})
+  assert resumed and cfg['decoder'] == 'post'
+
+
 def test_resume_fills_settings_added_since_the_run_started(tmp_path):
   run = tmp_path / 'run'
   run.mkdir()

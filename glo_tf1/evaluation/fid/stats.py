@@ -84,6 +84,8 @@ SECTION_LABELS = {
     'fid_samples_full': 'samples, fitted full-covariance Gaussian (FID)',
     'fid_reconstructions': 'training images, learned codes (FID)',
     'fid_heldout_reconstructions': 'held-out images, codes optimised (FID)',
+    'fid_pca_reconstructions': 'training images, PCA (FID)',
+    'fid_pca_heldout_reconstructions': 'held-out images, PCA (FID)',
     'fid_heldout_images': 'held-out real images (FID)',
 }
 
@@ -117,7 +119,8 @@ def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, ti
 
 
 def evaluate_fid(fid_sess, ops, sess, gen, run, num_images, seed, heldout=None,
-                 heldout_recon_features=None, cache_dir=None, method='eigh', batch_size=50):
+                 heldout_recon_features=None, cache_dir=None, method='eigh', batch_size=50,
+                 pca_reconstruct=None, heldout_pca_features=None):
   """FID of the run's samples and reconstructions against its real images.
 
   Args:
@@ -131,6 +134,9 @@ def evaluate_fid(fid_sess, ops, sess, gen, run, num_images, seed, heldout=None,
     heldout: optional (data_dir, names) of held-out images: up to num_images of them are
       a second reference, and their FID against the training images is reported.
     heldout_recon_features: features of held-out reconstructions (optimised codes).
+    pca_reconstruct: optional function images -> the PCA baseline's reconstructions; adds
+      the FID of the reconstructions of the reference's training images.
+    heldout_pca_features: features of the PCA reconstructions of held-out images.
     cache_dir: where the real-image statistics are cached (None: no cache).
     method: of `frechet.frechet_distance`.
   Returns:
@@ -168,10 +174,18 @@ def evaluate_fid(fid_sess, ops, sess, gen, run, num_images, seed, heldout=None,
   train_idx = choose_subset(len(run['names']), n, seed)  # the reference's images
   sets['fid_reconstructions'] = frechet.gaussian(inception.extract(
       fid_sess, ops, recon_batches(train_idx), n, 'reconstructions', batch_size))
+  if pca_reconstruct is not None:
+    paths = [run['paths'][i] for i in train_idx]
+    batches = (pca_reconstruct(generation.load_images(sess, gen, paths[a:a + chunk]))
+               for a in range(0, n, chunk))
+    sets['fid_pca_reconstructions'] = frechet.gaussian(inception.extract(
+        fid_sess, ops, batches, n, 'PCA reconstructions', batch_size))
   counts = {name: n for name in sets}
-  if heldout_recon_features is not None and len(heldout_recon_features) >= 2:
-    sets['fid_heldout_reconstructions'] = frechet.gaussian(heldout_recon_features)
-    counts['fid_heldout_reconstructions'] = len(heldout_recon_features)
+  for name, features in (('fid_heldout_reconstructions', heldout_recon_features),
+                         ('fid_pca_heldout_reconstructions', heldout_pca_features)):
+    if features is not None and len(features) >= 2:
+      sets[name] = frechet.gaussian(features)
+      counts[name] = len(features)
   if 'heldout' in refs:
     sets['fid_heldout_images'] = refs['heldout'][0]
     counts['fid_heldout_images'] = refs['heldout'][1]['num_images']

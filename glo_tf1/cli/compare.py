@@ -1,0 +1,57 @@
+"""glo-compare: one table of several runs' evaluation reports, seeds averaged.
+
+  glo-compare REPORT_OR_DIR... [--format markdown|latex|csv] [--out FILE]
+              [--metrics psnr_db,fid_train] [--sections train_learned,pca_train,...]
+
+Each argument is an evaluation.json, a run directory (its eval/evaluation.json) or a folder
+of runs (every evaluation.json under it). Runs with the same settings but --seed form one
+row, mean ± sample standard deviation over the seeds with their number; each row names its
+preset and the flags that differ from it. The evaluation protocol goes under the table
+(markdown, LaTeX) or into a column (CSV). Reports made with different protocols (code
+steps, image counts, FID references) are refused, naming the difference
+(docs/evaluation.md, "Tables across runs and seeds").
+"""
+import os
+
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.enum('format', 'markdown', list(settings.COMPARE_FORMATS), 'Table format: markdown, latex (a tabular '
+             'to \\input) or csv (mean and std columns).')
+_define.string('out', None, 'Write the table to this file (default: print it).')
+_define.list('metrics', ['psnr_db', 'fid_train'], 'Metrics of each report section to show: '
+             'psnr_db, mse_pm1, mse_01, fid_train, fid_heldout.')
+_define.list('sections', None, 'Report sections to show, in this order of the report '
+             '(default: every section that all reports have), e.g. '
+             'train_learned,pca_train,heldout,pca_heldout.')
+
+
+def main(fv, paths):
+  from glo_tf1 import io  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
+  if not paths:
+    raise settings.ConfigError('give the evaluation reports, run directories or folders of '
+                               'runs to compare (glo-compare --help)')
+  table = compare.build_table(paths, fv.metrics, fv.sections)
+  text = compare.render(table, fv.format)
+  if fv.out:
+    os.makedirs(os.path.dirname(os.path.abspath(fv.out)), exist_ok=True)
+    io.write_text_atomic(fv.out, text)
+    print('Wrote %s (%d rows from %d reports)' % (
+        os.path.abspath(fv.out), len(table['rows']),
+        sum(len(r['reports']) for r in table['rows'])))
+  else:
+    print(text, end='')
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__, positional=True)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# K seeds of one configuration, each trained and evaluated, and the table across them:
+#   bash reproduce/seeds.sh PRESET K [TRAIN_FLAGS...]
+#   bash reproduce/seeds.sh --publish PRESET K [TRAIN_FLAGS...]
+# From any directory. Seed s (0 .. K-1) trains with --seed s (and --deterministic with
+# --publish, so every published run reruns bit for bit), then glo-evaluate measures it on
+# the held-out images; glo-compare writes one table (markdown, LaTeX, CSV) of the K reports,
+# mean ± standard deviation over the seeds.
+# Data: the embedded faces with the demo's split (faces 90-99 and their mirrors held out),
+# or SEEDS_DATA_DIR with SEEDS_TRAIN_LIST and SEEDS_HELDOUT_LIST (file lists relative to
+# it; without SEEDS_HELDOUT_LIST only training images are evaluated).
+# Writes runs/seeds-PRESET/ (ignored by git; SEEDS_OUT, relative to the repository or
+# absolute, to change); with --publish the runs
+# go to runs/seeds-publish/ and the K reports and the tables to figures/demo_seeds/
+# (SEEDS_FIGURES to change), where README.md's table is generated from.
+# Environment: SEEDS_EVAL_FLAGS (extra glo-evaluate flags, e.g. --nofid).
+set -euo pipefail
+PUBLISH=0
+if [ "${1:-}" = "--publish" ]; then PUBLISH=1; shift; fi
+if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: bash reproduce/seeds.sh [--publish] PRESET K [TRAIN_FLAGS...]" >&2
+  exit 2
+fi
+PRESET="$1"; K="$2"; shift 2
+TRAIN_FLAGS=("$@")
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"   # changes to the repository root
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
+if [ "$PUBLISH" = 1 ]; then
+  OUT="$(abs "${SEEDS_OUT:-runs/seeds-publish}")"
+  TABLES="$(abs "${SEEDS_FIGURES:-figures/demo_seeds}")"
+  TRAIN_FLAGS+=(--deterministic)
+  rm -rf "$OUT" "$TABLES"   # published numbers come from runs of the tree as it is
+else
+  OUT="$(abs "${SEEDS_OUT:-runs/seeds-$PRESET}")"
+  TABLES="$OUT"
+fi
+mkdir -p "$OUT" "$TABLES"
+if [ -n "${SEEDS_DATA_DIR:-}" ]; then
+  DATA="$(cd "$SEEDS_DATA_DIR" && pwd)"
+  TRAIN_LIST="${SEEDS_TRAIN_LIST:-}"
+  HELDOUT_LIST="${SEEDS_HELDOUT_LIST:-}"
+else
+  DATA="$OUT/data"
+  glo-write-faces --out_dir "$DATA"
+  TRAIN_LIST="$OUT/train.txt"
+  HELDOUT_LIST="$OUT/heldout.txt"
+  (cd "$DATA" && ls) | grep '\.jpg$' | grep -v '^lfw_09' > "$TRAIN_LIST"
+  (cd "$DATA" && ls) | grep '\.jpg$' | grep '^lfw_09' > "$HELDOUT_LIST"
+fi
+REPORTS=()
+for ((SEED = 0; SEED < K; SEED++)); do
+  RUN="$OUT/seed-$SEED"
+  echo "=== seed $SEED of $K: $RUN"
+  glo-train --preset "$PRESET" --seed "$SEED" --data_dir "$DATA" \
+    ${TRAIN_LIST:+--file_list "$TRAIN_LIST"} --run_dir "$RUN" "${TRAIN_FLAGS[@]}"
+  EVAL_OUT="$RUN/eval"
+  [ "$PUBLISH" = 1 ] && EVAL_OUT="$TABLES/seed-$SEED"
+  # shellcheck disable=SC2086
+  glo-evaluate --run_dir "$RUN" ${HELDOUT_LIST:+--data_dir "$DATA" --file_list "$HELDOUT_LIST"} \
+    --max_images 32 --out_dir "$EVAL_OUT" ${SEEDS_EVAL_FLAGS:-}
+  REPORTS+=("$EVAL_OUT/evaluation.json")
+done
+glo-compare "${REPORTS[@]}" --format markdown --out "$TABLES/table.md"
+glo-compare "${REPORTS[@]}" --format latex --out "$TABLES/table.tex"
+glo-compare "${REPORTS[@]}" --format csv --out "$TABLES/table.csv"
+cat "$TABLES/table.md"
+echo "Runs: $OUT"
+echo "Reports and tables (table.md, table.tex, table.csv): $TABLES"

@@ -1,0 +1,160 @@
+"""glo-compare: seeds grouped into mean ± sample std (against the statistics module), rows
+named by preset and flags, mixed protocols refused naming the difference, the LaTeX
+tabular's structure, the CSV, and reproduce/seeds.sh end to end on the embedded faces."""
+import csv
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from conftest import run_module
+from glo_tf1 import io as glo_io
+from glo_tf1 import settings
+from glo_tf1.evaluation import compare
+
+
+def _report(seed, psnr, latent_dims=32, steps=1000, heldout=20, step=3000):
+  cfg = settings.resolve('demo', {'seed': seed, 'latent_dims': latent_dims})
+  section = lambda n, p: {'num_images': n, 'psnr_db': p, 'mse_pm1': 4 * 10 ** (-p / 10)}
+  return {'config': cfg, 'seed': 0, 'step': step,
+          'protocol': {'steps': steps, 'batch_size': 32},
+          'pca': {'fit_images': 180, 'components': latent_dims},
+          'sections': {'train_learned': section(32, psnr), 'train': section(32, psnr - 1),
+                       'pca_train': section(32, 24.0), 'heldout': section(heldout, 20.0)}}
+
+
+def _write(folder, name, report):
+  path = os.path.join(str(folder), name, 'eval', 'evaluation.json')
+  os.makedirs(os.path.dirname(path))
+  glo_io.write_json(path, report)
+  return path
+
+
+@pytest.fixture
+def runs(tmp_path):
+  """Three seeds of the demo and two of the demo with 16 dims, as run directories."""
+  psnr = {('a', 0): 35.0, ('a', 1): 35.5, ('a', 2): 34.2, ('b', 0): 30.1, ('b', 1): 30.9}
+  for (kind, seed), value in psnr.items():
+    _write(tmp_path, '%s-%d' % (kind, seed),
+           _report(seed, value, latent_dims=32 if kind == 'a' else 16))
+  return tmp_path, psnr
+
+
+def test_seeds_are_grouped_with_mean_and_sample_std(runs):
+  folder, psnr = runs
+  table = compare.build_table([str(folder)])
+  assert [r['label'] for r in table['rows']] == ['demo', 'demo --latent_dims=16']
+  a, b = table['rows']
+  assert a['seeds'] == [0, 1, 2] and b['seeds'] == [0, 1] and a['step'] == 3000
+  want_a = [psnr[('a', s)] for s in range(3)]
+  assert a['values'][('train_learned', 'psnr_db')] == want_a
+  md = compare.markdown(table)
+  cell = '%.2f ± %.2f' % (statistics.mean(want_a), statistics.stdev(want_a))
+  assert '| `demo` | 3000 | 3 | %s |' % cell in md
+  want_b = [psnr[('b', s)] for s in range(2)]
+  assert '%.2f ± %.2f' % (statistics.mean(want_b), statistics.stdev(want_b)) in md
+  assert 'code steps 1000' in md and 'held-out images 20' in md and 'PCA fit images 180' in md
+  # Columns: PSNR of every section all reports have, in the report's order.
+  assert [c[0] for c in table['columns']] == ['train_learned', 'train', 'pca_train', 'heldout']
+
+
+def test_one_seed_has_no_spread_and_reports_of_one_seed_twice_are_refused(tmp_path):
+  one = _write(tmp_path, 'x', _report(0, 33.0))
+  assert compare.markdown(compare.build_table([one])).count('±') == 1  # the footnote's
+  _write(tmp_path, 'y', _report(0, 34.0))
+  with pytest.raises(compare.CompareError, match='same settings and seed'):
+    compare.build_table([str(tmp_path)])
+
+
+@pytest.mark.parametrize('change,words', [
+    ({'steps': 20}, ('code steps: 1000 in', '20 in')),
+    ({'heldout': 10}, ('held-out images: 20 in', '10 in'))])
+def test_mixed_protocols_are_refused_naming_the_difference(runs, change, words):
+  folder, _ = runs
+  odd = _write(folder, 'odd', _report(5, 33.0, **change))
+  with pytest.raises(compare.CompareError) as e:
+    compare.build_table([str(folder)])
+  message = str(e.value)
+  assert all(w in message for w in words), message
+  assert os.path.join('odd', 'eval', 'evaluation.json') in message and odd.startswith('/')
+
+
+def test_latex_is_a_tabular_with_one_cell_per_column(runs):
+  folder, _ = runs
+  text = compare.latex(compare.build_table([str(folder)]))
+  lines = text.strip().splitlines()
+  assert lines[0].startswith(r'\begin{tabular}{') and lines[-1] == r'\end{tabular}'
+  spec = re.match(r'\\begin\{tabular\}\{([lrc]+)\}', lines[0]).group(1)
+  body = [l for l in lines[1:-1] if l != r'\hline']
+  unescaped = re.compile(r'(?<!\\)[&%#_]')
+  for line in body:
+    assert line.endswith(r'\\'), line
+    if line.startswith(r'\multicolumn'):
+      assert line.startswith(r'\multicolumn{%d}' % len(spec))
+    else:
+      assert len(unescaped.findall(line.replace(r'\&', ''))) == len(spec) - 1, line
+    assert not unescaped.findall(re.sub(r'(?<!\\)&', '', line)), line
+  assert len(re.findall(r'(?<!\\)\{', text)) == len(re.findall(r'(?<!\\)\}', text))
+  assert r'\texttt{demo -{}-{}latent\_dims=16}' in text and r'$\pm$' in text
+
+
+def test_csv_has_mean_and_std_columns(runs):
+  folder, psnr = runs
+  rows = list(csv.DictReader(io.StringIO(compare.csv_text(compare.build_table([str(folder)])))))
+  assert [r['run'] for r in rows] == ['demo', 'demo --latent_dims=16']
+  want = [psnr[('a', s)] for s in range(3)]
+  assert float(rows[0]['train_learned.psnr_db.mean']) == pytest.approx(statistics.mean(want))
+  assert float(rows[0]['train_learned.psnr_db.std']) == pytest.approx(statistics.stdev(want))
+  assert rows[0]['num_seeds'] == '3' and 'code steps=1000' in rows[0]['protocol']
+
+
+def test_missing_paths_and_folders_without_reports_name_them(tmp_path):
+  with pytest.raises(compare.CompareError, match='does not exist'):
+    compare.find_reports([str(tmp_path / 'nowhere')])
+  with pytest.raises(compare.CompareError, match='holds no evaluation.json'):
+    compare.find_reports([str(tmp_path)])
+
+
+@pytest.mark.e2e
+def test_cli_writes_each_format_and_exits_2_on_mixed_protocols(runs, tmp_path):
+  folder, _ = runs
+  for fmt in settings.COMPARE_FORMATS:
+    out = str(tmp_path / ('table.' + fmt))
+    run_module('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
+    with open(out) as f:
+      assert 'demo' in f.read()
+  _write(folder, 'odd', _report(7, 33.0, steps=5))
+  proc = run_module('glo_tf1.cli.compare', str(folder), check=False)
+  assert proc.returncode == 2 and 'code steps' in proc.stderr, proc.stderr
+
+
+@pytest.mark.e2e
+def test_seeds_script_trains_evaluates_and_tabulates_on_the_embedded_faces(tmp_path):
+  out = str(tmp_path / 'seeds')
+  env = dict(os.environ, SEEDS_OUT=out, SEEDS_EVAL_FLAGS='--steps=3 --nofid')
+  tiny = ['--image_size=16', '--latent_dims=8', '--decoder_filters=16,8', '--batch_size=8',
+          '--num_steps=20', '--shuffle_capacity=64', '--min_after_dequeue=8',
+          '--num_reader_threads=1', '--save_summaries_steps=10', '--image_summary_steps=20']
+  proc = subprocess.run(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh'), 'demo', '2']
+                        + tiny, capture_output=True, text=True, env=env, timeout=600,
+                        cwd=str(tmp_path))
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  reports = [os.path.join(out, 'seed-%d' % s, 'eval', 'evaluation.json') for s in (0, 1)]
+  seeds = []
+  for path in reports:
+    with open(path) as f:
+      report = json.load(f)
+    seeds.append(report['config']['seed'])
+    assert report['sections']['heldout']['num_images'] == 20
+  assert seeds == [0, 1]
+  with open(os.path.join(out, 'table.md')) as f:
+    md = f.read()
+  assert '| `demo --image_size=16 --latent_dims=8 --decoder_filters=16,8' in md
+  assert '| 20 | 2 |' in md  # step 20, two seeds in one row
+  assert os.path.exists(os.path.join(out, 'table.tex'))
+  assert os.path.exists(os.path.join(out, 'table.csv'))
