@@ -75,5 +75,19 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
                                for m in res['memory'].values())
   assert set(res['targets']) >= {'lazy_adam_largest_within_5pct',
                                  'cache_train_step_at_least_90pct_of_decoder_only'}
+  prec = res['precision']  # bf16 against fp32, or why not on this CPU
+  assert set(prec['ratio']) == {'decoder_only', 'train_step_cache', 'train_step_jpeg'} \
+      if 'ratio' in prec else 'native bf16' in prec['skipped']
   values = dict(_positive_numbers({k: v for k, v in res.items() if k != 'settings'}))
   assert values and all(v > 0 for v in values.values()), values
+
+
+def test_tower_counts_and_the_precisions_each_device_runs():
+  assert bench.tower_counts(1) == [1]
+  assert bench.tower_counts(3) == [1, 2, 3]
+  assert bench.tower_counts(8) == [1, 2, 4, 8]
+  assert bench.tower_counts(6) == [1, 2, 4, 6]
+  cpu = bench.tower_precisions('cpu', 0)
+  assert cpu['fp32'] is None and 'fp16' in cpu['fp16']
+  gpu = bench.tower_precisions('gpu', 2)
+  assert gpu['fp32'] is None and gpu['fp16'] is None and 'CPUs only' in gpu['bf16']
