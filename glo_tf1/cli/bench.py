@@ -46,6 +46,7 @@ def main(fv):
     print(json.dumps({'peak_rss_mib': benchmark.probe_memory(opt, int(n), s)}))
     return 0
   work_dir = fv.work_dir or tempfile.mkdtemp(prefix='glo_bench_')
+  load_before = os.getloadavg()[0]  # other processes' load: is the machine idle?
   log = lambda m: print('[%s] %s' % (time.strftime('%H:%M:%S'), m), flush=True)
   try:
     if fv.mode == 'towers':
@@ -62,9 +63,11 @@ def main(fv):
   finally:
     if not fv.work_dir:
       shutil.rmtree(work_dir, ignore_errors=True)
-  report = ['%s, %d CPU(s), TensorFlow %s; %s' % (
+  res['machine']['load_average'] = {'before': load_before, 'after': os.getloadavg()[0]}
+  report = ['%s, %d CPU(s), TensorFlow %s; %s; load average %.1f before, %.1f after' % (
       res['machine']['processor'], res['machine']['cpus'], res['machine']['tensorflow'],
-      'QUICK (smoke test sizes)' if fv.quick else 'blog sizes'), '', table]
+      'QUICK (smoke test sizes)' if fv.quick else 'blog sizes', load_before,
+      res['machine']['load_average']['after']), '', table]
   if res.get('targets'):
     report += ['', 'targets: ' + ', '.join('%s %s' % (k, 'met' if v else 'NOT met')
                                           for k, v in res['targets'].items())]

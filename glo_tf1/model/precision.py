@@ -21,7 +21,7 @@ holds float32 variables whatever the precision, so a run may resume with another
 from glo_tf1 import settings
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
-NATIVE_BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
+NATIVE_BF16_FEATURES = ('avx512_bf16', 'amx_bf16')
 FP16_MIN_COMPUTE_CAPABILITY = (7, 0)  # the CUDA rewrite leaves older GPUs in float32
 
 
@@ -63,11 +63,11 @@ def check(precision, on_gpu, flags=None, gpu_capabilities=()):
         '(oneDNN) and float16 on GPUs only; use --precision=fp16 on GPUs.')
   if precision == 'bf16':
     flags = cpu_flags() if flags is None else set(flags)
-    if not flags & set(NATIVE_BF16_FLAGS):
+    if not flags & set(NATIVE_BF16_FEATURES):
       raise PrecisionError(
           '--precision=bf16: this CPU has no native bf16 instructions (none of %s among '
           'its flags in /proc/cpuinfo), so oneDNN would emulate bfloat16, slower than '
-          'float32. Use --precision=fp32.' % ', '.join(NATIVE_BF16_FLAGS))
+          'float32. Use --precision=fp32.' % ', '.join(NATIVE_BF16_FEATURES))
   if precision == 'fp16':
     old = [c for c in gpu_capabilities if c and tuple(c) < FP16_MIN_COMPUTE_CAPABILITY]
     if old:

@@ -50,7 +50,8 @@ def _positive_numbers(obj, path=''):
     for k, v in obj.items():
       yield from _positive_numbers(v, path + '/' + k)
   elif (isinstance(obj, numbers.Number) and not isinstance(obj, bool) and
-        not path.endswith('/growth_mib')):  # a difference of two peaks, may be ~0
+        not path.endswith('/growth_mib') and  # a difference of two peaks, may be ~0
+        '/load_average/' not in path):  # 0 on an idle machine
     yield path, obj
 
 

@@ -12,7 +12,7 @@ from glo_tf1.model import precision
 from glo_tf1.model import towers
 
 SMALL = dict(image_size=16, latent_dims=8, decoder_filters=[16, 8], tower_device='cpu')
-NATIVE_BF16 = bool(precision.cpu_flags() & set(precision.NATIVE_BF16_FLAGS))
+NATIVE_BF16 = bool(precision.cpu_flags() & set(precision.NATIVE_BF16_FEATURES))
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

@@ -15,7 +15,7 @@ from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 from glo_tf1.model import precision
 
-NATIVE_BF16 = bool(precision.cpu_flags() & set(precision.NATIVE_BF16_FLAGS))
+NATIVE_BF16 = bool(precision.cpu_flags() & set(precision.NATIVE_BF16_FEATURES))
 STEPS, EVERY, WINDOW = 600, 25, 4  # losses logged every 25 steps, compared per 100 steps
 
 
