@@ -341,6 +341,15 @@ def decoder_filters_for_size(filters, image_size):
   return filters[:blocks + 1]
 
 
+def with_new_settings(saved):
+  """A config saved by an older glo-tf1, with every setting added since (missing from it)
+  at its preset's default. Only settings that do not change the model (e.g. `precision`,
+  `input_cache`) may be filled so; run_dir.resolve_for_run refuses missing model ones."""
+  defaults = PRESETS.get(saved.get('preset'), BLOG)
+  return dict(saved, **{k: defaults[k] for k in set(defaults) - set(saved)
+                        if k not in MODEL_KEYS})
+
+
 def model_differences(old, new):
   """[(key, old value, new value)] for the model settings that differ."""
   return [(k, old.get(k), new.get(k)) for k in MODEL_KEYS if old.get(k) != new.get(k)]

@@ -60,7 +60,7 @@ def resolve_for_run(run_dir, preset, overrides):
                       % (os.path.join(run_dir, CONFIG_NAME), ', '.join(new_model_keys)))
   # A setting added since the run started that does not change the model (e.g. a new
   # input option) takes its preset default.
-  saved = dict(saved, **{k: defaults[k] for k in missing})
+  saved = settings.with_new_settings(saved)
   if preset and preset != saved.get('preset'):
     wanted = settings.resolve(preset, overrides)
   else:

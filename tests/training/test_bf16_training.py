@@ -1,8 +1,8 @@
 """--precision=bf16 trains like fp32: the demo configuration from the same seed under
 --deterministic, in fp32 and in bf16, keeps the training loss within 5% of fp32's over the
 run and the learned-code PSNR within 0.5 dB; glo-evaluate reads the bf16 checkpoint
-unchanged; a run resumes with another precision; an unsupported one stops before anything
-is written."""
+unchanged; a run resumes with another precision, also one saved before the setting
+existed; an unsupported one stops before anything is written."""
 import json
 import os
 import re
@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from conftest import run_module
+from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 from glo_tf1.model import precision
+from glo_tf1.training import run_dir as rundir
 
 NATIVE_BF16 = bool(precision.cpu_flags() & set(precision.NATIVE_BF16_FEATURES))
 STEPS, EVERY, WINDOW = 600, 25, 4  # losses logged every 25 steps, compared per 100 steps
@@ -73,3 +75,18 @@ def test_bf16_without_native_instructions_stops_before_writing(lfw_dir, tmp_path
   assert not os.path.exists(run)
   with pytest.raises(settings.ConfigError, match='--precision'):
     settings.resolve('demo', {'precision': 'fp8'})
+
+
+def test_a_run_saved_before_precision_existed_resumes_and_loads_in_fp32(tmp_path):
+  saved = settings.resolve('demo', {'image_size': 16})
+  del saved['precision']
+  io.write_json(str(tmp_path / rundir.CONFIG_NAME), saved)
+  cfg, resumed = rundir.resolve_for_run(str(tmp_path), None, {})
+  assert resumed and cfg['precision'] == 'fp32' and cfg['image_size'] == 16
+  cfg, _ = rundir.resolve_for_run(str(tmp_path), None, {'precision': 'bf16'})
+  assert cfg['precision'] == 'bf16'  # not a model setting: no refusal
+  # What glo-evaluate and glo-figures load (evaluation/runs.py).
+  assert settings.validate(settings.with_new_settings(saved))['precision'] == 'fp32'
+  assert 'image_size' in settings.MODEL_KEYS
+  older = {k: v for k, v in saved.items() if k != 'image_size'}
+  assert 'image_size' not in settings.with_new_settings(older)  # never filled in
