@@ -100,4 +100,7 @@ echo
 cat "$REPORT"
 echo
 echo "Report: $REPORT (paste it into an issue)"
-[ "$TESTS" = 0 ] || { echo "error: tests failed on $DEVICE towers; see $OUT/tests.log" >&2; exit 1; }
+if [ "$TESTS" != 0 ]; then
+  echo "error: tests failed on $DEVICE towers; see $OUT/tests.log" >&2
+  exit 1
+fi

@@ -80,12 +80,11 @@ def check(precision, on_gpu, flags=None, gpu_capabilities=()):
 
 def configure_session(conf, precision, on_gpu):
   """Switches on the Grappler rewrite of `precision` in a tf.ConfigProto; returns it."""
-  from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=import-outside-toplevel
-  options = conf.graph_options.rewrite_options
+  options = conf.graph_options.rewrite_options  # a RewriterConfig: its enum values too
   if precision == 'bf16' and not on_gpu:
-    options.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON
+    options.auto_mixed_precision_onednn_bfloat16 = options.ON
   elif precision == 'fp16' and on_gpu:
-    options.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
+    options.auto_mixed_precision = options.ON
   return conf
 
 
