@@ -59,6 +59,7 @@ BLOG = {
     # Towers and input.
     'num_gpus': 1,
     'tower_device': 'gpu',
+    'precision': 'fp32',                  # the post's float32 (docs/gpus.md)
     'input_pipeline': 'fixed',
     'input_cache': 'off',                 # auto: decoded uint8 images in one file (cache.py)
     'num_samples': None,                  # the notebook's NUM_SAMPLES: first N files only
@@ -147,6 +148,7 @@ CHOICES = {
     'optimizer': ('adam', 'sgd'),
     'codes_optimizer': ('adam', 'lazy_adam', 'sgd'),
     'tower_device': ('gpu', 'cpu'),
+    'precision': ('fp32', 'bf16', 'fp16'),
     'input_pipeline': ('fixed', 'post'),
     'input_cache': ('off', 'auto'),
 }
@@ -178,8 +180,11 @@ HELP = {
     'learning_rate': 'Learning rate of the decoder.',
     'codes_learning_rate': 'Learning rate of the codes.',
     'num_steps': 'Stop at this global step (unbounded when unset, like the post).',
-    'num_gpus': 'Number of towers, or auto: one per visible GPU (one on the CPU when none).',
+    'num_gpus': 'Number of towers, or auto: one per visible GPU (one on the CPU when none); '
+                '0: one tower on the CPU, on purpose.',
     'tower_device': 'gpu: towers on /gpu:i; cpu: on /cpu:i (tests).',
+    'precision': 'Arithmetic of the decoder: fp32 (the post), bf16 (CPUs with native bf16), '
+                 'fp16 (GPUs, dynamic loss scaling); variables and loss stay float32.',
     'input_pipeline': 'fixed (default) or post (the notebook\'s, one reader thread only).',
     'input_cache': 'off: read the image files every epoch; auto: decode, crop and resize '
                    'them once into a uint8 cache file (--cache_dir) and train from it.',
@@ -297,8 +302,10 @@ def validate(cfg):
     _check(name, isinstance(v, int) and not isinstance(v, bool) and v > 0,
            'must be a positive integer, got %r' % (v,))
 
-  if cfg['num_gpus'] != 'auto':  # 'auto': every visible GPU, resolved by training/loop.py
-    positive_int('num_gpus')
+  # 'auto' (every visible GPU) and 0 (one CPU tower) are resolved by towers.resolve_num_gpus.
+  _check('num_gpus', cfg['num_gpus'] == 'auto' or (
+      isinstance(cfg['num_gpus'], int) and not isinstance(cfg['num_gpus'], bool) and
+      cfg['num_gpus'] >= 0), 'must be auto or an integer >= 0, got %r' % (cfg['num_gpus'],))
   for name in ('latent_dims', 'batch_size', 'kernel_size',
                'num_reader_threads', 'shuffle_capacity', 'save_summaries_steps',
                'image_summary_steps', 'max_to_keep', 'log_every_steps', 'lap1_levels',
@@ -381,6 +388,16 @@ def decoder_filters_for_size(filters, image_size):
   if len(filters) < blocks + 1:
     filters += [filters[-1]] * (blocks + 1 - len(filters))
   return filters[:blocks + 1]
+
+
+def with_new_settings(saved):
+  """A config saved by an older glo-tf1, with every setting added since (missing from it)
+  at its preset's default. Only settings that do not change the model (e.g. `precision`,
+  `input_cache`) may be filled so; run_dir.resolve_for_run refuses missing model ones."""
+  preset = saved.get('preset')
+  defaults = PRESETS.get(preset if isinstance(preset, str) else None, BLOG)
+  return dict(saved, **{k: defaults[k] for k in set(defaults) - set(saved)
+                        if k not in MODEL_KEYS})
 
 
 def model_differences(old, new):

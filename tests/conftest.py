@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny data sets written as image files, and a trainer subprocess."""
+"""Shared fixtures: tiny data sets written as image files, a trainer subprocess, a fake
+nvidia-smi, and the device of the tower tests (GLO_TEST_TOWER_DEVICE)."""
 import os
 import subprocess
 import sys
@@ -8,6 +9,10 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+# Where the tower tests put their towers: cpu (/cpu:i, every machine) or gpu (/gpu:i:
+# reproduce/gpu_check.sh runs them so on a machine with GPUs).
+TOWER_DEVICE = os.environ.get('GLO_TEST_TOWER_DEVICE', 'cpu')
 
 # Overrides of the demo preset that make a run take seconds on 2 CPU cores.
 TINY = ['--preset=demo', '--image_size=16', '--latent_dims=8', '--decoder_filters=16,8',
@@ -36,6 +41,19 @@ def decode_index(image):
   """Inverse of write_index_images for a preprocessed image in [-1, 1]: its index."""
   pix = np.round((np.asarray(image).reshape(-1, 3).mean(0) / 2. + 0.5) * 255.).astype(int)
   return int(pix[0] + 256 * pix[1])
+
+
+def fake_nvidia_smi(folder, gpus):
+  """An `nvidia-smi` script in `folder` whose -L lists `gpus` GPUs (none: an empty list,
+  as the real command prints on a machine whose driver sees no GPU)."""
+  os.makedirs(folder, exist_ok=True)
+  path = os.path.join(folder, 'nvidia-smi')
+  with open(path, 'w') as f:
+    f.write('#!/bin/sh\n')
+    for i in range(gpus):
+      f.write('echo "GPU %d: NVIDIA A100-SXM4-80GB (UUID: GPU-0000000%d)"\n' % (i, i))
+  os.chmod(path, 0o755)
+  return folder
 
 
 @pytest.fixture(scope='session')

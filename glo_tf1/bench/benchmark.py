@@ -13,7 +13,13 @@ Prints a table and writes it as JSON:
     fraction of the decoder-only figure;
   * step time with 1k, 100k and 1M codes for each codes optimizer (adam, lazy_adam, sgd);
   * peak resident memory with 1k and 1M codes (one subprocess each, `ru_maxrss`), beside
-    the bytes of the codes table and its optimizer slots.
+    the bytes of the codes table and its optimizer slots;
+  * --precision: bf16 against fp32, decoder only and the full training step, in
+    alternating rounds, and their ratio (target: the step with the cache >= 1.4x fp32's
+    on a CPU with native bf16), or why bf16 was not measured.
+`--mode precision` runs the last comparison alone; `--mode towers` measures training
+images/s for 1 ... K towers (GPUs, or CPU towers), with and without the cache, for each
+precision the towers can run (reproduce/gpu_check.sh).
 Every figure is the median of several timed repeats after warm-up steps; the sizes of a
 comparison are timed in alternating rounds so that load from other processes hits them
 alike. The default sizes are the blog's (128 px, the notebook's decoder; batch 64, one
@@ -38,8 +44,10 @@ from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import cache as cache_lib
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
+from glo_tf1.model import precision as precision_lib
 from glo_tf1.model import towers
 from glo_tf1.training import input_cache
+from glo_tf1.training import loop
 
 FULL = {
     'image_size': 128, 'batch_size': 64, 'decoder_filters': [256, 128, 64, 64, 32],
@@ -102,10 +110,15 @@ def training_flops_per_image(cfg):
 # ----------------------------------------------------------------------------- timing
 
 
-def _session(uses_cache=False):
-  conf = tf.ConfigProto(allow_soft_placement=True)
-  if uses_cache:
-    cache_lib.configure_session(conf)
+def _session(uses_cache=False, cfg=None):
+  """A session of the default graph, started; with a training `cfg`, configured as
+  training configures it (loop.session_config: CPU towers, cache, precision)."""
+  if cfg is not None:
+    conf = loop.session_config(dict(cfg, input_cache='auto' if uses_cache else 'off'))
+  else:
+    conf = tf.ConfigProto(allow_soft_placement=True)
+    if uses_cache:
+      cache_lib.configure_session(conf)
   init = [tf.global_variables_initializer(), tf.local_variables_initializer()]
   tf.get_default_graph().finalize()  # a timed step must not add ops
   sess = tf.Session(config=conf)
@@ -161,26 +174,31 @@ def bench_config(s, **overrides):
 
 
 def _synthetic_inputs(cfg, num_codes):
-  """Images held in memory (a local variable) and random indices: no pipeline cost."""
+  """Images held in memory (a local variable) and random indices: no pipeline cost. One
+  batch per tower."""
   b, size = cfg['batch_size'], cfg['image_size']
-  images = tf.Variable(tf.random_uniform([b, size, size, 3], -1., 1., seed=1),
-                       trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES],
-                       name='bench_images')
-  index = tf.random_uniform([b], 0, num_codes, dtype=tf.int32, seed=2)
-  return [{'image': images.read_value(), 'index': index}]
+  out = []
+  for i in range(cfg['num_gpus']):
+    images = tf.Variable(tf.random_uniform([b, size, size, 3], -1., 1., seed=1 + 2 * i),
+                         trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES],
+                         name='bench_images_%d' % i)
+    index = tf.random_uniform([b], 0, num_codes, dtype=tf.int32, seed=2 + 2 * i)
+    out.append({'image': images.read_value(), 'index': index})
+  return out
 
 
 def _training_session(cfg, num_codes, paths=None, cache_file=None):
-  """A training graph and its running session; inputs synthetic unless paths given."""
+  """A training graph and its running session, configured as training does (towers,
+  precision); inputs synthetic unless paths given."""
   graph = tf.Graph()
   with graph.as_default():
     if paths is None:
       tower_in = _synthetic_inputs(cfg, num_codes)
     else:
-      tower_in = pipelines.tower_inputs(cfg, paths, 1, cache=cache_file)
+      tower_in = pipelines.tower_inputs(cfg, paths, cfg['num_gpus'], cache=cache_file)
     model = towers.build_training_graph(cfg, tower_in, num_codes)
     model['scalar_summary'] = tf.summary.merge_all()
-    sess, coord, threads = _session(uses_cache=cache_file is not None)
+    sess, coord, threads = _session(uses_cache=cache_file is not None, cfg=cfg)
   return model['train_op'], (sess, coord, threads, model)
 
 
@@ -310,8 +328,7 @@ def run_benchmark(s, work_dir, quick, log=print):
   cfg = bench_config(s)
   b = cfg['batch_size']
   res = {'settings': dict(s, file_shape=list(s['file_shape']), quick=quick),
-         'machine': {'cpus': os.cpu_count(), 'platform': platform.platform(),
-                     'processor': _cpu_name(), 'tensorflow': TF_VERSION}}
+         'machine': _machine()}
 
   log('matmul peak (%d x %d)...' % (s['matmul_n'], s['matmul_n']))
   peak = matmul_peak_gflops(s['matmul_n'])
@@ -420,6 +437,8 @@ def run_benchmark(s, work_dir, quick, log=print):
                        codes_and_slots_bytes(opt, int(small), cfg['latent_dims'])) / 2.**20}
   res['memory'] = memory
 
+  res['precision'] = compare_precisions(s, paths, cache_file, log)
+
   res['targets'] = {
       'lazy_adam_largest_within_5pct': res['codes_step_ratio_largest_to_smallest'][
           'lazy_adam'] <= 1.05,
@@ -431,8 +450,183 @@ def run_benchmark(s, work_dir, quick, log=print):
       'blog_summaries_at_most_3pct_slower':
           res['blog_summaries']['amortized_overhead_fraction'] <= 0.03,
   }
+  if 'ratio' in res['precision']:
+    res['targets']['bf16_cache_train_step_at_least_1.4x_fp32'] = \
+        res['precision']['ratio']['train_step_cache'] >= BF16_TARGET
   res['wall_seconds'] = time.time() - t_start
   return res
+
+
+# ----------------------------------------------------------------------------- precision
+
+BF16_TARGET = 1.4  # the bf16 training step with the input cache vs fp32's (docs/gpus.md)
+
+
+def _alternating(sessions, s):
+  """Seconds per step of each (op, handles), timed in alternating rounds after warm-up."""
+  for op, handles in sessions:
+    for _ in range(s['warmup']):
+      handles[0].run(op)
+  times = [[] for _ in sessions]
+  for _ in range(s['repeats']):
+    for t, (op, handles) in zip(times, sessions):
+      t.append(_seconds_per_run(handles[0], op, s['steps']))
+  return [statistics.median(t) for t in times]
+
+
+def compare_precisions(s, paths, cache_file, log=print):
+  """fp32 against bf16 on this CPU (one tower): training images/s of the decoder only, and
+  of the full step with the cache pipeline, fp32 and bf16 in alternating rounds; and of the
+  full step with the JPEG pipeline, each timed on its own after its shuffle buffer emptied
+  once (as in run_benchmark). Returns {'images_per_sec': {measurement: {precision: img/s}},
+  'ratio': {measurement: bf16 / fp32}}, or {'skipped': why} where bf16 cannot run."""
+  try:
+    precision_lib.check('bf16', on_gpu=False)
+  except precision_lib.PrecisionError as e:
+    return {'skipped': str(e)}
+  b = s['batch_size']
+  ips = {'decoder_only': {}, 'train_step_cache': {}, 'train_step_jpeg': {}}
+  log('precision: decoder only, fp32 and bf16 alternating...')
+  sessions = [_training_session(bench_config(s, precision=p), s['num_codes'][0])
+              for p in ('fp32', 'bf16')]
+  for p, t in zip(('fp32', 'bf16'), _alternating(sessions, s)):
+    ips['decoder_only'][p] = b / t
+  for _, handles in sessions:
+    _close(*handles)
+  log('precision: training step with the cache pipeline, fp32 and bf16 alternating...')
+  sessions = [_training_session(bench_config(s, precision=p, input_cache='auto'),
+                                len(paths), paths, cache_file) for p in ('fp32', 'bf16')]
+  for p, t in zip(('fp32', 'bf16'), _alternating(sessions, s)):
+    ips['train_step_cache'][p] = b / t
+  for _, handles in sessions:
+    _close(*handles)
+  for p in ('fp32', 'bf16'):
+    log('precision: training step with the jpeg pipeline, %s...' % p)
+    cfg = bench_config(s, precision=p)
+    op, handles = _training_session(cfg, len(paths), paths)
+    drain = dict(s, warmup=s['warmup'] + -(-cfg['shuffle_capacity'] // b))
+    ips['train_step_jpeg'][p] = b / _median_seconds(handles[0], op, drain)
+    _close(*handles)
+  return {'images_per_sec': ips,
+          'ratio': {k: v['bf16'] / v['fp32'] for k, v in ips.items()}}
+
+
+def run_precision(s, work_dir, log=print):
+  """Only the precision comparison (glo-bench --mode precision), with its own files."""
+  t_start = time.time()
+  cfg = bench_config(s)
+  paths = write_jpeg_files(os.path.join(work_dir, 'jpeg'), s['num_files'], s['file_shape'])
+  cache_file = input_cache.build_cache(paths, files.build_manifest('', paths),
+                                       cfg['image_size'], False,
+                                       os.path.join(work_dir, 'cache'), log=lambda *_: None)
+  res = {'settings': dict(s, file_shape=list(s['file_shape'])), 'machine': _machine(),
+         'precision': compare_precisions(s, paths, cache_file, log)}
+  res['targets'] = {}
+  if 'ratio' in res['precision']:
+    res['targets']['bf16_cache_train_step_at_least_1.4x_fp32'] = \
+        res['precision']['ratio']['train_step_cache'] >= BF16_TARGET
+  res['wall_seconds'] = time.time() - t_start
+  return res
+
+
+def format_precision_table(prec):
+  if 'skipped' in prec:
+    return 'bf16 not measured: %s' % prec['skipped']
+  names = {'decoder_only': 'decoder only (alternating)',
+           'train_step_cache': 'training step, cache pipeline (alternating)',
+           'train_step_jpeg': 'training step, JPEG pipeline (each on its own)'}
+  lines = ['| measurement | fp32 | bf16 | bf16 / fp32 |', '| --- | --- | --- | --- |']
+  for key, name in names.items():
+    v = prec['images_per_sec'][key]
+    lines.append('| %s | %.0f img/s | %.0f img/s | x%.2f |' % (name, v['fp32'], v['bf16'],
+                                                               prec['ratio'][key]))
+  return '\n'.join(lines)
+
+
+# ----------------------------------------------------------------------------- towers
+
+
+def tower_counts(max_towers):
+  """1, 2, ... max_towers; above 4 the powers of two and max_towers itself."""
+  if max_towers <= 4:
+    return list(range(1, max_towers + 1))
+  counts = [2 ** k for k in range(max_towers.bit_length()) if 2 ** k <= max_towers]
+  return counts + ([max_towers] if counts[-1] != max_towers else [])
+
+
+def tower_precisions(tower_device, num_visible_gpus):
+  """{precision: None if it runs on these towers, else why not} (precision.check)."""
+  cfg = {'tower_device': tower_device}
+  on_gpu = towers.towers_on_gpu(cfg, num_visible_gpus)
+  out = {}
+  for p in precision_lib.PRECISIONS:
+    try:
+      precision_lib.check(p, on_gpu, gpu_capabilities=(
+          precision_lib.gpu_compute_capabilities() if on_gpu else ()))
+      out[p] = None
+    except precision_lib.PrecisionError as e:
+      out[p] = str(e)
+  return out
+
+
+def run_towers(s, work_dir, max_towers, tower_device, log=print):
+  """Training images/s for 1 ... max_towers towers on `tower_device`, reading the JPEG
+  files and the cache, for every precision these towers can run (glo-bench --mode towers,
+  reproduce/gpu_check.sh). Each tower has batch_size images; every configuration is its
+  own session, timed after warm-up (the JPEG one after its shuffle buffer emptied once)."""
+  t_start = time.time()
+  paths = write_jpeg_files(os.path.join(work_dir, 'jpeg'), s['num_files'], s['file_shape'])
+  cache_file = input_cache.build_cache(paths, files.build_manifest('', paths),
+                                       s['image_size'], False,
+                                       os.path.join(work_dir, 'cache'), log=lambda *_: None)
+  visible = towers.visible_gpus()
+  precisions = tower_precisions(tower_device, visible)
+  rows = []
+  for k in tower_counts(max_towers):
+    for p in [p for p, why in precisions.items() if why is None]:
+      for source in ('jpeg', 'cache'):
+        cfg = bench_config(s, num_gpus=k, tower_device=tower_device, precision=p,
+                           input_cache='auto' if source == 'cache' else 'off')
+        log('%s, %s, %s...' % (towers.describe_towers(cfg, visible), p, source))
+        op, handles = _training_session(cfg, len(paths), paths,
+                                        cache_file if source == 'cache' else None)
+        b = cfg['batch_size'] * k
+        drain = dict(s, warmup=s['warmup'] + (-(-cfg['shuffle_capacity'] // b)
+                                              if source == 'jpeg' else 0))
+        rows.append({'towers': k, 'devices': towers.describe_towers(cfg, visible),
+                     'precision': p, 'input': source,
+                     'images_per_sec': b / _median_seconds(handles[0], op, drain)})
+        _close(*handles)
+  return {'settings': dict(s, file_shape=list(s['file_shape']), max_towers=max_towers,
+                           tower_device=tower_device),
+          'machine': _machine(), 'precisions_refused': {
+              p: why for p, why in precisions.items() if why is not None},
+          'towers': rows, 'wall_seconds': time.time() - t_start}
+
+
+def format_towers_table(res):
+  s = res['settings']
+  lines = ['Training images/s at %d px, batch %d per tower, %s towers:' % (
+      s['image_size'], s['batch_size'], s['tower_device']), '',
+           '| towers | precision | JPEG files | input cache | cache vs 1 tower |',
+           '| --- | --- | --- | --- | --- |']
+  by = {(r['towers'], r['precision'], r['input']): r for r in res['towers']}
+  for k, p in sorted({(r['towers'], r['precision']) for r in res['towers']},
+                     key=lambda kp: (kp[1] != 'fp32', kp[1], kp[0])):
+    one = by.get((1, p, 'cache'))
+    cache = by[(k, p, 'cache')]['images_per_sec']
+    lines.append('| %s | %s | %.0f | %.0f | x%.2f |' % (
+        by[(k, p, 'cache')]['devices'], p, by[(k, p, 'jpeg')]['images_per_sec'], cache,
+        cache / one['images_per_sec'] if one else float('nan')))
+  for p, why in res['precisions_refused'].items():
+    lines.append('')
+    lines.append('%s not measured: %s' % (p, why))
+  return '\n'.join(lines)
+
+
+def _machine():
+  return {'cpus': os.cpu_count(), 'platform': platform.platform(), 'processor': _cpu_name(),
+          'tensorflow': TF_VERSION}
 
 
 def _cpu_name():
@@ -489,6 +683,16 @@ def format_table(res):
         '%s codes %.0f MiB' % (_short(k.rsplit('_', 1)[1]), m[k]) for k in keys) +
                  ' (+%.0f MiB; codes and slots: +%.0f MiB)' % (
                      m['growth_mib'], m['codes_and_slots_growth_mib'])))
+  prec = res.get('precision', {})
+  if 'ratio' in prec:
+    for key, name in (('decoder_only', 'decoder only'),
+                      ('train_step_cache', 'training step, cache pipeline'),
+                      ('train_step_jpeg', 'training step, jpeg pipeline')):
+      v = prec['images_per_sec'][key]
+      rows.append(('bf16 vs fp32: %s' % name, '%.0f vs %.0f img/s = x%.2f' % (
+          v['bf16'], v['fp32'], prec['ratio'][key])))
+  elif prec:
+    rows.append(('bf16 vs fp32', 'not measured: %s' % prec['skipped']))
   lines = ['| measurement | result |', '| --- | --- |']
   lines += ['| %s | %s |' % r for r in rows]
   return '\n'.join(lines)

@@ -1,9 +1,12 @@
 """glo-bench: where a training step's time goes, and whether it grows with the data.
 
   glo-bench [--quick] [--out bench.json]      (or: bash reproduce/bench.sh)
+  glo-bench --mode precision                  (bf16 against fp32 only)
+  glo-bench --mode towers --max_towers K [--tower_device cpu]   (reproduce/gpu_check.sh)
 
-Prints a table of images/s, GFLOP/s, step times with 1k to 1M codes and peak memory, and
-writes it as JSON (docs/performance.md). --quick shrinks every size for a smoke test.
+Prints a table of images/s, GFLOP/s, step times with 1k to 1M codes, peak memory and bf16
+against fp32, and writes it as JSON (docs/performance.md); --markdown also writes the
+printed table. --quick shrinks every size for a smoke test.
 """
 import json
 import os
@@ -22,6 +25,14 @@ _define.bool('quick', False, 'Tiny sizes, a few steps: a smoke test (CI), not fi
 _define.string('out', 'bench.json', 'Where to write the JSON results.')
 _define.string('work_dir', None, 'Folder for the synthetic JPEG files and the cache (default: '
                'a temporary folder, removed at the end).')
+_define.enum('mode', 'full', ['full', 'precision', 'towers'], 'full: every measurement; '
+             'precision: bf16 against fp32 only; towers: images/s for 1 ... --max_towers '
+             'towers, JPEG files and cache, each precision the towers can run.')
+_define.integer('max_towers', None, 'Most towers of --mode towers (default: every visible '
+                'GPU, at least 1).')
+_define.enum('tower_device', 'gpu', ['gpu', 'cpu'], 'Towers of --mode towers: on /gpu:i, '
+             'or on /cpu:i (how the tests run it without a GPU).')
+_define.string('markdown', None, 'Also write the printed report (Markdown) to this file.')
 _define.string('probe_memory', None, 'OPTIMIZER:NUM_CODES: only run a few training steps '
                'with that many codes and print the peak resident memory as JSON (the '
                'benchmark runs this in a subprocess per size).')
@@ -35,22 +46,37 @@ def main(fv):
     print(json.dumps({'peak_rss_mib': benchmark.probe_memory(opt, int(n), s)}))
     return 0
   work_dir = fv.work_dir or tempfile.mkdtemp(prefix='glo_bench_')
+  load_before = os.getloadavg()[0]  # other processes' load: is the machine idle?
+  log = lambda m: print('[%s] %s' % (time.strftime('%H:%M:%S'), m), flush=True)
   try:
-    res = benchmark.run_benchmark(
-        s, work_dir, fv.quick,
-        log=lambda m: print('[%s] %s' % (time.strftime('%H:%M:%S'), m), flush=True))
+    if fv.mode == 'towers':
+      from glo_tf1.model import towers  # pylint: disable=import-outside-toplevel
+      max_towers = fv.max_towers or max(1, towers.visible_gpus())
+      res = benchmark.run_towers(s, work_dir, max_towers, fv.tower_device, log)
+      table = benchmark.format_towers_table(res)
+    elif fv.mode == 'precision':
+      res = benchmark.run_precision(s, work_dir, log)
+      table = benchmark.format_precision_table(res['precision'])
+    else:
+      res = benchmark.run_benchmark(s, work_dir, fv.quick, log)
+      table = benchmark.format_table(res)
   finally:
     if not fv.work_dir:
       shutil.rmtree(work_dir, ignore_errors=True)
-  print()
-  print('%s, %d CPU(s), TensorFlow %s; %s' % (
+  res['machine']['load_average'] = {'before': load_before, 'after': os.getloadavg()[0]}
+  report = ['%s, %d CPU(s), TensorFlow %s; %s; load average %.1f before, %.1f after' % (
       res['machine']['processor'], res['machine']['cpus'], res['machine']['tensorflow'],
-      'QUICK (smoke test sizes)' if fv.quick else 'blog sizes'))
-  print(benchmark.format_table(res))
-  print('targets: ' + ', '.join('%s %s' % (k, 'met' if v else 'NOT met')
-                               for k, v in res['targets'].items()))
+      'QUICK (smoke test sizes)' if fv.quick else 'blog sizes', load_before,
+      res['machine']['load_average']['after']), '', table]
+  if res.get('targets'):
+    report += ['', 'targets: ' + ', '.join('%s %s' % (k, 'met' if v else 'NOT met')
+                                          for k, v in res['targets'].items())]
+  print()
+  print('\n'.join(report))
   print('%.0f s. JSON: %s' % (res['wall_seconds'], os.path.abspath(fv.out)))
   io.write_json(fv.out, res)
+  if fv.markdown:
+    io.write_text_atomic(fv.markdown, '\n'.join(report) + '\n')
   return 0
 
 

@@ -83,11 +83,74 @@ def make_optimizer(name, learning_rate):
   raise ValueError('optimizer must be adam, lazy_adam or sgd, got %r' % name)
 
 
+# Dynamic loss scaling for --precision=fp16, as TensorFlow's DynamicLossScale: start at
+# 2**15, halve on a non-finite gradient (the step is skipped), double after 2000 good steps.
+LOSS_SCALE_INITIAL = 2. ** 15
+LOSS_SCALE_PERIOD = 2000
+
+
+def _local(name, value):
+  """A local variable: not checkpointed, so a run resumes with any --precision."""
+  return tf.Variable(value, trainable=False, name=name,
+                     collections=[tf.GraphKeys.LOCAL_VARIABLES])
+
+
+def _unscale(grad, inverse):
+  if isinstance(grad, tf.IndexedSlices):
+    return tf.IndexedSlices(grad.values * inverse, grad.indices, grad.dense_shape)
+  return grad * inverse
+
+
+def _all_finite(grads):
+  return tf.reduce_all([tf.reduce_all(tf.is_finite(
+      g.values if isinstance(g, tf.IndexedSlices) else g)) for g in grads])
+
+
+def loss_scaled_train_op(loss, var_lists, opts, global_step):
+  """Dynamic loss scaling (--precision=fp16): float16 gradients of a loss of about 1
+  underflow, so the gradients are taken of loss x scale and divided by it again.
+
+  Args:
+    loss: the float32 loss.
+    var_lists: one list of variables per optimizer in `opts`.
+    opts: the optimizers (each applies the gradients of its own list).
+    global_step: incremented by every step, skipped or not.
+  Returns:
+    (train_op, {'scale': the scale variable, 'finite': whether this step's gradients
+    were finite and applied}).
+  """
+  with tf.name_scope('loss_scale'):
+    scale = _local('loss_scale', LOSS_SCALE_INITIAL)
+    good_steps = _local('good_steps', tf.constant(0, tf.int64))
+  flat = [v for vs in var_lists for v in vs]
+  grads = tf.gradients(loss * scale, flat, colocate_gradients_with_ops=True)
+  grads = [_unscale(g, 1. / scale) for g in grads]
+  finite = _all_finite(grads)
+
+  def apply():
+    ops, start = [], 0
+    for opt, vs in zip(opts, var_lists):
+      ops.append(opt.apply_gradients(list(zip(grads[start:start + len(vs)], vs))))
+      start += len(vs)
+    return tf.group(*ops)
+
+  applied = tf.cond(finite, apply, tf.no_op)  # slots are made outside (init_scope)
+  with tf.control_dependencies([applied]):
+    grown = tf.equal(good_steps + 1, LOSS_SCALE_PERIOD)
+    new_scale = tf.where(finite, tf.where(grown, scale * 2., scale), scale / 2.)
+    new_good = tf.where(tf.logical_and(finite, tf.logical_not(grown)), good_steps + 1,
+                        tf.zeros_like(good_steps))
+    update = tf.group(scale.assign(new_scale), good_steps.assign(new_good),
+                      global_step.assign_add(1))
+  return update, {'scale': scale, 'finite': finite}
+
+
 def train_op(loss, codes, network_vars, cfg, global_step):
   """Minimises `loss` over the codes and the network per `cfg`; increments global_step.
 
   `codes` may be partitioned (cluster.py): each row block is its own variable with its
-  own slots, and gets its own sparse gradient.
+  own slots, and gets its own sparse gradient. With `precision: fp16` the gradients are
+  loss-scaled (loss_scaled_train_op).
 
   Returns:
     (train_op, {'network': optimizer, 'codes': optimizer}) - the same object twice when a
@@ -96,6 +159,20 @@ def train_op(loss, codes, network_vars, cfg, global_step):
   blocks = codes_lib.parts(codes)
   same = (cfg['optimizer'] == cfg['codes_optimizer'] and
           cfg['learning_rate'] == cfg['codes_learning_rate'])
+  if cfg.get('precision') == 'fp16':
+    # Learning rates made here: an optimizer's own tensor would be made inside the cond of
+    # loss_scaled_train_op, where the learning-rate summary cannot read it.
+    net_opt = make_optimizer(cfg['optimizer'], tf.constant(cfg['learning_rate'],
+                                                           name='learning_rate'))
+    if same:
+      op, _ = loss_scaled_train_op(loss, [blocks + list(network_vars)], [net_opt],
+                                   global_step)
+      return op, {'network': net_opt, 'codes': net_opt}
+    codes_opt = make_optimizer(cfg['codes_optimizer'], tf.constant(
+        cfg['codes_learning_rate'], name='codes_learning_rate'))
+    op, _ = loss_scaled_train_op(loss, [list(network_vars), blocks], [net_opt, codes_opt],
+                                 global_step)
+    return op, {'network': net_opt, 'codes': codes_opt}
   if same:
     opt = make_optimizer(cfg['optimizer'], cfg['learning_rate'])
     op = opt.minimize(loss, global_step=global_step, var_list=blocks + list(network_vars),

@@ -18,6 +18,10 @@ path); no (N, dims) gradient is ever formed (tests/test_towers.py checks the gra
 Batch-norm moving statistics are updated from the first tower only (as slim's
 model_deploy does), so they do not depend on the order in which towers finish.
 """
+import shutil
+import subprocess
+
+from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import decoder as decoder_lib
@@ -28,14 +32,66 @@ from glo_tf1.model import samplers
 VARIABLE_OPS = ('Variable', 'VariableV2', 'VarHandleOp')
 
 
+class GpuSetupError(settings.ConfigError):
+  """The machine has NVIDIA GPUs but TensorFlow cannot use them; says why and the fix."""
+
+
 def visible_gpus():
   """Number of GPUs TensorFlow sees in this process."""
   return len(tf.config.experimental.list_physical_devices('GPU'))
 
 
+def nvidia_smi_gpus():
+  """The GPUs `nvidia-smi -L` lists (its 'GPU i: ...' lines); [] without the command."""
+  exe = shutil.which('nvidia-smi')
+  if exe is None:
+    return []
+  try:
+    out = subprocess.run([exe, '-L'], capture_output=True, text=True, timeout=60,
+                         check=False).stdout
+  except (OSError, subprocess.SubprocessError):
+    return []
+  return [line.strip() for line in out.splitlines() if line.startswith('GPU ')]
+
+
+def why_no_gpu():
+  """Why TensorFlow sees no GPU on a machine that has some, and how to fix it."""
+  if not tf.test.is_built_with_cuda():
+    return ('a CPU-only TensorFlow is installed (tensorflow-cpu, requirements.txt). Install '
+            'the GPU stack: `GLO_DEVICE=gpu source reproduce/env.sh` (requirements-gpu.txt '
+            'into .venv-gpu), or just `source reproduce/env.sh`, which picks it when '
+            'nvidia-smi lists a GPU')
+  return ('TensorFlow is built with CUDA, but the CUDA libraries were not found or do not '
+          'work with the driver. Reinstall the GPU stack (requirements-gpu.txt brings the '
+          'CUDA libraries as nvidia-* wheels), check the driver with nvidia-smi, and read '
+          'TensorFlow\'s own reason with: TF_CPP_MIN_LOG_LEVEL=0 python -c "import '
+          'tensorflow as tf; print(tf.config.list_physical_devices(\'GPU\'))"')
+
+
+def check_gpus_usable(cfg):
+  """Raises GpuSetupError when towers are asked on GPUs (tower_device gpu) and nvidia-smi
+  lists GPUs, but TensorFlow sees none: the run would silently train on the CPU."""
+  if cfg['tower_device'] != 'gpu' or cfg['num_gpus'] == 0 or visible_gpus() > 0:
+    return
+  listed = nvidia_smi_gpus()
+  if listed:
+    raise GpuSetupError(
+        '--num_gpus=%s: nvidia-smi lists %d GPU(s) (%s) but TensorFlow sees none, so the '
+        'towers would silently run on the CPU. Why: %s. To train on the CPU on purpose, '
+        'pass --num_gpus 0 or --tower_device cpu.'
+        % (cfg['num_gpus'], len(listed), listed[0], why_no_gpu()))
+
+
 def resolve_num_gpus(cfg):
-  """cfg with `num_gpus: 'auto'` replaced by the number of visible GPUs (1 when none:
-  one tower, which soft placement runs on the CPU)."""
+  """cfg with the towers decided: `num_gpus: 'auto'` becomes the number of visible GPUs (1
+  when none: one tower, which soft placement runs on the CPU), 0 one tower on the CPU.
+
+  Raises:
+    GpuSetupError: see check_gpus_usable.
+  """
+  if cfg['num_gpus'] == 0:
+    return dict(cfg, num_gpus=1, tower_device='cpu')
+  check_gpus_usable(cfg)
   if cfg['num_gpus'] != 'auto':
     return cfg
   return dict(cfg, num_gpus=max(1, visible_gpus()))
@@ -44,6 +100,26 @@ def resolve_num_gpus(cfg):
 def tower_devices(cfg):
   kind = cfg['tower_device']
   return ['/%s:%d' % (kind, i) for i in range(cfg['num_gpus'])]
+
+
+def towers_on_gpu(cfg, num_visible=None):
+  """Whether the towers really run on GPUs (tower_device gpu and a GPU visible)."""
+  n = visible_gpus() if num_visible is None else num_visible
+  return cfg['tower_device'] == 'gpu' and n > 0
+
+
+def describe_towers(cfg, num_visible=None):
+  """Where the towers run, for the start line: '2 towers on /gpu:0, /gpu:1', '1 tower on
+  /cpu:0'. A /gpu:i tower that TensorFlow cannot see runs where soft placement puts it."""
+  n = visible_gpus() if num_visible is None else num_visible
+  devices = tower_devices(cfg)
+  k = len(devices)
+  if cfg['tower_device'] == 'gpu' and n == 0:
+    return '%d tower%s on /cpu:0 (no GPU visible)' % (k, '' if k == 1 else 's')
+  missing = [d for i, d in enumerate(devices) if cfg['tower_device'] == 'gpu' and i >= n]
+  return '%d tower%s on %s%s' % (k, '' if k == 1 else 's', ', '.join(devices),
+                                 ' (%s not visible: soft placement)' % ', '.join(missing)
+                                 if missing else '')
 
 
 def _device_fn(tower_device):

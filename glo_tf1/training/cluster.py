@@ -107,6 +107,9 @@ def check_config(cfg, cluster, num_images):
   if cfg['input_pipeline'] != 'fixed':
     raise ClusterError('--input_pipeline=%s: a worker reads its share of the images through '
                        'the fixed pipeline only' % cfg['input_pipeline'])
+  if cluster.sync_replicas and cfg['precision'] == 'fp16':
+    raise ClusterError('--sync_replicas: its SyncReplicasOptimizer has no loss scaling, '
+                       'which --precision=fp16 needs; use asynchronous updates or fp32')
   if num_images < cluster.num_workers:
     raise ClusterError('--worker_hosts: %d workers but only %d images; every worker needs '
                        'at least one' % (cluster.num_workers, num_images))

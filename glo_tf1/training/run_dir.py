@@ -2,8 +2,8 @@
 
 A run directory holds everything a run is: TensorFlow checkpoints and event files, the
 resolved config (`config.json`), the ordered file list (`manifest.tsv`, see files.py) and
-`provenance.json` (versions, commit, devices, seed). Running the same command again
-resumes from it (the post's timestamped directories never resumed, defect 4).
+`provenance.json` (versions, commit, devices, towers, precision, seed). Running the same
+command again resumes from it (the post's timestamped directories never resumed, defect 4).
 """
 import contextlib
 import fcntl
@@ -22,6 +22,7 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import files
+from glo_tf1.model import towers
 
 CONFIG_NAME = 'config.json'
 PROVENANCE_NAME = 'provenance.json'
@@ -39,13 +40,15 @@ def read_config(run_dir):
 
 
 def validated(run_dir, cfg):
-  """`cfg` (read from RUN/config.json) validated as a whole.
+  """`cfg` (read from RUN/config.json) validated as a whole, the settings added since it
+  was written that do not change the model at their preset's default
+  (settings.with_new_settings).
 
   Raises:
     RunDirError: naming the file and the setting (not a flag: the user gave none).
   """
   try:
-    return settings.validate(dict(cfg))
+    return settings.validate(settings.with_new_settings(dict(cfg)))
   except settings.ConfigError as e:
     raise RunDirError('%s (edited by hand?): %s' % (
         os.path.join(run_dir, CONFIG_NAME), str(e).lstrip('-'))) from None
@@ -82,7 +85,7 @@ def resolve_for_run(run_dir, preset, overrides):
                       % (os.path.join(run_dir, CONFIG_NAME), ', '.join(new_model_keys)))
   # A setting added since the run started that does not change the model (e.g. a new
   # input option) takes its preset default.
-  saved = validated(run_dir, dict(saved, **{k: defaults[k] for k in missing}))
+  saved = validated(run_dir, saved)
   if preset and preset != saved.get('preset'):
     wanted = settings.resolve(preset, overrides)
   else:
@@ -153,6 +156,8 @@ def provenance(cfg, data_dir, num_images):
       'python_version': platform.python_version(),
       'platform': platform.platform(),
       'devices': devices,
+      'towers': towers.describe_towers(cfg),
+      'precision': cfg['precision'],
       'seed': cfg['seed'],
       'deterministic': cfg['deterministic'],
       'preset': cfg['preset'],
@@ -164,7 +169,8 @@ def provenance(cfg, data_dir, num_images):
 
 
 _RESUME_KEYS = ('started', 'git_commit', 'glo_tf1_version', 'tensorflow_version',
-                'tf_slim_version', 'numpy_version', 'python_version', 'platform', 'devices')
+                'tf_slim_version', 'numpy_version', 'python_version', 'platform', 'devices',
+                'towers', 'precision')
 
 
 def record_provenance(run_dir, cfg, data_dir, num_images, resumed):

@@ -64,7 +64,8 @@ def _positive_numbers(obj, path=''):
       yield from _positive_numbers(v, path + '/' + k)
   elif (isinstance(obj, numbers.Number) and not isinstance(obj, bool) and
         not path.endswith('/growth_mib') and  # a difference of two peaks, may be ~0
-        not path.endswith('/amortized_overhead_fraction')):  # a difference of two times
+        not path.endswith('/amortized_overhead_fraction') and  # a difference of two times
+        '/load_average/' not in path):  # 0 on an idle machine
     yield path, obj
 
 
@@ -93,5 +94,19 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
   summ = res['blog_summaries']
   assert summ['summary_step_ms'] > summ['bare_step_ms'] > 0  # a summary step does more
   assert abs(summ['amortized_overhead_fraction']) < 1
+  prec = res['precision']  # bf16 against fp32, or why not on this CPU
+  assert set(prec['ratio']) == {'decoder_only', 'train_step_cache', 'train_step_jpeg'} \
+      if 'ratio' in prec else 'native bf16' in prec['skipped']
   values = dict(_positive_numbers({k: v for k, v in res.items() if k != 'settings'}))
   assert values and all(v > 0 for v in values.values()), values
+
+
+def test_tower_counts_and_the_precisions_each_device_runs():
+  assert bench.tower_counts(1) == [1]
+  assert bench.tower_counts(3) == [1, 2, 3]
+  assert bench.tower_counts(8) == [1, 2, 4, 8]
+  assert bench.tower_counts(6) == [1, 2, 4, 6]
+  cpu = bench.tower_precisions('cpu', 0)
+  assert cpu['fp32'] is None and 'fp16' in cpu['fp16']
+  gpu = bench.tower_precisions('gpu', 2)
+  assert gpu['fp32'] is None and gpu['fp16'] is None and 'CPUs only' in gpu['bf16']

@@ -95,7 +95,7 @@ def test_end_to_end_on_fake_celeba_and_resume(tmp_path):
   proc = _script(layout, 4, 1, tmp=tmp)
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert 'train 8, valid 2, test 2' in proc.stdout
-  assert 'Starting at step 0: 8 images, 1 tower(s)' in proc.stdout
+  assert 'Starting at step 0: 8 images, 1 tower on /cpu:0 (no GPU visible)' in proc.stdout
   run = os.path.join(tmp, 'run')
   with open(os.path.join(run, 'config.json')) as f:
     cfg = json.load(f)

@@ -1,8 +1,16 @@
 """Towers: K towers equal one tower over the same batch; the codes' gradient stays sparse;
-placement rule; --num_gpus auto."""
+placement rule; --num_gpus auto and 0; a machine whose GPUs TensorFlow cannot see stops
+(with a fake nvidia-smi); the start line's device names.
+
+The towers run on /cpu:i, or on /gpu:i with GLO_TEST_TOWER_DEVICE=gpu
+(reproduce/gpu_check.sh)."""
+import os
+
 import numpy as np
 import pytest
 
+from conftest import TOWER_DEVICE
+from conftest import fake_nvidia_smi
 from conftest import graph_ancestors
 from glo_tf1 import settings
 from glo_tf1.compat import tf
@@ -23,6 +31,8 @@ def _train(cfg, images, indices, num_towers, values=None, steps=2):
     variables = tf.global_variables()
     conf = tf.ConfigProto(device_count={'CPU': num_towers}, allow_soft_placement=True,
                           inter_op_parallelism_threads=1, intra_op_parallelism_threads=1)
+    if TOWER_DEVICE == 'gpu':  # float32 as on the CPU: no TensorFloat-32 on Ampere+
+      tf.config.experimental.enable_tensor_float_32_execution(False)
     with tf.Session(config=conf) as sess:
       sess.run(tf.global_variables_initializer())
       if values is not None:
@@ -46,7 +56,8 @@ def test_two_cpu_towers_equal_one_tower_over_the_same_batch(codes_optimizer):
   towers' sparse code gradients for one row must be summed.
   """
   cfg = settings.resolve('demo', dict(SMALL, normalizer='none', loss='mse', num_gpus=2,
-                                    tower_device='cpu', codes_optimizer=codes_optimizer))
+                                    tower_device=TOWER_DEVICE,
+                                    codes_optimizer=codes_optimizer))
   rng = np.random.RandomState(0)
   images = rng.uniform(-1, 1, (8, 16, 16, 3)).astype(np.float32)
   indices = np.array([0, 5, 2, 7, 5, 9, 11, 3], np.int32)
@@ -97,7 +108,7 @@ def test_codes_gradient_stays_sparse_across_towers(codes_optimizer):
 
 
 def test_variables_on_cpu0_towers_on_their_devices():
-  cfg = settings.resolve('demo', dict(SMALL, num_gpus=2, tower_device='cpu'))
+  cfg = settings.resolve('demo', dict(SMALL, num_gpus=2, tower_device=TOWER_DEVICE))
   with tf.Graph().as_default():
     tower_inputs = [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}
                     for _ in range(2)]
@@ -105,7 +116,7 @@ def test_variables_on_cpu0_towers_on_their_devices():
     for v in tf.global_variables():
       assert v.device.lower().endswith('cpu:0'), (v.op.name, v.device)
     for i, t in enumerate(model['towers']):
-      assert t['reconstruction'].device.lower().endswith('cpu:%d' % i)
+      assert t['reconstruction'].device.lower().endswith('%s:%d' % (TOWER_DEVICE, i))
 
 
 def test_num_gpus_auto(monkeypatch):
@@ -142,3 +153,61 @@ def test_grids_lay_out_images_as_the_notebook():
   cells = few[0, ::side, ::side, 0].ravel()
   np.testing.assert_array_equal(cells[:14:2], np.arange(7))
   assert np.all(cells[14:] == -1)
+
+def test_num_gpus_0_is_one_tower_on_the_cpu_on_purpose():
+  cfg = towers.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 0}))
+  assert cfg['num_gpus'] == 1 and cfg['tower_device'] == 'cpu'
+  assert towers.describe_towers(cfg) == '1 tower on /cpu:0'
+  with pytest.raises(settings.ConfigError, match='--num_gpus'):
+    settings.resolve('blog', {'num_gpus': -1})
+
+
+def test_start_line_names_the_devices():
+  gpu = settings.resolve('blog', {'num_gpus': 2})
+  assert towers.describe_towers(gpu, num_visible=2) == '2 towers on /gpu:0, /gpu:1'
+  assert towers.describe_towers(gpu, num_visible=1) == \
+      '2 towers on /gpu:0, /gpu:1 (/gpu:1 not visible: soft placement)'
+  assert towers.describe_towers(gpu, num_visible=0) == '2 towers on /cpu:0 (no GPU visible)'
+  cpu = settings.resolve('demo', {})
+  assert towers.describe_towers(cpu, num_visible=4) == '1 tower on /cpu:0'
+  assert towers.towers_on_gpu(gpu, 1) and not towers.towers_on_gpu(gpu, 0)
+  assert not towers.towers_on_gpu(cpu, 4)
+
+
+@pytest.fixture
+def gpus_tensorflow_cannot_see(tmp_path, monkeypatch):
+  """A machine whose (fake) nvidia-smi lists 2 GPUs while TensorFlow sees none."""
+  folder = fake_nvidia_smi(str(tmp_path / 'bin'), 2)
+  monkeypatch.setenv('PATH', folder + os.pathsep + os.environ['PATH'])
+  monkeypatch.setattr(towers, 'visible_gpus', lambda: 0)
+  return folder
+
+
+def test_gpus_tensorflow_cannot_see_stop_the_run_and_say_why(gpus_tensorflow_cannot_see,
+                                                             monkeypatch):
+  assert len(towers.nvidia_smi_gpus()) == 2
+  for asked in ({'num_gpus': 'auto'}, {}):  # blog: one tower on /gpu:0
+    with pytest.raises(towers.GpuSetupError) as e:
+      towers.resolve_num_gpus(settings.resolve('blog', asked))
+    message = str(e.value)
+    assert 'nvidia-smi lists 2 GPU(s)' in message and 'TensorFlow sees none' in message
+    assert '--num_gpus 0 or --tower_device cpu' in message
+  if not tf.test.is_built_with_cuda():  # the CPU stack: the reason says so, and the fix
+    assert 'CPU-only TensorFlow' in message and 'GLO_DEVICE=gpu' in message
+  monkeypatch.setattr(tf.test, 'is_built_with_cuda', lambda: True)
+  with pytest.raises(towers.GpuSetupError, match='CUDA libraries were not found'):
+    towers.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))
+  # The CPU on purpose.
+  for asked in ({'num_gpus': 0}, {'tower_device': 'cpu'}, {'num_gpus': 'auto',
+                                                          'tower_device': 'cpu'}):
+    cfg = towers.resolve_num_gpus(settings.resolve('blog', asked))
+    assert towers.describe_towers(cfg) == '1 tower on /cpu:0'
+
+
+def test_no_nvidia_smi_or_an_empty_list_is_no_error(tmp_path, monkeypatch):
+  monkeypatch.setattr(towers, 'visible_gpus', lambda: 0)
+  monkeypatch.setenv('PATH', fake_nvidia_smi(str(tmp_path / 'bin'), 0) + os.pathsep +
+                     os.environ['PATH'])
+  assert towers.nvidia_smi_gpus() == []
+  assert towers.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))[
+      'num_gpus'] == 1

@@ -412,11 +412,11 @@ BAD_VALUES = {
     'batch_norm_decay': 1.0, 'projection': 'cube', 'project_stored_codes': 1,
     'codes_init': 'zeros', 'loss': 'l3', 'lap1_levels': 0, 'optimizer': 'rmsprop',
     'codes_optimizer': 'adagrad', 'learning_rate': 0.0, 'codes_learning_rate': float('nan'),
-    'num_steps': 0, 'num_gpus': 0, 'tower_device': 'tpu', 'input_pipeline': 'tfdata',
+    'num_steps': 0, 'num_gpus': -1, 'tower_device': 'tpu', 'input_pipeline': 'tfdata',
     'num_samples': -1, 'num_reader_threads': 0, 'shuffle_capacity': 0,
     'min_after_dequeue': -1, 'save_summaries_steps': 0, 'image_summary_steps': -1,
     'save_checkpoint_secs': 0, 'save_checkpoint_steps': -10, 'max_to_keep': 0,
-    'log_every_steps': 0, 'seed': -1, 'deterministic': 'maybe',
+    'log_every_steps': 0, 'seed': -1, 'deterministic': 'maybe', 'precision': 'fp8',
 }
 
 

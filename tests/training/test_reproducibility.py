@@ -110,6 +110,7 @@ def test_provenance_names_versions_commit_devices_seed_and_config(twins):
   assert prov['tf_slim_version'] == importlib.metadata.version('tf-slim')
   assert prov['numpy_version'] == numpy.__version__
   assert any('CPU:0' in d for d in prov['devices'])
+  assert prov['towers'] == '1 tower on /cpu:0' and prov['precision'] == 'fp32'
   assert prov['seed'] == 0 and prov['deterministic'] is True and prov['preset'] == 'demo'
   assert prov['num_images'] == NUM_SAMPLES
   head = subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'], capture_output=True,

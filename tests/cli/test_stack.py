@@ -1,0 +1,81 @@
+"""The TensorFlow stack a machine gets: reproduce/env.sh picks the GPU stack when a (here
+fake) `nvidia-smi -L` lists a GPU, GLO_DEVICE overrides it, and the GPU requirements are
+the CPU ones with tensorflow[and-cuda] at the same version. Nothing is installed
+(GLO_ENV_DRY_RUN=1 stops env.sh after its choice)."""
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from conftest import fake_nvidia_smi
+
+ENV_SH = os.path.join(ROOT, 'reproduce', 'env.sh')
+
+
+def _path_without_nvidia_smi():
+  return os.pathsep.join(p for p in os.environ['PATH'].split(os.pathsep)
+                         if not os.path.exists(os.path.join(p, 'nvidia-smi')))
+
+
+def _choice(tmp_path, gpus=None, device=None):
+  path = _path_without_nvidia_smi()
+  if gpus is not None:
+    path = fake_nvidia_smi(str(tmp_path / 'bin'), gpus) + os.pathsep + path
+  env = dict(os.environ, PATH=path, GLO_ENV_DRY_RUN='1')
+  env.pop('GLO_VENV', None)
+  env.pop('GLO_DEVICE', None)
+  if device is not None:
+    env['GLO_DEVICE'] = device
+  proc = subprocess.run(['bash', ENV_SH], capture_output=True, text=True, env=env,
+                        cwd=str(tmp_path), timeout=60)
+  choice = dict(re.findall(r'(\w+)=(\S+)', proc.stdout))
+  return proc, choice
+
+
+@pytest.mark.parametrize('gpus,device,stack,why', [
+    (None, None, 'cpu', 'no nvidia-smi on PATH'),
+    (0, None, 'cpu', 'lists no GPU'),
+    (2, None, 'gpu', 'lists 2 GPU(s)'),
+    (2, 'cpu', 'cpu', 'GLO_DEVICE=cpu'),
+    (None, 'gpu', 'gpu', 'GLO_DEVICE=gpu'),
+])
+def test_env_sh_picks_the_stack_from_nvidia_smi_and_glo_device(tmp_path, gpus, device,
+                                                               stack, why):
+  proc, choice = _choice(tmp_path, gpus, device)
+  assert proc.returncode == 0, proc.stderr
+  assert choice['stack'] == stack
+  assert choice['requirements'] == {'cpu': 'requirements.txt',
+                                    'gpu': 'requirements-gpu.txt'}[stack]
+  # Separate venvs: tensorflow and tensorflow-cpu conflict in one.
+  assert choice['venv'] == os.path.join(ROOT, {'cpu': '.venv', 'gpu': '.venv-gpu'}[stack])
+  assert 'TensorFlow %s stack' % stack in proc.stderr and why in proc.stderr
+
+
+def test_env_sh_refuses_an_unknown_glo_device(tmp_path):
+  proc, choice = _choice(tmp_path, device='tpu')
+  assert proc.returncode != 0 and not choice
+  assert 'GLO_DEVICE=tpu' in proc.stderr
+
+
+def _pins(name):
+  with open(os.path.join(ROOT, name)) as f:
+    return [l.strip() for l in f if l.strip() and not l.startswith('#')]
+
+
+def test_gpu_requirements_are_the_cpu_pins_with_tensorflow_and_cuda():
+  cpu, gpu = _pins('requirements.txt'), _pins('requirements-gpu.txt')
+  (tf_cpu,) = [p for p in cpu if p.startswith('tensorflow-cpu==')]
+  (tf_gpu,) = [p for p in gpu if p.startswith('tensorflow')
+               and not p.startswith('tensorflow-')]
+  assert tf_gpu == 'tensorflow[and-cuda]==' + tf_cpu.split('==')[1]
+  assert [p for p in cpu if p != tf_cpu] == [p for p in gpu if p != tf_gpu]
+  assert not [p for p in gpu if p.startswith('tensorflow-cpu')]
+
+
+def test_conda_environments_install_their_stack():
+  with open(os.path.join(ROOT, 'environment.yml')) as f:
+    assert '- -r requirements.txt' in f.read()
+  with open(os.path.join(ROOT, 'environment-gpu.yml')) as f:
+    assert '- -r requirements-gpu.txt' in f.read()
