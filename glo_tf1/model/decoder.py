@@ -42,9 +42,9 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
 
   Args:
     latent_z: float32 [B, dims] with a static batch size and dims.
-    image_size: output side; one of config.supported_image_sizes().
+    image_size: output side; one of settings.supported_image_sizes().
     num_filters: filters of deconv1 and of each stride-2 block, adapted to the size by
-      config.decoder_filters_for_size.
+      settings.decoder_filters_for_size.
     kernel_size: kernel of the stride-2 blocks (5 in the notebook; the post's text says 3).
     reuse: reuse the variables of an earlier call (towers, generation).
     scope: variable scope.
@@ -52,7 +52,7 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
     float32 [B, image_size, image_size, 3] in [-1, 1].
   Raises:
     ValueError: latent_z is not [B, dims] with static shape.
-    config.ConfigError: image_size cannot be produced.
+    settings.ConfigError: image_size cannot be produced.
   """
   shape = latent_z.get_shape().as_list()
   if len(shape) != 2 or shape[0] is None or shape[1] is None:

@@ -215,7 +215,7 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
   """Builds codes, towers, loss and train op in the default graph.
 
   Args:
-    cfg: resolved config (config.resolve).
+    cfg: resolved config (settings.resolve).
     tower_inputs: one {'image', 'index'} dict per tower (inputs.tower_inputs).
     num_codes: N, the number of training images.
     codes_partitioner: splits the codes table into row blocks (cluster.py); None: one.

@@ -66,7 +66,7 @@ def make_writable_dir(run_dir):
 def resolve_for_run(run_dir, preset, overrides):
   """The config of a new run, or of the run being resumed in `run_dir`.
 
-  On resume, settings that define the model (config.MODEL_KEYS) must not change; anything
+  On resume, settings that define the model (settings.MODEL_KEYS) must not change; anything
   else (steps, logging, checkpoint cadence, threads) may.
   Raises:
     RunDirError: listing every differing setting.
