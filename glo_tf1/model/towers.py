@@ -14,7 +14,7 @@ Towers combine their gradients through the averaged loss: tf.gradients sums each
 variable's per-tower terms. The codes' gradient stays sparse: each tower's lookup yields
 IndexedSlices of its B rows, the towers' slices are concatenated (K * B rows), and
 the codes optimizer applies them row by row (Adam, LazyAdam and SGD all take the sparse
-path); no (N, dims) gradient is ever formed (tests/test_towers.py checks the graph).
+path); no (N, dims) gradient is ever formed (tests/model/test_towers.py checks the graph).
 Batch-norm moving statistics are updated from the first tower only (as slim's
 model_deploy does), so they do not depend on the order in which towers finish.
 """

@@ -49,7 +49,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6, method='sqrtm', sqrt_si
   method 'eigh' computes the same trace as sum_i sqrt(lambda_i) over the eigenvalues of
   the symmetric sigma2^1/2 sigma1 sigma2^1/2 (similar to sigma1 sigma2), rounding
   negatives clipped to 0: a fifth of the CPU time or less, no failure mode; the two
-  agree to ~1e-10 relative (tests/test_fid.py). `sqrt_sigma2`, psd_sqrt(sigma2) computed
+  agree to ~1e-10 relative (tests/evaluation/test_fid.py). `sqrt_sigma2`, psd_sqrt(sigma2) computed
   once, saves most of the rest when one reference is compared with many sets. With fewer
   images than dimensions (`gaussian`'s factor A, sigma = A^T A) it works in the images'
   span instead, exactly: the nonzero eigenvalues of sigma1 sigma2 are those of
