@@ -4,12 +4,15 @@ r"""The generated tables of README.md and docs/, written from their sources so t
   python reproduce/doc_tables.py --write    # replaces each block in its file
 
 Blocks (each between its begin and end markers):
-  presets            README.md: every setting of settings.PRESETS, one row each,
-                     with its help from settings.HELP; values that differ from `blog` in bold.
+  presets            README.md: every setting of each preset (settings.PRESETS), one row
+                     each; values that differ from `blog` in bold.
+  presets-full       docs/presets.md: the same with each setting's help (settings.HELP).
   demo-evaluation    docs/evaluation.md: the committed report figures/demo/evaluation.md
                      (made by `bash reproduce/demo.sh --publish`), verbatim.
   demo-seeds         README.md: the committed table figures/demo_seeds/table.md of the demo's
                      3 seeds (made by `bash reproduce/seeds.sh --publish demo 3`), verbatim.
+  bench              docs/performance.md: the committed benchmark report
+                     figures/bench/bench.md (glo-bench --markdown), verbatim.
 tests/cli/test_docs.py checks that each file holds exactly its current block.
 """
 import os
@@ -56,6 +59,11 @@ def demo_evaluation_table():
     return f.read().rstrip('\n')
 
 
+def bench_table():
+  with open(os.path.join(ROOT, 'figures', 'bench', 'bench.md')) as f:
+    return f.read().rstrip('\n')
+
+
 def demo_seeds_table():
   with open(os.path.join(ROOT, 'figures', 'demo_seeds', 'table.md')) as f:
     return f.read().rstrip('\n')
@@ -67,6 +75,7 @@ BLOCKS = {
     'presets-full': (os.path.join('docs', 'presets.md'), presets_table),
     'demo-evaluation': (os.path.join('docs', 'evaluation.md'), demo_evaluation_table),
     'demo-seeds': ('README.md', demo_seeds_table),
+    'bench': (os.path.join('docs', 'performance.md'), bench_table),
 }
 
 

@@ -36,7 +36,7 @@ def _doc_tables():
 
 
 @pytest.mark.parametrize('name', ['presets', 'presets-full', 'demo-evaluation',
-                                  'demo-seeds'])
+                                  'demo-seeds', 'bench'])
 def test_generated_blocks_are_current(name):
   module = _doc_tables()
   rel = module.BLOCKS[name][0]
