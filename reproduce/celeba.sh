@@ -51,4 +51,4 @@ glo-evaluate --run_dir "$RUN" "${HELDOUT[@]}" --out_dir "$FIGURES" ${CELEBA_EVAL
 glo-figures --run_dir "$RUN" --out_dir "$FIGURES" ${CELEBA_FIGURE_FLAGS:-}
 # shellcheck disable=SC2086
 glo-figures --run_dir "$RUN" --out_dir "$FIGURES" --layout post ${CELEBA_FIGURE_FLAGS:-}
-echo "Run directory: $RUN   Figures and evaluation: $FIGURES   TensorBoard: $ROOT/.venv/bin/tensorboard --logdir $RUN"
+echo "Run directory: $RUN   Figures and evaluation: $FIGURES   TensorBoard: $VENV/bin/tensorboard --logdir $RUN"

@@ -91,4 +91,4 @@ fi
 CKPT="$(sed -n 's/^model_checkpoint_path: "\(.*\)"$/\1/p' "$RUN/checkpoint")"
 case "$CKPT" in /*) ;; *) CKPT="$RUN/$CKPT" ;; esac
 echo "Checkpoint: $CKPT"
-echo "Run directory: $RUN   TensorBoard: $ROOT/.venv/bin/tensorboard --logdir $RUN"
+echo "Run directory: $RUN   TensorBoard: $VENV/bin/tensorboard --logdir $RUN"

@@ -7,7 +7,8 @@
 # but faces 90-99 and their mirror images, which are held out (a rerun resumes), evaluates
 # on the held-out faces, and writes the figures and the evaluation report.
 # Environment: DEMO_STEPS (default: the preset's), DEMO_EVAL_FLAGS (extra glo-evaluate
-# flags), DEMO_OUT (default runs/demo; with --publish runs/demo-publish).
+# flags), DEMO_OUT (default runs/demo; with --publish runs/demo-publish; relative to the
+# current directory).
 set -euo pipefail
 PUBLISH=0
 case "${1:-}" in
@@ -15,14 +16,16 @@ case "${1:-}" in
   "") ;;
   *) echo "usage: bash reproduce/demo.sh [--publish]" >&2; exit 2 ;;
 esac
+# DEMO_OUT relative to the caller's directory, before env.sh changes to the repository root.
+DEMO_OUT="${DEMO_OUT:+$(realpath -m "$DEMO_OUT")}"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"   # changes to the repository root
 if [ "$PUBLISH" = 1 ]; then
-  OUT="$ROOT/${DEMO_OUT:-runs/demo-publish}"
+  OUT="${DEMO_OUT:-$ROOT/runs/demo-publish}"
   FIGURES="$ROOT/figures/demo"
   TRAIN_FLAGS=(--deterministic)   # bit-identical reruns on the same CPU and TensorFlow
   rm -rf "$OUT/run"               # published numbers come from a run of the tree as it is
 else
-  OUT="$ROOT/${DEMO_OUT:-runs/demo}"
+  OUT="${DEMO_OUT:-$ROOT/runs/demo}"
   FIGURES="$OUT/figures"
   TRAIN_FLAGS=()
 fi
@@ -40,5 +43,5 @@ glo-evaluate --run_dir "$RUN" --data_dir "$DATA" --file_list "$SPLIT/heldout.txt
   --max_images 32 --out_dir "$FIGURES" ${DEMO_EVAL_FLAGS:-}
 glo-figures --run_dir "$RUN" --out_dir "$FIGURES"
 glo-figures --run_dir "$RUN" --out_dir "$FIGURES" --layout post
-echo "Run directory: $RUN   TensorBoard: $ROOT/.venv/bin/tensorboard --logdir $RUN"
+echo "Run directory: $RUN   TensorBoard: $VENV/bin/tensorboard --logdir $RUN"
 echo "Figures and evaluation report: $FIGURES"

@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=reproduce/stack.sh
 source "$ROOT/reproduce/stack.sh"
 glo_pick_stack
-VENV="${GLO_VENV:-$ROOT/$GLO_STACK_VENV}"
+VENV="$(realpath -m "${GLO_VENV:-$ROOT/$GLO_STACK_VENV}")"  # absolute: PATH outlives the cd below
 echo "glo-tf1: TensorFlow $GLO_STACK stack ($GLO_REQUIREMENTS in $VENV): $GLO_STACK_REASON" >&2
 if [ -n "${GLO_ENV_DRY_RUN:-}" ]; then
   echo "stack=$GLO_STACK requirements=$GLO_REQUIREMENTS venv=$VENV"

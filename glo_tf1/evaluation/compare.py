@@ -46,7 +46,7 @@ SHORT_LABELS = {
 }
 # Settings that say how a run was trained but not what it learned: left out of a row's
 # identity (the model settings, the towers and the checkpoint step are in it).
-_GROUP_EXTRA = ('num_gpus',)
+_GROUP_EXTRA = ('num_gpus', 'precision', 'pca_image_size')
 
 
 class CompareError(settings.UserError):

@@ -112,23 +112,26 @@ class SaveImagesHook(tf.train.SessionRunHook):
     self._names = sorted(grids)
     self._grids = [grids[n] for n in self._names]
     self._out_dir, self._every, self._stretch = out_dir, every, stretch
-    self._step = self._global_step = None
+    self._step = self._last = self._global_step = None
 
   def begin(self):
     self._global_step = tf.train.get_global_step()
 
   def after_create_session(self, session, coord):  # pylint: disable=unused-argument
-    self._step = int(session.run(self._global_step))
+    self._step = self._last = int(session.run(self._global_step))
 
   def before_run(self, run_context):  # pylint: disable=unused-argument
     fetches = {'step': self._global_step}
-    if self._step and self._step % self._every == 0:
+    # A step that starts at a new multiple of N (on a cluster the global step also moves
+    # with the other workers, so the chief may jump past the multiple itself).
+    if self._step // self._every > self._last // self._every:
       fetches['grids'] = self._grids
     return tf.train.SessionRunArgs(fetches)
 
   def after_run(self, run_context, run_values):
     results = run_values.results
     if 'grids' in results:
+      self._last = int(results['step'])
       os.makedirs(self._out_dir, exist_ok=True)
       from PIL import Image  # pylint: disable=import-outside-toplevel
       for name, grid in zip(self._names, results['grids']):

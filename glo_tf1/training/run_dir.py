@@ -63,6 +63,35 @@ def make_writable_dir(run_dir):
     raise RunDirError('run directory %s is not writable' % run_dir)
 
 
+# glo-tf1 0.2.0 changed Lap1 from level sums weighted 2^-2j to the sum of the levels' mean
+# absolute differences (docs/reference/notebook-facts.md, corrected 2026-11-30).
+LAP1_CHANGED_IN = (0, 2, 0)
+
+
+def check_loss_version(run_dir, cfg):
+  """Refuses a `lap1` run trained before LAP1_CHANGED_IN: resuming it, or fitting codes to
+  evaluate it, would silently use another loss than the one it was trained with.
+
+  Raises:
+    RunDirError: naming the run, the version that trained it and what to do.
+  """
+  if cfg.get('loss') != 'lap1':
+    return
+  version = io.read_json(os.path.join(run_dir, PROVENANCE_NAME), missing={}).get(
+      'glo_tf1_version')
+  try:
+    old = tuple(int(x) for x in str(version).split('.')[:3]) < LAP1_CHANGED_IN
+  except ValueError:
+    return  # no readable version: a run of this version's own format
+  if old:
+    raise RunDirError(
+        'run directory %s was trained with the lap1 loss of glo-tf1 %s, which weighted the '
+        'level sums by 2^-2j; glo-tf1 >= %s sums each level\'s mean absolute difference. '
+        'Resuming or evaluating it here would use another loss: use glo-tf1 %s (the commit '
+        'in its provenance.json) or start a new run.'
+        % (run_dir, version, '.'.join(map(str, LAP1_CHANGED_IN)), version))
+
+
 def resolve_for_run(run_dir, preset, overrides):
   """The config of a new run, or of the run being resumed in `run_dir`.
 
@@ -86,6 +115,7 @@ def resolve_for_run(run_dir, preset, overrides):
   # A setting added since the run started that does not change the model (e.g. a new
   # input option) takes its preset default.
   saved = validated(run_dir, saved)
+  check_loss_version(run_dir, saved)
   if preset and preset != saved.get('preset'):
     wanted = settings.resolve(preset, overrides)
   else:

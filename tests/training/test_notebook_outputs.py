@@ -68,3 +68,23 @@ def test_jpeg_grids_are_dumped_at_the_notebooks_steps(blog_run):
   # Not stretched: the index images are dark-red to blue constants, never full white.
   samples = np.asarray(Image.open(os.path.join(blog_run, 'images', 'sampled_unit_grid_101.jpg')))
   assert samples.shape == (5 * SIDE, 5 * SIDE, 3)
+
+
+def test_jpeg_dumps_follow_a_global_step_that_jumps(tmp_path):
+  """On a cluster the chief's global step jumps with the other workers and may never land
+  on a multiple of N: dumps still come, at most one per multiple crossed. The hook decides
+  from the last step it saw (+1), so a dump can come one run after the crossing."""
+  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import hooks  # pylint: disable=import-outside-toplevel
+  out = str(tmp_path / 'images')
+  with tf.Graph().as_default():
+    step = tf.train.get_or_create_global_step()
+    train_op = tf.assign_add(step, 7)  # this worker's step plus six of the others'
+    grid = {'sampled_unit_grid': tf.zeros([1, 4, 4, 3])}
+    hook = hooks.SaveImagesHook(grid, out, every=10)
+    with tf.train.MonitoredSession(hooks=[hook]) as sess:
+      for _ in range(7):  # runs that start at global steps 0, 7, 14, ..., 42
+        sess.run(train_op)
+  starts = sorted(int(n[:-4].rsplit('_', 1)[1]) - 1 for n in os.listdir(out))
+  assert len(starts) >= 2 and all(s % 7 == 0 and s >= 10 for s in starts), starts
+  assert len({s // 10 for s in starts}) == len(starts)  # never twice for one multiple

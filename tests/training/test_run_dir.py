@@ -241,3 +241,22 @@ def test_hand_edited_config_is_validated_naming_the_file(tmp_path):
       rundir.resolve_for_run(run, None, overrides)
     assert str(e.value).startswith(path) and 'latent_dims' in str(e.value)
     assert '--' not in str(e.value)  # no flag blamed: the user gave none
+
+
+def test_a_lap1_run_of_an_older_version_is_refused_naming_the_loss_change(tmp_path):
+  """Lap1 changed in 0.2.0: an older lap1 run must not resume (or be evaluated) on the new
+  loss; other losses, and lap1 runs of this version, go on."""
+  from glo_tf1 import io as io_lib  # pylint: disable=import-outside-toplevel
+  from glo_tf1 import settings as settings_lib  # pylint: disable=import-outside-toplevel
+  run = str(tmp_path / 'run')
+  os.makedirs(run)
+  for loss, version, refused in (('lap1', '0.1.0', True), ('lap1', '0.2.0', False),
+                                 ('mse', '0.1.0', False)):
+    cfg = settings_lib.resolve('paper', {'loss': loss})
+    io_lib.write_json(os.path.join(run, rundir.CONFIG_NAME), cfg)
+    io_lib.write_json(os.path.join(run, rundir.PROVENANCE_NAME), {'glo_tf1_version': version})
+    if refused:
+      with pytest.raises(rundir.RunDirError, match='2\\^-2j'):
+        rundir.resolve_for_run(run, None, {})
+    else:
+      assert rundir.resolve_for_run(run, None, {})[1]  # resumed
