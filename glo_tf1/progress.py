@@ -30,12 +30,12 @@ class Progress:
     self.label, self.total, self.unit = label, total, unit
     self._every, self._log, self._clock = every_secs, log, clock
     self._t0 = self._last = clock()
-    self._start = start
+    self.start = start
 
   def rate(self, done):
     """Units per second since the clock started (0 before any time has passed)."""
     elapsed = self._clock() - self._t0
-    return (done - self._start) / elapsed if elapsed > 0 else 0.0
+    return (done - self.start) / elapsed if elapsed > 0 else 0.0
 
   def line(self, done, extra='', scale=1, rate_unit=None):
     """The line for `done` units: '<label> done/total unit  extra  rate/s  ETA'.
@@ -48,7 +48,7 @@ class Progress:
                           ' ' + self.unit if self.unit else '')
     if extra:
       text += '  ' + extra
-    if done > self._start:
+    if done > self.start:
       text += '  %.1f %s/s' % (rate, rate_unit or self.unit)
       if self.total and rate > 0:
         text += '  ETA %s' % format_hms((self.total - done) * scale / rate)

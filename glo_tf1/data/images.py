@@ -66,6 +66,18 @@ def stretch_to_uint8(image):
   return np.clip((x - lo) * scale + 0.5, 0, 255).astype(np.uint8)
 
 
+def grid_jpeg(grid, stretch=False):
+  """JPEG bytes (quality 95) of one image [H, W, 3] in [-1, 1], as the training run's
+  grid dumps are written: the fixed map of `to_uint8`, or with `stretch` the min-max
+  stretch of the notebook's scipy.misc.imsave."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  import io as bytes_io  # pylint: disable=import-outside-toplevel
+  buf = bytes_io.BytesIO()
+  Image.fromarray(stretch_to_uint8(grid) if stretch else to_uint8(grid)).save(
+      buf, format='JPEG', quality=95)
+  return buf.getvalue()
+
+
 def to_float(images_u8):
   """uint8 tensor -> float32 tensor in [-1, 1], the inverse of `to_uint8` on its levels."""
   return tf.cast(images_u8, tf.float32) * (2. / 255.) - 1.

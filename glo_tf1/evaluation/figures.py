@@ -212,17 +212,19 @@ POST_SIDE = towers.GRID_ROWS * towers.GRID_ROWS  # 25 images a grid
 
 
 def _grid(sess, images, reconstructions=None):
-  """The training summaries' own grid layout (model/towers.py), as uint8."""
+  """The training summaries' own grid layout (model/towers.py), [H, W, 3] in [-1, 1]."""
   if reconstructions is None:
     op = towers.square_grid(tf.constant(images, tf.float32))
   else:
     op = towers.comparison_grid(tf.constant(images, tf.float32),
                                 tf.constant(reconstructions, tf.float32))
-  return images_lib.to_uint8(sess.run(op)[0])
+  return sess.run(op)[0]
 
 
 def _save_stacked(path, panels, title=None):
-  """Grids [(title, uint8 image)] one under the other, each with its title."""
+  """Grids [(title, image [H, W, 3] in [-1, 1])] one under the other, each with its title,
+  pixels by the fixed map (images.to_uint8)."""
+  panels = [(name, images_lib.to_uint8(grid)) for name, grid in panels]
   widths = [g.shape[1] for _, g in panels]
   heights = [g.shape[0] for _, g in panels]
   k = max(1, 640 // max(widths))
@@ -259,16 +261,13 @@ def figure_post_grids(ctx):
                        [(name, grids[name]) for name in POST_GRIDS])
 
 
-def _as_saved_jpeg(grid_u8, stretch):
-  """A uint8 grid as the notebook's training loop saved it (JPEG, optionally stretched
-  min-max like scipy.misc.imsave) and read back, in [-1, 1]."""
+def _as_saved_jpeg(grid, stretch):
+  """A grid [H, W, 3] in [-1, 1] as the training run saves it (images.grid_jpeg, the
+  notebook's JPEG dumps) and read back, in [-1, 1]."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
   import io as bytes_io  # pylint: disable=import-outside-toplevel
-  pixels = images_lib.stretch_to_uint8(grid_u8) if stretch else grid_u8
-  buf = bytes_io.BytesIO()
-  Image.fromarray(pixels).save(buf, format='JPEG', quality=95)
-  back = np.asarray(Image.open(buf).convert('RGB'), np.float32)
-  return back / 127.5 - 1.
+  back = Image.open(bytes_io.BytesIO(images_lib.grid_jpeg(grid, stretch))).convert('RGB')
+  return np.asarray(back, np.float32) / 127.5 - 1.
 
 
 def figure_post_nearest_neighbours(ctx):

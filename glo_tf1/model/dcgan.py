@@ -48,6 +48,23 @@ def dcgan_arg_scope(is_training=True, normalizer='batch_norm', batch_norm_decay=
     return sc
 
 
+def latent_to_4x4(latent_z, num_filters, scope, network):
+  """The first layer both decoders share (DCGAN's projection, the post's deconv1): codes
+  [B, dims] -> [B, 1, 1, dims] -> a 4x4 transpose convolution, stride 1, VALID ->
+  [B, 4, 4, num_filters], under the caller's arg scope.
+
+  Raises:
+    ValueError: latent_z is not [B, dims] with a static shape (`network` names the caller).
+  """
+  shape = latent_z.get_shape().as_list()
+  if len(shape) != 2 or shape[0] is None or shape[1] is None:
+    raise ValueError('%s input must be [batch, dims] with a static shape, got %s'
+                     % (network, shape))
+  net = tf.reshape(latent_z, (shape[0], 1, 1, shape[1]))
+  return slim.conv2d_transpose(net, num_filters, [4, 4], stride=1, padding='VALID',
+                               scope=scope)
+
+
 def generator(latent_z, image_size=64, num_filters=FILTERS, kernel_size=5, reuse=None,
               scope='decoder'):
   """DCGAN's generator; call it inside `dcgan_arg_scope`.
@@ -67,16 +84,10 @@ def generator(latent_z, image_size=64, num_filters=FILTERS, kernel_size=5, reuse
     ValueError: latent_z is not [B, dims] with static shape.
     settings.ConfigError: image_size cannot be produced.
   """
-  shape = latent_z.get_shape().as_list()
-  if len(shape) != 2 or shape[0] is None or shape[1] is None:
-    raise ValueError('generator input must be [batch, dims] with a static shape, got %s'
-                     % shape)
   filters = settings.decoder_filters_for_size(num_filters, image_size)
   k = [kernel_size, kernel_size]
   with tf.variable_scope(scope, reuse=reuse):
-    net = tf.reshape(latent_z, (shape[0], 1, 1, shape[1]))
-    net = slim.conv2d_transpose(net, filters[0], [4, 4], stride=1, padding='VALID',
-                                scope='project')
+    net = latent_to_4x4(latent_z, filters[0], 'project', 'generator')
     for i, num_filter in enumerate(filters[1:]):
       net = slim.conv2d_transpose(net, num_filter, k, scope='deconv%d' % (i + 2))
     net = slim.conv2d_transpose(net, 3, k, activation_fn=tf.nn.tanh, normalizer_fn=None,

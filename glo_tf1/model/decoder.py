@@ -54,15 +54,9 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
     ValueError: latent_z is not [B, dims] with static shape.
     settings.ConfigError: image_size cannot be produced.
   """
-  shape = latent_z.get_shape().as_list()
-  if len(shape) != 2 or shape[0] is None or shape[1] is None:
-    raise ValueError('decoder input must be [batch, dims] with a static shape, got %s'
-                     % shape)
   filters = settings.decoder_filters_for_size(num_filters, image_size)
   with tf.variable_scope(scope, reuse=reuse):
-    net = tf.reshape(latent_z, (shape[0], 1, 1, shape[1]))
-    net = slim.conv2d_transpose(net, filters[0], [4, 4], stride=1, padding='VALID',
-                                scope='deconv1')
+    net = dcgan.latent_to_4x4(latent_z, filters[0], 'deconv1', 'decoder')
     for i, num_filter in enumerate(filters[1:]):
       net = slim.conv2d_transpose(net, num_filter, [kernel_size, kernel_size],
                                   scope='deconv%d' % (i + 2))

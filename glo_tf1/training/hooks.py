@@ -52,12 +52,12 @@ class ProgressHook(StepLossHook):
     if self._progress is None:  # first step of this session: no rate yet
       self._progress = progress_lib.Progress('step', self._last_step, unit='', every_secs=0,
                                              start=step)
-      self._s0 = step
       print('step %d  loss %.4f' % (step, loss), flush=True)
       return
     # A line whenever the step reaches a multiple of N (on a cluster the global step
     # also moves with the other workers, so it may jump past the multiple itself).
-    if step // self._every == self._s0 // self._every and step != self._last_step:
+    if (step // self._every == self._progress.start // self._every and
+        step != self._last_step):
       return
     rate = self._progress.rate(step) * self._ips
     print(self._progress.line(step, 'loss %.4f' % loss, scale=self._ips, rate_unit='img'),
@@ -66,7 +66,6 @@ class ProgressHook(StepLossHook):
       writer = tf.summary.FileWriterCache.get(self._run_dir)
       writer.add_summary(tf.Summary(value=[
           tf.Summary.Value(tag='perf/images_per_sec', simple_value=rate)]), step)
-    self._s0 = step
     self._progress = progress_lib.Progress('step', self._last_step, unit='', every_secs=0,
                                            start=step)
 
@@ -133,13 +132,10 @@ class SaveImagesHook(tf.train.SessionRunHook):
     if 'grids' in results:
       self._last = int(results['step'])
       os.makedirs(self._out_dir, exist_ok=True)
-      from PIL import Image  # pylint: disable=import-outside-toplevel
       for name, grid in zip(self._names, results['grids']):
-        pixels = images.stretch_to_uint8(grid[0]) if self._stretch else \
-            images.to_uint8(grid[0])
         path = os.path.join(self._out_dir, '%s_%d.jpg' % (name, results['step'] + 1))
         with io.atomic_open(path, 'wb') as f:
-          Image.fromarray(pixels).save(f, format='JPEG', quality=95)
+          f.write(images.grid_jpeg(grid[0], self._stretch))
     self._step = int(results['step']) + 1
 
 
