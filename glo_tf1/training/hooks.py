@@ -16,21 +16,30 @@ from glo_tf1.data import images
 
 class StepLossHook(tf.train.SessionRunHook):
   """Base of the hooks that watch each step's loss: fetches the global step and the loss
-  with the train op and calls `on_step(step, loss)`, `step` counting the step just run."""
+  with the train op and calls `on_step(step, loss)`, `step` counting the step just run.
 
-  def __init__(self, loss):
-    self._loss = loss
+  With `train_op` (one process), the step is read after the train op has run, so it is
+  exact; without it (a cluster worker, whose step also moves with the others), the step
+  is the value read during the run + 1, which can be off by one when the read races the
+  increment.
+  """
+
+  def __init__(self, loss, train_op=None):
+    self._loss, self._train_op = loss, train_op
     self._global_step = None
 
   def begin(self):
     self._global_step = tf.train.get_global_step()
+    if self._train_op is not None:
+      with tf.control_dependencies([self._train_op]):
+        self._global_step = tf.identity(self._global_step, name='step_after_train')
 
   def before_run(self, run_context):
     return tf.train.SessionRunArgs([self._global_step, self._loss])
 
   def after_run(self, run_context, run_values):
     step, loss = run_values.results
-    self.on_step(step + 1, loss)  # the train op has incremented the step
+    self.on_step(step if self._train_op is not None else step + 1, loss)
 
   def on_step(self, step, loss):
     raise NotImplementedError
@@ -40,8 +49,8 @@ class StepLossHook(tf.train.SessionRunHook):
 class ProgressHook(StepLossHook):
   """Prints step, loss, images/s and ETA every N steps; writes images/s to TensorBoard."""
 
-  def __init__(self, loss, images_per_step, every, last_step, run_dir):
-    super().__init__(loss)
+  def __init__(self, loss, images_per_step, every, last_step, run_dir, train_op=None):
+    super().__init__(loss, train_op)
     self._ips, self._every = images_per_step, every
     self._last_step, self._run_dir = last_step, run_dir
     self._progress = None

@@ -166,12 +166,16 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   saver = tf.train.Saver(max_to_keep=cfg['max_to_keep'], sharded=cluster is not None,
                          save_relative_paths=True)
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn)
+  # One process: the hooks read the step after the train op (exact); a cluster worker's
+  # step also moves with the others, so they keep the read-during-the-run + 1.
+  after = model['train_op'] if cluster is None else None
   progress = hooks_lib.ProgressHook(model['loss'], cfg['batch_size'] * num_towers,
                                     cfg['log_every_steps'], cfg['num_steps'],
-                                    run_dir if chief else None)
+                                    run_dir if chief else None, after)
   hooks = [
       progress,
-      faults.NonFiniteLossHook(model['loss']),  # before the saver: a NaN step is not saved
+      # before the saver: a NaN step is not saved
+      faults.NonFiniteLossHook(model['loss'], after),
   ]
   if chief:
     hooks += [
