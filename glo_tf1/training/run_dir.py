@@ -2,7 +2,7 @@
 
 A run directory holds everything a run is: TensorFlow checkpoints and event files, the
 resolved config (`config.json`), the ordered file list (`manifest.tsv`, see files.py) and
-`provenance.json` (versions, commit, devices, towers, precision, seed). Running the same
+`provenance.json` (versions, commit, devices, towers, where the variables live, precision, seed). Running the same
 command again resumes from it (the post's timestamped directories never resumed, defect 4).
 """
 import contextlib
@@ -22,7 +22,7 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import files
-from glo_tf1.model import towers
+from glo_tf1.model import devices
 
 CONFIG_NAME = 'config.json'
 PROVENANCE_NAME = 'provenance.json'
@@ -186,7 +186,8 @@ def provenance(cfg, data_dir, num_images):
       'python_version': platform.python_version(),
       'platform': platform.platform(),
       'devices': devices,
-      'towers': towers.describe_towers(cfg),
+      'towers': devices.describe_towers(cfg),
+      'variables': devices.describe_variables(cfg),
       'precision': cfg['precision'],
       'seed': cfg['seed'],
       'deterministic': cfg['deterministic'],
@@ -200,7 +201,7 @@ def provenance(cfg, data_dir, num_images):
 
 _RESUME_KEYS = ('started', 'git_commit', 'glo_tf1_version', 'tensorflow_version',
                 'tf_slim_version', 'numpy_version', 'python_version', 'platform', 'devices',
-                'towers', 'precision')
+                'towers', 'variables', 'precision')
 
 
 def record_provenance(run_dir, cfg, data_dir, num_images, resumed):

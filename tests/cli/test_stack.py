@@ -1,7 +1,7 @@
-"""The TensorFlow stack a machine gets: reproduce/env.sh picks the GPU stack when a (here
-fake) `nvidia-smi -L` lists a GPU, GLO_DEVICE overrides it, and the GPU requirements are
-the CPU ones with tensorflow[and-cuda] at the same version. Nothing is installed
-(GLO_ENV_DRY_RUN=1 stops env.sh after its choice)."""
+"""The TensorFlow stack a machine gets: one `tensorflow` wheel everywhere (it registers its
+GPU kernels without a GPU, which the placement tests need); reproduce/env.sh adds the CUDA
+libraries (requirements-gpu.txt) when a (here fake) `nvidia-smi -L` lists a GPU, GLO_DEVICE
+overrides it. Nothing is installed (GLO_ENV_DRY_RUN=1 stops env.sh after its choice)."""
 import os
 import re
 import subprocess
@@ -48,8 +48,8 @@ def test_env_sh_picks_the_stack_from_nvidia_smi_and_glo_device(tmp_path, gpus, d
   assert choice['stack'] == stack
   assert choice['requirements'] == {'cpu': 'requirements.txt',
                                     'gpu': 'requirements-gpu.txt'}[stack]
-  # Separate venvs: tensorflow and tensorflow-cpu conflict in one.
-  assert choice['venv'] == os.path.join(ROOT, {'cpu': '.venv', 'gpu': '.venv-gpu'}[stack])
+  # One venv: the same TensorFlow wheel, the GPU stack only adds the CUDA libraries.
+  assert choice['venv'] == os.path.join(ROOT, '.venv')
   assert 'TensorFlow %s stack' % stack in proc.stderr and why in proc.stderr
 
 
@@ -64,14 +64,18 @@ def _pins(name):
     return [l.strip() for l in f if l.strip() and not l.startswith('#')]
 
 
-def test_gpu_requirements_are_the_cpu_pins_with_tensorflow_and_cuda():
+def test_one_tensorflow_wheel_the_gpu_stack_adds_only_the_cuda_extra():
   cpu, gpu = _pins('requirements.txt'), _pins('requirements-gpu.txt')
-  (tf_cpu,) = [p for p in cpu if p.startswith('tensorflow-cpu==')]
-  (tf_gpu,) = [p for p in gpu if p.startswith('tensorflow')
-               and not p.startswith('tensorflow-')]
-  assert tf_gpu == 'tensorflow[and-cuda]==' + tf_cpu.split('==')[1]
-  assert [p for p in cpu if p != tf_cpu] == [p for p in gpu if p != tf_gpu]
-  assert not [p for p in gpu if p.startswith('tensorflow-cpu')]
+  (tf_pin,) = [p for p in cpu if p.startswith('tensorflow')
+               and p.split('==')[0] == 'tensorflow']
+  assert not [p for p in cpu + gpu if p.startswith('tensorflow-cpu')]
+  assert gpu == ['-r requirements.txt', 'tensorflow[and-cuda]==' + tf_pin.split('==')[1]]
+
+
+def test_the_installed_tensorflow_registers_gpu_kernels():
+  """The placement tests (tests/model/test_placement.py) need the GPU kernel registry."""
+  from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel
+  assert placement.gpu_kernels_registered()
 
 
 def test_conda_environments_install_their_stack():

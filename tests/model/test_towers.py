@@ -14,6 +14,7 @@ from conftest import fake_nvidia_smi
 from conftest import graph_ancestors
 from glo_tf1 import settings
 from glo_tf1.compat import tf
+from glo_tf1.model import devices
 from glo_tf1.model import towers
 
 SMALL = dict(image_size=16, latent_dims=8, decoder_filters=[16, 8])
@@ -107,27 +108,35 @@ def test_codes_gradient_stays_sparse_across_towers(codes_optimizer):
     assert isinstance(grads[0], tf.IndexedSlices)
 
 
-def test_variables_on_cpu0_towers_on_their_devices():
-  cfg = settings.resolve('demo', dict(SMALL, num_gpus=2, tower_device=TOWER_DEVICE))
+@pytest.mark.parametrize('tower_device,variable_device,expected', [
+    ('gpu', 'auto', 'gpu:0'), ('gpu', 'cpu', 'cpu:0'), ('cpu', 'auto', 'cpu:0'),
+    ('cpu', 'gpu', 'gpu:0')])
+def test_variables_where_asked_towers_on_their_devices(tower_device, variable_device,
+                                                       expected):
+  """The graph's requests (placed by TensorFlow at run time, soft placement without GPUs):
+  every variable, slots and global step included, on one device; the towers on theirs."""
+  cfg = settings.resolve('demo', dict(SMALL, num_gpus=2, tower_device=tower_device,
+                                      variable_device=variable_device))
   with tf.Graph().as_default():
     tower_inputs = [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}
                     for _ in range(2)]
     model = towers.build_training_graph(cfg, tower_inputs, 10)
+    assert len(tf.global_variables()) > 10  # decoder, codes, slots, beta powers, step
     for v in tf.global_variables():
-      assert v.device.lower().endswith('cpu:0'), (v.op.name, v.device)
+      assert v.device.lower().endswith(expected), (v.op.name, v.device)
     for i, t in enumerate(model['towers']):
-      assert t['reconstruction'].device.lower().endswith('%s:%d' % (TOWER_DEVICE, i))
+      assert t['reconstruction'].device.lower().endswith('%s:%d' % (tower_device, i))
 
 
 def test_num_gpus_auto(monkeypatch):
   cfg = settings.resolve('demo', {'num_gpus': 'auto'})
   assert cfg['num_gpus'] == 'auto'
-  assert towers.resolve_num_gpus(cfg)['num_gpus'] == max(1, towers.visible_gpus())
-  monkeypatch.setattr(towers, 'visible_gpus', lambda: 0)
-  assert towers.resolve_num_gpus(cfg)['num_gpus'] == 1
-  monkeypatch.setattr(towers, 'visible_gpus', lambda: 4)
-  assert towers.resolve_num_gpus(cfg)['num_gpus'] == 4
-  assert towers.resolve_num_gpus(dict(cfg, num_gpus=2))['num_gpus'] == 2
+  assert devices.resolve_num_gpus(cfg)['num_gpus'] == max(1, devices.visible_gpus())
+  monkeypatch.setattr(devices, 'visible_gpus', lambda: 0)
+  assert devices.resolve_num_gpus(cfg)['num_gpus'] == 1
+  monkeypatch.setattr(devices, 'visible_gpus', lambda: 4)
+  assert devices.resolve_num_gpus(cfg)['num_gpus'] == 4
+  assert devices.resolve_num_gpus(dict(cfg, num_gpus=2))['num_gpus'] == 2
   with pytest.raises(settings.ConfigError, match='--num_gpus'):
     settings.resolve('demo', {'num_gpus': 'all'})
   assert 'num_gpus' not in settings.MODEL_KEYS
@@ -155,23 +164,23 @@ def test_grids_lay_out_images_as_the_notebook():
   assert np.all(cells[14:] == -1)
 
 def test_num_gpus_0_is_one_tower_on_the_cpu_on_purpose():
-  cfg = towers.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 0}))
+  cfg = devices.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 0}))
   assert cfg['num_gpus'] == 1 and cfg['tower_device'] == 'cpu'
-  assert towers.describe_towers(cfg) == '1 tower on /cpu:0'
+  assert devices.describe_towers(cfg) == '1 tower on /cpu:0'
   with pytest.raises(settings.ConfigError, match='--num_gpus'):
     settings.resolve('blog', {'num_gpus': -1})
 
 
 def test_start_line_names_the_devices():
   gpu = settings.resolve('blog', {'num_gpus': 2})
-  assert towers.describe_towers(gpu, num_visible=2) == '2 towers on /gpu:0, /gpu:1'
-  assert towers.describe_towers(gpu, num_visible=1) == \
+  assert devices.describe_towers(gpu, num_visible=2) == '2 towers on /gpu:0, /gpu:1'
+  assert devices.describe_towers(gpu, num_visible=1) == \
       '2 towers on /gpu:0, /gpu:1 (/gpu:1 not visible: soft placement)'
-  assert towers.describe_towers(gpu, num_visible=0) == '2 towers on /cpu:0 (no GPU visible)'
+  assert devices.describe_towers(gpu, num_visible=0) == '2 towers on /cpu:0 (no GPU visible)'
   cpu = settings.resolve('demo', {})
-  assert towers.describe_towers(cpu, num_visible=4) == '1 tower on /cpu:0'
-  assert towers.towers_on_gpu(gpu, 1) and not towers.towers_on_gpu(gpu, 0)
-  assert not towers.towers_on_gpu(cpu, 4)
+  assert devices.describe_towers(cpu, num_visible=4) == '1 tower on /cpu:0'
+  assert devices.towers_on_gpu(gpu, 1) and not devices.towers_on_gpu(gpu, 0)
+  assert not devices.towers_on_gpu(cpu, 4)
 
 
 @pytest.fixture
@@ -179,35 +188,35 @@ def gpus_tensorflow_cannot_see(tmp_path, monkeypatch):
   """A machine whose (fake) nvidia-smi lists 2 GPUs while TensorFlow sees none."""
   folder = fake_nvidia_smi(str(tmp_path / 'bin'), 2)
   monkeypatch.setenv('PATH', folder + os.pathsep + os.environ['PATH'])
-  monkeypatch.setattr(towers, 'visible_gpus', lambda: 0)
+  monkeypatch.setattr(devices, 'visible_gpus', lambda: 0)
   return folder
 
 
 def test_gpus_tensorflow_cannot_see_stop_the_run_and_say_why(gpus_tensorflow_cannot_see,
                                                              monkeypatch):
-  assert len(towers.nvidia_smi_gpus()) == 2
+  assert len(devices.nvidia_smi_gpus()) == 2
   for asked in ({'num_gpus': 'auto'}, {}):  # blog: one tower on /gpu:0
-    with pytest.raises(towers.GpuSetupError) as e:
-      towers.resolve_num_gpus(settings.resolve('blog', asked))
+    with pytest.raises(devices.GpuSetupError) as e:
+      devices.resolve_num_gpus(settings.resolve('blog', asked))
     message = str(e.value)
     assert 'nvidia-smi lists 2 GPU(s)' in message and 'TensorFlow sees none' in message
     assert '--num_gpus 0 or --tower_device cpu' in message
   if not tf.test.is_built_with_cuda():  # the CPU stack: the reason says so, and the fix
     assert 'CPU-only TensorFlow' in message and 'GLO_DEVICE=gpu' in message
   monkeypatch.setattr(tf.test, 'is_built_with_cuda', lambda: True)
-  with pytest.raises(towers.GpuSetupError, match='CUDA libraries were not found'):
-    towers.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))
+  with pytest.raises(devices.GpuSetupError, match='CUDA libraries were not found'):
+    devices.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))
   # The CPU on purpose.
   for asked in ({'num_gpus': 0}, {'tower_device': 'cpu'}, {'num_gpus': 'auto',
                                                           'tower_device': 'cpu'}):
-    cfg = towers.resolve_num_gpus(settings.resolve('blog', asked))
-    assert towers.describe_towers(cfg) == '1 tower on /cpu:0'
+    cfg = devices.resolve_num_gpus(settings.resolve('blog', asked))
+    assert devices.describe_towers(cfg) == '1 tower on /cpu:0'
 
 
 def test_no_nvidia_smi_or_an_empty_list_is_no_error(tmp_path, monkeypatch):
-  monkeypatch.setattr(towers, 'visible_gpus', lambda: 0)
+  monkeypatch.setattr(devices, 'visible_gpus', lambda: 0)
   monkeypatch.setenv('PATH', fake_nvidia_smi(str(tmp_path / 'bin'), 0) + os.pathsep +
                      os.environ['PATH'])
-  assert towers.nvidia_smi_gpus() == []
-  assert towers.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))[
+  assert devices.nvidia_smi_gpus() == []
+  assert devices.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))[
       'num_gpus'] == 1

@@ -11,6 +11,7 @@ from conftest import graph_ancestors
 from conftest import write_index_images
 from glo_tf1 import settings
 from glo_tf1.compat import tf
+from glo_tf1.model import devices
 from glo_tf1.training import hooks
 from glo_tf1.training import loop
 
@@ -49,7 +50,7 @@ def blog(tmp_path_factory):
     moving_mean = [v for v in tf.global_variables()
                    if v.op.name == 'decoder/deconv2/BatchNorm/moving_mean'][0]
     creator = tf.train.ChiefSessionCreator(scaffold=scaffold,
-                                           config=loop.session_config(cfg))
+                                           config=devices.session_config(cfg))
     with tf.train.MonitoredSession(session_creator=creator) as sess:
       initial = sess.run({v.op.name: v for v in tf.global_variables()})
       step = sess.run({'code': model['towers'][0]['code'],
@@ -219,14 +220,14 @@ def test_one_adam_with_lr_1e3_default_betas_over_codes_and_decoder(blog):
       b'loc:@model_0/decoder/deconv2/conv2d_transpose']
 
 
-def test_tower_on_the_gpu_variables_on_the_cpu_soft_placement(blog):
+def test_tower_and_variables_on_the_gpu_as_the_notebook_soft_placement(blog):
   graph = blog['graph']
   (conv,) = _ops(graph, 'model_0/decoder/deconv2/', 'Conv2DBackpropInput')
   assert conv.device.lower().endswith('gpu:0')
   with graph.as_default():
-    for v in tf.global_variables('decoder'):
-      assert v.device.lower().endswith('cpu:0'), v.op.name
-  assert loop.session_config(blog['cfg']).allow_soft_placement
+    for v in tf.global_variables():
+      assert v.device.lower().endswith('gpu:0'), v.op.name
+  assert devices.session_config(blog['cfg']).allow_soft_placement
 
 
 def test_summary_and_checkpoint_cadence_max_to_keep_and_unbounded_steps(blog):

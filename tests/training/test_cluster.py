@@ -17,6 +17,7 @@ from glo_tf1.compat import tf
 from glo_tf1.data import pipelines
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import optimizers
+from glo_tf1.model import devices
 from glo_tf1.model import towers
 from glo_tf1.training import cluster
 
@@ -294,7 +295,7 @@ def test_loopback_cluster_continues_a_single_process_run_and_back(tmp_path):
   first = tf.train.latest_checkpoint(run)
   assert first.endswith('-2')
   with open(os.path.join(run, 'config.json')) as f:  # --num_gpus=auto, resolved
-    assert json.load(f)['num_gpus'] == max(1, towers.visible_gpus())
+    assert json.load(f)['num_gpus'] == max(1, devices.visible_gpus())
   codes0 = tf.train.load_variable(first, 'codes')
 
   steps = 60
