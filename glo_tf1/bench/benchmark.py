@@ -19,7 +19,11 @@ Prints a table and writes it as JSON:
     on a CPU with native bf16), or why bf16 was not measured.
 `--mode precision` runs the last comparison alone; `--mode towers` measures training
 images/s for 1 ... K towers (GPUs, or CPU towers), with and without the cache, for each
-precision the towers can run (reproduce/gpu_check.sh).
+precision the towers can run (reproduce/gpu_check.sh). `--mode placement` predicts, without
+a GPU, where TensorFlow places each GPU preset's real training graph (model/placement.py)
+with every --variable_device, measures on this CPU the host time of the updates a
+placement leaves on the host, and compares the input pipelines' rate per reader thread with
+the rate a GPU step needs (an estimate from the step's FLOPs and a stated GPU throughput).
 Every figure is the median of several timed repeats after warm-up steps; the sizes of a
 comparison are timed in alternating rounds so that load from other processes hits them
 alike. The default sizes are the blog's (128 px, the notebook's decoder; batch 64, one
@@ -45,6 +49,7 @@ from glo_tf1.data import cache as cache_lib
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.model import devices
+from glo_tf1.model import placement
 from glo_tf1.model import precision as precision_lib
 from glo_tf1.model import towers
 from glo_tf1.training import input_cache
@@ -62,7 +67,7 @@ QUICK = {
     'kernel_size': 5, 'latent_dims': 32, 'num_files': 64, 'file_shape': (54, 44),
     'num_codes': [1000, 100000], 'matmul_n': 256,
     'warmup': 1, 'repeats': 2, 'steps': 2, 'pipeline_batches': 2,
-    'memory_optimizers': ['lazy_adam'],
+    'memory_optimizers': ['lazy_adam'], 'placement_codes': 1000,
 }
 CODES_OPTIMIZERS = ('adam', 'lazy_adam', 'sgd')
 JPEG_THREADS = (1, 2, 4)
@@ -323,6 +328,36 @@ def _memory_in_subprocess(optimizer, num_codes, quick):
 # ----------------------------------------------------------------------------- run
 
 
+def input_rates(s, work_dir, cfg, jpeg_threads, cache_threads, log=print):
+  """Images/s of the JPEG pipeline and of the cache pipeline alone, per reader-thread count,
+  on synthetic JPEG files of CelebA's shape; returns (rates, paths, cache_file)."""
+  b = cfg['batch_size']
+  log('writing %d JPEG files...' % s['num_files'])
+  paths = write_jpeg_files(os.path.join(work_dir, 'jpeg'), s['num_files'], s['file_shape'])
+  pipe = {}
+  for threads in jpeg_threads:
+    log('JPEG pipeline alone, %d reader thread(s)...' % threads)
+    with tf.Graph().as_default():
+      batch = pipelines.fixed_pipeline(paths, b, cfg['image_size'], num_threads=threads,
+                                    capacity=cfg['shuffle_capacity'],
+                                    min_after_dequeue=cfg['min_after_dequeue'])
+      pipe['jpeg_%d_threads' % threads] = _pipeline_images_per_sec(
+          batch, b, s, drain_images=cfg['shuffle_capacity'])
+  log('building the decoded-image cache...')
+  t0 = time.perf_counter()
+  manifest = files.build_manifest('', paths)
+  cache_file = input_cache.build_cache(paths, manifest, cfg['image_size'], False,
+                               os.path.join(work_dir, 'cache'), log=lambda *_: None)
+  pipe['cache_build'] = len(paths) / (time.perf_counter() - t0)
+  for threads in cache_threads:
+    log('cache pipeline alone, %d thread(s)...' % threads)
+    with tf.Graph().as_default():
+      batch = cache_lib.cache_pipeline(cache_file, b, num_threads=threads)
+      pipe['cache_%d_threads' % threads] = _pipeline_images_per_sec(
+          batch, b, s, uses_cache=True, drain_images=cache_lib.PREFETCH_BATCHES * b)
+  return pipe, paths, cache_file
+
+
 def run_benchmark(s, work_dir, quick, log=print):
   """Runs every measurement; returns the results dict (see module doc)."""
   t_start = time.time()
@@ -345,30 +380,7 @@ def run_benchmark(s, work_dir, quick, log=print):
   res['blog_summaries'] = summary_overhead(dec, dec_op, cfg, s,
                                            os.path.join(work_dir, 'events'))
 
-  log('writing %d JPEG files...' % s['num_files'])
-  paths = write_jpeg_files(os.path.join(work_dir, 'jpeg'), s['num_files'], s['file_shape'])
-  pipe = {}
-  for threads in JPEG_THREADS:
-    log('JPEG pipeline alone, %d reader thread(s)...' % threads)
-    with tf.Graph().as_default():
-      batch = pipelines.fixed_pipeline(paths, b, cfg['image_size'], num_threads=threads,
-                                    capacity=cfg['shuffle_capacity'],
-                                    min_after_dequeue=cfg['min_after_dequeue'])
-      pipe['jpeg_%d_threads' % threads] = _pipeline_images_per_sec(
-          batch, b, s, drain_images=cfg['shuffle_capacity'])
-
-  log('building the decoded-image cache...')
-  t0 = time.perf_counter()
-  manifest = files.build_manifest('', paths)
-  cache_file = input_cache.build_cache(paths, manifest, cfg['image_size'], False,
-                               os.path.join(work_dir, 'cache'), log=lambda *_: None)
-  pipe['cache_build'] = len(paths) / (time.perf_counter() - t0)
-  for threads in CACHE_THREADS:
-    log('cache pipeline alone, %d thread(s)...' % threads)
-    with tf.Graph().as_default():
-      batch = cache_lib.cache_pipeline(cache_file, b, num_threads=threads)
-      pipe['cache_%d_threads' % threads] = _pipeline_images_per_sec(
-          batch, b, s, uses_cache=True, drain_images=cache_lib.PREFETCH_BATCHES * b)
+  pipe, paths, cache_file = input_rates(s, work_dir, cfg, JPEG_THREADS, CACHE_THREADS, log)
   res['input_pipeline_images_per_sec'] = pipe
 
   # The cache's queue holds a few batches that cost milliseconds to refill, so its
@@ -622,6 +634,111 @@ def format_towers_table(res):
   for p, why in res['precisions_refused'].items():
     lines.append('')
     lines.append('%s not measured: %s' % (p, why))
+  return '\n'.join(lines)
+
+
+PLACEMENT_PRESETS = ('blog', 'paper', 'paper64')
+CELEBA_TRAIN_IMAGES = 162770
+# The stated GPU throughput behind "the rate a GPU step needs": sustained float32 TFLOP/s
+# of the transpose convolutions, about an A100's FP32 peak (19.5) and a third of an
+# H100's. An estimate, not a measurement: no GPU here runs TensorFlow.
+GPU_TFLOPS = 20.0
+
+
+def placement_row(preset, towers_count, variable_device, num_codes=CELEBA_TRAIN_IMAGES):
+  """The predicted placement of `preset`'s real training graph (loop.build_training) with
+  `towers_count` towers on GPUs; a dict of the figures and the host ops of the step."""
+  cfg = devices.resolve_num_gpus(settings.resolve(
+      preset, {'num_gpus': towers_count, 'tower_device': 'gpu',
+               'variable_device': variable_device}))
+  paths = ['/celeba/%06d.jpg' % (i + 1) for i in range(num_codes)]
+  with tf.Graph().as_default() as graph:
+    model, _, _, _ = loop.build_training(cfg, paths, os.path.join('/nonexistent', 'run'))
+    fetches = [model['train_op'], model['loss'], model['global_step']]
+    summ = placement.summarize(graph, fetches, tf.global_variables())
+  return {'preset': preset, 'towers': towers_count, 'variable_device': variable_device,
+          'no_gpu_kernel': summ['no_gpu_kernel'],
+          'host_variable_mb': summ['host_variable_bytes'] / 1e6,
+          'host_updates': len(summ['host_updates']),
+          'crossing_mb': (summ['crossing_bytes'] or 0) / 1e6,
+          'crossing_unknown': summ['crossing_bytes'] is None,
+          'batch_mb': towers_count * cfg['batch_size'] * (cfg['image_size'] ** 2 * 3 + 1) * 4 / 1e6}
+
+
+def host_update_ms(preset, variable_device, s, num_codes=CELEBA_TRAIN_IMAGES):
+  """Milliseconds per step, measured on this CPU, of the ops that `variable_device`'s
+  placement leaves on the host in one tower's step (sum of their traced op times; the
+  whole graph runs on the CPU here, the host ops are those placement.predict leaves
+  there). Synthetic in-memory images: the input pipeline is not counted."""
+  cfg = settings.resolve(preset, {'num_gpus': 1, 'tower_device': 'gpu',
+                                  'variable_device': variable_device})
+  graph = tf.Graph()
+  with graph.as_default():
+    model = towers.build_training_graph(cfg, _synthetic_inputs(cfg, num_codes), num_codes)
+    pred = placement.predict(graph)
+    host = {op.name for op in placement.step_ops([model['train_op']])
+            if pred.device[op.name] == placement.HOST}
+    sess, coord, threads = _session(cfg=dict(cfg, tower_device='cpu'))
+  if not host:
+    _close(sess, coord, threads)
+    return 0.0
+  for _ in range(s['warmup']):
+    sess.run(model['train_op'])
+  per_step = []
+  opts = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+  for _ in range(s['repeats']):
+    meta = tf.RunMetadata()
+    sess.run(model['train_op'], options=opts, run_metadata=meta)
+    per_step.append(sum(n.all_end_rel_micros for d in meta.step_stats.dev_stats
+                        for n in d.node_stats if n.node_name in host) / 1e3)
+  _close(sess, coord, threads)
+  return statistics.median(per_step)
+
+
+def run_placement(s, work_dir, log=print):
+  """--mode placement: the placement table of every GPU preset x 1, 2 towers x
+  --variable_device, the host update cost, and the input rates (see module doc)."""
+  t_start = time.time()
+  rows = []
+  for preset in PLACEMENT_PRESETS:
+    for k in (1, 2):
+      for vd in ('auto', 'cpu'):
+        log('placement: %s, %d tower(s) on GPUs, --variable_device %s...' % (preset, k, vd))
+        row = placement_row(preset, k, vd, s.get('placement_codes', CELEBA_TRAIN_IMAGES))
+        if k == 1:
+          log('host update time: %s, --variable_device %s...' % (preset, vd))
+          row['host_update_ms'] = host_update_ms(
+              preset, vd, s, s.get('placement_codes', CELEBA_TRAIN_IMAGES))
+        rows.append(row)
+  cfg = bench_config(s)
+  pipe, _, _ = input_rates(s, work_dir, cfg, (1,), (1,), log)
+  need = {p: GPU_TFLOPS * 1e12 / training_flops_per_image(settings.resolve(p))
+          for p in PLACEMENT_PRESETS}
+  return {'settings': dict(s, file_shape=list(s['file_shape'])), 'machine': _machine(),
+          'placement': rows, 'input_per_thread': pipe, 'gpu_tflops': GPU_TFLOPS,
+          'images_per_sec_needed': need, 'wall_seconds': time.time() - t_start}
+
+
+def format_placement_table(res):
+  """The placement report (docs/gpus.md quotes it)."""
+  lines = ['| preset | towers | --variable_device | ops on GPUs without a kernel | '
+           'variables on the host | updates on the host | host<->GPU per step (batch) | '
+           'host update time per step |', '| --- | --- | --- | --- | --- | --- | --- | --- |']
+  for r in res['placement']:
+    ms = r.get('host_update_ms')
+    lines.append('| %s | %d | %s | %d | %.1f MB | %d | %s%.1f MB (%.1f MB) | %s |' % (
+        r['preset'], r['towers'], r['variable_device'], len(r['no_gpu_kernel']),
+        r['host_variable_mb'], r['host_updates'], '>= ' if r['crossing_unknown'] else '',
+        r['crossing_mb'], r['batch_mb'], '-' if ms is None else '%.1f ms' % ms))
+  pipe = res['input_per_thread']
+  lines += ['', 'Input, one reader thread, %s px from %s JPEG files on this CPU: JPEG '
+            'files %.0f img/s, the decoded-image cache %.0f img/s (building it: %.0f img/s).'
+            % (res['settings']['image_size'], 'x'.join(map(str, res['settings']['file_shape'])),
+               pipe['jpeg_1_threads'], pipe['cache_1_threads'], pipe['cache_build'])]
+  lines += ['A GPU step needs, at an assumed %.0f TFLOP/s sustained (an estimate, from the '
+            'training FLOPs per image = 3 x the decoder\'s forward pass): %s.' % (
+                res['gpu_tflops'], ', '.join('%s %.0f img/s' % (p, n) for p, n in
+                                             res['images_per_sec_needed'].items()))]
   return '\n'.join(lines)
 
 

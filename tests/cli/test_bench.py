@@ -110,3 +110,46 @@ def test_tower_counts_and_the_precisions_each_device_runs():
   assert cpu['fp32'] is None and 'fp16' in cpu['fp16']
   gpu = bench.tower_precisions('gpu', 2)
   assert gpu['fp32'] is None and gpu['fp16'] is None and 'CPUs only' in gpu['bf16']
+
+
+def test_placement_mode_reports_host_figures_for_each_placement(tmp_path):
+  """glo-bench --mode placement: the notebook's placement leaves nothing on the host; the
+  model_deploy one (--variable_device cpu) leaves the variables and updates there, and its
+  measured host time is positive."""
+  out = str(tmp_path / 'placement.json')
+  md = str(tmp_path / 'placement.md')
+  proc = run_module('glo_tf1.bench', '--mode', 'placement', '--quick', '--out', out,
+                    '--markdown', md, timeout=300)
+  with open(out) as f:
+    res = json.load(f)
+  rows = res['placement']
+  assert {(r['preset'], r['towers'], r['variable_device']) for r in rows} == {
+      (p, k, v) for p in ('blog', 'paper', 'paper64') for k in (1, 2)
+      for v in ('auto', 'cpu')}
+  for r in rows:
+    assert r['no_gpu_kernel'] == [] and not r['crossing_unknown']
+    if r['variable_device'] == 'auto':
+      assert r['host_variable_mb'] == 0 and r['host_updates'] == 0
+      assert r['crossing_mb'] <= r['batch_mb'] + 1e-4
+      assert r.get('host_update_ms', 0) == 0
+    else:
+      assert r['host_variable_mb'] > 0 and r['host_updates'] > 0
+      assert r['crossing_mb'] > r['batch_mb']
+      if r['towers'] == 1:
+        assert r['host_update_ms'] > 0
+  assert res['input_per_thread']['cache_1_threads'] > 0
+  assert res['images_per_sec_needed']['blog'] == pytest.approx(
+      res['gpu_tflops'] * 1e12 / bench.training_flops_per_image(settings.resolve('blog')))
+  assert 'A GPU step needs' in proc.stdout and 'an estimate' in proc.stdout
+
+
+def test_committed_placement_report_keeps_the_host_out_of_the_default_step():
+  """figures/bench/placement.md (glo-bench --mode placement): 0 MB of variables and 0
+  updates on the host for every preset with GPU towers under the default placement."""
+  import os  # pylint: disable=import-outside-toplevel
+  from conftest import ROOT  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, 'figures', 'bench', 'placement.json')) as f:
+    rows = json.load(f)['placement']
+  auto = [r for r in rows if r['variable_device'] == 'auto']
+  assert len(auto) == 6
+  assert all(r['host_variable_mb'] == 0 and r['host_updates'] == 0 for r in auto)
