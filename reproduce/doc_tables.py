@@ -13,6 +13,8 @@ Blocks (each between its begin and end markers):
                      3 seeds (made by `bash reproduce/seeds.sh --publish demo 3`), verbatim.
   bench              docs/performance.md: the committed benchmark report
                      figures/bench/bench.md (glo-bench --markdown), verbatim.
+  placement          docs/gpus.md: the committed placement report figures/bench/placement.md
+                     (glo-bench --mode placement --markdown), verbatim.
 tests/cli/test_docs.py checks that each file holds exactly its current block.
 """
 import os
@@ -64,6 +66,11 @@ def bench_table():
     return f.read().rstrip('\n')
 
 
+def placement_table():
+  with open(os.path.join(ROOT, 'figures', 'bench', 'placement.md')) as f:
+    return f.read().rstrip('\n')
+
+
 def demo_seeds_table():
   with open(os.path.join(ROOT, 'figures', 'demo_seeds', 'table.md')) as f:
     return f.read().rstrip('\n')
@@ -76,6 +83,7 @@ BLOCKS = {
     'demo-evaluation': (os.path.join('docs', 'evaluation.md'), demo_evaluation_table),
     'demo-seeds': ('README.md', demo_seeds_table),
     'bench': (os.path.join('docs', 'performance.md'), bench_table),
+    'placement': (os.path.join('docs', 'gpus.md'), placement_table),
 }
 
 

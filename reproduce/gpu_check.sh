@@ -2,7 +2,7 @@
 # For a user with NVIDIA GPUs: does glo-tf1 train on them, and how fast? Under 10 minutes.
 #   bash reproduce/gpu_check.sh [OUT_DIR]          (default runs/gpu_check)
 # Installs nothing beyond the GPU stack (reproduce/env.sh with GLO_DEVICE=gpu unless set:
-# requirements-gpu.txt into .venv-gpu), then
+# requirements-gpu.txt, the one stack plus the CUDA libraries, into .venv), then
 # 1. lists the GPUs nvidia-smi sees and those TensorFlow sees; stops, saying why, when
 #    TensorFlow sees none;
 # 2. runs the tower-equivalence and pairing tests with their towers on the GPUs
@@ -10,7 +10,10 @@
 # 3. measures training images/s for 1, 2, ... K towers at 128 px (batch 64 per tower),
 #    reading the JPEG files and the input cache, for each precision the GPUs can run
 #    (glo-bench --mode towers);
-# 4. prints the report and writes it to OUT_DIR/gpu_check.md, to paste into an issue
+# 4. records TensorFlow's own placement of one blog step (log_device_placement into
+#    OUT_DIR/placement.log), counts the ops run per device, and lists any op that ran on
+#    the host where model/placement.py predicts a GPU;
+# 5. prints the report and writes it to OUT_DIR/gpu_check.md, to paste into an issue
 #    (the figures also as OUT_DIR/gpu_check.json).
 # Environment: GPU_CHECK_TOWERS=K (default: every GPU TensorFlow sees);
 # GPU_CHECK_TOWER_DEVICE=cpu runs it all with CPU towers (K default 2), which is how the
@@ -79,7 +82,29 @@ tail -n 5 "$OUT/tests.log"
 glo-bench --mode towers --max_towers "$TOWERS" --tower_device "$DEVICE" \
   --out "$OUT/gpu_check.json" --markdown "$OUT/bench.md" ${GPU_CHECK_BENCH_FLAGS:-}
 
-# 4. The report.
+# 4. TensorFlow's own placement of one blog step (log_device_placement, to a file), the ops
+# per device, and any op that ran on the host where model/placement.py predicts a GPU.
+echo "Recording TensorFlow's placement of one blog step..."
+if ! TF_CPP_MIN_LOG_LEVEL=0 python - "$TOWERS" "$DEVICE" "$OUT/placement.md" \
+  > "$OUT/placement.log" 2>&1 <<'PY'
+import sys
+from glo_tf1.bench import benchmark
+res = benchmark.observed_placement('blog', int(sys.argv[1]), sys.argv[2])
+lines = ['| device | ops run in one step |', '| --- | --- |']
+lines += ['| %s | %d |' % (device, n) for device, n in sorted(res['ran'].items())]
+lines += ['', 'Ops run on the host that the prediction (model/placement.py) puts on a GPU: '
+          '%d%s' % (len(res['unexpected']), (' (%s)' % ', '.join(res['unexpected'][:20]))
+                    if res['unexpected'] else '')]
+with open(sys.argv[3], 'w') as f:
+  f.write('\n'.join(lines) + '\n')
+PY
+then
+  tail -n 20 "$OUT/placement.log" >&2
+  echo "error: recording the placement failed; see $OUT/placement.log" >&2
+  exit 1
+fi
+
+# 5. The report.
 {
   cat "$REPORT.head"
   echo
@@ -88,6 +113,10 @@ glo-bench --mode towers --max_towers "$TOWERS" --tower_device "$DEVICE" \
   echo '```'
   grep -E "passed|failed|error" "$OUT/tests.log" | tail -n 20 || true
   echo '```'
+  echo
+  echo "## Placement of one blog step (TensorFlow's log: $OUT/placement.log)"
+  echo
+  cat "$OUT/placement.md"
   echo
   echo "## Training speed"
   echo

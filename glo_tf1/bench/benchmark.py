@@ -31,6 +31,7 @@ tower on the CPU) and take a few minutes on 2 cores; `--quick` shrinks everythin
 smoke test. The JPEG files are synthetic, CelebA-sized (178 x 218) faces written to a
 temporary folder (the embedded LFW faces upscaled, tinted and with sensor-like noise).
 """
+import collections
 import json
 import os
 import platform
@@ -693,6 +694,37 @@ def host_update_ms(preset, variable_device, s, num_codes=CELEBA_TRAIN_IMAGES):
                         for n in d.node_stats if n.node_name in host) / 1e3)
   _close(sess, coord, threads)
   return statistics.median(per_step)
+
+
+def observed_placement(preset, towers_count, tower_device='gpu', num_codes=1000):
+  """TensorFlow's own placement of one training step of `preset` (synthetic in-memory
+  images): the session logs every op's device (`log_device_placement`, to stderr) and one
+  traced step says where each op ran. Returns {'ran': {device: ops}, 'unexpected': [op
+  names run on the host that placement.predict put on a GPU]} (reproduce/gpu_check.sh)."""
+  cfg = devices.resolve_num_gpus(settings.resolve(
+      preset, {'num_gpus': towers_count, 'tower_device': tower_device}))
+  graph = tf.Graph()
+  with graph.as_default():
+    model = towers.build_training_graph(cfg, _synthetic_inputs(cfg, num_codes), num_codes)
+    pred = placement.predict(graph, gpus=devices.visible_gpus() > 0)
+    conf = devices.session_config(cfg)
+    conf.log_device_placement = True
+    init = [tf.global_variables_initializer(), tf.local_variables_initializer()]
+    with tf.Session(config=conf) as sess:
+      sess.run(init)
+      meta = tf.RunMetadata()
+      sess.run(model['train_op'], options=tf.RunOptions(
+          trace_level=tf.RunOptions.FULL_TRACE), run_metadata=meta)
+  ran, unexpected = collections.Counter(), []
+  for dev in meta.step_stats.dev_stats:
+    if '/stream:' in dev.device or '/memcpy' in dev.device:
+      continue  # the GPU tracer's per-stream copies of the same kernels
+    for node in dev.node_stats:
+      name = node.node_name.split(':')[0]
+      ran[dev.device] += 1
+      if 'CPU' in dev.device.upper() and pred.device.get(name) == placement.GPU:
+        unexpected.append(name)
+  return {'ran': dict(ran), 'unexpected': sorted(set(unexpected))}
 
 
 def run_placement(s, work_dir, log=print):

@@ -99,6 +99,26 @@ def test_every_psnr_quoted_is_the_committed_demo_report():
   assert quoted >= 1
 
 
+def test_gpu_figures_quoted_are_the_committed_reports():
+  """docs/gpus.md's step times and rates come from figures/bench/stacks.md (the two
+  wheels) and figures/bench/placement.md (the host update time, the input rates)."""
+  gpus = _read(os.path.join(ROOT, 'docs', 'gpus.md'))
+  stacks = _read(os.path.join(ROOT, 'figures', 'bench', 'stacks.md'))
+  place = json.loads(_read(os.path.join(ROOT, 'figures', 'bench', 'placement.json')))
+  medians = re.findall(r'\| ([\d.]+) \|$', stacks, re.M)
+  assert len(medians) == 2
+  ratio = re.search(r'B/A = ([\d.]+)', stacks).group(1)
+  for number in medians + [ratio]:
+    assert number in gpus, number
+  host_ms = [r['host_update_ms'] for r in place['placement']
+             if r['preset'] == 'blog' and r['variable_device'] == 'cpu' and r['towers'] == 1]
+  assert '%.1f ms per step' % host_ms[0] in gpus
+  rates = place['input_per_thread']
+  for value in (rates['jpeg_1_threads'], rates['cache_1_threads'],
+                place['images_per_sec_needed']['blog']):
+    assert 'about {:,} images/s'.format(int(round(value, -3))) in gpus, value
+
+
 def test_readme_seeds_table_is_the_mean_and_spread_of_the_committed_reports():
   """Each cell of the demo's 3-seed table in README.md is the mean ± sample standard
   deviation (statistics module) of one section's PSNR over figures/demo_seeds/seed-*/."""

@@ -39,6 +39,11 @@ def test_gpu_check_runs_end_to_end_with_cpu_towers(tmp_path):
   assert all(r['images_per_sec'] > 0 for r in res['towers'])
   assert '2 towers on /cpu:0, /cpu:1' in report
   assert 'fp16' in res['precisions_refused']  # no fast float16 on a CPU
+  # TensorFlow's own placement of one blog step: its log, and the ops per device.
+  assert '## Placement of one blog step' in report
+  assert '| /job:localhost/replica:0/task:0/device:CPU:0 |' in report
+  assert 'Ops run on the host that the prediction' in report
+  assert os.path.exists(os.path.join(out, 'placement.log'))
 
 
 @pytest.mark.e2e
@@ -47,5 +52,6 @@ def test_gpu_check_stops_when_tensorflow_sees_none_of_the_gpus(tmp_path):
   proc = _script(str(tmp_path / 'out'), {'PATH': bin_dir + os.pathsep + os.environ['PATH']})
   assert proc.returncode == 2, proc.stdout + proc.stderr
   assert 'TensorFlow sees no GPU' in proc.stderr
-  assert 'CPU-only TensorFlow' in proc.stderr and 'GLO_DEVICE=gpu' in proc.stderr
+  # The one stack is built with CUDA: without the CUDA libraries it sees no GPU.
+  assert 'CUDA libraries were not found' in proc.stderr and 'reproduce/env.sh' in proc.stderr
   assert 'GPU 0: NVIDIA A100' in proc.stdout

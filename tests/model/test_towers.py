@@ -201,8 +201,9 @@ def test_gpus_tensorflow_cannot_see_stop_the_run_and_say_why(gpus_tensorflow_can
     message = str(e.value)
     assert 'nvidia-smi lists 2 GPU(s)' in message and 'TensorFlow sees none' in message
     assert '--num_gpus 0 or --tower_device cpu' in message
-  if not tf.test.is_built_with_cuda():  # the CPU stack: the reason says so, and the fix
-    assert 'CPU-only TensorFlow' in message and 'GLO_DEVICE=gpu' in message
+  monkeypatch.setattr(tf.test, 'is_built_with_cuda', lambda: False)  # a CPU-only wheel
+  with pytest.raises(devices.GpuSetupError, match='built without CUDA.*reproduce/env.sh'):
+    devices.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))
   monkeypatch.setattr(tf.test, 'is_built_with_cuda', lambda: True)
   with pytest.raises(devices.GpuSetupError, match='CUDA libraries were not found'):
     devices.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 'auto'}))
