@@ -4,8 +4,10 @@
 # 1. checks CELEBA_DIR (img_align_celeba/*.jpg and list_eval_partition.txt: every listed
 #    image present and readable) and writes the partitions as file lists; when something is
 #    missing it says what to download and where to put it;
-# 2. trains the `blog` preset into runs/celeba with every visible GPU as a tower (one tower
-#    on the CPU when there is none); re-running resumes. CELEBA_SPLIT=train (default)
+# 2. trains the `blog` preset into runs/celeba on one tower, 32 images a step, as the
+#    published run did (NUM_GPUS = 1); CELEBA_GPUS=K trains K towers (auto: one per visible
+#    GPU), K x 32 images a step, and says before training how that run differs from the
+#    published one; re-running resumes. CELEBA_SPLIT=train (default)
 #    trains on the 162,770-image training partition, as a paper baseline needs;
 #    CELEBA_SPLIT=all trains on all 202,599 listed files, the published run's data.
 #    Ctrl-C saves a checkpoint and goes on to steps 3 and 4 (a second Ctrl-C aborts);
@@ -14,7 +16,8 @@
 # 4. writes the figures (both layouts) and the evaluation report into figures/celeba/.
 # Arguments or environment (argument first):
 #   CELEBA_DIR (default data/celeba), CELEBA_STEPS (default 990000, about the published
-#   run's step count), CELEBA_GPUS (default auto: every visible GPU; a number otherwise),
+#   run's step count), CELEBA_GPUS (default 1, the published run's one tower; a positive
+#   integer, or auto: one tower per visible GPU, see step 2),
 #   CELEBA_SPLIT (train or all, see step 2),
 #   CELEBA_RUN_DIR (runs/celeba), CELEBA_FIGURES_DIR (figures/celeba),
 #   CELEBA_TRAIN_FLAGS, CELEBA_EVAL_FLAGS, CELEBA_FIGURE_FLAGS: extra flags of
@@ -25,12 +28,17 @@ set -euo pipefail
 CELEBA_DIR="${1:-${CELEBA_DIR:-data/celeba}}"
 CELEBA_DIR="$(realpath -m "$CELEBA_DIR")"   # before env.sh changes to the repository root
 STEPS="${2:-${CELEBA_STEPS:-990000}}"
-GPUS="${3:-${CELEBA_GPUS:-auto}}"
+GPUS="${3:-${CELEBA_GPUS:-1}}"
 SPLIT="${CELEBA_SPLIT:-train}"
 case "$SPLIT" in
   train|all) ;;
   *) echo "CELEBA_SPLIT must be train or all, got '$SPLIT'" >&2; exit 2 ;;
 esac
+[[ "$GPUS" =~ ^([1-9][0-9]*|auto)$ ]] || {
+  echo "CELEBA_GPUS (3rd argument) must be a positive integer or auto, got '$GPUS'" >&2
+  exit 2; }
+[[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || {
+  echo "CELEBA_STEPS (2nd argument) must be a positive integer, got '$STEPS'" >&2; exit 2; }
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 RUN="$(realpath -m "${CELEBA_RUN_DIR:-runs/celeba}")"
 FIGURES="$(realpath -m "${CELEBA_FIGURES_DIR:-figures/celeba}")"
@@ -38,6 +46,44 @@ IMAGES="$CELEBA_DIR/img_align_celeba"
 LISTS="$RUN/celeba_partitions"
 
 glo-celeba-lists --celeba_dir "$CELEBA_DIR" --out_dir "$LISTS"
+if [ "$GPUS" != 1 ]; then
+  # How K towers differ from the published run (one tower, 32 images a step, ~990,000
+  # steps): K x 32 images a step, hence K times the epochs in as many steps.
+  BATCH=32  # the blog preset's, unless CELEBA_TRAIN_FLAGS sets --batch_size
+  PREV=
+  # shellcheck disable=SC2086
+  for FLAG in ${CELEBA_TRAIN_FLAGS:-}; do
+    case "$FLAG" in
+      --batch_size=*) BATCH="${FLAG#--batch_size=}" ;;
+      *) if [ "$PREV" = --batch_size ]; then BATCH="$FLAG"; fi ;;
+    esac
+    PREV="$FLAG"
+  done
+  [[ "$BATCH" =~ ^[1-9][0-9]*$ ]] || BATCH=32  # glo-train refuses it below
+  N="$(wc -l < "$LISTS/$SPLIT.txt")"
+  epochs() { awk -v s="$1" -v b="$2" -v n="$N" 'BEGIN { printf "%.1f", s * b / n }'; }
+  OF="of the $N images (CELEBA_SPLIT=$SPLIT)"
+  SAME="trains as many images as the published run (990,000 steps of 32)"
+  FORMULA="990000"; [ "$BATCH" = 32 ] || FORMULA="990000 x 32 / $BATCH"
+  WHERE='(docs/departures.md, "CelebA towers")'
+  if [ "$GPUS" = auto ]; then
+    MSG="CELEBA_GPUS=auto: one tower per GPU that TensorFlow sees (the start line below names
+      them); K towers train K x $BATCH images a step, where the published run trained one
+      tower of 32 (NUM_GPUS = 1). With K towers, $STEPS steps are K x
+      $(epochs "$STEPS" "$BATCH") epochs $OF; CELEBA_STEPS=$FORMULA / K $SAME, in K times
+      fewer, larger steps $WHERE."
+  else
+    STEP=$((GPUS * BATCH))
+    KEEP="$(awk -v s="$STEP" 'BEGIN { printf "%d", 990000 * 32 / s + 0.5 }')"
+    MSG="CELEBA_GPUS=$GPUS: $GPUS towers of $BATCH images, $STEP images a step, where the
+      published run trained one tower of 32 (NUM_GPUS = 1). $STEPS steps are
+      $(epochs "$STEPS" "$STEP") epochs $OF, $GPUS times one tower's
+      $(epochs "$STEPS" "$BATCH"). CELEBA_STEPS=$KEEP ($FORMULA / $GPUS) $SAME:
+      $(epochs "$KEEP" "$STEP") epochs, in $GPUS times fewer, larger steps $WHERE."
+  fi
+  tr -s '\n ' '  ' <<< "$MSG" | fold -s -w 90
+  echo
+fi
 # The images were checked just above, so the trainer's own check is skipped.
 # shellcheck disable=SC2086
 glo-train --preset blog --data_dir "$IMAGES" --file_list "$LISTS/$SPLIT.txt" \

@@ -1,9 +1,12 @@
 """bash reproduce/celeba.sh on a tiny fake aligned-CelebA layout: layout errors say what to
 download; a full run trains the training partition, evaluates the test partition, writes
-the figures, and a second run resumes."""
+the figures, and a second run resumes. Without the venv (GLO_ENV_DRY_RUN=1 and recording
+glo-train, glo-evaluate, glo-figures on PATH): one tower by default, as the published run;
+CELEBA_GPUS=K says how K towers differ from it; a bad CELEBA_GPUS is refused."""
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -50,6 +53,102 @@ def _script(celeba_dir, *args, env=None, tmp):
                         capture_output=True, text=True, env=full, timeout=600)
 
 
+def _recorded_script(tmp_path, *args, env=None):
+  """Runs the script without installing anything: env.sh only prints its choice
+  (GLO_ENV_DRY_RUN=1), glo-celeba-lists is the real module, and glo-train, glo-evaluate
+  and glo-figures only append their arguments to calls.jsonl and print '<name> ran'.
+  Returns (process, {command: [its arguments]}) on the fake layout at tmp_path/celeba
+  (8 training images)."""
+  layout = str(tmp_path / 'celeba')
+  if not os.path.isdir(layout):
+    fake_celeba(layout)
+  fake_bin = tmp_path / 'bin'
+  fake_bin.mkdir(exist_ok=True)
+  calls = tmp_path / 'calls.jsonl'
+  if calls.exists():
+    calls.unlink()
+  (fake_bin / 'glo-celeba-lists').write_text(
+      '#!/bin/sh\nPYTHONPATH=%s exec %s -m glo_tf1.cli.celeba "$@"\n' % (ROOT, sys.executable))
+  for name in ('glo-train', 'glo-evaluate', 'glo-figures'):
+    (fake_bin / name).write_text(
+        '#!%s\nimport json, sys\nwith open(%r, "a") as f:\n'
+        '  f.write(json.dumps([%r] + sys.argv[1:]) + "\\n")\nprint(%r)\n'
+        % (sys.executable, str(calls), name, name + ' ran'))
+  for path in fake_bin.iterdir():
+    path.chmod(0o755)
+  full = {k: v for k, v in os.environ.items() if not k.startswith('CELEBA_')}
+  full.update(PATH='%s:%s' % (fake_bin, os.environ['PATH']), GLO_ENV_DRY_RUN='1',
+              CELEBA_RUN_DIR=str(tmp_path / 'run'),
+              CELEBA_FIGURES_DIR=str(tmp_path / 'figures'))
+  full.update(env or {})
+  proc = subprocess.run(['bash', SCRIPT, layout] + [str(a) for a in args],
+                        capture_output=True, text=True, env=full, timeout=120)
+  recorded = {}
+  if calls.exists():
+    for line in calls.read_text().splitlines():
+      call = json.loads(line)
+      recorded.setdefault(call[0], []).append(call[1:])
+  return proc, recorded
+
+
+def _flag(args, name):
+  return args[args.index(name) + 1]
+
+
+def test_default_trains_one_tower_as_the_published_run(tmp_path):
+  proc, calls = _recorded_script(tmp_path)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  ((train,),) = [calls['glo-train']]
+  assert _flag(train, '--num_gpus') == '1' and _flag(train, '--num_steps') == '990000'
+  assert _flag(train, '--preset') == 'blog'
+  assert 'CELEBA_GPUS' not in proc.stdout  # nothing differs from the published run
+  assert len(calls['glo-evaluate']) == 1 and len(calls['glo-figures']) == 2
+  proc, calls = _recorded_script(tmp_path, 100, 1)  # the same, as arguments
+  assert proc.returncode == 0 and _flag(calls['glo-train'][0], '--num_gpus') == '1'
+  assert 'CELEBA_GPUS' not in proc.stdout
+
+
+def test_more_towers_say_how_the_run_differs_before_training(tmp_path):
+  proc, calls = _recorded_script(tmp_path, 100, env={'CELEBA_GPUS': '2'})
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  assert _flag(calls['glo-train'][0], '--num_gpus') == '2'
+  text = ' '.join(proc.stdout.split())
+  # 8 training images: 100 steps of 2 x 32 are 800 epochs, one tower's 400; the published
+  # run's 990,000 x 32 images take 990000 / 2 steps of 64.
+  assert ('CELEBA_GPUS=2: 2 towers of 32 images, 64 images a step, where the published run '
+          'trained one tower of 32 (NUM_GPUS = 1). 100 steps are 800.0 epochs of the 8 '
+          'images (CELEBA_SPLIT=train), 2 times one tower\'s 400.0. CELEBA_STEPS=495000 '
+          '(990000 / 2) trains as many images as the published run') in text
+  assert '"CelebA towers"' in text  # the row of docs/departures.md
+  # A batch size from CELEBA_TRAIN_FLAGS counts, and the note comes before training.
+  proc, calls = _recorded_script(tmp_path, 100, 3,
+                                 env={'CELEBA_TRAIN_FLAGS': '--image_size=16 --batch_size 4'})
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  text = ' '.join(proc.stdout.split())
+  assert ('3 towers of 4 images, 12 images a step' in text and
+          '100 steps are 150.0 epochs' in text and
+          'CELEBA_STEPS=2640000 (990000 x 32 / 4 / 3)' in text), text
+  assert text.index('CELEBA_GPUS=3') < text.index('glo-train ran')
+  proc, calls = _recorded_script(tmp_path, env={'CELEBA_GPUS': 'auto',
+                                                'CELEBA_SPLIT': 'all'})
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  assert _flag(calls['glo-train'][0], '--num_gpus') == 'auto'
+  text = ' '.join(proc.stdout.split())
+  assert ('990000 steps are K x 2640000.0 epochs of the 12 images (CELEBA_SPLIT=all); '
+          'CELEBA_STEPS=990000 / K trains as many images') in text, text
+
+
+@pytest.mark.parametrize('gpus', ['0', '-1', 'two', '1.5', '02'])
+def test_a_bad_tower_count_is_refused_before_anything_runs(tmp_path, gpus):
+  proc, calls = _recorded_script(tmp_path, env={'CELEBA_GPUS': gpus})
+  assert proc.returncode == 2
+  assert ("CELEBA_GPUS (3rd argument) must be a positive integer or auto, got '%s'" % gpus
+          in proc.stderr)
+  assert not calls and not os.path.exists(tmp_path / 'run')
+  proc, calls = _recorded_script(tmp_path, '1e6')
+  assert proc.returncode == 2 and 'CELEBA_STEPS (2nd argument) must be a positive' in proc.stderr
+
+
 @pytest.mark.e2e
 def test_missing_or_incomplete_layout_says_what_to_download(tmp_path):
   tmp = str(tmp_path)
@@ -92,7 +191,7 @@ def test_partition_file_and_unreadable_images_are_checked(tmp_path):
 def test_end_to_end_on_fake_celeba_and_resume(tmp_path):
   tmp = str(tmp_path)
   layout = fake_celeba(str(tmp_path / 'celeba'))
-  proc = _script(layout, 4, 1, tmp=tmp)
+  proc = _script(layout, 4, tmp=tmp)  # one tower by default
   assert proc.returncode == 0, proc.stdout + proc.stderr
   assert 'train 8, valid 2, test 2' in proc.stdout
   assert 'Starting at step 0: 8 images, 1 tower on /cpu:0 (no GPU visible)' in proc.stdout
