@@ -170,9 +170,9 @@ def provenance(cfg, data_dir, num_images):
   import tf_slim  # pylint: disable=import-outside-toplevel
   from tensorflow.python.client import device_lib  # pylint: disable=import-outside-toplevel
   try:
-    devices = [d.name + ' (' + d.device_type + ')' for d in device_lib.list_local_devices()]
+    local = [d.name + ' (' + d.device_type + ')' for d in device_lib.list_local_devices()]
   except Exception:  # pylint: disable=broad-except
-    devices = []
+    local = []
   try:
     slim_version = tf_slim.__version__
   except AttributeError:
@@ -185,7 +185,7 @@ def provenance(cfg, data_dir, num_images):
       'numpy_version': numpy.__version__,
       'python_version': platform.python_version(),
       'platform': platform.platform(),
-      'devices': devices,
+      'devices': local,
       'towers': devices.describe_towers(cfg),
       'variables': devices.describe_variables(cfg),
       'precision': cfg['precision'],
