@@ -87,15 +87,20 @@ def stretch_to_uint8(image):
   return np.clip((x - lo) * scale + 0.5, 0, 255).astype(np.uint8)
 
 
+# The notebook's scipy.misc.imsave saved through PIL without a quality, so at PIL's
+# default, 75 (the quantization tables of its published dumps, *_960001.jpg, are those).
+JPEG_QUALITY = 75
+
+
 def grid_jpeg(grid, stretch=False):
-  """JPEG bytes (quality 95) of one image [H, W, 3] in [-1, 1], as the training run's
-  grid dumps are written: the fixed map of `to_uint8`, or with `stretch` the min-max
-  stretch of the notebook's scipy.misc.imsave."""
+  """JPEG bytes (quality JPEG_QUALITY, the notebook's) of one image [H, W, 3] in [-1, 1],
+  as the training run's grid dumps are written: the fixed map of `to_uint8`, or with
+  `stretch` the min-max stretch of the notebook's scipy.misc.imsave."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
   import io as bytes_io  # pylint: disable=import-outside-toplevel
   buf = bytes_io.BytesIO()
   Image.fromarray(stretch_to_uint8(grid) if stretch else to_uint8(grid)).save(
-      buf, format='JPEG', quality=95)
+      buf, format='JPEG', quality=JPEG_QUALITY)
   return buf.getvalue()
 
 

@@ -70,6 +70,41 @@ def test_jpeg_grids_are_dumped_at_the_notebooks_steps(blog_run):
   assert samples.shape == (5 * SIDE, 5 * SIDE, 3)
 
 
+def _pil_jpeg(pixels, **options):
+  import io  # pylint: disable=import-outside-toplevel
+  buf = io.BytesIO()
+  Image.fromarray(pixels).save(buf, format='JPEG', **options)
+  buf.seek(0)
+  return Image.open(buf)
+
+
+@pytest.mark.parametrize('stretch', [False, True])
+def test_jpeg_dumps_have_the_notebooks_quality_75(tmp_path, stretch):
+  """scipy.misc.imsave saved through PIL at its default quality, 75: a dump's quantization
+  tables and chroma subsampling are those PIL writes with no quality (the notebook's call)
+  and with quality=75, and not quality 95's."""
+  from PIL import JpegImagePlugin  # pylint: disable=import-outside-toplevel
+  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import hooks  # pylint: disable=import-outside-toplevel
+  out = str(tmp_path / 'images')
+  pixels = np.random.RandomState(0).uniform(-1, 1, (1, 40, 40, 3)).astype(np.float32)
+  with tf.Graph().as_default():
+    train_op = tf.assign_add(tf.train.get_or_create_global_step(), 1)
+    hook = hooks.SaveImagesHook({'sampled_unit_grid': tf.constant(pixels)}, out, every=2,
+                                stretch=stretch)
+    with tf.train.MonitoredSession(hooks=[hook]) as sess:
+      for _ in range(3):  # the run that starts at step 2 dumps, named 3
+        sess.run(train_op)
+  dump = Image.open(os.path.join(out, 'sampled_unit_grid_3.jpg'))
+  assert dump.format == 'JPEG' and dump.size == (40, 40)
+  reference = np.zeros((40, 40, 3), np.uint8)
+  for options in ({}, {'quality': 75}):
+    ref = _pil_jpeg(reference, **options)
+    assert dump.quantization == ref.quantization, options
+    assert JpegImagePlugin.get_sampling(dump) == JpegImagePlugin.get_sampling(ref)
+  assert dump.quantization != _pil_jpeg(reference, quality=95).quantization
+
+
 def test_jpeg_dumps_follow_a_global_step_that_jumps(tmp_path):
   """On a cluster the chief's global step jumps with the other workers and may never land
   on a multiple of N: dumps still come, at most one per multiple crossed. The hook decides
