@@ -238,11 +238,13 @@ def test_summary_and_checkpoint_cadence_max_to_keep_and_unbounded_steps(blog):
   assert ckpt._timer._secs == 600 and ckpt._timer._steps is None  # pylint: disable=protected-access
   saver = ckpt._saver  # pylint: disable=protected-access
   assert saver is blog['scaffold'].saver and saver._max_to_keep == 1  # pylint: disable=protected-access
+  # The notebook's loss scalar was in the default collection, which the summary hook of
+  # MonitoredTrainingSession wrote every 100 steps (its default): the scaffold's, as here.
   (scalars,) = by_type[tf.train.SummarySaverHook]
   assert scalars._timer._every_steps == 100  # pylint: disable=protected-access
   assert scalars._scaffold is blog['scaffold']  # pylint: disable=protected-access
   (images,) = by_type[hooks.ImageSummaryHook]
-  # The notebook's one summary hook: the loss and the four grids every 100 steps.
+  # The notebook's own SummarySaverHook (key 'glo'): the four grids only, every 100 steps.
   assert images._timer._every_steps == 100  # pylint: disable=protected-access
   merged = images._summary_op  # pylint: disable=protected-access
   assert sorted(i.op.name for i in merged.op.inputs) == sorted(
