@@ -81,14 +81,20 @@ BATCH_NORM_UPDATES = [tf.GraphKeys.UPDATE_OPS]
 TF_VERSION = _tf.__version__
 
 
-def enable_op_determinism():
+def enable_op_determinism(unique_scatter_rows=False):
   """Makes TensorFlow's kernels deterministic, for --deterministic (process-wide, for good).
 
   `tf.config.experimental.enable_op_determinism` exists from TF 2.8, so in 2.12 and 2.21;
   older releases read the TF_DETERMINISTIC_OPS environment variable instead. Afterwards a
   random op without a graph or op seed raises, so only an entry point that seeds its graph
-  may call this.
+  may call this. On a GPU, op determinism runs every scatter (ResourceScatterAdd, ...) on
+  the host, copying the whole variable there and back at each step, because duplicate
+  indices race; with `unique_scatter_rows` (every scatter of the graph writes each row once:
+  optimizers.unique_scatter_rows) TF_DISABLE_SCATTER_OP_DETERMINISM=1 keeps them on the
+  GPU, where they are then deterministic (tests/model/test_placement.py checks the graph).
   """
+  if unique_scatter_rows:
+    os.environ.setdefault('TF_DISABLE_SCATTER_OP_DETERMINISM', '1')
   enable = getattr(getattr(_tf.config, 'experimental', None), 'enable_op_determinism', None)
   if enable is not None:
     enable()

@@ -78,6 +78,7 @@ def _interrupt(signum, frame):  # pylint: disable=unused-argument
 def main(fv):
   from glo_tf1 import compat  # pylint: disable=import-outside-toplevel
   from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  from glo_tf1.model import optimizers  # pylint: disable=import-outside-toplevel
   from glo_tf1.training import cluster as cluster_lib  # pylint: disable=import-outside-toplevel
   from glo_tf1.training import faults  # pylint: disable=import-outside-toplevel
   from glo_tf1.training import loop  # pylint: disable=import-outside-toplevel
@@ -98,8 +99,8 @@ def main(fv):
       cfg, paths, _ = loop.prepare_run(**prepare_options(fv, chief=chief))
       if cluster is not None:
         cluster_lib.check_config(cfg, cluster, len(paths))
-      if cfg['deterministic']:
-        compat.enable_op_determinism()  # process-wide, so here and not in the library
+      if cfg['deterministic']:  # process-wide, so here and not in the library
+        compat.enable_op_determinism(optimizers.unique_scatter_rows(cfg))
       step = loop.train(cfg, paths, fv.run_dir, cluster, fv.cache_dir)
   except tf.train.NanLossDuringTrainingError as e:
     print('error: %s; training stopped. Nothing was saved after the fault; the newest '

@@ -11,6 +11,7 @@ keep moving. `LazyAdamOptimizer` updates only the gathered rows.
 """
 from glo_tf1.compat import tf
 from glo_tf1.model import codes as codes_lib
+from glo_tf1.model import devices
 
 
 def _unfolded_zeros(shape, dtype=tf.float32, partition_info=None):
@@ -72,13 +73,40 @@ class LazyAdamOptimizer(tf.train.AdamOptimizer):
     return self._lazy_apply(grad, var, indices)
 
 
-def make_optimizer(name, learning_rate):
-  """'adam' (TF1 dense-slot Adam, default betas), 'lazy_adam' or 'sgd'."""
+class UniqueRowsGradientDescentOptimizer(tf.train.GradientDescentOptimizer):
+  """SGD whose sparse update first sums the rows of duplicate indices (Unique and
+  UnsortedSegmentSum, as TF1 Adam does), so each row of the variable is written once.
+
+  TF1 SGD scatter-adds every duplicate row; on a GPU those adds race, so op determinism
+  makes TensorFlow copy the whole variable to the host and back for every scatter. With
+  unique indices the GPU scatter is deterministic as it is, and compat.enable_op_determinism
+  can keep it on the GPU (--deterministic with the variables on a GPU).
+  """
+
+  def _resource_apply_sparse_duplicate_indices(self, grad, handle, indices):
+    return tf.train.Optimizer._resource_apply_sparse_duplicate_indices(  # dedup first
+        self, grad, handle, indices)
+
+  def _resource_apply_sparse(self, grad, handle, indices):
+    return super()._resource_apply_sparse_duplicate_indices(grad, handle, indices)
+
+
+def unique_scatter_rows(cfg):
+  """Whether every scatter of the training graph must write each row once: under
+  --deterministic with the variables on a GPU (see UniqueRowsGradientDescentOptimizer)."""
+  return bool(cfg.get('deterministic')) and devices.variable_device(cfg) != devices.HOST
+
+
+def make_optimizer(name, learning_rate, unique_rows=False):
+  """'adam' (TF1 dense-slot Adam, default betas), 'lazy_adam' or 'sgd'. Adam and LazyAdam
+  always sum duplicate rows first; SGD does with `unique_rows`."""
   if name == 'adam':
     return tf.train.AdamOptimizer(learning_rate=learning_rate)
   if name == 'lazy_adam':
     return LazyAdamOptimizer(learning_rate=learning_rate)
   if name == 'sgd':
+    if unique_rows:
+      return UniqueRowsGradientDescentOptimizer(learning_rate=learning_rate)
     return tf.train.GradientDescentOptimizer(learning_rate=learning_rate)
   raise ValueError('optimizer must be adam, lazy_adam or sgd, got %r' % name)
 
@@ -157,29 +185,29 @@ def train_op(loss, codes, network_vars, cfg, global_step):
     single optimizer serves both (the notebook's case).
   """
   blocks = codes_lib.parts(codes)
+  make = lambda name, lr: make_optimizer(name, lr, unique_scatter_rows(cfg))
   same = (cfg['optimizer'] == cfg['codes_optimizer'] and
           cfg['learning_rate'] == cfg['codes_learning_rate'])
   if cfg.get('precision') == 'fp16':
     # Learning rates made here: an optimizer's own tensor would be made inside the cond of
     # loss_scaled_train_op, where the learning-rate summary cannot read it.
-    net_opt = make_optimizer(cfg['optimizer'], tf.constant(cfg['learning_rate'],
-                                                           name='learning_rate'))
+    net_opt = make(cfg['optimizer'], tf.constant(cfg['learning_rate'], name='learning_rate'))
     if same:
       op, _ = loss_scaled_train_op(loss, [blocks + list(network_vars)], [net_opt],
                                    global_step)
       return op, {'network': net_opt, 'codes': net_opt}
-    codes_opt = make_optimizer(cfg['codes_optimizer'], tf.constant(
+    codes_opt = make(cfg['codes_optimizer'], tf.constant(
         cfg['codes_learning_rate'], name='codes_learning_rate'))
     op, _ = loss_scaled_train_op(loss, [list(network_vars), blocks], [net_opt, codes_opt],
                                  global_step)
     return op, {'network': net_opt, 'codes': codes_opt}
   if same:
-    opt = make_optimizer(cfg['optimizer'], cfg['learning_rate'])
+    opt = make(cfg['optimizer'], cfg['learning_rate'])
     op = opt.minimize(loss, global_step=global_step, var_list=blocks + list(network_vars),
                       colocate_gradients_with_ops=True)
     return op, {'network': opt, 'codes': opt}
-  net_opt = make_optimizer(cfg['optimizer'], cfg['learning_rate'])
-  codes_opt = make_optimizer(cfg['codes_optimizer'], cfg['codes_learning_rate'])
+  net_opt = make(cfg['optimizer'], cfg['learning_rate'])
+  codes_opt = make(cfg['codes_optimizer'], cfg['codes_learning_rate'])
   grads = tf.gradients(loss, blocks + list(network_vars),
                        colocate_gradients_with_ops=True)
   net_op = net_opt.apply_gradients(list(zip(grads[len(blocks):], network_vars)),

@@ -19,6 +19,7 @@ import collections
 
 from tensorflow.python.framework import kernels as kernels_lib
 
+from glo_tf1 import settings
 from glo_tf1.compat import tf
 
 HOST, GPU = 'CPU', 'GPU'
@@ -221,3 +222,70 @@ def summarize(graph, fetches, variables, gpus=True):
       'crossing_bytes': None if None in sizes else sum(sizes),
       'device': pred.device,
   }
+
+
+# GPU kernels that raise UnimplementedError under op determinism in TensorFlow 2.21 (their
+# OpDeterminismRequired() checks, read from the 2.21 binary; enable_op_determinism's
+# docstring names none). Ref-variable scatters raise; ResourceScatter* do not (they run
+# on the host instead, see compat.enable_op_determinism).
+RAISE_ON_GPU_UNDER_DETERMINISM = frozenset([
+    'ScatterAdd', 'ScatterSub', 'ScatterUpdate', 'ScatterMul', 'ScatterDiv', 'ScatterMin',
+    'ScatterMax', 'Bincount', 'DenseBincount', 'MaxPoolGradWithArgmax',
+    'Dilation2DBackpropInput', 'Dilation2DBackpropFilter', 'CropAndResizeGradImage',
+    'CropAndResizeGradBoxes', 'AdjustContrast', 'AdjustContrastv2',
+    'ResizeNearestNeighborGrad', 'SparseTensorDenseMatMul',
+    'FakeQuantWithMinMaxVarsGradient', 'FakeQuantWithMinMaxVarsPerChannelGradient',
+    'SoftmaxCrossEntropyWithLogits', 'SparseSoftmaxCrossEntropyWithLogits', 'Timestamp'])
+_BN_GRADS = ('FusedBatchNormGrad', 'FusedBatchNormGradV2', 'FusedBatchNormGradV3')
+ROW_ADDING_SCATTERS = ('ResourceScatterAdd', 'ResourceScatterSub')
+
+
+def _from_unique(t):
+  """Whether tensor `t` is the unique-values output of a Unique op (through Identity)."""
+  while t.op.type == 'Identity':
+    t = t.op.inputs[0]
+  return t.op.type in ('Unique', 'UniqueV2') and t.value_index == 0
+
+
+def _with_function_bodies(graph):
+  """`graph` and the graphs of the functions it calls (the branches of --precision=fp16's
+  cond: control flow v2 builds them as functions)."""
+  functions = getattr(graph, '_functions', {})  # pylint: disable=protected-access
+  return [graph] + [g for g in (getattr(f, 'graph', None) for f in functions.values())
+                    if g is not None]
+
+
+def determinism_problems(graph, gpus=True):
+  """[(op name, op type, why)] of the ops that op determinism would stop on a GPU, or that
+  would race there once scatters stay on the GPU (TF_DISABLE_SCATTER_OP_DETERMINISM):
+  a row-adding scatter whose indices are not unique. Function bodies included."""
+  out = []
+  for g in _with_function_bodies(graph):
+    out += _determinism_problems(g, predict(g, gpus).device)
+  return out
+
+
+def _determinism_problems(graph, device):
+  out = []
+  for op in graph.get_operations():
+    if device[op.name] != GPU:
+      continue
+    if op.type in RAISE_ON_GPU_UNDER_DETERMINISM:
+      out.append((op.name, op.type, 'no deterministic GPU kernel'))
+    elif op.type in _BN_GRADS and not op.get_attr('is_training'):
+      out.append((op.name, op.type, 'no deterministic GPU kernel with is_training=False'))
+    elif op.type in ROW_ADDING_SCATTERS and not _from_unique(op.inputs[1]):
+      out.append((op.name, op.type, 'duplicate indices would race'))
+  return out
+
+
+def check_deterministic(graph, gpus=True):
+  """Raises settings.ConfigError, before any step, when --deterministic cannot hold on
+  the GPUs (determinism_problems), naming the ops."""
+  problems = determinism_problems(graph, gpus)
+  if problems:
+    raise settings.ConfigError(
+        '--deterministic: %d op(s) of the training graph cannot run deterministically on '
+        'a GPU: %s. Train without --deterministic, or with --variable_device cpu and '
+        '--tower_device cpu (CPU determinism).' % (len(problems), '; '.join(
+            '%s (%s: %s)' % p for p in problems[:10])))

@@ -17,6 +17,7 @@ from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import devices
+from glo_tf1.model import placement
 from glo_tf1.model import towers as towers_lib
 from glo_tf1.training import cluster as cluster_lib
 from glo_tf1.training import faults
@@ -217,6 +218,8 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
       config = cluster_lib.session_config(cluster, config)
     with tf.device(cluster_lib.device_setter(cluster) if cluster else None):
       model, scaffold, hooks, progress = build_training(cfg, paths, run_dir, pca, cluster, cache)
+    if cfg['deterministic']:  # refused now, never at step 1
+      placement.check_deterministic(graph, gpus=devices.towers_on_gpu(cfg))
     if has_checkpoint and chief:  # a clear error, not a restore traceback
       rundir.check_fits(checkpoints[-1], rundir.variable_shapes(tf.global_variables()),
                         os.path.join(run_dir, rundir.CONFIG_NAME))

@@ -14,6 +14,7 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.model import devices
 from glo_tf1.model import placement
+from glo_tf1.model import towers
 from glo_tf1.training import loop
 
 CELEBA_TRAIN = 162770
@@ -99,3 +100,52 @@ def test_crossing_bytes_count_each_edge_between_devices_once_per_device():
     s = placement.summarize(tf.get_default_graph(), [y], [])
   assert s['crossing_bytes'] == 10 * 10 * 4 + 3 * 4 + 4  # x, i once; y to the client
   assert placement.tensor_bytes(tf.zeros([2, 3], tf.int64)) == 48
+
+
+@pytest.mark.parametrize('preset,overrides', [
+    ('blog', {}), ('paper', {}), ('paper64', {}), ('demo', {'tower_device': 'gpu'}),
+    ('blog', {'codes_optimizer': 'lazy_adam'}), ('paper', {'precision': 'fp16'})])
+def test_deterministic_graphs_have_no_gpu_op_that_raises_or_races(preset, overrides):
+  """Under --deterministic with the variables on a GPU, every op has a deterministic GPU
+  kernel and every row-adding scatter writes unique rows (so compat can keep the
+  scatters on the GPU: TF_DISABLE_SCATTER_OP_DETERMINISM)."""
+  cfg = settings.resolve(preset, dict(overrides, deterministic=True, num_gpus=2))
+  with tf.Graph().as_default() as graph:
+    tower_inputs = [{'image': tf.zeros([4, cfg['image_size'], cfg['image_size'], 3]),
+                     'index': tf.constant([0, 1, 1, 2])} for _ in range(2)]
+    towers.build_training_graph(cfg, tower_inputs, 10)
+    scatters = [op for g in placement._with_function_bodies(graph)  # pylint: disable=protected-access
+                for op in g.get_operations() if op.type in placement.ROW_ADDING_SCATTERS]
+    assert scatters  # the check below looks at something
+    assert placement.determinism_problems(graph) == []
+    placement.check_deterministic(graph)
+
+
+def test_plain_sgd_races_and_a_raising_op_is_refused_before_the_run():
+  """The property above can fail: TF1 SGD scatter-adds duplicate rows (so the trainer
+  swaps in the deduplicating SGD), and a GPU op without a deterministic kernel is named."""
+  cfg = settings.resolve('paper', {'num_gpus': 1})  # not deterministic: plain TF1 SGD
+  with tf.Graph().as_default() as graph:
+    towers.build_training_graph(cfg, [{'image': tf.zeros([4, 128, 128, 3]),
+                                       'index': tf.constant([0, 1, 1, 2])}], 10)
+    assert ('duplicate indices would race' in
+            {why for _, _, why in placement.determinism_problems(graph)})
+  with tf.Graph().as_default() as graph:
+    with tf.device('/gpu:0'):
+      tf.math.bincount(tf.constant([1, 2, 2]))
+    with pytest.raises(settings.ConfigError, match=r'--deterministic: .*Bincount'):
+      placement.check_deterministic(graph)
+    placement.check_deterministic(graph, gpus=False)  # on the CPU it is deterministic
+
+
+def test_unique_scatter_rows_only_for_deterministic_runs_with_gpu_variables():
+  from glo_tf1.model import optimizers  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import cluster  # pylint: disable=import-outside-toplevel
+  on_gpu = settings.resolve('paper', {'deterministic': True})
+  assert optimizers.unique_scatter_rows(on_gpu)
+  assert not optimizers.unique_scatter_rows(dict(on_gpu, variable_device='cpu'))
+  assert not optimizers.unique_scatter_rows(settings.resolve('paper', {}))
+  assert not optimizers.unique_scatter_rows(settings.resolve('demo', {'deterministic': True}))
+  c = cluster.parse(['localhost:1'], ['localhost:2'], 'worker', 0, False, None)
+  with pytest.raises(cluster.ClusterError, match='--deterministic: not on a cluster'):
+    cluster.check_config(on_gpu, c, 10)
