@@ -71,6 +71,24 @@ def grid(images, rows, cols, pad=0, fill=-1.):
   return out[:rows * hp - pad, :cols * wp - pad] if pad else out
 
 
+GRID_ROWS = 5  # the notebook's NUM_ROWS: 5 x 5 grids
+
+
+def square_grid(images, rows=GRID_ROWS):
+  """The notebook's `image_grid`: the first rows * rows images [n, S, S, 3] in [-1, 1], row
+  by row, as one image [1, rows * S, rows * S, 3] in [-1, 1]; missing cells black."""
+  return grid(images[:rows * rows], rows, rows)[None]
+
+
+def comparison_grid(images, reconstructions, rows=GRID_ROWS):
+  """The notebook's `comparison_image_grid`: `rows` rows of `rows` original |
+  reconstruction pairs of the first rows * rows images, [1, rows * S, 2 * rows * S, 3] in
+  [-1, 1]; missing cells black."""
+  n = rows * rows
+  pairs = tf.concat([images[:n], reconstructions[:n]], axis=2)  # [n, S, 2S, 3]
+  return grid(pairs, rows, rows)[None]
+
+
 def to_uint8(images):
   """float [-1, 1] -> uint8 [0, 255] by the fixed linear map round((x + 1) * 127.5),
   clipped: the nearest of the 256 levels that `to_float` maps back to."""

@@ -40,7 +40,6 @@ from glo_tf1.data import images as images_lib  # noqa: E402
 from glo_tf1.evaluation import curves  # noqa: E402
 from glo_tf1.evaluation import generation  # noqa: E402
 from glo_tf1.evaluation import runs  # noqa: E402
-from glo_tf1.model import towers  # noqa: E402
 
 
 SAMPLER_LABELS = collections.OrderedDict([
@@ -205,15 +204,15 @@ FIGURES = [figure_reconstructions, figure_samples, figure_interpolation,
 
 POST_GRIDS = ('reconstruction_grid', 'sampled_unit_grid', 'sampled_fitted_grid',
               'interpolated_grid')  # the notebook's SAVE_IMAGES_KEYS, in its order
-POST_SIDE = towers.GRID_ROWS * towers.GRID_ROWS  # 25 images a grid
+POST_SIDE = images_lib.GRID_ROWS * images_lib.GRID_ROWS  # 25 images a grid
 
 
 def _grid(sess, images, reconstructions=None):
-  """The training summaries' own grid layout (model/towers.py), [H, W, 3] in [-1, 1]."""
+  """The training summaries' own grid layout (images.square_grid, comparison_grid), [H, W, 3] in [-1, 1]."""
   if reconstructions is None:
-    op = towers.square_grid(tf.constant(images, tf.float32))
+    op = images_lib.square_grid(tf.constant(images, tf.float32))
   else:
-    op = towers.comparison_grid(tf.constant(images, tf.float32),
+    op = images_lib.comparison_grid(tf.constant(images, tf.float32),
                                 tf.constant(reconstructions, tf.float32))
   return sess.run(op)[0]
 
@@ -283,7 +282,7 @@ def figure_post_nearest_neighbours(ctx):
   if ctx['nn_from_saved_grid']:
     size = samples.shape[1]
     saved = _as_saved_jpeg(_grid(sess, samples), ctx['cfg']['stretch_saved_images'])
-    rows = towers.GRID_ROWS
+    rows = images_lib.GRID_ROWS
     samples = saved.reshape(rows, size, rows, size, 3).transpose(0, 2, 1, 3, 4).reshape(
         (POST_SIDE, size, size, 3))
   paths = ctx['paths'][:ctx['nn_max_images'] or None]

@@ -39,24 +39,6 @@ def learning_rate_tensor(opt):
   raise ValueError('cannot find the learning rate of %s' % type(opt).__name__)
 
 
-GRID_ROWS = 5  # the notebook's NUM_ROWS: 5 x 5 grids
-
-
-def square_grid(images, rows=GRID_ROWS):
-  """The notebook's `image_grid`: the first rows * rows images [n, S, S, 3] in [-1, 1], row
-  by row, as one image [1, rows * S, rows * S, 3] in [-1, 1]; missing cells black."""
-  return images_lib.grid(images[:rows * rows], rows, rows)[None]
-
-
-def comparison_grid(images, reconstructions, rows=GRID_ROWS):
-  """The notebook's `comparison_image_grid`: `rows` rows of `rows` original |
-  reconstruction pairs of the first rows * rows images, [1, rows * S, 2 * rows * S, 3] in
-  [-1, 1]; missing cells black."""
-  n = rows * rows
-  pairs = tf.concat([images[:n], reconstructions[:n]], axis=2)  # [n, S, 2S, 3]
-  return images_lib.grid(pairs, rows, rows)[None]
-
-
 def _to_unit(grid):
   """[-1, 1] -> [0, 1] for tf.summary.image (the notebook's `images * 0.5 + 0.5`)."""
   return tf.clip_by_value((grid + 1.) / 2., 0., 1.)
@@ -65,7 +47,7 @@ def _to_unit(grid):
 MAX_SUMMARY_FIT = 10000  # rows of a partitioned (cluster) table the summary fit reads
 
 
-def generation_grids(codes, cfg, rows=GRID_ROWS):
+def generation_grids(codes, cfg, rows=images_lib.GRID_ROWS):
   """The notebook's generated grids during training, each `rows` x `rows`, in [-1, 1].
 
   sampled_unit (z ~ N(0, I)), sampled_fitted (a diagonal Gaussian from tf.nn.moments of
@@ -97,8 +79,8 @@ def generation_grids(codes, cfg, rows=GRID_ROWS):
     grids = {}
     for name, z in (('sampled_unit', unit), ('sampled_fitted', fitted),
                     ('interpolated', tf.reshape(path, [n, dims]))):
-      grids[name + '_grid'] = square_grid(samplers.inference_decoder(z, cfg, reuse=True),
-                                          rows)
+      grids[name + '_grid'] = images_lib.square_grid(
+          samplers.inference_decoder(z, cfg, reuse=True), rows)
   return grids, fit
 
 
@@ -163,8 +145,8 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
     tf.summary.scalar('learning_rate/' + part, learning_rate_tensor(opt))
   # The notebook's four grids: the reconstruction grid shows the training step's own outputs
   # (first tower, batch norm in training mode); samples and interpolation use inference mode.
-  grids = {'reconstruction_grid': comparison_grid(towers[0]['image'],
-                                                  towers[0]['reconstruction'])}
+  grids = {'reconstruction_grid': images_lib.comparison_grid(towers[0]['image'],
+                                                             towers[0]['reconstruction'])}
   with tf.device(devices.device_fn(tower_devices[0], var_device)):
     generated, summary_fit = generation_grids(codes, cfg)
   grids.update(generated)

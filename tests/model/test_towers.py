@@ -14,6 +14,7 @@ from conftest import fake_nvidia_smi
 from conftest import graph_ancestors
 from glo_tf1 import settings
 from glo_tf1.compat import tf
+from glo_tf1.data import images as images_lib
 from glo_tf1.model import devices
 from glo_tf1.model import towers
 
@@ -149,9 +150,9 @@ def test_grids_lay_out_images_as_the_notebook():
   value = (np.arange(30)[:, None, None, None] * np.ones((1, side, side, 3))).astype(np.float32)
   with tf.Graph().as_default(), tf.Session() as sess:
     square, pairs, few = sess.run([
-        towers.square_grid(tf.constant(value)),
-        towers.comparison_grid(tf.constant(value), tf.constant(-value)),
-        towers.comparison_grid(tf.constant(value[:7]), tf.constant(-value[:7]))])
+        images_lib.square_grid(tf.constant(value)),
+        images_lib.comparison_grid(tf.constant(value), tf.constant(-value)),
+        images_lib.comparison_grid(tf.constant(value[:7]), tf.constant(-value[:7]))])
   assert square.shape == (1, 5 * side, 5 * side, 3)
   cells = square[0, ::side, ::side, 0]
   np.testing.assert_array_equal(cells, np.arange(25).reshape(5, 5))
