@@ -18,7 +18,10 @@
 #   CELEBA_DIR (default data/celeba), CELEBA_STEPS (default 990000, about the published
 #   run's step count), CELEBA_GPUS (default 1, the published run's one tower; a positive
 #   integer, or auto: one tower per visible GPU, see step 2),
-#   CELEBA_SPLIT (train or all, see step 2),
+#   CELEBA_SPLIT (train or all, see step 2), CELEBA_INPUT (auto, cache or files: auto reads
+#   the decoded-image cache on a machine whose nvidia-smi lists a GPU, where one reader
+#   thread of JPEG files would starve the GPU, else the JPEG files; docs/gpus.md, "The
+#   input keeps up"),
 #   CELEBA_RUN_DIR (runs/celeba), CELEBA_FIGURES_DIR (figures/celeba),
 #   CELEBA_TRAIN_FLAGS, CELEBA_EVAL_FLAGS, CELEBA_FIGURE_FLAGS: extra flags of
 #   glo-train / glo-evaluate / glo-figures (e.g. CELEBA_EVAL_FLAGS="--max_images 0"
@@ -39,6 +42,11 @@ esac
   exit 2; }
 [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || {
   echo "CELEBA_STEPS (2nd argument) must be a positive integer, got '$STEPS'" >&2; exit 2; }
+INPUT="${CELEBA_INPUT:-auto}"
+case "$INPUT" in
+  auto|cache|files) ;;
+  *) echo "CELEBA_INPUT must be auto, cache or files, got '$INPUT'" >&2; exit 2 ;;
+esac
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 RUN="$(realpath -m "${CELEBA_RUN_DIR:-runs/celeba}")"
 FIGURES="$(realpath -m "${CELEBA_FIGURES_DIR:-figures/celeba}")"
@@ -46,6 +54,20 @@ IMAGES="$CELEBA_DIR/img_align_celeba"
 LISTS="$RUN/celeba_partitions"
 
 glo-celeba-lists --celeba_dir "$CELEBA_DIR" --out_dir "$LISTS"
+# The input: a GPU step of 32 images at 128 px needs thousands of images a second, more
+# than reader threads decoding JPEG files deliver; the decoded-image cache (uint8, built
+# once, about 8 GB for the training partition) reads tens of thousands a second on one
+# thread (figures/bench/placement.md).
+if [ "$INPUT" = auto ]; then
+  INPUT=files; [ "${GLO_STACK:-cpu}" = gpu ] && INPUT=cache
+fi
+INPUT_FLAGS=()
+if [ "$INPUT" = cache ]; then
+  INPUT_FLAGS=(--input_cache auto --num_reader_threads 2)
+  echo "Input: the decoded-image cache in $RUN/input_cache (CELEBA_INPUT=files reads the JPEG files)."
+else
+  echo "Input: the JPEG files (CELEBA_INPUT=cache reads a decoded-image cache instead)."
+fi
 if [ "$GPUS" != 1 ]; then
   # How K towers differ from the published run (one tower, 32 images a step, ~990,000
   # steps): K x 32 images a step, hence K times the epochs in as many steps.
@@ -88,7 +110,7 @@ fi
 # shellcheck disable=SC2086
 glo-train --preset blog --data_dir "$IMAGES" --file_list "$LISTS/$SPLIT.txt" \
   --run_dir "$RUN" --num_steps "$STEPS" --num_gpus "$GPUS" --skip_data_check \
-  ${CELEBA_TRAIN_FLAGS:-}
+  "${INPUT_FLAGS[@]}" ${CELEBA_TRAIN_FLAGS:-}
 # shellcheck disable=SC2086
 HELDOUT=(--data_dir "$IMAGES" --file_list "$LISTS/test.txt")
 [ "$SPLIT" = train ] || HELDOUT=()

@@ -138,6 +138,26 @@ def test_more_towers_say_how_the_run_differs_before_training(tmp_path):
           'CELEBA_STEPS=990000 / K trains as many images') in text, text
 
 
+def test_gpu_machines_read_the_cache_cpu_machines_the_files(tmp_path):
+  """CELEBA_INPUT=auto: the decoded-image cache (2 reader threads) where env.sh picked
+  the GPU stack, the JPEG files elsewhere; explicit choices win; others are refused."""
+  proc, calls = _recorded_script(tmp_path, env={'GLO_DEVICE': 'gpu'})
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  train = calls['glo-train'][0]
+  assert _flag(train, '--input_cache') == 'auto' and _flag(train, '--num_reader_threads') == '2'
+  assert 'Input: the decoded-image cache' in proc.stdout
+  proc, calls = _recorded_script(tmp_path, env={'GLO_DEVICE': 'cpu'})
+  assert proc.returncode == 0 and '--input_cache' not in calls['glo-train'][0]
+  assert 'Input: the JPEG files' in proc.stdout
+  proc, calls = _recorded_script(tmp_path, env={'GLO_DEVICE': 'gpu', 'CELEBA_INPUT': 'files'})
+  assert proc.returncode == 0 and '--input_cache' not in calls['glo-train'][0]
+  proc, calls = _recorded_script(tmp_path, env={'GLO_DEVICE': 'cpu', 'CELEBA_INPUT': 'cache'})
+  assert proc.returncode == 0 and _flag(calls['glo-train'][0], '--input_cache') == 'auto'
+  proc, calls = _recorded_script(tmp_path, env={'CELEBA_INPUT': 'tfrecord'})
+  assert proc.returncode == 2 and not calls
+  assert "CELEBA_INPUT must be auto, cache or files, got 'tfrecord'" in proc.stderr
+
+
 @pytest.mark.parametrize('gpus', ['0', '-1', 'two', '1.5', '02'])
 def test_a_bad_tower_count_is_refused_before_anything_runs(tmp_path, gpus):
   proc, calls = _recorded_script(tmp_path, env={'CELEBA_GPUS': gpus})
