@@ -69,7 +69,7 @@ BLOG = {
     'min_after_dequeue': 100,
     # Logging and checkpoints (the notebook's cadence).
     'save_summaries_steps': 100,
-    'image_summary_steps': 100,           # the notebook's one summary hook: loss and grids
+    'image_summary_steps': 100,           # the notebook's SummarySaverHook (key glo): grids
     'save_images_steps': 30000,           # the notebook's SAVE_IMAGES_STEPS JPEG dumps
     'stretch_saved_images': False,        # scipy.misc.imsave's min-max stretch
     'save_checkpoint_secs': 600,
