@@ -88,15 +88,6 @@ def tiny_run(lfw_dir, tmp_path_factory):
 
 
 def graph_ancestors(*fetches):
-  """Every op the fetches depend on (data and control inputs)."""
-  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
-  todo = [f if isinstance(f, tf.Operation) else f.op for f in fetches]
-  seen = set()
-  while todo:
-    op = todo.pop()
-    if op in seen:
-      continue
-    seen.add(op)
-    todo.extend(t.op for t in op.inputs)
-    todo.extend(op.control_inputs)
-  return seen
+  """Every op the fetches depend on (data and control inputs): placement.step_ops."""
+  from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel
+  return placement.step_ops(list(fetches))
