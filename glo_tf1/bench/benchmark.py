@@ -5,8 +5,8 @@ r"""Benchmark: where a training step's time goes, and whether it grows with the 
 Prints a table and writes it as JSON:
   * matmul peak: float32 GFLOP/s of a 2048 x 2048 matmul, measured in this run;
   * decoder only: training images/s of the decoder with its codes, no input pipeline
-    (images in memory), the GFLOP/s that achieves (`decoder_flops`, from the layer
-    shapes) and its fraction of the matmul peak;
+    (images in memory), the GFLOP/s that achieves (`decoder_flops`, counted from the
+    built decoder graph) and its fraction of the matmul peak;
   * input pipeline alone: images/s from JPEG files through the queue pipeline at 1, 2 and
     4 reader threads, building the decoded-image cache, and reading it (cache.py);
   * training step with the real pipeline (JPEG files, and the cache): images/s and their
@@ -49,6 +49,7 @@ from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import cache as cache_lib
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
+from glo_tf1.model import decoder
 from glo_tf1.model import devices
 from glo_tf1.model import placement
 from glo_tf1.model import precision as precision_lib
@@ -78,40 +79,47 @@ CACHE_THREADS = (1, 2)
 # ----------------------------------------------------------------------------- FLOPs
 
 
-def decoder_layers(image_size, filters, kernel_size, latent_dims, decoder='post'):
-  """(name, h_in, w_in, c_in, c_out, kernel) of every transpose convolution of the
-  decoder: the 4x4 first layer, the stride-2 blocks, the output layer (3x3 in the post's,
-  decoder.py; kernel_size in DCGAN's, dcgan.py)."""
-  filters = settings.decoder_filters_for_size(filters, image_size)
-  out_kernel = kernel_size if decoder == 'dcgan' else 3
-  layers = [('project' if decoder == 'dcgan' else 'deconv1', 1, 1, latent_dims, filters[0],
-             4)]
-  side = 4
-  for i, (c_in, c_out) in enumerate(zip(filters[:-1], filters[1:])):
-    layers.append(('deconv%d' % (i + 2), side, side, c_in, c_out, kernel_size))
-    side *= 2
-  layers.append(('deconv_out', side, side, filters[-1], 3, out_kernel))
-  return layers
+CONV_TYPES = ('Conv2DBackpropInput', 'Conv2D', 'MatMul')
 
 
-def decoder_flops(image_size, filters, kernel_size, latent_dims, decoder='post'):
-  """Forward FLOPs of the decoder for one image (2 per multiply-add).
+def graph_flops(ops):
+  """Forward FLOPs (2 per multiply-add) of the convolutions and matmuls among `ops`, from
+  their static shapes. A transpose convolution (Conv2DBackpropInput; filter [k, k, out,
+  in]) spreads each of its h * w * in input values over a k x k window of every output
+  channel: h * w * in * k * k * out multiply-adds, zero padding included, as usual; a
+  Conv2D costs out_h * out_w * k * k * in * out; a MatMul [m, n] x [n, p] m * n * p. Batch
+  norm, ReLU, tanh, the loss and the optimizers are elementwise, under 1% at the blog's
+  size, and left out."""
+  total = 0
+  for op in ops:
+    if op.type == 'Conv2DBackpropInput':
+      k_h, k_w, c_out, c_in = op.inputs[1].shape.as_list()
+      n, h, w, _ = op.inputs[2].shape.as_list()
+      total += 2 * n * h * w * c_in * k_h * k_w * c_out
+    elif op.type == 'Conv2D':
+      k_h, k_w, c_in, c_out = op.inputs[1].shape.as_list()
+      n, h, w, _ = op.outputs[0].shape.as_list()
+      total += 2 * n * h * w * k_h * k_w * c_in * c_out
+    elif op.type == 'MatMul':
+      a, b = (t.shape.as_list() for t in op.inputs)
+      m, k = a[::-1] if op.get_attr('transpose_a') else a
+      p = b[0] if op.get_attr('transpose_b') else b[1]
+      total += 2 * m * k * p
+  return total
 
-  A transpose convolution spreads every input value over a k x k window of each output
-  channel: h_in * w_in * c_in * k * k * c_out multiply-adds (the cost of the convolution
-  whose gradient it is, zero padding included, as usual). Batch norm, ReLU, tanh, the
-  loss and the optimizers are elementwise, under 1% of this at the blog's size, and left
-  out. Training costs 3x: forward, gradient with respect to the inputs, and with respect
-  to the weights, each the same multiply-adds.
-  """
-  return sum(2 * h * w * c_in * k * k * c_out
-             for _, h, w, c_in, c_out, k in decoder_layers(image_size, filters, kernel_size,
-                                                            latent_dims, decoder))
+
+def decoder_flops(cfg):
+  """Forward FLOPs of the decoder of `cfg` for one image, counted from the graph that
+  model/decoder.py (or dcgan.py) builds: any registered decoder is counted as it is."""
+  with tf.Graph().as_default() as graph:
+    decoder.decode(tf.zeros([1, cfg['latent_dims']]), cfg, is_training=True)
+    return graph_flops(graph.get_operations())
 
 
 def training_flops_per_image(cfg):
-  return 3 * decoder_flops(cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
-                           cfg['latent_dims'], cfg['decoder'])
+  """Training costs 3x the forward pass: forward, the gradient with respect to the inputs
+  and with respect to the weights, each the same multiply-adds."""
+  return 3 * decoder_flops(cfg)
 
 
 # ----------------------------------------------------------------------------- timing
