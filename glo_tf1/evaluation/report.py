@@ -124,7 +124,7 @@ def build_code_fitting(cfg, batch_size):
                              trainable=False)
   recon = decoder_lib.decode(codes_lib.project(codes, cfg['projection']), cfg,
                              is_training=False, reuse=True)
-  loss = losses.reconstruction_loss(cfg['loss'], stored, recon, cfg['lap1_levels'])
+  loss = losses.reconstruction_loss(stored, recon, cfg)
   with tf.variable_scope('eval'):
     opt = optimizers.make_optimizer(cfg['codes_optimizer'], cfg['codes_learning_rate'])
     step = opt.minimize(loss, var_list=[codes])

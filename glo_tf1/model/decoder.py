@@ -5,9 +5,9 @@ Layout (the post, "Architecture"; docs/reference/notebook-facts.md):
   deconv1   4x4 transpose conv, stride 1, VALID       -> [B, 4, 4, filters[0]]
   deconv2.. k x k transpose conv, stride 2, SAME, ReLU, batch norm, one block per doubling
   deconv_out 3x3 transpose conv, stride 2, tanh, no batch norm -> [B, S, S, 3]
-The number of stride-2 blocks follows the image size (config.num_upsampling_blocks).
-`decode` builds the network a config names: this one (`--decoder post`) or DCGAN's
-generator, the paper's (`--decoder dcgan`, dcgan.py).
+The number of stride-2 blocks follows the image size (settings.num_upsampling_blocks).
+`decode` builds the network a config names from the DECODERS registry: this one
+(`--decoder post`) or DCGAN's generator, the paper's (`--decoder dcgan`, dcgan.py).
 """
 from glo_tf1 import settings
 from glo_tf1.compat import BATCH_NORM_UPDATES
@@ -65,14 +65,25 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
   return net
 
 
+SCOPE = 'decoder'  # every decoder's variables: towers.py trains tf.trainable_variables(SCOPE)
+
+# --decoder: name -> (arg scope, network). The contract (tests/model/test_registries.py):
+# arg_scope(is_training, normalizer, batch_norm_decay) returns a slim arg scope;
+# network(latent_z [B, dims], image_size, num_filters, kernel_size, reuse=None) returns
+# [B, image_size, image_size, 3] in [-1, 1] for every settings.supported_image_sizes(),
+# builds its variables under the variable scope SCOPE and reuses them with reuse=True.
+DECODERS = {
+    'post': (decoder_arg_scope, decoder),
+    'dcgan': (dcgan.dcgan_arg_scope, dcgan.generator),
+}
+
+
 def decode(latent_z, cfg, is_training, reuse=None):
-  """The network of cfg['decoder'] (`decoder`, or dcgan.generator for 'dcgan') with its
-  arg scope and the sizes of a resolved config."""
+  """The network DECODERS[cfg['decoder']] with its arg scope and the sizes of a resolved
+  config."""
   # No op seed: the graph seed of --deterministic (loop.build_training) gives each layer's
   # initializer its own; one explicit seed would give every layer the same random stream.
-  arg_scope, network = decoder_arg_scope, decoder
-  if cfg['decoder'] == 'dcgan':
-    arg_scope, network = dcgan.dcgan_arg_scope, dcgan.generator
+  arg_scope, network = DECODERS[cfg['decoder']]
   with slim.arg_scope(arg_scope(is_training, cfg['normalizer'], cfg['batch_norm_decay'])):
     return network(latent_z, cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
                    reuse=reuse)

@@ -100,12 +100,18 @@ def lap1_loss(images, reconstructions, levels=4):
   return tf.add_n([tf.reduce_mean(tf.abs(d)) for d in diffs])
 
 
-def reconstruction_loss(name, images, reconstructions, lap1_levels=4):
-  """The loss called `name` (pairwise, mse or lap1)."""
-  if name == 'pairwise':
-    return pairwise_loss(images, reconstructions)
-  if name == 'mse':
-    return mse_loss(images, reconstructions)
-  if name == 'lap1':
-    return lap1_loss(images, reconstructions, lap1_levels)
-  raise ValueError('loss must be pairwise, mse or lap1, got %r' % name)
+# --loss: name -> fn(images, reconstructions, cfg), both [B, H, W, C] in [-1, 1], returning
+# a scalar float32 that is 0 when they are equal; each entry reads its own
+# hyper-parameters from the resolved config (tests/model/test_registries.py).
+LOSSES = {
+    'pairwise': lambda images, recon, cfg: pairwise_loss(images, recon),
+    'mse': lambda images, recon, cfg: mse_loss(images, recon),
+    'lap1': lambda images, recon, cfg: lap1_loss(images, recon, cfg['lap1_levels']),
+}
+
+
+def reconstruction_loss(images, reconstructions, cfg):
+  """The loss LOSSES[cfg['loss']] of `reconstructions` against `images`."""
+  if cfg['loss'] not in LOSSES:
+    raise ValueError('loss must be one of %s, got %r' % (', '.join(LOSSES), cfg['loss']))
+  return LOSSES[cfg['loss']](images, reconstructions, cfg)

@@ -97,18 +97,24 @@ def unique_scatter_rows(cfg):
   return bool(cfg.get('deterministic')) and devices.variable_device(cfg) != devices.HOST
 
 
+# --optimizer and --codes_optimizer: name -> fn(learning_rate, unique_rows) returning a TF1
+# optimizer whose sparse updates apply IndexedSlices row by row (never a dense (N, dims)
+# gradient); with unique_rows its scatters write each row once (tests/model/
+# test_registries.py checks both on every entry).
+OPTIMIZERS = {
+    'adam': lambda lr, unique_rows: tf.train.AdamOptimizer(learning_rate=lr),
+    'lazy_adam': lambda lr, unique_rows: LazyAdamOptimizer(learning_rate=lr),
+    'sgd': lambda lr, unique_rows: (UniqueRowsGradientDescentOptimizer if unique_rows else
+                                    tf.train.GradientDescentOptimizer)(learning_rate=lr),
+}
+
+
 def make_optimizer(name, learning_rate, unique_rows=False):
-  """'adam' (TF1 dense-slot Adam, default betas), 'lazy_adam' or 'sgd'. Adam and LazyAdam
-  always sum duplicate rows first; SGD does with `unique_rows`."""
-  if name == 'adam':
-    return tf.train.AdamOptimizer(learning_rate=learning_rate)
-  if name == 'lazy_adam':
-    return LazyAdamOptimizer(learning_rate=learning_rate)
-  if name == 'sgd':
-    if unique_rows:
-      return UniqueRowsGradientDescentOptimizer(learning_rate=learning_rate)
-    return tf.train.GradientDescentOptimizer(learning_rate=learning_rate)
-  raise ValueError('optimizer must be adam, lazy_adam or sgd, got %r' % name)
+  """OPTIMIZERS[name]: 'adam' (TF1 dense-slot Adam, default betas), 'lazy_adam' or 'sgd'.
+  Adam and LazyAdam always sum duplicate rows first; SGD does with `unique_rows`."""
+  if name not in OPTIMIZERS:
+    raise ValueError('optimizer must be one of %s, got %r' % (', '.join(OPTIMIZERS), name))
+  return OPTIMIZERS[name](learning_rate, unique_rows)
 
 
 # Dynamic loss scaling for --precision=fp16, as TensorFlow's DynamicLossScale: start at

@@ -20,7 +20,7 @@ holds float32 variables whatever the precision, so a run may resume with another
 """
 from glo_tf1 import settings
 
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = settings.CHOICES['precision']  # one list: the flag's choices
 NATIVE_BF16_FEATURES = ('avx512_bf16', 'amx_bf16')
 FP16_MIN_COMPUTE_CAPABILITY = (7, 0)  # the CUDA rewrite leaves older GPUs in float32
 

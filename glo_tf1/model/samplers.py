@@ -52,19 +52,26 @@ def fit_full_gaussian(codes):
           'scale': tf.cast(scale, tf.float32)}
 
 
+# Samplers of new codes (settings.SAMPLERS): name -> fn(noise [B, dims] ~ N(0, I), the
+# diagonal fit, the full fit) returning raw codes [B, dims] (projected by the decoder).
+SAMPLER_FNS = {
+    'unit': lambda noise, diagonal, full: noise,
+    'fitted': lambda noise, diagonal, full: (diagonal['mean'][None, :] +
+                                             noise * diagonal['scale'][None, :]),
+    'full': lambda noise, diagonal, full: (full['mean'][None, :] +
+                                           tf.matmul(noise, full['scale'], transpose_b=True)),
+}
+
+
 def sample_codes(noise, sampler, diagonal=None, full=None):
   """Raw codes from standard normal `noise` [B, dims] (to be projected by the decoder).
 
   sampler: 'unit' N(0, I); 'fitted' mean + noise * std (diagonal fit); 'full'
   mean + noise A^T (full-covariance fit).
   """
-  if sampler == 'unit':
-    return noise
-  if sampler == 'fitted':
-    return diagonal['mean'][None, :] + noise * diagonal['scale'][None, :]
-  if sampler == 'full':
-    return full['mean'][None, :] + tf.matmul(noise, full['scale'], transpose_b=True)
-  raise ValueError('sampler must be one of %s, got %r' % (', '.join(SAMPLERS), sampler))
+  if sampler not in SAMPLER_FNS:
+    raise ValueError('sampler must be one of %s, got %r' % (', '.join(SAMPLERS), sampler))
+  return SAMPLER_FNS[sampler](noise, diagonal, full)
 
 
 def interpolate(z0, z1, num_steps, method='nlerp', projection='sphere'):

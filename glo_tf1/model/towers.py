@@ -124,13 +124,12 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
       if i == 0:
         update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)[n_updates:]
       with tf.name_scope('loss_%d' % i):
-        loss = losses.reconstruction_loss(cfg['loss'], inputs['image'], recon,
-                                          cfg['lap1_levels'])
+        loss = losses.reconstruction_loss(inputs['image'], recon, cfg)
     towers.append({'image': inputs['image'], 'index': inputs['index'], 'code': code,
                    'reconstruction': recon, 'loss': loss})
   with tf.name_scope('total_loss'):
     total = tf.add_n([t['loss'] for t in towers]) / float(len(towers))
-  network_vars = tf.trainable_variables('decoder')
+  network_vars = tf.trainable_variables(decoder_lib.SCOPE)
   op, opts = (train_op_fn or optimizers.train_op)(total, codes, network_vars, cfg,
                                                    global_step)
   op = tf.group(op, *update_ops)

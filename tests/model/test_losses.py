@@ -131,10 +131,12 @@ def test_laplacian_pyramid_reconstructs_the_image():
 def test_losses_reject_mismatched_shapes(name):
   with tf.Graph().as_default():
     with pytest.raises(ValueError):
-      losses.reconstruction_loss(name, tf.zeros([2, 8, 8, 3]), tf.zeros([2, 4, 4, 3]))
+      losses.reconstruction_loss(tf.zeros([2, 8, 8, 3]), tf.zeros([2, 4, 4, 3]),
+                                 {'loss': name, 'lap1_levels': 4})
 
 
 def test_unknown_loss_name():
   with tf.Graph().as_default():
-    with pytest.raises(ValueError, match='pairwise, mse or lap1'):
-      losses.reconstruction_loss('l2', tf.zeros([2, 8, 8, 3]), tf.zeros([2, 8, 8, 3]))
+    with pytest.raises(ValueError, match='pairwise, mse, lap1'):
+      losses.reconstruction_loss(tf.zeros([2, 8, 8, 3]), tf.zeros([2, 8, 8, 3]),
+                                 {'loss': 'l2'})
