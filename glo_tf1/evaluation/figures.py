@@ -40,6 +40,7 @@ from glo_tf1.data import images as images_lib  # noqa: E402
 from glo_tf1.evaluation import curves  # noqa: E402
 from glo_tf1.evaluation import generation  # noqa: E402
 from glo_tf1.evaluation import runs  # noqa: E402
+from glo_tf1.training import run_dir as rundir  # noqa: E402
 
 
 SAMPLER_LABELS = collections.OrderedDict([
@@ -325,7 +326,7 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
     with tf.Session() as sess:
       ckpt = runs.restore_variables(sess, run_dir, graph['restore_vars'], checkpoint)
       print('Figures of %s at step %s (%d training images, preset %s) -> %s'
-            % (run_dir, runs.checkpoint_step(ckpt), len(run['paths']), cfg['preset'],
+            % (run_dir, rundir.checkpoint_step(ckpt), len(run['paths']), cfg['preset'],
                out_dir), flush=True)
       ctx = dict(options, sess=sess, graph=graph, cfg=cfg, paths=run['paths'],
                  names=run['names'], run_dir=run_dir, out_dir=out_dir, seed=seed,

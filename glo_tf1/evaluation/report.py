@@ -15,7 +15,7 @@ The linear baseline (the GLO paper's comparison; pca.py): the first latent_dims 
 components of at most --pca_max_images training images (a seeded subset), with the
 `pca_*` sections measured on the same training and held-out images as GLO's.
 
-FID (glo_tf1/fid.py; by default when its weights are installed, --nofid to skip) adds the
+FID (glo_tf1/evaluation/fid/; by default when its weights are installed, --nofid to skip) adds the
 `fid_*` sections: samples of each sampler, reconstructions and held-out reconstructions
 (GLO's and PCA's) against the real training (and held-out) images, with their image counts.
 
@@ -261,7 +261,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
     with tf.Session() as sess, _fid_session(fid_ops) as fid_sess:
       sess.run(init_eval)
       ckpt = runs.restore_variables(sess, run_dir, gen['restore_vars'], checkpoint)
-      report.update(checkpoint=ckpt, step=runs.checkpoint_step(ckpt))
+      report.update(checkpoint=ckpt, step=rundir.checkpoint_step(ckpt))
       print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
             % (run_dir, report['step'], len(train_idx), len(heldout_names), steps),
             flush=True)

@@ -81,8 +81,3 @@ def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
       print('note: checkpoint %s vanished while being read (pruned by a running trainer?); '
             'using the newest one.' % path, file=sys.stderr, flush=True)
   raise AssertionError('unreachable')
-
-
-def checkpoint_step(checkpoint_path):
-  """The global step a checkpoint was written at (from its `model.ckpt-STEP` name)."""
-  return rundir.checkpoint_step(checkpoint_path)

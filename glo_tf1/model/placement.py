@@ -139,7 +139,7 @@ def predict(graph, gpus=True):
 
 
 def step_ops(fetches):
-  """Every op a session.run of `fetches` executes (inputs and control inputs)."""
+  """Every op a Session.run of `fetches` executes (inputs and control inputs)."""
   seen, todo = set(), [_as_graph_element(f).op if not isinstance(f, tf.Operation) else f
                        for f in fetches]
   while todo:

@@ -90,7 +90,7 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
 
   Args:
     cfg: resolved config (settings.resolve).
-    tower_inputs: one {'image', 'index'} dict per tower (inputs.tower_inputs).
+    tower_inputs: one {'image', 'index'} dict per tower (pipelines.tower_inputs).
     num_codes: N, the number of training images.
     codes_partitioner: splits the codes table into row blocks (cluster.py); None: one.
     train_op_fn: replaces optimizers.train_op (same signature; cluster.py's synchronous

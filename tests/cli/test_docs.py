@@ -2,6 +2,7 @@
 the current output of reproduce/doc_tables.py, every flag the departures table names
 exists and accepts its value, every link resolves, every PSNR quoted equals the committed
 demo report, the README stays a front page, and nothing points outside the repository."""
+import ast
 import importlib.util
 import json
 import os
@@ -224,3 +225,112 @@ def test_readme_says_defects_1_and_8_were_latent_and_2_was_not():
   (row,) = [l for l in departures.splitlines() if l.startswith('| epoch reshuffle |')]
   assert ('input_pipeline', 'post') in _flags(row.split(' | ')[3])
   assert settings.BLOG['input_pipeline'] == 'fixed'  # the reshuffling pipeline
+
+
+_EXTERNAL = {'tf', 'np', 'slim', 'os', 'sys', 'json', 'scipy', 'PIL', 'tf_slim', 'self',
+             'cfg', 'math', 'io', 're', 'time', 'fv', 'flags', 'opt', 'args', 'numpy',
+             'plt', 'ops', 'torch', 'pytest', 'session', 'Session', 'sess', 'run',
+             'step_context'}
+_FILE_ENDINGS = {'ckpt', 'pkl', 'py', 'md', 'json', 'txt', 'tsv', 'sh', 'index', 'meta',
+                 'u8', 'jpg', 'png', 'npz', 'cff', 'yml', 'toml', 'data'}
+
+
+def _package_modules():
+  out = {}
+  for folder, _, names in os.walk(os.path.join(ROOT, 'glo_tf1')):
+    for name in names:
+      if name.endswith('.py'):
+        path = os.path.join(folder, name)
+        dotted = os.path.relpath(path, ROOT)[:-3].replace(os.sep, '.')
+        out[dotted[:-len('.__init__')] if dotted.endswith('.__init__') else dotted] = path
+  return out
+
+
+def _top_level(tree):
+  names = set()
+  for node in tree.body:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+      names.add(node.name)
+    elif isinstance(node, ast.Assign):
+      names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+      names |= {(a.asname or a.name).split('.')[0] for a in node.names}
+  return names
+
+
+def _aliases(tree, modules):
+  """{name: dotted module} of the package modules a file imports (as written there)."""
+  out = {}
+  for node in ast.walk(tree):
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+      for a in node.names:
+        full = '%s.%s' % (node.module, a.name)
+        if full in modules:
+          out[a.asname or a.name] = full
+  return out
+
+
+def dangling_docstring_references():
+  """[(file, reference)] of dotted names in the package's docstrings that do not resolve:
+  glo_tf1.x.y, MODULE.name (a module of the package by its last name, or as the file
+  imports it), a glo_tf1/...py path, and NAME.function where NAME is no module at all but
+  the function exists in the package (a module that was renamed)."""
+  modules = _package_modules()
+  trees = {m: ast.parse(_read(p)) for m, p in modules.items()}
+  names = {m: _top_level(t) for m, t in trees.items()}
+  by_short = {}
+  for m in modules:
+    by_short.setdefault(m.split('.')[-1], []).append(m)
+  defined = set().union(*({n.name for n in t.body if isinstance(n, (ast.FunctionDef,
+                                                                   ast.ClassDef))}
+                          for t in trees.values()))
+  ref = re.compile(r'(?<![\w./])((?:glo_tf1\.)?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)')
+  bad = []
+  for m, tree in trees.items():
+    rel = os.path.relpath(modules[m], ROOT)
+    alias = _aliases(tree, modules)
+    for node in ast.walk(tree):
+      if not isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)):
+        continue
+      doc = ast.get_docstring(node) or ''
+      for path in re.findall(r'glo_tf1/[\w/]+\.py', doc):
+        if not os.path.exists(os.path.join(ROOT, path)):
+          bad.append((rel, path))
+      for dotted in ref.findall(doc):
+        parts = dotted.split('.')
+        if parts[-1] in _FILE_ENDINGS:
+          continue
+        if parts[0] == 'glo_tf1':
+          k = next((k for k in range(len(parts), 1, -1)
+                    if '.'.join(parts[:k]) in modules), None)
+          if k is None or (k < len(parts) and parts[k] not in names['.'.join(parts[:k])]):
+            bad.append((rel, dotted))
+          continue
+        candidates = ([alias[parts[0]]] if parts[0] in alias else
+                      by_short.get(parts[0], []))
+        if candidates:
+          if not any(parts[1] in names[c] or '%s.%s' % (c, parts[1]) in modules
+                     for c in candidates):
+            bad.append((rel, dotted))
+        elif parts[0] not in _EXTERNAL and parts[1] in defined:
+          bad.append((rel, dotted))
+  return bad
+
+
+def test_dotted_references_in_docstrings_resolve():
+  assert dangling_docstring_references() == []
+
+
+def test_the_reference_check_finds_a_renamed_module():
+  """The checker itself: a docstring naming a module or function that is gone is found."""
+  import glo_tf1  # pylint: disable=import-outside-toplevel
+  fake = os.path.join(os.path.dirname(glo_tf1.__file__), 'model', '_zz_probe.py')
+  with open(fake, 'w') as f:
+    f.write('"""See inputs.tower_inputs, towers.no_such_thing, glo_tf1.runs.read_run '
+            'and glo_tf1/fid.py; towers.build_training_graph is fine."""\n')
+  try:
+    found = {r for _, r in dangling_docstring_references()}
+  finally:
+    os.remove(fake)
+  assert found == {'inputs.tower_inputs', 'towers.no_such_thing', 'glo_tf1.runs.read_run',
+                   'glo_tf1/fid.py'}
