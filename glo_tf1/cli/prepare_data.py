@@ -1,0 +1,58 @@
+"""glo-prepare-data: converts a benchmark data set from its publisher's files to PNGs.
+
+  glo-prepare-data DATASET --source DIR --out_dir OUT
+
+DATASET: mnist, fashion_mnist (the four IDX .gz files), svhn (train_32x32.mat,
+test_32x32.mat) or cifar10 (cifar-10-binary.tar.gz or its cifar-10-batches-bin/ folder;
+the Python version is refused), downloaded by hand into DIR. Writes OUT/train/*.png,
+OUT/test/*.png, then OUT/train.txt and OUT/test.txt (for --file_list), the label lists and
+OUT/prepare.json (each source file's size, SHA-256, MD5 and image count; the publisher's
+checksum, checked, where one is published). Running it again resumes. When a file is
+missing it says where to get it and where to put it (exit status 2). See
+docs/benchmarks.md.
+"""
+import os
+
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.string('source', None, 'Folder holding the publisher\'s files, as downloaded.')
+_define.string('out_dir', None, 'Where to write the PNG folders, the lists and prepare.json.')
+_define.bool('allow_checksum_mismatch', False, 'Convert a file whose MD5 (or, for MNIST, '
+             'size) differs from its publisher\'s, recording the mismatch in prepare.json.')
+_define.integer('num_threads', 8, 'Threads writing the PNG files.')
+
+
+def main(fv, args):
+  from glo_tf1.data import prepare  # pylint: disable=import-outside-toplevel
+  if len(args) != 1:
+    raise settings.ConfigError(
+        'expected one DATASET argument (%s), got %s' % (
+            ', '.join(prepare.DATASETS), ' '.join(args) if args else 'none'))
+  prepare.dataset(args[0])  # an unknown name is refused before the flags are checked
+  if not fv.source or not fv.out_dir:
+    raise settings.ConfigError('--source and --out_dir are required')
+  if fv.num_threads < 1:
+    raise settings.ConfigError('--num_threads: must be a positive integer, got %d'
+                               % fv.num_threads)
+  record = prepare.prepare(args[0], fv.source, fv.out_dir,
+                           allow_checksum_mismatch=fv.allow_checksum_mismatch,
+                           num_threads=fv.num_threads)
+  out = os.path.abspath(fv.out_dir)
+  print('%s: %s. Train with: glo-train --data_dir %s --file_list %s --run_dir RUN' % (
+      record['dataset'], ', '.join('%d %s images' % (record['splits'][s]['images'], s)
+                                   for s in prepare.SPLITS),
+      out, os.path.join(out, 'train.txt')))
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__, positional=True)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,527 @@
+"""glo-prepare-data (data/prepare.py): each benchmark's official file format, written here
+from arrays by the format's own description (IDX headers, MATLAB v5 through scipy,
+CIFAR-10 binary records and their tar.gz), converted, and compared pixel for pixel with
+those arrays; a truncated and a wrong file per format; the missing-file message; resume;
+the program's exit status."""
+import gzip
+import hashlib
+import io as stdlib_io
+import json
+import os
+import shutil
+import struct
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_module
+from glo_tf1.data import files
+from glo_tf1.data import prepare
+
+IDX_NAMES = {'train': ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'),
+             'test': ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')}
+COUNTS = {'train': 5, 'test': 3}
+
+
+def _quiet(*_):
+  pass
+
+
+def idx_bytes(magic, array):
+  """An IDX file: big-endian magic, one big-endian uint32 per dimension, the bytes."""
+  array = np.asarray(array, np.uint8)
+  return (struct.pack('>I', magic) + b''.join(struct.pack('>I', d) for d in array.shape) +
+          array.tobytes())
+
+
+def write_idx_set(folder, seed=0):
+  """The four gzipped IDX files of MNIST's layout; returns {split: (images, labels)}."""
+  rng = np.random.RandomState(seed)
+  os.makedirs(folder, exist_ok=True)
+  out = {}
+  for split, (images_name, labels_name) in IDX_NAMES.items():
+    images = rng.randint(0, 256, (COUNTS[split], 28, 28)).astype(np.uint8)
+    labels = rng.randint(0, 10, COUNTS[split]).astype(np.uint8)
+    with open(os.path.join(folder, images_name), 'wb') as f:
+      f.write(gzip.compress(idx_bytes(0x803, images)))
+    with open(os.path.join(folder, labels_name), 'wb') as f:
+      f.write(gzip.compress(idx_bytes(0x801, labels)))
+    out[split] = (images, labels)
+  return out
+
+
+def write_svhn(folder, seed=0):
+  """train_32x32.mat and test_32x32.mat (X: 32x32x3xN uint8, y: Nx1 in 1..10, 10 = digit
+  0); returns {split: (images [N, 32, 32, 3], digits 0..9)}."""
+  import scipy.io  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(seed)
+  os.makedirs(folder, exist_ok=True)
+  out = {}
+  for split, name in (('train', 'train_32x32.mat'), ('test', 'test_32x32.mat')):
+    n = COUNTS[split]
+    x = rng.randint(0, 256, (32, 32, 3, n)).astype(np.uint8)
+    y = np.array([10, 1, 9, 5, 10][:n], np.uint8).reshape(-1, 1)
+    scipy.io.savemat(os.path.join(folder, name), {'X': x, 'y': y})
+    images = np.stack([x[:, :, :, i] for i in range(n)])
+    digits = np.array([0 if v == 10 else v for v in y[:, 0]], np.uint8)
+    out[split] = (images, digits)
+  return out
+
+
+CIFAR_BATCHES = {'train': ['data_batch_%d.bin' % i for i in range(1, 6)],
+                 'test': ['test_batch.bin']}
+
+
+def cifar_records(images, labels):
+  """CIFAR-10 binary records: a label byte, then the 1024 red, green and blue bytes."""
+  return b''.join(bytes([int(l)]) + im[:, :, 0].tobytes() + im[:, :, 1].tobytes() +
+                  im[:, :, 2].tobytes() for im, l in zip(images, labels))
+
+
+def write_cifar(folder, archive=True, per_batch=2, seed=0):
+  """cifar-10-batches-bin/*.bin (and cifar-10-binary.tar.gz of them when `archive`, the
+  folder then removed); returns {split: (images, labels)}."""
+  rng = np.random.RandomState(seed)
+  batches = os.path.join(folder, 'cifar-10-batches-bin')
+  os.makedirs(batches, exist_ok=True)
+  out = {}
+  for split, names in CIFAR_BATCHES.items():
+    all_images, all_labels = [], []
+    for name in names:
+      images = rng.randint(0, 256, (per_batch, 32, 32, 3)).astype(np.uint8)
+      labels = rng.randint(0, 10, per_batch).astype(np.uint8)
+      with open(os.path.join(batches, name), 'wb') as f:
+        f.write(cifar_records(images, labels))
+      all_images.append(images)
+      all_labels.append(labels)
+    out[split] = (np.concatenate(all_images), np.concatenate(all_labels))
+  with open(os.path.join(batches, 'batches.meta.txt'), 'w') as f:
+    f.write('airplane\n')
+  if archive:
+    with tarfile.open(os.path.join(folder, 'cifar-10-binary.tar.gz'), 'w:gz') as tar:
+      tar.add(batches, arcname='cifar-10-batches-bin')
+    shutil.rmtree(batches)
+  return out
+
+
+def read_back(out_dir, split):
+  """(pixels [N, ...], labels) of a converted split, in its list's order."""
+  with open(os.path.join(out_dir, split + '.txt')) as f:
+    rel = [l.strip() for l in f if l.strip()]
+  pixels = []
+  for r in rel:
+    with Image.open(os.path.join(out_dir, r)) as im:
+      assert im.format == 'PNG'
+      pixels.append(np.asarray(im))
+  with open(os.path.join(out_dir, split + '_labels.txt')) as f:
+    labels = np.array([int(l) for l in f], np.uint8)
+  return np.stack(pixels), labels
+
+
+def snapshot(folder):
+  out = {}
+  for root, _, names in os.walk(folder):
+    for name in names:
+      with open(os.path.join(root, name), 'rb') as f:
+        out[os.path.relpath(os.path.join(root, name), folder)] = f.read()
+  return out
+
+
+def _sha256(path):
+  with open(path, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def _md5(path):
+  with open(path, 'rb') as f:
+    return hashlib.md5(f.read()).hexdigest()
+
+
+# ------------------------------------------------------------------ conversions
+
+
+@pytest.mark.parametrize('name', ['mnist', 'fashion_mnist'])
+def test_idx_sets_convert_pixel_for_pixel_to_grayscale_png(tmp_path, name):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  arrays = write_idx_set(src)
+  record = prepare.prepare(name, src, out, allow_checksum_mismatch=True, log=_quiet)
+  for split, (images, labels) in arrays.items():
+    pixels, got_labels = read_back(out, split)
+    assert pixels.shape == images.shape  # 1-channel: N x 28 x 28
+    np.testing.assert_array_equal(pixels, images)
+    np.testing.assert_array_equal(got_labels, labels)
+    with Image.open(os.path.join(out, split, '00000.png')) as im:
+      assert im.mode == 'L'
+  # The trainer's file list keeps the source's order (sorted names are the code index).
+  assert files.list_images(out, os.path.join(out, 'train.txt')) == [
+      'train/%05d.png' % i for i in range(5)]
+  with open(os.path.join(out, 'prepare.json')) as f:
+    assert json.load(f) == record
+  by_name = {s['name']: s for s in record['sources']}
+  assert sorted(by_name) == sorted(n for pair in IDX_NAMES.values() for n in pair)
+  for split, (images_name, labels_name) in IDX_NAMES.items():
+    for n in (images_name, labels_name):
+      path = os.path.join(src, n)
+      assert by_name[n]['sha256'] == _sha256(path)
+      assert by_name[n]['size'] == os.path.getsize(path)
+      assert by_name[n]['images'] == COUNTS[split]
+  published = by_name['train-images-idx3-ubyte.gz']['published']
+  if name == 'fashion_mnist':  # Fashion-MNIST's README publishes MD5s; these files differ
+    assert published['md5'] == '8d4fb7e6c68d591d4c3dfef9ec88bf0d'
+  else:  # MNIST's page publishes sizes only
+    assert published['size'] == 9912422 and 'md5' not in published
+  assert published['matches'] is False
+  assert record['splits']['train']['images'] == 5 and record['splits']['test']['images'] == 3
+  with open(os.path.join(out, '.prepare-sources.json')) as f:
+    assert json.load(f)['sources'] == [{k: s[k] for k in ('name', 'size', 'sha256')}
+                                       for s in record['sources']]
+
+
+def test_svhn_converts_pixel_for_pixel_and_label_10_is_digit_0(tmp_path):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  arrays = write_svhn(src)
+  record = prepare.prepare('svhn', src, out, log=_quiet)  # nothing published to check
+  for split, (images, digits) in arrays.items():
+    pixels, labels = read_back(out, split)
+    np.testing.assert_array_equal(pixels, images)
+    np.testing.assert_array_equal(labels, digits)
+  assert list(read_back(out, 'train')[1]) == [0, 1, 9, 5, 0]
+  assert [s['published'] for s in record['sources']] == [None, None]
+  assert record['image'] == {'height': 32, 'width': 32, 'channels': 3, 'format': 'png'}
+
+
+@pytest.mark.parametrize('archive', [True, False], ids=['tar.gz', 'folder'])
+def test_cifar10_binary_converts_pixel_for_pixel(tmp_path, archive):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  arrays = write_cifar(src, archive=archive)
+  record = prepare.prepare('cifar10', src, out, allow_checksum_mismatch=True, log=_quiet)
+  for split, (images, labels) in arrays.items():
+    pixels, got = read_back(out, split)
+    np.testing.assert_array_equal(pixels, images)
+    np.testing.assert_array_equal(got, labels)
+  assert record['splits']['train']['images'] == 10 and record['splits']['test']['images'] == 2
+  if archive:
+    (source,) = record['sources']
+    path = os.path.join(src, 'cifar-10-binary.tar.gz')
+    assert source['name'] == 'cifar-10-binary.tar.gz' and source['images'] == 12
+    assert source['sha256'] == _sha256(path) and source['md5'] == _md5(path)
+    assert source['published']['md5'] == 'c32a1d4ab5d03f1284b67883e8d87530'
+    assert source['published']['matches'] is False
+    assert [m['size'] for m in source['members']] == [2 * 3073] * 6
+  else:
+    assert [s['name'] for s in record['sources']] == (CIFAR_BATCHES['train'] +
+                                                      CIFAR_BATCHES['test'])
+    assert all(s['published'] is None for s in record['sources'])
+
+
+def test_progress_is_reported(tmp_path):
+  src = str(tmp_path / 'src')
+  write_idx_set(src)
+  lines = []
+  prepare.prepare('mnist', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                  log=lines.append, every_secs=0)
+  assert any(l.startswith('mnist train: 5/5 images') for l in lines), lines
+  assert any(l.startswith('mnist test: 3/3 images') for l in lines), lines
+  assert any('standard mnist has 60000 training and 10000 test' in l for l in lines)
+
+
+# ------------------------------------------------------------------ published checksums
+
+
+def test_a_file_that_differs_from_its_published_md5_is_refused_by_name(tmp_path):
+  src = str(tmp_path / 'src')
+  write_idx_set(src)
+  with pytest.raises(prepare.SourceError, match='train-images-idx3-ubyte.gz differs') as e:
+    prepare.prepare('fashion_mnist', src, str(tmp_path / 'out'), log=_quiet)
+  assert '8d4fb7e6c68d591d4c3dfef9ec88bf0d' in str(e.value)
+  assert '--allow_checksum_mismatch' in str(e.value)
+  assert not os.path.exists(str(tmp_path / 'out'))  # refused before anything is written
+
+
+def test_files_that_match_the_published_md5s_convert_without_the_flag(tmp_path, monkeypatch):
+  src = str(tmp_path / 'src')
+  write_idx_set(src)
+  table = {n: {'md5': _md5(os.path.join(src, n)), 'source': 'test'}
+           for pair in IDX_NAMES.values() for n in pair}
+  monkeypatch.setitem(prepare.PUBLISHED, 'fashion_mnist', table)
+  record = prepare.prepare('fashion_mnist', src, str(tmp_path / 'out'), log=_quiet)
+  assert all(s['published']['matches'] is True for s in record['sources'])
+
+
+def test_cifar_archive_md5_is_checked(tmp_path, monkeypatch):
+  src = str(tmp_path / 'src')
+  write_cifar(src)
+  with pytest.raises(prepare.SourceError, match='cifar-10-binary.tar.gz differs'):
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), log=_quiet)
+  monkeypatch.setitem(prepare.PUBLISHED, 'cifar10', {'cifar-10-binary.tar.gz': {
+      'md5': _md5(os.path.join(src, 'cifar-10-binary.tar.gz')), 'source': 'test'}})
+  record = prepare.prepare('cifar10', src, str(tmp_path / 'out'), log=_quiet)
+  assert record['sources'][0]['published']['matches'] is True
+
+
+# ------------------------------------------------------------------ bad and missing files
+
+
+def _rewrite(path, data):
+  with open(path, 'wb') as f:
+    f.write(data)
+
+
+def _gz_of(path):
+  with gzip.open(path, 'rb') as f:
+    return f.read()
+
+
+@pytest.mark.parametrize('damage, message', [
+    ('cut_gzip', 'truncated or damaged gzip'),
+    ('cut_idx', 'is truncated: '),
+    ('not_gzip', 'is not a gzip file'),
+    ('wrong_magic', 'magic number is 0x00000801, expected 0x00000803'),
+    ('wrong_dims', 'has dimensions 5 x 27 x 28, expected N x 28 x 28'),
+    ('short_header', 'shorter than its 16-byte IDX header'),
+])
+def test_bad_idx_image_files_are_refused_by_name(tmp_path, damage, message):
+  src = str(tmp_path / 'src')
+  write_idx_set(src)
+  path = os.path.join(src, 'train-images-idx3-ubyte.gz')
+  raw = _gz_of(path)
+  if damage == 'cut_gzip':
+    with open(path, 'rb') as f:
+      data = f.read()
+    _rewrite(path, data[:len(data) // 2])
+  elif damage == 'cut_idx':  # a whole gzip of a short IDX file
+    _rewrite(path, gzip.compress(raw[:-100]))
+  elif damage == 'not_gzip':
+    _rewrite(path, raw)  # the IDX bytes, not gzipped
+  elif damage == 'wrong_magic':  # a labels file where the images should be
+    _rewrite(path, gzip.compress(_gz_of(os.path.join(src, 'train-labels-idx1-ubyte.gz'))))
+  elif damage == 'wrong_dims':
+    _rewrite(path, gzip.compress(idx_bytes(0x803, np.zeros((5, 27, 28), np.uint8))))
+  elif damage == 'short_header':
+    _rewrite(path, gzip.compress(raw[:10]))
+  with pytest.raises(prepare.SourceError, match=message) as e:
+    prepare.prepare('mnist', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  assert path in str(e.value)
+
+
+def test_labels_that_do_not_pair_with_the_images_are_refused(tmp_path):
+  src = str(tmp_path / 'src')
+  write_idx_set(src)
+  path = os.path.join(src, 't10k-labels-idx1-ubyte.gz')
+  _rewrite(path, gzip.compress(idx_bytes(0x801, np.zeros(2, np.uint8))))
+  with pytest.raises(prepare.SourceError, match='has 2 labels but .* has 3 images'):
+    prepare.prepare('mnist', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+
+
+def test_bad_svhn_files_are_refused_by_name(tmp_path):
+  import scipy.io  # pylint: disable=import-outside-toplevel
+  src = str(tmp_path / 'src')
+  write_svhn(src)
+  path = os.path.join(src, 'train_32x32.mat')
+  with open(path, 'rb') as f:
+    data = f.read()
+  out = str(tmp_path / 'out')
+  cases = [
+      (data[:len(data) // 2], 'cannot be read as a MATLAB v5 file'),  # truncated
+      (data[:100], 'is not a MATLAB v5 .mat file.*truncated'),
+      (b'\x1f\x8b' + data[2:], 'is not a MATLAB v5 .mat file'),  # not a .mat at all
+  ]
+  for content, message in cases:
+    _rewrite(path, content)
+    with pytest.raises(prepare.SourceError, match=message) as e:
+      prepare.prepare('svhn', src, out, log=_quiet)
+    assert path in str(e.value)
+  scipy.io.savemat(path, {'X': np.zeros((32, 32, 3, 2), np.uint8)})
+  with pytest.raises(prepare.SourceError, match='has no variable y'):
+    prepare.prepare('svhn', src, out, log=_quiet)
+  scipy.io.savemat(path, {'X': np.zeros((28, 28, 3, 2), np.uint8), 'y': np.ones((2, 1))})
+  with pytest.raises(prepare.SourceError, match='X is 28 x 28 x 3 x 2 uint8, expected 32'):
+    prepare.prepare('svhn', src, out, log=_quiet)
+  scipy.io.savemat(path, {'X': np.zeros((32, 32, 3, 2), np.uint8),
+                          'y': np.array([[0], [3]], np.uint8)})
+  with pytest.raises(prepare.SourceError, match='outside 1..10'):
+    prepare.prepare('svhn', src, out, log=_quiet)
+  assert not os.path.exists(out)
+
+
+def test_bad_cifar_files_are_refused_by_name(tmp_path):
+  src = str(tmp_path / 'folder')
+  write_cifar(src, archive=False)
+  batch = os.path.join(src, 'cifar-10-batches-bin', 'data_batch_3.bin')
+  with open(batch, 'rb') as f:
+    data = f.read()
+  _rewrite(batch, data[:-1])
+  with pytest.raises(prepare.SourceError, match='not a whole number of 3073-byte') as e:
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), log=_quiet)
+  assert batch in str(e.value)
+
+  src = str(tmp_path / 'archive')
+  write_cifar(src, archive=True)
+  archive = os.path.join(src, 'cifar-10-binary.tar.gz')
+  with open(archive, 'rb') as f:
+    data = f.read()
+  _rewrite(archive, data[:len(data) // 2])
+  with pytest.raises(prepare.SourceError, match='truncated or damaged tar.gz') as e:
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  assert archive in str(e.value)
+  _rewrite(archive, b'not a gzip at all')
+  with pytest.raises(prepare.SourceError, match='is not a gzip file'):
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  # A tar.gz without the batches (another archive under the expected name).
+  buf = stdlib_io.BytesIO()
+  with tarfile.open(fileobj=buf, mode='w:gz') as tar:
+    info = tarfile.TarInfo('cifar-10-batches-bin/readme.html')
+    info.size = 3
+    tar.addfile(info, stdlib_io.BytesIO(b'abc'))
+  _rewrite(archive, buf.getvalue())
+  with pytest.raises(prepare.SourceError, match='lacks cifar-10-batches-bin/data_batch_1.bin'):
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  assert not os.path.exists(str(tmp_path / 'out'))
+
+
+@pytest.mark.parametrize('name', ['cifar-10-python.tar.gz', 'cifar-10-batches-py'])
+def test_cifar_python_version_is_refused_by_name(tmp_path, name):
+  src = tmp_path / 'src'
+  src.mkdir()
+  if name.endswith('.tar.gz'):
+    (src / name).write_bytes(b'\x1f\x8b')
+  else:
+    (src / name).mkdir()
+  with pytest.raises(prepare.SourceError, match="Python version") as e:
+    prepare.prepare('cifar10', str(src), str(tmp_path / 'out'), log=_quiet)
+  assert str(src / name) in str(e.value) and 'cifar-10-binary.tar.gz' in str(e.value)
+
+
+@pytest.mark.parametrize('name, remove, url', [
+    ('mnist', 't10k-labels-idx1-ubyte.gz',
+     'http://yann.lecun.com/exdb/mnist/t10k-labels-idx1-ubyte.gz'),
+    ('fashion_mnist', 'train-images-idx3-ubyte.gz',
+     'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz'),
+    ('svhn', 'test_32x32.mat', 'http://ufldl.stanford.edu/housenumbers/test_32x32.mat'),
+    ('cifar10', 'cifar-10-binary.tar.gz',
+     'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'),
+])
+def test_a_missing_file_says_where_to_get_it_and_where_to_put_it(tmp_path, name, remove,
+                                                                  url):
+  src = str(tmp_path / 'src')
+  {'mnist': write_idx_set, 'fashion_mnist': write_idx_set, 'svhn': write_svhn,
+   'cifar10': write_cifar}[name](src)
+  os.remove(os.path.join(src, remove))
+  with pytest.raises(prepare.SourceError) as e:
+    prepare.prepare(name, src, str(tmp_path / 'out'), log=_quiet)
+  text = str(e.value)
+  assert remove in text.splitlines()[0] and src in text.splitlines()[0]
+  assert url in text and 'Put ' in text and src + '/' in text
+
+
+def test_an_unknown_dataset_is_refused_listing_the_names():
+  with pytest.raises(prepare.SourceError, match='mnist, fashion_mnist, svhn, cifar10'):
+    prepare.dataset('imagenet')
+
+
+# ------------------------------------------------------------------ resume
+
+
+def test_rerun_after_deleting_outputs_gives_the_same_result(tmp_path):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  write_idx_set(src)
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  first = snapshot(out)
+  for rel in ('train/00001.png', 'train/00004.png', 'test/00000.png', 'train.txt',
+              'test.txt', 'train_labels.txt', 'prepare.json'):
+    os.remove(os.path.join(out, rel))
+  # A damaged image (other pixels) is rewritten too; an intact one is kept.
+  Image.fromarray(np.zeros((28, 28), np.uint8)).save(os.path.join(out, 'test', '00002.png'))
+  kept = os.path.join(out, 'train', '00000.png')
+  os.utime(kept, (1, 1))
+  lines = []
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=lines.append)
+  assert snapshot(out) == first
+  assert os.stat(kept).st_mtime == 1  # not rewritten
+  assert 'mnist train: 5 images, 2 written, 3 already complete.' in lines
+  assert 'mnist test: 3 images, 2 written, 1 already complete.' in lines
+
+
+def test_an_interrupted_conversion_resumes_to_the_same_result(tmp_path, monkeypatch):
+  src = str(tmp_path / 'src')
+  write_idx_set(src)
+  fresh = str(tmp_path / 'fresh')
+  prepare.prepare('mnist', src, fresh, allow_checksum_mismatch=True, log=_quiet,
+                  num_threads=1)
+  out = str(tmp_path / 'out')
+  real, calls = prepare._write_image, []  # pylint: disable=protected-access
+
+  def interrupted(path, image):
+    calls.append(path)
+    if len(calls) > 3:
+      raise KeyboardInterrupt
+    return real(path, image)
+
+  monkeypatch.setattr(prepare, '_write_image', interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet,
+                    num_threads=1)
+  monkeypatch.setattr(prepare, '_write_image', real)
+  names = set(os.listdir(out))
+  assert 'train.txt' not in names and 'prepare.json' not in names  # lists come last
+  assert '.prepare-sources.json' in names
+  assert sorted(os.listdir(os.path.join(out, 'train'))) == ['00000.png', '00001.png',
+                                                            '00002.png']
+  lines = []
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=lines.append)
+  assert snapshot(out) == snapshot(fresh)
+  assert 'mnist train: 5 images, 2 written, 3 already complete.' in lines
+
+
+def test_an_out_dir_holding_another_conversion_or_other_files_is_refused(tmp_path):
+  src_a, src_b, out = str(tmp_path / 'a'), str(tmp_path / 'b'), str(tmp_path / 'out')
+  write_idx_set(src_a, seed=0)
+  write_idx_set(src_b, seed=1)
+  prepare.prepare('mnist', src_a, out, allow_checksum_mismatch=True, log=_quiet)
+  before = snapshot(out)
+  with pytest.raises(prepare.SourceError, match='records a conversion of other files'):
+    prepare.prepare('mnist', src_b, out, allow_checksum_mismatch=True, log=_quiet)
+  with pytest.raises(prepare.SourceError, match='records a conversion of other files'):
+    prepare.prepare('fashion_mnist', src_a, out, allow_checksum_mismatch=True, log=_quiet)
+  assert snapshot(out) == before
+  other = tmp_path / 'other'
+  other.mkdir()
+  (other / 'mine.png').write_bytes(b'x')
+  with pytest.raises(prepare.SourceError, match='is not empty and holds no prepare.json'):
+    prepare.prepare('mnist', src_a, str(other), allow_checksum_mismatch=True, log=_quiet)
+
+
+# ------------------------------------------------------------------ the program
+
+
+@pytest.mark.e2e
+def test_program_exits_2_on_a_bad_dataset_name(tmp_path):
+  proc = run_module('glo_tf1.cli.prepare_data', 'imagenet', '--source', tmp_path,
+                    '--out_dir', tmp_path / 'out', check=False)
+  assert proc.returncode == 2, proc.stderr
+  assert "unknown data set 'imagenet'" in proc.stderr and 'cifar10' in proc.stderr
+  proc = run_module('glo_tf1.cli.prepare_data', '--source', tmp_path, '--out_dir',
+                    tmp_path / 'out', check=False)
+  assert proc.returncode == 2 and 'expected one DATASET argument' in proc.stderr
+
+
+@pytest.mark.e2e
+def test_program_converts_and_exits_2_on_a_missing_file(tmp_path):
+  src, out = tmp_path / 'src', tmp_path / 'out'
+  arrays = write_idx_set(str(src))
+  proc = run_module('glo_tf1.cli.prepare_data', 'mnist', '--source', src, '--out_dir', out,
+                    '--allow_checksum_mismatch')
+  assert 'Train with: glo-train --data_dir' in proc.stdout
+  np.testing.assert_array_equal(read_back(str(out), 'test')[0], arrays['test'][0])
+  os.remove(src / 'train-labels-idx1-ubyte.gz')
+  proc = run_module('glo_tf1.cli.prepare_data', 'mnist', '--source', src, '--out_dir',
+                    tmp_path / 'out2', check=False)
+  assert proc.returncode == 2
+  assert 'train-labels-idx1-ubyte.gz' in proc.stderr and 'yann.lecun.com' in proc.stderr
