@@ -7,9 +7,6 @@ checkpoint and exits with status 0; one trainer at a time writes to RUN (RUN/loc
 setting of the preset can be overridden by the flag of the same name (README.md,
 "Presets"); a resumed run refuses flags that would change its model.
 """
-import contextlib
-import os
-import signal
 import sys
 
 from absl import flags
@@ -71,56 +68,25 @@ def prepare_from_argv(argv):
   return loop.prepare_run(**prepare_options(FLAGS))
 
 
-def _interrupt(signum, frame):  # pylint: disable=unused-argument
-  raise KeyboardInterrupt  # until training starts (then hooks.StopOnSignal takes over)
+# The exit status of each way a run can end (training/launch.py's Outcome).
+EXIT_STATUS = {'done': 0, 'nonfinite': common.EXIT_NONFINITE,
+               'fault': common.EXIT_TRAINING_FAULT, 'interrupted': common.EXIT_INTERRUPTED}
 
 
 def main(fv):
-  from glo_tf1 import compat  # pylint: disable=import-outside-toplevel
-  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
-  from glo_tf1.model import optimizers  # pylint: disable=import-outside-toplevel
   from glo_tf1.training import cluster as cluster_lib  # pylint: disable=import-outside-toplevel
-  from glo_tf1.training import faults  # pylint: disable=import-outside-toplevel
-  from glo_tf1.training import loop  # pylint: disable=import-outside-toplevel
-  from glo_tf1.training import run_dir as rundir  # pylint: disable=import-outside-toplevel
-  paths = []
-  for sig in (signal.SIGTERM, signal.SIGHUP):
-    signal.signal(sig, _interrupt)
-  try:
-    cluster = cluster_lib.parse(fv.ps_hosts, fv.worker_hosts, fv.job_name, fv.task_index,
-                                fv.sync_replicas, fv.codes_shards)
-    if cluster is not None and cluster.job_name == 'ps':
-      cluster_lib.run_ps(cluster)  # serves until killed
-    chief = cluster is None or cluster.is_chief
-    if not fv.run_dir:
-      raise settings.ConfigError('--run_dir is required')
-    # One writer per run directory: the chief holds RUN/lock until it exits.
-    with rundir.exclusive(fv.run_dir) if chief else contextlib.nullcontext():
-      cfg, paths, _ = loop.prepare_run(**prepare_options(fv, chief=chief))
-      if cluster is not None:
-        cluster_lib.check_config(cfg, cluster, len(paths))
-      if cfg['deterministic']:  # process-wide, so here and not in the library
-        compat.enable_op_determinism(optimizers.unique_scatter_rows(cfg))
-      step = loop.train(cfg, paths, fv.run_dir, cluster, fv.cache_dir)
-  except tf.train.NanLossDuringTrainingError as e:
-    print('error: %s; training stopped. Nothing was saved after the fault; the newest '
-          'checkpoint is %s.' % (e, faults.surviving_checkpoint(fv.run_dir)), file=sys.stderr)
-    return common.EXIT_NONFINITE
-  except (tf.errors.OpError, OSError) as e:
-    root = os.path.abspath(fv.data_dir or '.')
-    names = [os.path.relpath(p, root) for p in paths]
-    message = faults.describe_training_error(e, root, names, fv.run_dir)
-    if message is None:
-      raise
-    print('error: %s' % message, file=sys.stderr)
-    return common.EXIT_TRAINING_FAULT
-  except KeyboardInterrupt:  # before training started, or a second Ctrl-C
-    print('Interrupted; the newest checkpoint is %s.'
-          % faults.surviving_checkpoint(fv.run_dir), file=sys.stderr)
-    return common.EXIT_INTERRUPTED
-  print('Done at step %d. Run directory: %s  (TensorBoard: tensorboard --logdir %s)'
-        % (step, os.path.abspath(fv.run_dir), os.path.abspath(fv.run_dir)))
-  return 0
+  from glo_tf1.training import launch  # pylint: disable=import-outside-toplevel
+  cluster = cluster_lib.parse(fv.ps_hosts, fv.worker_hosts, fv.job_name, fv.task_index,
+                              fv.sync_replicas, fv.codes_shards)
+  options = prepare_options(fv)
+  del options['chief']  # launch.run knows it from the cluster
+  outcome = launch.run(cluster=cluster, cache_dir=fv.cache_dir, **options)
+  if outcome.status == 'done':
+    print(outcome.message)
+  else:
+    print('error: %s' % outcome.message if outcome.status != 'interrupted'
+          else outcome.message, file=sys.stderr)
+  return EXIT_STATUS[outcome.status]
 
 
 def run():

@@ -190,12 +190,18 @@ class _Quiet:
 
 
 class StopOnSignal:
-  """Turns the first SIGINT, SIGTERM or SIGHUP into a clean stop (checkpoint, then exit)."""
+  """Turns the first SIGINT, SIGTERM or SIGHUP into a clean stop (checkpoint, then exit)
+  until `restore()` puts back the handlers it found."""
 
   def __init__(self):
     self.signal = None
+    self._previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     for sig in STOP_SIGNALS:
       signal.signal(sig, self._handle)
+
+  def restore(self):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
 
   def _handle(self, signum, frame):  # pylint: disable=unused-argument
     if self.signal is not None:  # second signal: give up at once

@@ -224,32 +224,37 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
       rundir.check_fits(checkpoints[-1], rundir.variable_shapes(tf.global_variables()),
                         os.path.join(run_dir, rundir.CONFIG_NAME))
     stopper = hooks_lib.StopOnSignal()
-    start, local_steps = None, 0
-    session = tf.train.MonitoredTrainingSession(
-        master=master, is_chief=chief,
-        checkpoint_dir=run_dir, scaffold=scaffold, hooks=hooks,
-        save_checkpoint_secs=None, save_checkpoint_steps=None,
-        save_summaries_steps=None, log_step_count_steps=None,
-        stop_grace_period_secs=cluster_lib.stop_grace_secs(cluster),
-        config=config) if chief else cluster_lib.worker_session(scaffold, master, config, hooks)
-    with session as sess:
-      start = sess.run_step_fn(lambda step_context: step_context.session.run(model['global_step']))
-      if cfg['num_steps'] and start >= cfg['num_steps']:
-        print('Run %s is already at step %d >= --num_steps=%d; nothing to do.'
-              % (run_dir, start, cfg['num_steps']))
-      else:
-        print('%s at step %d: %d images, %s x batch %d, %s, %s, preset %s.'
-              % ('Resuming' if start else 'Starting', start, len(paths),
-                 devices.describe_towers(cfg), cfg['batch_size'],
-                 devices.describe_variables(cfg, cluster=cluster is not None),
-                 cfg['precision'], cfg['preset']), flush=True)
-        while not sess.should_stop() and stopper.signal is None:
-          sess.run(model['train_op'])
-          local_steps += 1
-    step = progress.step if progress.step is not None else start
-    if cluster is not None:
-      print('Worker %d ran %d steps; global step %s.'
-            % (cluster.task_index, local_steps, step), flush=True)
-    if stopper.signal is not None:
-      print('Interrupted at step %d; checkpoint saved in %s' % (step, run_dir))
-    return step
+    try:
+      start, local_steps = None, 0
+      session = tf.train.MonitoredTrainingSession(
+          master=master, is_chief=chief,
+          checkpoint_dir=run_dir, scaffold=scaffold, hooks=hooks,
+          save_checkpoint_secs=None, save_checkpoint_steps=None,
+          save_summaries_steps=None, log_step_count_steps=None,
+          stop_grace_period_secs=cluster_lib.stop_grace_secs(cluster),
+          config=config) if chief else cluster_lib.worker_session(scaffold, master, config,
+                                                                  hooks)
+      with session as sess:
+        start = sess.run_step_fn(
+            lambda step_context: step_context.session.run(model['global_step']))
+        if cfg['num_steps'] and start >= cfg['num_steps']:
+          print('Run %s is already at step %d >= --num_steps=%d; nothing to do.'
+                % (run_dir, start, cfg['num_steps']))
+        else:
+          print('%s at step %d: %d images, %s x batch %d, %s, %s, preset %s.'
+                % ('Resuming' if start else 'Starting', start, len(paths),
+                   devices.describe_towers(cfg), cfg['batch_size'],
+                   devices.describe_variables(cfg, cluster=cluster is not None),
+                   cfg['precision'], cfg['preset']), flush=True)
+          while not sess.should_stop() and stopper.signal is None:
+            sess.run(model['train_op'])
+            local_steps += 1
+      step = progress.step if progress.step is not None else start
+      if cluster is not None:
+        print('Worker %d ran %d steps; global step %s.'
+              % (cluster.task_index, local_steps, step), flush=True)
+      if stopper.signal is not None:
+        print('Interrupted at step %d; checkpoint saved in %s' % (step, run_dir))
+      return step
+    finally:  # the caller's handlers again (a notebook, training.launch)
+      stopper.restore()
