@@ -5,6 +5,8 @@
 # minutes on 2 idle cores. The committed report of docs/performance.md comes from
 #   bash reproduce/bench.sh --out figures/bench/bench.json --markdown figures/bench/bench.md
 # then python reproduce/doc_tables.py --write.
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GLO_ROOT"
 mkdir -p runs
 glo-bench --out runs/bench.json "$@"

@@ -10,10 +10,12 @@
 #   CLUSTER_FLAGS     extra flags for both workers (e.g. tiny overrides, --codes_shards=3,
 #                     --sync_replicas)
 #   CLUSTER_GRACE     seconds the second worker may run on after the chief ends (default 60)
-# Paths given relative to the caller's directory, before env.sh changes to the repository root.
+# Paths given relative to the caller's directory, before changing to the repository root.
+set -euo pipefail
 DATA="${CLUSTER_DATA_DIR:+$(realpath -m "$CLUSTER_DATA_DIR")}"
 RUN="${CLUSTER_RUN_DIR:+$(realpath -m "$CLUSTER_RUN_DIR")}"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GLO_ROOT"
 RUN="${RUN:-$ROOT/runs/cluster_demo}"
 STEPS="${CLUSTER_STEPS:-600}"
 GRACE="${CLUSTER_GRACE:-60}"

@@ -16,9 +16,10 @@ case "${1:-}" in
   "") ;;
   *) echo "usage: bash reproduce/demo.sh [--publish]" >&2; exit 2 ;;
 esac
-# DEMO_OUT relative to the caller's directory, before env.sh changes to the repository root.
+# DEMO_OUT relative to the caller's directory, before changing to the repository root.
 DEMO_OUT="${DEMO_OUT:+$(realpath -m "$DEMO_OUT")}"
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"   # changes to the repository root
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GLO_ROOT"
 if [ "$PUBLISH" = 1 ]; then
   OUT="${DEMO_OUT:-$ROOT/runs/demo-publish}"
   FIGURES="$ROOT/figures/demo"

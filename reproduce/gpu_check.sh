@@ -27,7 +27,8 @@ case "$DEVICE" in
   cpu) ;;
   *) echo "GPU_CHECK_TOWER_DEVICE=$DEVICE: expected gpu or cpu" >&2; exit 2 ;;
 esac
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"   # changes to the repository root
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GLO_ROOT"
 mkdir -p "$OUT"
 REPORT="$OUT/gpu_check.md"
 START=$SECONDS

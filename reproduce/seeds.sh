@@ -23,11 +23,12 @@ if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
 fi
 PRESET="$1"; K="$2"; shift 2
 TRAIN_FLAGS=("$@")
-# The data paths relative to the caller's directory, before env.sh changes directory.
+# The data paths relative to the caller's directory, before changing to the repository root.
 for v in SEEDS_DATA_DIR SEEDS_TRAIN_LIST SEEDS_HELDOUT_LIST; do
   if [ -n "${!v:-}" ]; then printf -v "$v" '%s' "$(realpath -m "${!v}")"; fi
 done
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"   # changes to the repository root
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GLO_ROOT"
 abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
 if [ "$PUBLISH" = 1 ]; then
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-publish}")"

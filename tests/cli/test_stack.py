@@ -1,7 +1,9 @@
 """The TensorFlow stack a machine gets: one `tensorflow` wheel everywhere (it registers its
 GPU kernels without a GPU, which the placement tests need); reproduce/env.sh adds the CUDA
 libraries (requirements-gpu.txt) when a (here fake) `nvidia-smi -L` lists a GPU, GLO_DEVICE
-overrides it. Nothing is installed (GLO_ENV_DRY_RUN=1 stops env.sh after its choice)."""
+overrides it. Nothing is installed (GLO_ENV_DRY_RUN=1 stops env.sh after its choice).
+Sourced in an interactive shell, env.sh leaves its options and directory as they were and a
+failure returns non-zero without ending the shell."""
 import os
 import re
 import subprocess
@@ -57,6 +59,59 @@ def test_env_sh_refuses_an_unknown_glo_device(tmp_path):
   proc, choice = _choice(tmp_path, device='tpu')
   assert proc.returncode != 0 and not choice
   assert 'GLO_DEVICE=tpu' in proc.stderr
+
+
+def _sourced_in_an_interactive_shell(tmp_path, before, line, env=None):
+  """Runs `before`, prints the shell's state, runs `line` (which sources env.sh), prints
+  the state again, in `bash -i` started in tmp_path/elsewhere. Returns (process, states)."""
+  elsewhere = tmp_path / 'elsewhere'
+  elsewhere.mkdir(exist_ok=True)
+  state = 'echo "STATE $- $(set -o | grep -w pipefail | tr -s "\t " " ") PWD=$PWD"'
+  script = '%s; %s; %s; echo "rc=$? GLO_ROOT=${GLO_ROOT:-}"; %s; echo alive' % (
+      before, state, line, state)
+  full = dict(os.environ, PATH=_path_without_nvidia_smi(), **(env or {}))
+  for name in ('GLO_VENV', 'GLO_DEVICE', 'GLO_ROOT', 'GLO_ENV_DRY_RUN'):
+    if name not in (env or {}):
+      full.pop(name, None)
+  proc = subprocess.run(['bash', '--norc', '-ic', script], capture_output=True, text=True,
+                        env=full, cwd=str(elsewhere), timeout=60)
+  states = re.findall(r'^STATE (.*)$', proc.stdout, re.M)
+  return proc, states, str(elsewhere)
+
+
+@pytest.mark.parametrize('before', [':', 'set -u -o pipefail'])
+def test_sourcing_env_sh_keeps_the_shell_options_and_directory(tmp_path, before):
+  proc, states, elsewhere = _sourced_in_an_interactive_shell(
+      tmp_path, before, 'source %s' % ENV_SH, env={'GLO_ENV_DRY_RUN': '1'})
+  assert proc.returncode == 0 and 'alive' in proc.stdout, proc.stdout + proc.stderr
+  assert len(states) == 2, proc.stdout
+  assert states[0] == states[1]
+  assert 'i' in states[0].split()[0]  # it was an interactive shell
+  pipefail = 'on' if 'pipefail' in before else 'off'
+  assert states[0].endswith('pipefail %s PWD=%s' % (pipefail, elsewhere)), states[0]
+  assert ('u' in states[0].split()[0]) == ('-u' in before)
+  assert 'rc=0 GLO_ROOT=%s' % ROOT in proc.stdout  # the root, for scripts to cd to
+
+
+@pytest.mark.parametrize('env,message', [
+    ({'GLO_DEVICE': 'tpu'}, 'GLO_DEVICE=tpu: expected auto, cpu or gpu'),
+    ({'PYTHON': '/bin/false'}, 'glo-tf1 needs Python 3.11'),  # before any venv is made
+])
+def test_a_failing_env_sh_returns_non_zero_without_ending_the_shell(tmp_path, env, message):
+  env = dict(env, GLO_VENV=str(tmp_path / 'venv'))
+  proc, states, _ = _sourced_in_an_interactive_shell(tmp_path, ':', 'source %s' % ENV_SH,
+                                                     env=env)
+  assert message in proc.stderr
+  assert re.search(r'^rc=[1-9]', proc.stdout, re.M), proc.stdout
+  assert len(states) == 2 and states[0] == states[1]
+  assert proc.stdout.rstrip().endswith('alive') and proc.returncode == 0
+  assert not (tmp_path / 'venv').exists()
+  # A script with set -e stops at the failing source.
+  full = dict(os.environ, PATH=_path_without_nvidia_smi(), **env)
+  proc = subprocess.run(['bash', '-c', 'set -euo pipefail; source %s; echo not reached'
+                         % ENV_SH], capture_output=True, text=True, env=full, timeout=60)
+  assert proc.returncode != 0 and 'not reached' not in proc.stdout
+  assert message in proc.stderr
 
 
 def _pins(name):
