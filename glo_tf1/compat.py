@@ -38,7 +38,9 @@ def _quiet_native_stderr():
 
   TensorFlow's C++ runtime prints two lines while it loads, before it reads
   TF_CPP_MIN_LOG_LEVEL ("All log messages before absl::InitializeLog() ..." and the oneDNN
-  banner); only the import is silenced, nothing of ours runs inside.
+  banner), and the one wheel (built with CUDA) logs "failed call to cuInit" the first time
+  it looks for GPUs on a machine without a driver; only the import and that first look are
+  silenced, nothing of ours runs inside.
   """
   try:
     sys.stderr.flush()
@@ -59,6 +61,9 @@ def _quiet_native_stderr():
 with _quiet_native_stderr():
   import tensorflow as _tf  # noqa: E402
   from tensorflow.python.framework import ops as _ops  # noqa: E402
+  # The CUDA platform initialises once per process: here, quietly, not at the first session.
+  # Where GPUs exist, devices.why_no_gpu says why TensorFlow sees none.
+  _tf.config.list_physical_devices('GPU')
 
 if not hasattr(_ops, 'Tensor'):  # TF >= 2.15: fact 1 above.
   _ops.Tensor = _tf.Tensor

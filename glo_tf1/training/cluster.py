@@ -110,10 +110,6 @@ def check_config(cfg, cluster, num_images):
   if cluster.sync_replicas and cfg['precision'] == 'fp16':
     raise ClusterError('--sync_replicas: its SyncReplicasOptimizer has no loss scaling, '
                        'which --precision=fp16 needs; use asynchronous updates or fp32')
-  if cfg['deterministic']:
-    raise ClusterError('--deterministic: not on a cluster; the workers\' updates reach the '
-                       'parameter servers in arrival order (and --sync_replicas sums them '
-                       'in that order), so no rerun is bit for bit. Train in one process')
   if num_images < cluster.num_workers:
     raise ClusterError('--worker_hosts: %d workers but only %d images; every worker needs '
                        'at least one' % (cluster.num_workers, num_images))

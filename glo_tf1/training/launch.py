@@ -78,6 +78,10 @@ def _run(run_dir, data_dir, file_list, preset, overrides, cluster, skip_data_che
           allow_changed_data=allow_changed_data, max_pixels=max_pixels)
       if cluster is not None:
         cluster_lib.check_config(cfg, cluster, len(paths))
+        if cfg['deterministic']:
+          print('note: --deterministic on a cluster: each worker reads its images in a '
+                'fixed order, but the updates reach the parameter servers in arrival '
+                'order, so reruns are not bit for bit (docs/gpus.md).', flush=True)
       if cfg['deterministic']:
         compat.enable_op_determinism(optimizers.unique_scatter_rows(cfg))
       step = loop.train(cfg, paths, run_dir, cluster, cache_dir)

@@ -140,12 +140,8 @@ def test_plain_sgd_races_and_a_raising_op_is_refused_before_the_run():
 
 def test_unique_scatter_rows_only_for_deterministic_runs_with_gpu_variables():
   from glo_tf1.model import optimizers  # pylint: disable=import-outside-toplevel
-  from glo_tf1.training import cluster  # pylint: disable=import-outside-toplevel
   on_gpu = settings.resolve('paper', {'deterministic': True})
   assert optimizers.unique_scatter_rows(on_gpu)
   assert not optimizers.unique_scatter_rows(dict(on_gpu, variable_device='cpu'))
   assert not optimizers.unique_scatter_rows(settings.resolve('paper', {}))
   assert not optimizers.unique_scatter_rows(settings.resolve('demo', {'deterministic': True}))
-  c = cluster.parse(['localhost:1'], ['localhost:2'], 'worker', 0, False, None)
-  with pytest.raises(cluster.ClusterError, match='--deterministic: not on a cluster'):
-    cluster.check_config(on_gpu, c, 10)

@@ -27,7 +27,7 @@ def _train(lfw_dir, run, prec, *extra):
                    '--precision=%s' % prec, '--log_every_steps=%d' % EVERY,
                    '--save_checkpoint_steps=%d' % STEPS, '--image_summary_steps=10000',
                    *extra).stdout
-  assert 'x batch 32, %s, preset demo' % prec in out, out
+  assert 'x batch 32, variables on /cpu:0, %s, preset demo' % prec in out, out
   return [float(x) for x in re.findall(r'loss ([0-9.]+)', out)]
 
 
