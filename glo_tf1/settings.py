@@ -4,7 +4,7 @@ A run is described by one flat dict of settings. `resolve(preset, overrides)` st
 preset, applies the user's overrides, checks every value and returns the resolved config
 that the run directory records (`config.json`). For each setting this module holds its
 default in every preset (BLOG, PAPER, PAPER64, DEMO), its help (HELP), its accepted values
-(CHOICES) and whether it defines the model (MODEL_KEYS); `schema()` lists them together,
+(CHOICES) and whether a resume may change it (FIXED_ON_RESUME); `schema()` lists them together,
 and cli/ defines every training flag from it. This module imports no TensorFlow, so
 `--help` is quick.
 
@@ -20,12 +20,13 @@ import collections
 import copy
 import math
 
-# Settings that define the model and its data: changing one of them on resume would
-# silently change what the checkpoint means, so a resume with a different value is refused.
+# The settings a resume may not change: the model and its data (changing one would
+# silently change what the checkpoint means), and what makes the run's protocol (seed, batch
+# size, the first N files). A resume with a different value is refused, naming each.
 # `num_gpus` (towers) is not one: the variables mean the same with any number of towers,
 # so a run may resume on a machine with other GPUs, or on a cluster; the images per step
 # (batch_size x towers x workers) change, and config.json records the towers used last.
-MODEL_KEYS = (
+FIXED_ON_RESUME = (
     'image_size', 'latent_dims', 'decoder', 'decoder_filters', 'kernel_size', 'normalizer',
     'batch_norm_decay', 'loss', 'lap1_levels', 'projection', 'project_stored_codes',
     'codes_init', 'optimizer', 'codes_optimizer', 'learning_rate',
@@ -135,10 +136,15 @@ DEMO = dict(
 
 PRESETS = {'blog': BLOG, 'paper': PAPER, 'paper64': PAPER64, 'demo': DEMO}
 
-# Model settings added after runs were already made, with the value every earlier run had:
-# a config.json without one means that value (`upgrade`), so older runs still resume and
-# evaluate.
-ADDED_MODEL_SETTINGS = {'decoder': 'post'}
+# config.json's format, written into it as `config_version` (`migrate` reads every past one):
+#   1  glo-tf1 <= 0.2.0, no config_version. `decoder` may be missing (added in 0.2.0 with
+#      the value every earlier run had: post); settings added since that a resume may
+#      change (precision, input_cache, variable_device, ...) take their preset's default;
+#      a lap1 run trained by glo-tf1 < 0.2.0 used another Lap1 and cannot be read.
+#   2  glo-tf1 0.3.0: config_version; every setting present.
+CONFIG_VERSION = 2
+_V1_FIXED_DEFAULTS = {'decoder': 'post'}
+LAP1_CHANGED_IN = (0, 2, 0)  # Lap1: level sums weighted 2^-2j before, plain sums since
 
 CHOICES = {
     'decoder': ('post', 'dcgan'),
@@ -245,7 +251,7 @@ def _kind(name, value):
 def schema():
   """[Setting] of every setting but `preset`, in the blog preset's order."""
   return [Setting(name, _kind(name, value), CHOICES.get(name), HELP[name],
-                  {p: cfg[name] for p, cfg in PRESETS.items()}, name in MODEL_KEYS)
+                  {p: cfg[name] for p, cfg in PRESETS.items()}, name in FIXED_ON_RESUME)
           for name, value in BLOG.items() if name != 'preset']
 
 
@@ -272,12 +278,6 @@ def num_upsampling_blocks(image_size):
         '--image_size=%r: the decoder grows 1x1 -> 4x4 and then doubles, so the size must '
         'be one of %s' % (image_size, supported_image_sizes()))
   return int(round(math.log2(image_size))) - 3
-
-
-def upgrade(cfg):
-  """A saved config with the model settings added since it was written (see
-  ADDED_MODEL_SETTINGS) set to the value its run had."""
-  return dict({k: v for k, v in ADDED_MODEL_SETTINGS.items() if k not in cfg}, **cfg)
 
 
 def _check(name, ok, what):
@@ -397,16 +397,54 @@ def decoder_filters_for_size(filters, image_size):
   return filters[:blocks + 1]
 
 
-def with_new_settings(saved):
-  """A config saved by an older glo-tf1, with every setting added since (missing from it)
-  at its preset's default. Only settings that do not change the model (e.g. `precision`,
-  `input_cache`) may be filled so; run_dir.resolve_for_run refuses missing model ones."""
-  preset = saved.get('preset')
+def _version_tuple(version):
+  try:
+    return tuple(int(x) for x in str(version).split('.')[:3])
+  except ValueError:
+    return None
+
+
+def migrate(saved, trained_by=None):
+  """A config.json of any past format (CONFIG_VERSION's history) as this version reads
+  it: a plain settings dict without `config_version`, to be validated.
+
+  Args:
+    saved: the JSON object read from config.json (or a report's `config`).
+    trained_by: the glo-tf1 version that trained the run (provenance.json), if known.
+  Raises:
+    ConfigError: a newer format, a setting a resume may not change that the file lacks,
+      or a lap1 run trained before LAP1_CHANGED_IN.
+  """
+  cfg = dict(saved)
+  version = cfg.pop('config_version', 1)
+  if not isinstance(version, int) or version > CONFIG_VERSION:
+    raise ConfigError('--config: config_version %r was written by a newer glo-tf1 (this one '
+                      'reads 1 to %d); use that version' % (version, CONFIG_VERSION))
+  if version == 1:
+    cfg = dict({k: v for k, v in _V1_FIXED_DEFAULTS.items() if k not in cfg}, **cfg)
+  preset = cfg.get('preset')
   defaults = PRESETS.get(preset if isinstance(preset, str) else None, BLOG)
-  return dict(saved, **{k: defaults[k] for k in set(defaults) - set(saved)
-                        if k not in MODEL_KEYS})
+  lacking = sorted(k for k in set(defaults) - set(cfg) if k in FIXED_ON_RESUME)
+  if lacking:
+    raise ConfigError('--config: written by an older glo-tf1 and lacks the model settings '
+                      '%s; resume it with the version that created it' % ', '.join(lacking))
+  cfg.update({k: defaults[k] for k in set(defaults) - set(cfg)})  # may change on resume
+  old = _version_tuple(trained_by) if trained_by is not None else None
+  if cfg.get('loss') == 'lap1' and old is not None and old < LAP1_CHANGED_IN:
+    raise ConfigError(
+        '--config: trained with the lap1 loss of glo-tf1 %s, which weighted the level sums '
+        'by 2^-2j; glo-tf1 >= %s sums each level\'s mean absolute difference. Resuming or '
+        'evaluating it here would use another loss: use glo-tf1 %s (the commit in its '
+        'provenance.json) or start a new run.'
+        % (trained_by, '.'.join(map(str, LAP1_CHANGED_IN)), trained_by))
+  return cfg
 
 
-def model_differences(old, new):
-  """[(key, old value, new value)] for the model settings that differ."""
-  return [(k, old.get(k), new.get(k)) for k in MODEL_KEYS if old.get(k) != new.get(k)]
+def to_saved(cfg):
+  """`cfg` as config.json stores it: with its format's `config_version`."""
+  return dict(cfg, config_version=CONFIG_VERSION)
+
+
+def fixed_differences(old, new):
+  """[(key, old value, new value)] for the settings of FIXED_ON_RESUME that differ."""
+  return [(k, old.get(k), new.get(k)) for k in FIXED_ON_RESUME if old.get(k) != new.get(k)]

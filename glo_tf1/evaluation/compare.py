@@ -79,7 +79,7 @@ def load_report(path):
   report = io.read_json(path)
   if not isinstance(report, dict) or 'sections' not in report or 'config' not in report:
     raise CompareError('%s is not a glo-evaluate report' % path)
-  report['config'] = settings.upgrade(report['config'])
+  report['config'] = settings.migrate(report['config'])
   return report
 
 
@@ -131,7 +131,7 @@ def _short(paths, limit=3):
 
 def group_key(report):
   cfg = report['config']
-  keys = [k for k in settings.MODEL_KEYS if k != 'seed'] + list(_GROUP_EXTRA)
+  keys = [k for k in settings.FIXED_ON_RESUME if k != 'seed'] + list(_GROUP_EXTRA)
   return tuple((k, _hashable(cfg.get(k))) for k in keys) + (('step', report['step']),)
 
 
@@ -143,7 +143,7 @@ def row_label(cfg):
   """The preset and the flags that differ from it, e.g. `demo --latent_dims=16`."""
   preset = settings.PRESETS.get(cfg['preset'], settings.BLOG)
   flags = []
-  for k in [k for k in settings.MODEL_KEYS if k not in ('seed', 'preset')] + list(_GROUP_EXTRA):
+  for k in [k for k in settings.FIXED_ON_RESUME if k not in ('seed', 'preset')] + list(_GROUP_EXTRA):
     if cfg.get(k) != preset.get(k):
       value = cfg.get(k)
       if isinstance(value, list):

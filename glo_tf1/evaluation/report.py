@@ -209,7 +209,6 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
     raise settings.ConfigError('--pca_max_images must be 0 (all) or at least 2, got %d'
                                % pca_max_images)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
-  rundir.check_loss_version(run_dir, run['cfg'])  # its codes are fitted with the run's loss
   cfg = run['cfg']
   batch_size = batch_size or cfg['batch_size']
   if batch_size < 1:

@@ -27,7 +27,6 @@ def read_run(run_dir, data_dir=None, verify=True):
     raise rundir.RunDirError(
         '%s is not a glo-tf1 run directory (no %s or %s); pass the --run_dir of a training '
         'run' % (run_dir, rundir.CONFIG_NAME, files.MANIFEST_NAME))
-  cfg = rundir.validated(run_dir, cfg)
   provenance = io.read_json(os.path.join(run_dir, rundir.PROVENANCE_NAME), missing={})
   manifest = files.read_manifest(manifest_path)
   names = [n for _, n, _, _ in manifest]

@@ -92,7 +92,7 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   if allow_changed_data:
     remap.continue_with(run_dir, cfg, manifest)
   rundir.check_manifest(run_dir, manifest)
-  io.write_json(os.path.join(run_dir, rundir.CONFIG_NAME), cfg)
+  rundir.write_config(run_dir, cfg)
   rundir.record_provenance(run_dir, cfg, data_dir, len(names), resumed)
   paths = [os.path.abspath(os.path.join(data_dir, n)) for n in names]
   return cfg, paths, resumed

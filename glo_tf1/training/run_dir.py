@@ -33,25 +33,28 @@ class RunDirError(settings.UserError):
 
 
 def read_config(run_dir):
-  """The run's config.json as saved (with the model settings added since, at the value the
-  run had: settings.upgrade), or None for a new run directory."""
-  cfg = io.read_json(os.path.join(run_dir, CONFIG_NAME))
-  return None if cfg is None else settings.upgrade(cfg)
-
-
-def validated(run_dir, cfg):
-  """`cfg` (read from RUN/config.json) validated as a whole, the settings added since it
-  was written that do not change the model at their preset's default
-  (settings.with_new_settings).
+  """The run's config.json as this version reads it (settings.migrate: any past format,
+  checked against the version that trained the run), validated; None for a new run
+  directory.
 
   Raises:
     RunDirError: naming the file and the setting (not a flag: the user gave none).
   """
+  path = os.path.join(run_dir, CONFIG_NAME)
+  saved = io.read_json(path)
+  if saved is None:
+    return None
+  trained_by = io.read_json(os.path.join(run_dir, PROVENANCE_NAME), missing={}).get(
+      'glo_tf1_version')
   try:
-    return settings.validate(settings.with_new_settings(dict(cfg)))
+    return settings.validate(settings.migrate(saved, trained_by))
   except settings.ConfigError as e:
-    raise RunDirError('%s (edited by hand?): %s' % (
-        os.path.join(run_dir, CONFIG_NAME), str(e).lstrip('-'))) from None
+    raise RunDirError('%s: %s' % (path, str(e).lstrip('-').replace('config: ', '', 1))) \
+        from None
+
+
+def write_config(run_dir, cfg):
+  io.write_json(os.path.join(run_dir, CONFIG_NAME), settings.to_saved(cfg))
 
 
 def make_writable_dir(run_dir):
@@ -63,66 +66,24 @@ def make_writable_dir(run_dir):
     raise RunDirError('run directory %s is not writable' % run_dir)
 
 
-# glo-tf1 0.2.0 changed Lap1 from level sums weighted 2^-2j to the sum of the levels' mean
-# absolute differences (docs/reference/notebook-facts.md, corrected 2026-11-30).
-LAP1_CHANGED_IN = (0, 2, 0)
-
-
-def check_loss_version(run_dir, cfg):
-  """Refuses a `lap1` run trained before LAP1_CHANGED_IN: resuming it, or fitting codes to
-  evaluate it, would silently use another loss than the one it was trained with.
-
-  Raises:
-    RunDirError: naming the run, the version that trained it and what to do.
-  """
-  if cfg.get('loss') != 'lap1':
-    return
-  version = io.read_json(os.path.join(run_dir, PROVENANCE_NAME), missing={}).get(
-      'glo_tf1_version')
-  try:
-    old = tuple(int(x) for x in str(version).split('.')[:3]) < LAP1_CHANGED_IN
-  except ValueError:
-    return  # no readable version: a run of this version's own format
-  if old:
-    raise RunDirError(
-        'run directory %s was trained with the lap1 loss of glo-tf1 %s, which weighted the '
-        'level sums by 2^-2j; glo-tf1 >= %s sums each level\'s mean absolute difference. '
-        'Resuming or evaluating it here would use another loss: use glo-tf1 %s (the commit '
-        'in its provenance.json) or start a new run.'
-        % (run_dir, version, '.'.join(map(str, LAP1_CHANGED_IN)), version))
-
-
 def resolve_for_run(run_dir, preset, overrides):
   """The config of a new run, or of the run being resumed in `run_dir`.
 
-  On resume, settings that define the model (settings.MODEL_KEYS) must not change; anything
-  else (steps, logging, checkpoint cadence, threads) may.
+  On resume, the settings of settings.FIXED_ON_RESUME must not change; anything else
+  (steps, logging, checkpoint cadence, threads, placement) may.
   Raises:
     RunDirError: listing every differing setting.
   """
   saved = read_config(run_dir)
   if saved is None:
     return settings.resolve(preset or 'blog', overrides), False
-  preset_saved = saved.get('preset')
-  defaults = settings.PRESETS.get(preset_saved if isinstance(preset_saved, str) else None,
-                                  settings.BLOG)
-  missing = sorted(set(defaults) - set(saved))
-  new_model_keys = [k for k in missing if k in settings.MODEL_KEYS]
-  if new_model_keys:
-    raise RunDirError('%s was written by an older glo-tf1 and lacks the model settings %s; '
-                      'resume it with the version that created it'
-                      % (os.path.join(run_dir, CONFIG_NAME), ', '.join(new_model_keys)))
-  # A setting added since the run started that does not change the model (e.g. a new
-  # input option) takes its preset default.
-  saved = validated(run_dir, saved)
-  check_loss_version(run_dir, saved)
   if preset and preset != saved.get('preset'):
     wanted = settings.resolve(preset, overrides)
   else:
     wanted = dict(saved)
     wanted.update(overrides)
     wanted = settings.validate(wanted)
-  diffs = settings.model_differences(saved, wanted)
+  diffs = settings.fixed_differences(saved, wanted)
   if diffs:
     raise RunDirError(
         'run directory %s was created with other settings; resuming would change what its '

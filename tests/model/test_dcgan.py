@@ -138,7 +138,7 @@ def test_the_post_decoder_is_the_default_and_old_configs_mean_it():
   assert all(settings.PRESETS[p]['decoder'] == 'post' for p in ('blog', 'paper', 'demo'))
   old = dict(settings.resolve('demo'))
   del old['decoder']  # a config.json written before --decoder existed
-  assert settings.upgrade(old)['decoder'] == 'post'
-  assert settings.upgrade(settings.resolve('paper64'))['decoder'] == 'dcgan'
+  assert settings.migrate(old)['decoder'] == 'post'  # config_version 1
+  assert settings.migrate(settings.resolve('paper64'))['decoder'] == 'dcgan'
   with pytest.raises(settings.ConfigError, match='--decoder'):
     settings.resolve('blog', {'decoder': 'vae'})

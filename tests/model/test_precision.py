@@ -55,7 +55,7 @@ def test_each_precision_switches_on_its_rewrite_only():
   assert options('fp32', False) == options('fp32', True) == (off, off)
   assert options('bf16', False) == (on, off)
   assert options('fp16', True) == (off, on)
-  assert settings.BLOG['precision'] == 'fp32' and 'precision' not in settings.MODEL_KEYS
+  assert settings.BLOG['precision'] == 'fp32' and 'precision' not in settings.FIXED_ON_RESUME
 
 
 def _graph(cfg, num_codes=12, batch=4):

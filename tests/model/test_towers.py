@@ -140,7 +140,7 @@ def test_num_gpus_auto(monkeypatch):
   assert devices.resolve_num_gpus(dict(cfg, num_gpus=2))['num_gpus'] == 2
   with pytest.raises(settings.ConfigError, match='--num_gpus'):
     settings.resolve('demo', {'num_gpus': 'all'})
-  assert 'num_gpus' not in settings.MODEL_KEYS
+  assert 'num_gpus' not in settings.FIXED_ON_RESUME
 
 
 def test_grids_lay_out_images_as_the_notebook():

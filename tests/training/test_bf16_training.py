@@ -86,7 +86,8 @@ def test_a_run_saved_before_precision_existed_resumes_and_loads_in_fp32(tmp_path
   cfg, _ = rundir.resolve_for_run(str(tmp_path), None, {'precision': 'bf16'})
   assert cfg['precision'] == 'bf16'  # not a model setting: no refusal
   # What glo-evaluate and glo-figures load (evaluation/runs.py).
-  assert settings.validate(settings.with_new_settings(saved))['precision'] == 'fp32'
-  assert 'image_size' in settings.MODEL_KEYS
+  assert settings.validate(settings.migrate(saved))['precision'] == 'fp32'
+  assert 'image_size' in settings.FIXED_ON_RESUME
   older = {k: v for k, v in saved.items() if k != 'image_size'}
-  assert 'image_size' not in settings.with_new_settings(older)  # never filled in
+  with pytest.raises(settings.ConfigError, match='lacks the model settings image_size'):
+    settings.migrate(older)  # never filled in

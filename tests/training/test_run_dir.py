@@ -260,3 +260,50 @@ def test_a_lap1_run_of_an_older_version_is_refused_naming_the_loss_change(tmp_pa
         rundir.resolve_for_run(run, None, {})
     else:
       assert rundir.resolve_for_run(run, None, {})[1]  # resumed
+
+
+def _config_of_version(version, **changes):
+  """A config.json as glo-tf1 wrote it in format `version` (settings.CONFIG_VERSION's
+  history): 1 had no config_version and may lack settings added later."""
+  from glo_tf1 import settings as settings_lib  # pylint: disable=import-outside-toplevel
+  cfg = settings_lib.resolve('demo', {'image_size': 16})
+  if version >= 2:
+    cfg['config_version'] = version
+  for k, v in changes.items():
+    if v is None:
+      del cfg[k]
+    else:
+      cfg[k] = v
+  return cfg
+
+
+@pytest.mark.parametrize('version', [1, 2])
+def test_every_past_config_format_resumes(tmp_path, version):
+  from glo_tf1 import io as io_lib  # pylint: disable=import-outside-toplevel
+  run = str(tmp_path / 'run')
+  os.makedirs(run)
+  missing = ({'decoder': None, 'precision': None, 'variable_device': None}
+             if version == 1 else {})
+  io_lib.write_json(os.path.join(run, rundir.CONFIG_NAME),
+                    _config_of_version(version, **missing))
+  cfg, resumed = rundir.resolve_for_run(run, None, {})
+  assert resumed and 'config_version' not in cfg
+  assert cfg['decoder'] == 'post' and cfg['precision'] == 'fp32'  # what v1 runs had
+  assert cfg['variable_device'] == 'auto' and cfg['image_size'] == 16
+  rundir.write_config(run, cfg)  # written back in today's format, read back the same
+  assert io_lib.read_json(os.path.join(run, rundir.CONFIG_NAME))['config_version'] == 2
+  assert rundir.read_config(run) == cfg
+
+
+def test_a_newer_config_format_and_a_v1_config_without_a_fixed_setting_are_refused(tmp_path):
+  from glo_tf1 import io as io_lib  # pylint: disable=import-outside-toplevel
+  run = str(tmp_path / 'run')
+  os.makedirs(run)
+  path = os.path.join(run, rundir.CONFIG_NAME)
+  io_lib.write_json(path, _config_of_version(3))
+  with pytest.raises(rundir.RunDirError, match='config_version 3 was written by a newer'):
+    rundir.read_config(run)
+  io_lib.write_json(path, _config_of_version(1, latent_dims=None))
+  with pytest.raises(rundir.RunDirError, match='config.json: .*lacks the model settings '
+                     'latent_dims'):
+    rundir.resolve_for_run(run, None, {})
