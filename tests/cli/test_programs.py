@@ -48,6 +48,20 @@ def test_help_is_quick_exits_0_and_is_written_for_users(script):
   assert seconds < 10, seconds
 
 
+def test_train_usage_and_training_doc_name_every_preset():
+  from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
+  from glo_tf1.cli import common  # pylint: disable=import-outside-toplevel
+  from glo_tf1.cli import train  # pylint: disable=import-outside-toplevel
+  page = common.help_text(train.FLAGS, 'glo-train', train.__doc__)  # what --help prints
+  (usage,) = [l for l in page.splitlines() if l.strip().startswith('glo-train --data_dir')]
+  (listed,) = re.findall(r'\[--preset ([\w|]+)\]', usage)
+  assert listed.split('|') == list(settings.PRESETS)
+  with open(os.path.join(ROOT, 'docs', 'training.md')) as f:
+    text = ' '.join(f.read().split())
+  (named,) = re.findall(r'a preset \(([^)]*)\) only sets the defaults', text)
+  assert re.findall(r'`(\w+)`', named) == list(settings.PRESETS)
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize('module', ['glo_tf1.cli.train', 'glo_tf1.cli.evaluate',
                                     'glo_tf1.cli.check_data', 'glo_tf1.cli.figures',
