@@ -230,6 +230,36 @@ class _SecsOrStepsTimer(tf.train.SecondOrStepTimer):
     return bool(self._steps and step >= self._last_triggered_step + self._steps)
 
 
+class _EveryStepsAndLastTimer(tf.train.SecondOrStepTimer):
+  """Triggers every `every_steps` steps, as SecondOrStepTimer, and also at every step from
+  `last_step` on (the run's last: without it a run of 23 steps summarised every 5 would
+  end its curve at step 21)."""
+
+  def __init__(self, every_steps, last_step=None):
+    super().__init__(every_steps=every_steps)
+    self._last_step = last_step
+
+  def should_trigger_for_step(self, step):
+    if (self._last_step and step >= self._last_step and
+        step != self._last_triggered_step):
+      return True
+    return super().should_trigger_for_step(step)
+
+
+def scalar_summary_hook(run_dir, scaffold, save_steps, last_step=None):
+  """The SummarySaverHook of the scalars (the scaffold's summary op: the default
+  collection) every `save_steps` steps and at `last_step` (num_steps; None: no last step).
+
+  SummarySaverHook labels a summary with the global step after the step that computed it
+  (1, 1 + N, 1 + 2N, ...), so with N alone the run's last step is written only when it
+  falls on that grid; the timer adds it, computed in that very step as every other point.
+  """
+  hook = tf.train.SummarySaverHook(save_steps=save_steps, output_dir=run_dir,
+                                   scaffold=scaffold)
+  hook._timer = _EveryStepsAndLastTimer(save_steps, last_step)  # pylint: disable=protected-access
+  return hook
+
+
 def saver_hook(run_dir, saver, save_secs=None, save_steps=None, listeners=None):
   """A CheckpointSaverHook that saves every `save_secs` or every `save_steps`, whichever
   comes first, and at the end of the run (including after Ctrl-C / SIGTERM).

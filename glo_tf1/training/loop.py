@@ -171,8 +171,8 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
                              cfg['save_checkpoint_steps'],
                              listeners=[faults.FiniteCheckpointListener()]),
         # Scalars: the default summary collection, merged when the scaffold is finalized.
-        tf.train.SummarySaverHook(save_steps=cfg['save_summaries_steps'], output_dir=run_dir,
-                                  scaffold=scaffold),
+        hooks_lib.scalar_summary_hook(run_dir, scaffold, cfg['save_summaries_steps'],
+                                      cfg['num_steps']),
         hooks_lib.ImageSummaryHook(save_steps=cfg['image_summary_steps'], output_dir=run_dir,
                                    summary_op=model['image_summary']),
         hooks_lib.TextSummaryHook(config_summary(cfg), run_dir),

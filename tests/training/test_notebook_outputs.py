@@ -50,7 +50,8 @@ def test_grids_every_100_steps_and_config_text_at_each_start(blog_run):
     events = acc.Images(tag)
     assert [e.step for e in events] == [1, 101, 201, 202], tag  # 202: the resumed session
     assert all((e.width, e.height) == (width, height) for e in events), tag
-  assert [e.step for e in acc.Scalars('loss')] == [1, 101, 201, 202]
+  # The scalars also at each session's last step: 201 (on the grid, once) and 203.
+  assert [e.step for e in acc.Scalars('loss')] == [1, 101, 201, 202, 203]
   config = acc.Tensors('config')
   assert [e.step for e in config] == [0, 201]
   text = config[0].tensor_proto.string_val[0].decode()

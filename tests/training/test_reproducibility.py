@@ -149,8 +149,9 @@ def test_tensorboard_shows_losses_learning_rates_speed_and_image_grids(twins):
   acc.Reload()
   tags = acc.Tags()
   # TINY: scalars every 5 steps, images every 10, progress every 10; the summary hooks
-  # log at the step a run starts (1), then every N steps after it.
-  scalar_steps = list(range(1, STEPS, 5))
+  # log at the step a run starts (1), then every N steps after it; the scalars also at
+  # the last step.
+  scalar_steps = list(range(1, STEPS, 5)) + [STEPS]
   for tag in ('loss', 'loss_tower_0', 'learning_rate/network', 'learning_rate/codes'):
     assert [e.step for e in acc.Scalars(tag)] == scalar_steps, tag
   assert all(e.value == pytest.approx(1e-3) for e in acc.Scalars('learning_rate/network'))

@@ -18,6 +18,8 @@ from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 from glo_tf1.compat import tf
 from glo_tf1.data import files
+from glo_tf1.evaluation import curves
+from glo_tf1.training import hooks
 from glo_tf1.training import run_dir as rundir
 
 
@@ -50,6 +52,59 @@ def test_short_run_learns_and_leaves_a_complete_run_dir(lfw_dir, tmp_path):
   assert [m[1] for m in manifest] == sorted(os.listdir(lfw_dir))
   cfg = rundir.read_config(run)
   assert cfg['preset'] == 'demo' and cfg['image_size'] == 16 and cfg['latent_dims'] == 8
+
+
+def _event_scalars(run_dir, tag):
+  """[(step, value)] of `tag` in every event file of run_dir, as written (no TensorBoard
+  rules applied)."""
+  points = []
+  for name in sorted(os.listdir(run_dir)):
+    if name.startswith('events.out.tfevents'):
+      for event in tf.compat.v1.train.summary_iterator(os.path.join(run_dir, name)):
+        points += [(event.step, v.simple_value) for v in event.summary.value if v.tag == tag]
+  return sorted(points)
+
+
+def _triggered(timer, steps):
+  """The steps a summary hook asking `timer` writes (it asks with the step the next run
+  will be labelled with, and records each step it writes)."""
+  written = []
+  for step in steps:
+    if timer.should_trigger_for_step(step):
+      timer.update_last_triggered_step(step)
+      written.append(step)
+  return written
+
+
+def test_scalar_summaries_trigger_every_n_steps_and_at_the_last():
+  timer = hooks._EveryStepsAndLastTimer  # pylint: disable=protected-access
+  assert _triggered(timer(5, 23), range(1, 24)) == [1, 6, 11, 16, 21, 23]
+  assert _triggered(timer(5, 21), range(1, 22)) == [1, 6, 11, 16, 21]  # on the grid: once
+  assert _triggered(timer(5, None), range(1, 31)) == [1, 6, 11, 16, 21, 26]
+  # On a cluster the chief's step may jump past the last step: it still writes.
+  assert _triggered(timer(5, 23), [1, 2, 3, 25]) == [1, 25]
+  # The timer SummarySaverHook had: the last step only on the grid.
+  assert _triggered(tf.train.SecondOrStepTimer(every_steps=5), range(1, 24)) == [
+      1, 6, 11, 16, 21]
+
+
+@pytest.mark.e2e
+def test_loss_scalar_is_written_at_the_last_step(lfw_dir, tmp_path):
+  """23 steps, scalars every 5 (TINY): the loss curve ends at step 23, with the loss the
+  progress line prints for step 23 (the same step's loss); a resume to 30 ends at 30."""
+  run = str(tmp_path / 'run')
+  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                   '--num_steps=23', *TINY).stdout
+  assert '--save_summaries_steps=5' in TINY
+  points = _event_scalars(run, 'loss')
+  assert [p[0] for p in points] == [1, 6, 11, 16, 21, 23], points
+  (printed,) = re.findall(r'step 23/23 +loss ([0-9.]+)', out)
+  assert abs(points[-1][1] - float(printed)) < 1e-4
+  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                   '--num_steps=30', *TINY).stdout
+  assert [p[0] for p in _event_scalars(run, 'loss')] == [1, 6, 11, 16, 21, 23, 24, 29, 30]
+  steps, _ = curves.read_scalars(run, curves.LOSS_TAG)  # what loss.png draws
+  assert list(steps) == [1, 6, 11, 16, 21, 23, 24, 29, 30]
 
 
 @pytest.mark.e2e
