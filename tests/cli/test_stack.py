@@ -7,6 +7,7 @@ failure returns non-zero without ending the shell."""
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -61,6 +62,15 @@ def test_env_sh_refuses_an_unknown_glo_device(tmp_path):
   assert 'GLO_DEVICE=tpu' in proc.stderr
 
 
+def _clean_env(env=None):
+  """This process's environment without env.sh's own variables (a runner may have set
+  them), plus `env`."""
+  full = {k: v for k, v in os.environ.items()
+          if k not in ('GLO_VENV', 'GLO_DEVICE', 'GLO_ROOT', 'GLO_ENV_DRY_RUN', 'PYTHON')}
+  full.update(PATH=_path_without_nvidia_smi(), **(env or {}))
+  return full
+
+
 def _sourced_in_an_interactive_shell(tmp_path, before, line, env=None):
   """Runs `before`, prints the shell's state, runs `line` (which sources env.sh), prints
   the state again, in `bash -i` started in tmp_path/elsewhere. Returns (process, states)."""
@@ -69,12 +79,8 @@ def _sourced_in_an_interactive_shell(tmp_path, before, line, env=None):
   state = 'echo "STATE $- $(set -o | grep -w pipefail | tr -s "\t " " ") PWD=$PWD"'
   script = '%s; %s; %s; echo "rc=$? GLO_ROOT=${GLO_ROOT:-}"; %s; echo alive' % (
       before, state, line, state)
-  full = dict(os.environ, PATH=_path_without_nvidia_smi(), **(env or {}))
-  for name in ('GLO_VENV', 'GLO_DEVICE', 'GLO_ROOT', 'GLO_ENV_DRY_RUN'):
-    if name not in (env or {}):
-      full.pop(name, None)
   proc = subprocess.run(['bash', '--norc', '-ic', script], capture_output=True, text=True,
-                        env=full, cwd=str(elsewhere), timeout=60)
+                        env=_clean_env(env), cwd=str(elsewhere), timeout=60)
   states = re.findall(r'^STATE (.*)$', proc.stdout, re.M)
   return proc, states, str(elsewhere)
 
@@ -107,11 +113,33 @@ def test_a_failing_env_sh_returns_non_zero_without_ending_the_shell(tmp_path, en
   assert proc.stdout.rstrip().endswith('alive') and proc.returncode == 0
   assert not (tmp_path / 'venv').exists()
   # A script with set -e stops at the failing source.
-  full = dict(os.environ, PATH=_path_without_nvidia_smi(), **env)
   proc = subprocess.run(['bash', '-c', 'set -euo pipefail; source %s; echo not reached'
-                         % ENV_SH], capture_output=True, text=True, env=full, timeout=60)
+                         % ENV_SH], capture_output=True, text=True, env=_clean_env(env),
+                        timeout=60)
   assert proc.returncode != 0 and 'not reached' not in proc.stdout
   assert message in proc.stderr
+
+
+def test_tests_run_sh_runs_the_paths_it_is_given_from_any_directory(tmp_path):
+  """bash tests/run.sh PATH runs PATH only (relative to the root), from another directory;
+  here env.sh only prints its choice and the tests' own Python runs pytest."""
+  bin_dir = tmp_path / 'bin'
+  bin_dir.mkdir()
+  (bin_dir / 'python').symlink_to(sys.executable)
+  env = dict(os.environ, GLO_ENV_DRY_RUN='1',
+             PATH='%s%s%s' % (bin_dir, os.pathsep, _path_without_nvidia_smi()))
+
+  def run(*args):
+    proc = subprocess.run(['bash', os.path.join(ROOT, 'tests', 'run.sh'), *args,
+                           '-p', 'no:cacheprovider'], capture_output=True, text=True,
+                          env=env, cwd=str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+  target = 'tests/cli/test_citation.py'
+  ids = [l for l in run(target, '--collect-only').splitlines() if '::' in l]
+  assert ids and all(i.startswith(target + '::') for i in ids), ids
+  assert re.search(r'^%d passed in' % len(ids), run(target), re.M)
 
 
 def _pins(name):
