@@ -29,7 +29,7 @@
 #   CELEBA_FIGURES_DIR are relative to the repository root.
 set -euo pipefail
 CELEBA_DIR="${1:-${CELEBA_DIR:-data/celeba}}"
-CELEBA_DIR="$(realpath -m "$CELEBA_DIR")"   # before env.sh changes to the repository root
+CELEBA_DIR="$(realpath -m "$CELEBA_DIR")"   # before the cd to the repository root
 STEPS="${2:-${CELEBA_STEPS:-990000}}"
 GPUS="${3:-${CELEBA_GPUS:-1}}"
 SPLIT="${CELEBA_SPLIT:-train}"
@@ -48,6 +48,7 @@ case "$INPUT" in
   *) echo "CELEBA_INPUT must be auto, cache or files, got '$INPUT'" >&2; exit 2 ;;
 esac
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GLO_ROOT"  # run and figure folders are relative to the repository root
 RUN="$(realpath -m "${CELEBA_RUN_DIR:-runs/celeba}")"
 FIGURES="$(realpath -m "${CELEBA_FIGURES_DIR:-figures/celeba}")"
 IMAGES="$CELEBA_DIR/img_align_celeba"

@@ -244,7 +244,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
                      '[-1, 1], mse_01 on [0, 1], psnr_db = mean over images of '
                      '10 log10(1 / mse_01)',
       },
-      'config': cfg,
+      'config': settings.to_saved(cfg),  # as config.json: glo-compare migrates it
       'provenance': run['provenance'],
       'sections': {},
   }

@@ -156,7 +156,7 @@ def provenance(cfg, data_dir, num_images):
       'data_dir': os.path.abspath(data_dir),
       'num_images': num_images,
       'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
-      'config': cfg,
+      'config': settings.to_saved(cfg),  # as config.json
   }
 
 

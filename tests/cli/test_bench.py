@@ -57,6 +57,17 @@ def test_every_decoder_and_size_is_counted_from_its_graph():
   assert bench.decoder_flops(settings.resolve('blog', {'decoder': 'dcgan'})) > 0
 
 
+def _positive_numbers(obj, path=''):
+  if isinstance(obj, dict):
+    for k, v in obj.items():
+      yield from _positive_numbers(v, path + '/' + k)
+  elif (isinstance(obj, numbers.Number) and not isinstance(obj, bool) and
+        not path.endswith('/growth_mib') and  # a difference of two peaks, may be ~0
+        not path.endswith('/amortized_overhead_fraction') and  # a difference of two times
+        '/load_average/' not in path):  # 0 on an idle machine
+    yield path, obj
+
+
 @pytest.mark.e2e
 def test_quick_benchmark_writes_every_figure(tmp_path):
   out = str(tmp_path / 'bench.json')

@@ -284,7 +284,7 @@ def test_paper64_trains_dcgans_generator_and_a_run_without_decoder_resumes(lfw_d
   io.write_json(os.path.join(run, 'config.json'), old)
   with pytest.raises(rundir.RunDirError, match="decoder: 'post' -> 'dcgan'"):
     rundir.resolve_for_run(run, None, {'decoder': 'dcgan'})
-  del old['decoder']
+  del old['decoder'], old['config_version']  # format 1, from before --decoder existed
   io.write_json(os.path.join(run, 'config.json'), old)
   cfg, resumed = rundir.resolve_for_run(run, None, {})
   assert resumed and cfg['decoder'] == 'post'
