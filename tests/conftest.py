@@ -87,6 +87,18 @@ def tiny_run(lfw_dir, tmp_path_factory):
   return run
 
 
+def package_modules():
+  """{dotted module name: path} of every module of the glo_tf1 package."""
+  out = {}
+  for folder, _, names in os.walk(os.path.join(ROOT, 'glo_tf1')):
+    for name in names:
+      if name.endswith('.py'):
+        path = os.path.join(folder, name)
+        rel = os.path.relpath(path, ROOT)[:-3].replace(os.sep, '.')
+        out[rel[:-len('.__init__')] if rel.endswith('.__init__') else rel] = path
+  return out
+
+
 def graph_ancestors(*fetches):
   """Every op the fetches depend on (data and control inputs): placement.step_ops."""
   from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel

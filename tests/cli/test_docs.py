@@ -11,6 +11,7 @@ import re
 import pytest
 
 from conftest import ROOT
+from conftest import package_modules
 from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 
@@ -235,17 +236,6 @@ _FILE_ENDINGS = {'ckpt', 'pkl', 'py', 'md', 'json', 'txt', 'tsv', 'sh', 'index',
                  'u8', 'jpg', 'png', 'npz', 'cff', 'yml', 'toml', 'data'}
 
 
-def _package_modules():
-  out = {}
-  for folder, _, names in os.walk(os.path.join(ROOT, 'glo_tf1')):
-    for name in names:
-      if name.endswith('.py'):
-        path = os.path.join(folder, name)
-        dotted = os.path.relpath(path, ROOT)[:-3].replace(os.sep, '.')
-        out[dotted[:-len('.__init__')] if dotted.endswith('.__init__') else dotted] = path
-  return out
-
-
 def _top_level(tree):
   names = set()
   for node in tree.body:
@@ -275,7 +265,7 @@ def dangling_docstring_references():
   glo_tf1.x.y, MODULE.name (a module of the package by its last name, or as the file
   imports it), a glo_tf1/...py path, and NAME.function where NAME is no module at all but
   the function exists in the package (a module that was renamed)."""
-  modules = _package_modules()
+  modules = package_modules()
   trees = {m: ast.parse(_read(p)) for m, p in modules.items()}
   names = {m: _top_level(t) for m, t in trees.items()}
   by_short = {}

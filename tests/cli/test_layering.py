@@ -8,8 +8,8 @@ import re
 import pytest
 
 from conftest import ROOT
+from conftest import package_modules
 
-PACKAGE = os.path.join(ROOT, 'glo_tf1')
 # Rank of each room: a module may import modules of its own rank or lower.
 RANKS = {'': 0, 'compat': 0, 'settings': 0, 'io': 0, 'progress': 0, 'data': 1, 'model': 2,
          'training': 3, 'evaluation': 4, 'bench': 5, 'cli': 6}
@@ -20,14 +20,7 @@ SESSION = re.compile(r'\b(Session|MonitoredTrainingSession|MonitoredSession|'
 
 def _modules():
   """{dotted module name: path} of every module of the package."""
-  out = {}
-  for folder, _, names in os.walk(PACKAGE):
-    for name in names:
-      if name.endswith('.py'):
-        path = os.path.join(folder, name)
-        rel = os.path.relpath(path, ROOT)[:-3].replace(os.sep, '.')
-        out[rel[:-len('.__init__')] if rel.endswith('.__init__') else rel] = path
-  return out
+  return package_modules()
 
 
 def imports_of(path, modules):
