@@ -79,9 +79,6 @@ CACHE_THREADS = (1, 2)
 # ----------------------------------------------------------------------------- FLOPs
 
 
-CONV_TYPES = ('Conv2DBackpropInput', 'Conv2D', 'MatMul')
-
-
 def graph_flops(ops):
   """Forward FLOPs (2 per multiply-add) of the convolutions and matmuls among `ops`, from
   their static shapes. A transpose convolution (Conv2DBackpropInput; filter [k, k, out,
@@ -656,7 +653,8 @@ GPU_TFLOPS = 20.0
 
 def placement_row(preset, towers_count, variable_device, num_codes=CELEBA_TRAIN_IMAGES):
   """The predicted placement of `preset`'s real training graph (loop.build_training) with
-  `towers_count` towers on GPUs; a dict of the figures and the host ops of the step."""
+  `towers_count` towers on GPUs: a dict of the figures of placement.summarize and the
+  batch's own size (images and indices, float32 / int32)."""
   cfg = devices.resolve_num_gpus(settings.resolve(
       preset, {'num_gpus': towers_count, 'tower_device': 'gpu',
                'variable_device': variable_device}))
@@ -671,7 +669,8 @@ def placement_row(preset, towers_count, variable_device, num_codes=CELEBA_TRAIN_
           'host_updates': len(summ['host_updates']),
           'crossing_mb': (summ['crossing_bytes'] or 0) / 1e6,
           'crossing_unknown': summ['crossing_bytes'] is None,
-          'batch_mb': towers_count * cfg['batch_size'] * (cfg['image_size'] ** 2 * 3 + 1) * 4 / 1e6}
+          'batch_mb': (towers_count * cfg['batch_size'] *
+                       (cfg['image_size'] ** 2 * 3 + 1) * 4 / 1e6)}
 
 
 def host_update_ms(preset, variable_device, s, num_codes=CELEBA_TRAIN_IMAGES):

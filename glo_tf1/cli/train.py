@@ -1,6 +1,7 @@
 """glo-train: trains GLO on a folder of images.
 
-  glo-train --data_dir DIR --run_dir RUN [--preset blog|paper|paper64|demo] [--SETTING VALUE ...]
+  glo-train --data_dir DIR --run_dir RUN [--preset blog|paper|paper64|demo]
+            [--SETTING VALUE ...]
 
 Running the same command again resumes from RUN. Ctrl-C, SIGTERM or SIGHUP saves a
 checkpoint and exits with status 0; one trainer at a time writes to RUN (RUN/lock). Every

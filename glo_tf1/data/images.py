@@ -77,7 +77,7 @@ GRID_ROWS = 5  # the notebook's NUM_ROWS: 5 x 5 grids
 def square_grid(images, rows=GRID_ROWS):
   """The notebook's `image_grid`: the first rows * rows images [n, S, S, 3] in [-1, 1], row
   by row, as one image [1, rows * S, rows * S, 3] in [-1, 1]; missing cells black."""
-  return grid(images[:rows * rows], rows, rows)[None]
+  return grid(images, rows, rows)[None]
 
 
 def comparison_grid(images, reconstructions, rows=GRID_ROWS):

@@ -143,7 +143,8 @@ def row_label(cfg):
   """The preset and the flags that differ from it, e.g. `demo --latent_dims=16`."""
   preset = settings.PRESETS.get(cfg['preset'], settings.BLOG)
   flags = []
-  for k in [k for k in settings.FIXED_ON_RESUME if k not in ('seed', 'preset')] + list(_GROUP_EXTRA):
+  for k in ([k for k in settings.FIXED_ON_RESUME if k not in ('seed', 'preset')] +
+            list(_GROUP_EXTRA)):
     if cfg.get(k) != preset.get(k):
       value = cfg.get(k)
       if isinstance(value, list):

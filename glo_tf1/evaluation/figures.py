@@ -209,12 +209,13 @@ POST_SIDE = images_lib.GRID_ROWS * images_lib.GRID_ROWS  # 25 images a grid
 
 
 def _grid(sess, images, reconstructions=None):
-  """The training summaries' own grid layout (images.square_grid, comparison_grid), [H, W, 3] in [-1, 1]."""
+  """The training summaries' own grid layout (images.square_grid, comparison_grid),
+  [H, W, 3] in [-1, 1]."""
   if reconstructions is None:
     op = images_lib.square_grid(tf.constant(images, tf.float32))
   else:
     op = images_lib.comparison_grid(tf.constant(images, tf.float32),
-                                tf.constant(reconstructions, tf.float32))
+                                    tf.constant(reconstructions, tf.float32))
   return sess.run(op)[0]
 
 

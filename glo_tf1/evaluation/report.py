@@ -15,8 +15,8 @@ The linear baseline (the GLO paper's comparison; pca.py): the first latent_dims 
 components of at most --pca_max_images training images (a seeded subset), with the
 `pca_*` sections measured on the same training and held-out images as GLO's.
 
-FID (glo_tf1/evaluation/fid/; by default when its weights are installed, --nofid to skip) adds the
-`fid_*` sections: samples of each sampler, reconstructions and held-out reconstructions
+FID (glo_tf1/evaluation/fid/; by default when its weights are installed, --nofid to skip)
+adds the `fid_*` sections: samples of each sampler, reconstructions and held-out reconstructions
 (GLO's and PCA's) against the real training (and held-out) images, with their image counts.
 
 Writes OUT_DIR/evaluation.json and OUT_DIR/evaluation.md. The report is a dict whose

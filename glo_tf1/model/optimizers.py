@@ -191,7 +191,8 @@ def train_op(loss, codes, network_vars, cfg, global_step):
     single optimizer serves both (the notebook's case).
   """
   blocks = codes_lib.parts(codes)
-  make = lambda name, lr: make_optimizer(name, lr, unique_scatter_rows(cfg))
+  unique = unique_scatter_rows(cfg)
+  make = lambda name, lr: make_optimizer(name, lr, unique)
   same = (cfg['optimizer'] == cfg['codes_optimizer'] and
           cfg['learning_rate'] == cfg['codes_learning_rate'])
   if cfg.get('precision') == 'fp16':

@@ -140,8 +140,8 @@ def predict(graph, gpus=True):
 
 def step_ops(fetches):
   """Every op a Session.run of `fetches` executes (inputs and control inputs)."""
-  seen, todo = set(), [_as_graph_element(f).op if not isinstance(f, tf.Operation) else f
-                       for f in fetches]
+  seen, todo = set(), [f if isinstance(f, tf.Operation) else f.op
+                       for f in map(_as_graph_element, fetches)]
   while todo:
     op = todo.pop()
     if op in seen:
@@ -165,10 +165,7 @@ def tensor_bytes(t):
     return 0
   if not shape.is_fully_defined():
     return None
-  n = 1
-  for d in shape.as_list():
-    n *= d
-  return n * t.dtype.size
+  return shape.num_elements() * t.dtype.size
 
 
 def crossings(fetches, device):

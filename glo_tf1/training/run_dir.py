@@ -2,7 +2,8 @@
 
 A run directory holds everything a run is: TensorFlow checkpoints and event files, the
 resolved config (`config.json`), the ordered file list (`manifest.tsv`, see files.py) and
-`provenance.json` (versions, commit, devices, towers, where the variables live, precision, seed). Running the same
+`provenance.json` (versions, commit, devices, towers, where the variables live, precision,
+seed). Running the same
 command again resumes from it (the post's timestamped directories never resumed, defect 4).
 """
 import contextlib
@@ -47,10 +48,13 @@ def read_config(run_dir):
   trained_by = io.read_json(os.path.join(run_dir, PROVENANCE_NAME), missing={}).get(
       'glo_tf1_version')
   try:
-    return settings.validate(settings.migrate(saved, trained_by))
+    cfg = settings.migrate(saved, trained_by)
   except settings.ConfigError as e:
-    raise RunDirError('%s: %s' % (path, str(e).lstrip('-').replace('config: ', '', 1))) \
-        from None
+    raise RunDirError('%s: %s' % (path, str(e)[len('--config: '):])) from None
+  try:
+    return settings.validate(cfg)
+  except settings.ConfigError as e:
+    raise RunDirError('%s (edited by hand?): %s' % (path, str(e).lstrip('-'))) from None
 
 
 def write_config(run_dir, cfg):

@@ -114,8 +114,9 @@ def test_deterministic_graphs_have_no_gpu_op_that_raises_or_races(preset, overri
     tower_inputs = [{'image': tf.zeros([4, cfg['image_size'], cfg['image_size'], 3]),
                      'index': tf.constant([0, 1, 1, 2])} for _ in range(2)]
     towers.build_training_graph(cfg, tower_inputs, 10)
-    scatters = [op for g in placement._with_function_bodies(graph)  # pylint: disable=protected-access
-                for op in g.get_operations() if op.type in placement.ROW_ADDING_SCATTERS]
+    bodies = placement._with_function_bodies(graph)  # pylint: disable=protected-access
+    scatters = [op for g in bodies for op in g.get_operations()
+                if op.type in placement.ROW_ADDING_SCATTERS]
     assert scatters  # the check below looks at something
     assert placement.determinism_problems(graph) == []
     placement.check_deterministic(graph)

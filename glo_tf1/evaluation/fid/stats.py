@@ -125,8 +125,8 @@ def evaluate_fid(fid_sess, ops, sess, gen, run, num_images, seed, heldout=None,
 
   Args:
     fid_sess, ops: a session on a graph holding `inception.build_extractor`'s ops.
-    sess, gen: a session with the run's checkpoint restored, on glo_tf1.evaluation.generation's
-      `build_generation_graph`.
+    sess, gen: a session with the run's checkpoint restored, on
+      glo_tf1.evaluation.generation's `build_generation_graph`.
     run: glo_tf1.evaluation.runs.read_run's dict.
     num_images: n = min(num_images, training images) images per set: real training
       images (a seeded subset), reconstructions of those same images from their learned
