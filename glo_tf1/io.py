@@ -10,6 +10,7 @@ Every JSON file glo-tf1 reads goes through `read_json`: a missing file is `missi
 names the file.
 """
 import contextlib
+import collections.abc
 import json
 import os
 import tempfile
@@ -51,7 +52,14 @@ def write_text_atomic(path, text):
 
 def write_json(path, obj):
   """Writes `obj` as indented, key-sorted JSON, atomically."""
-  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
+  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_plain) + '\n')
+
+
+def _plain(obj):
+  """A read-only mapping (settings.Settings) as the dict it reads as."""
+  if isinstance(obj, collections.abc.Mapping):
+    return dict(obj)
+  raise TypeError('%s is not JSON serializable' % type(obj).__name__)
 
 
 def read_json(path, missing=None, expect=dict):

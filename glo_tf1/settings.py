@@ -17,6 +17,7 @@ Presets:
   demo     a small, fast configuration for the embedded LFW faces on 2 CPU cores.
 """
 import collections
+import collections.abc
 import copy
 import math
 
@@ -233,26 +234,82 @@ INTERPOLATIONS = ('nlerp', 'slerp')
 FID_METHODS = ('sqrtm', 'eigh')
 COMPARE_FORMATS = ('markdown', 'latex', 'csv')
 
+class Spec(collections.namedtuple('Spec', ['kind', 'low', 'high', 'open', 'optional'])):
+  """What one setting accepts.
+
+  kind: int, float, bool, enum (one of CHOICES[name]), int_list (a non-empty list of
+  positive integers) or int_or_auto (an integer or 'auto'); low, high: bounds of a number
+  (None: unbounded), both excluded when `open`; optional: None (unset) is accepted.
+  """
+
+
+def _spec(kind, low=None, high=None, open=False, optional=False):  # pylint: disable=redefined-builtin
+  return Spec(kind, low, high, open, optional)
+
+
+def supported_image_sizes():
+  return [2 ** k for k in range(4, 11)]
+
+
+# Every setting's kind and bounds; `validate` checks each against its Spec, then the few
+# rules that tie settings together (_CROSS_FIELD).
+POSITIVE = _spec('int', 1)
+SPECS = {
+    'preset': _spec('enum'),
+    'image_size': _spec('int', 16, 1024),  # and a power of 2 (CHOICES)
+    'tight_crop': _spec('bool'),
+    'latent_dims': POSITIVE,
+    'batch_size': POSITIVE,
+    'decoder': _spec('enum'),
+    'decoder_filters': _spec('int_list'),
+    'kernel_size': _spec('int', 1, 15),
+    'normalizer': _spec('enum'),
+    'batch_norm_decay': _spec('float', 0.0, 1.0, open=True),
+    'projection': _spec('enum'),
+    'project_stored_codes': _spec('bool'),
+    'codes_init': _spec('enum'),
+    'pca_image_size': POSITIVE,
+    'loss': _spec('enum'),
+    'lap1_levels': POSITIVE,
+    'optimizer': _spec('enum'),
+    'codes_optimizer': _spec('enum'),
+    'learning_rate': _spec('float', 0.0, open=True),
+    'codes_learning_rate': _spec('float', 0.0, open=True),
+    'num_steps': _spec('int', 1, optional=True),
+    # auto: one tower per visible GPU; 0: one tower on the CPU (devices.resolve_num_gpus).
+    'num_gpus': _spec('int_or_auto', 0),
+    'tower_device': _spec('enum'),
+    'variable_device': _spec('enum'),
+    'precision': _spec('enum'),
+    'input_pipeline': _spec('enum'),
+    'input_cache': _spec('enum'),
+    'num_samples': _spec('int', 1, optional=True),
+    'num_reader_threads': POSITIVE,
+    'shuffle_capacity': POSITIVE,
+    'min_after_dequeue': _spec('int', 0),  # and < shuffle_capacity (_CROSS_FIELD)
+    'save_summaries_steps': POSITIVE,
+    'image_summary_steps': POSITIVE,
+    'save_images_steps': _spec('int', 0),  # 0: never
+    'stretch_saved_images': _spec('bool'),
+    'save_checkpoint_secs': _spec('int', 1, optional=True),
+    'save_checkpoint_steps': _spec('int', 1, optional=True),
+    'max_to_keep': POSITIVE,
+    'log_every_steps': POSITIVE,
+    'seed': _spec('int', 0),
+    'deterministic': _spec('bool'),
+}
+CHOICES['image_size'] = tuple(supported_image_sizes())
+CHOICES['preset'] = tuple(PRESETS)
+
 Setting = collections.namedtuple('Setting', ['name', 'kind', 'choices', 'help', 'defaults',
                                              'model'])
 
 
-def _kind(name, value):
-  if name == 'num_gpus':
-    return 'int_or_auto'
-  if isinstance(value, bool):
-    return 'bool'
-  for kind in (list, float, str, int):
-    if isinstance(value, kind):
-      return {list: 'list', float: 'float', str: 'enum', int: 'int'}[kind]
-  return 'int'  # a None default: every optional setting is a count
-
-
 def schema():
   """[Setting] of every setting but `preset`, in the blog preset's order."""
-  return [Setting(name, _kind(name, value), CHOICES.get(name), HELP[name],
+  return [Setting(name, SPECS[name].kind, CHOICES.get(name), HELP[name],
                   {p: cfg[name] for p, cfg in PRESETS.items()}, name in FIXED_ON_RESUME)
-          for name, value in BLOG.items() if name != 'preset']
+          for name in BLOG if name != 'preset']
 
 
 class UserError(ValueError):
@@ -262,10 +319,6 @@ class UserError(ValueError):
 
 class ConfigError(UserError):
   """A setting has a value that glo-tf1 cannot run with. The message names the setting."""
-
-
-def supported_image_sizes():
-  return [2 ** k for k in range(4, 11)]
 
 
 def num_upsampling_blocks(image_size):
@@ -280,87 +333,141 @@ def num_upsampling_blocks(image_size):
   return int(round(math.log2(image_size))) - 3
 
 
-def _check(name, ok, what):
+def _is_int(v):
+  return isinstance(v, int) and not isinstance(v, bool)
+
+
+def describe(name):
+  """What setting `name` accepts, in words (its Spec), for errors and docs."""
+  spec = SPECS[name]
+  if name in CHOICES:
+    text = 'one of %s' % ', '.join(map(str, CHOICES[name]))
+  elif spec.kind == 'bool':
+    text = 'true or false'
+  elif spec.kind == 'int_list':
+    text = 'a comma-separated list of positive integers'
+  else:
+    noun = 'number' if spec.kind == 'float' else 'integer'
+    if spec.high is not None:
+      text = '%s %s in %s%s, %s%s' % ('an' if noun == 'integer' else 'a', noun, '(' if spec.open else '[', spec.low, spec.high,
+                                      ')' if spec.open else ']')
+    elif spec.low in (0, 1) and (spec.open or spec.low == 1):
+      text = 'a positive %s' % noun
+    elif spec.low == 0:
+      text = 'a non-negative %s' % noun
+    else:
+      text = 'a %s >= %s' % (noun, spec.low)
+    if spec.kind == 'int_or_auto':
+      text = 'auto or ' + text
+  return text + (' (or unset)' if spec.optional else '')
+
+
+def check_value(name, value):
+  """Raises ConfigError unless `value` is one that setting `name` accepts (its Spec)."""
+  spec = SPECS[name]
+  if value is None and spec.optional:
+    return
+  if name in CHOICES:
+    ok = value in CHOICES[name] and (spec.kind == 'enum' or _is_int(value))
+  elif spec.kind == 'bool':
+    ok = isinstance(value, bool)
+  elif spec.kind == 'int_list':
+    ok = (isinstance(value, (list, tuple)) and len(value) >= 1 and
+          all(_is_int(x) and x > 0 for x in value))
+  elif spec.kind == 'int_or_auto' and value == 'auto':
+    ok = True
+  else:
+    number = _is_int(value) or (spec.kind == 'float' and isinstance(value, float) and
+                                math.isfinite(value))
+    ok = number and (
+        (spec.low is None or (value > spec.low if spec.open else value >= spec.low)) and
+        (spec.high is None or (value < spec.high if spec.open else value <= spec.high)))
   if not ok:
-    raise ConfigError('--%s: %s' % (name, what))
+    raise ConfigError('--%s: must be %s, got %r' % (name, describe(name), value))
+
+
+# The rules that tie settings together: (setting named in the error, rule, why).
+_CROSS_FIELD = (
+    ('min_after_dequeue', lambda c: c['min_after_dequeue'] < c['shuffle_capacity'],
+     lambda c: 'must be below shuffle_capacity=%d, got %d'
+     % (c['shuffle_capacity'], c['min_after_dequeue'])),
+    ('num_reader_threads',
+     lambda c: c['input_pipeline'] != 'post' or c['num_reader_threads'] == 1,
+     lambda c: 'the post pipeline reads indices and files from two separate queues, which '
+     'stay paired only with one reader thread (with more, images train other images\' '
+     'codes); got %d (use --input_pipeline=fixed for more)' % c['num_reader_threads']),
+    ('input_cache', lambda c: c['input_cache'] == 'off' or c['input_pipeline'] == 'fixed',
+     lambda c: 'the decoded-image cache replaces the fixed pipeline\'s JPEG reading; the '
+     'post pipeline is kept bug for bug, so use --input_cache=off with '
+     '--input_pipeline=post'),
+    ('num_reader_threads',
+     lambda c: not c['deterministic'] or c['num_reader_threads'] == 1,
+     lambda c: '--deterministic needs exactly one reader thread (several finish images in '
+     'an order that depends on thread timing), got %d' % c['num_reader_threads']),
+    ('input_pipeline', lambda c: not c['deterministic'] or c['input_pipeline'] == 'fixed',
+     lambda c: '--deterministic needs --input_pipeline=fixed: the post pipeline\'s only '
+     'shuffle is its shuffle_batch queue, whose draws depend on how full the queue is when '
+     'a batch is taken (thread timing), so it cannot rerun bit for bit'),
+)
+
+
+class Settings(collections.abc.Mapping):
+  """A validated config, frozen: read `cfg['name']` or `cfg.name`; `cfg.replace(**changes)`
+  is a new, validated one; `dict(cfg)` is the plain dict config.json stores (to_saved).
+
+  A list setting (decoder_filters) is stored as a tuple and read as a fresh list, so a
+  caller's edit of what it read cannot change the config.
+  """
+  __slots__ = ('_values',)
+
+  def __init__(self, values):
+    object.__setattr__(self, '_values', {
+        k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+  def __getitem__(self, name):
+    value = self._values[name]
+    return list(value) if isinstance(value, tuple) else value
+
+  def __getattr__(self, name):
+    try:
+      return self[name]
+    except KeyError:
+      raise AttributeError('no setting %r' % name) from None
+
+  def __setattr__(self, name, value):
+    raise AttributeError('Settings are frozen: use cfg.replace(%s=...)' % name)
+
+  def __iter__(self):
+    return iter(self._values)
+
+  def __len__(self):
+    return len(self._values)
+
+  def __reduce__(self):
+    return Settings, (dict(self),)
+
+  def __repr__(self):
+    return 'Settings(%r)' % dict(self)
+
+  def replace(self, **changes):
+    """A new validated Settings with `changes` applied (ConfigError naming a bad one)."""
+    return validate(dict(self, **changes))
 
 
 def validate(cfg):
-  """Raises ConfigError naming the first bad setting; returns cfg."""
+  """Raises ConfigError naming the first bad setting; returns cfg as a frozen Settings."""
   missing = sorted(set(BLOG) - set(cfg))
-  _check('config', not missing, 'missing settings %s' % missing)
+  if missing:
+    raise ConfigError('--config: missing settings %s' % missing)
   unknown = sorted(set(cfg) - set(BLOG))
-  _check('config', not unknown, 'unknown settings %s' % unknown)
-  for name, allowed in CHOICES.items():
-    _check(name, cfg[name] in allowed,
-           'got %r, accepted values are %s' % (cfg[name], ', '.join(allowed)))
-  for name, default in BLOG.items():
-    if isinstance(default, bool):
-      _check(name, isinstance(cfg[name], bool),
-             'must be true or false, got %r' % (cfg[name],))
-  _check('preset', cfg['preset'] in PRESETS,
-         'got %r, accepted values are %s' % (cfg['preset'], ', '.join(PRESETS)))
-  num_upsampling_blocks(cfg['image_size'])
-
-  def positive_int(name, allow_none=False):
-    v = cfg[name]
-    if allow_none and v is None:
-      return
-    _check(name, isinstance(v, int) and not isinstance(v, bool) and v > 0,
-           'must be a positive integer, got %r' % (v,))
-
-  # 'auto' (every visible GPU) and 0 (one CPU tower) are resolved by devices.resolve_num_gpus.
-  _check('num_gpus', cfg['num_gpus'] == 'auto' or (
-      isinstance(cfg['num_gpus'], int) and not isinstance(cfg['num_gpus'], bool) and
-      cfg['num_gpus'] >= 0), 'must be auto or an integer >= 0, got %r' % (cfg['num_gpus'],))
-  for name in ('latent_dims', 'batch_size', 'kernel_size',
-               'num_reader_threads', 'shuffle_capacity', 'save_summaries_steps',
-               'image_summary_steps', 'max_to_keep', 'log_every_steps', 'lap1_levels',
-               'pca_image_size'):
-    positive_int(name)
-  for name in ('num_steps', 'save_checkpoint_steps', 'save_checkpoint_secs', 'num_samples'):
-    positive_int(name, allow_none=True)
-  _check('save_images_steps', isinstance(cfg['save_images_steps'], int) and
-         not isinstance(cfg['save_images_steps'], bool) and cfg['save_images_steps'] >= 0,
-         'must be 0 (never) or a positive integer, got %r' % (cfg['save_images_steps'],))
-  _check('min_after_dequeue',
-         isinstance(cfg['min_after_dequeue'], int) and
-         0 <= cfg['min_after_dequeue'] < cfg['shuffle_capacity'],
-         'must be an integer in [0, shuffle_capacity=%d), got %r'
-         % (cfg['shuffle_capacity'], cfg['min_after_dequeue']))
-  _check('seed', isinstance(cfg['seed'], int) and cfg['seed'] >= 0,
-         'must be a non-negative integer, got %r' % (cfg['seed'],))
-  f = cfg['decoder_filters']
-  _check('decoder_filters',
-         isinstance(f, (list, tuple)) and len(f) >= 1 and
-         all(isinstance(x, int) and x > 0 for x in f),
-         'must be a comma-separated list of positive integers, got %r' % (f,))
-  _check('kernel_size', cfg['kernel_size'] <= 15, 'must be <= 15, got %r' % cfg['kernel_size'])
-  for name in ('learning_rate', 'codes_learning_rate'):
-    v = cfg[name]
-    _check(name, isinstance(v, (int, float)) and not isinstance(v, bool) and
-           math.isfinite(v) and v > 0, 'must be a positive number, got %r' % (v,))
-  d = cfg['batch_norm_decay']
-  _check('batch_norm_decay', isinstance(d, float) and 0.0 < d < 1.0,
-         'must be in (0, 1), got %r' % (d,))
-  if cfg['input_pipeline'] == 'post':
-    _check('num_reader_threads', cfg['num_reader_threads'] == 1,
-           'the post pipeline reads indices and files from two separate queues, which stay '
-           'paired only with one reader thread (with more, images train other images\' '
-           'codes); got %d (use --input_pipeline=fixed for more)'
-           % cfg['num_reader_threads'])
-  _check('input_cache', cfg['input_cache'] == 'off' or cfg['input_pipeline'] == 'fixed',
-         'the decoded-image cache replaces the fixed pipeline\'s JPEG reading; the post '
-         'pipeline is kept bug for bug, so use --input_cache=off with --input_pipeline=post')
-  if cfg['deterministic']:
-    _check('num_reader_threads', cfg['num_reader_threads'] == 1,
-           '--deterministic needs exactly one reader thread (several finish images in an '
-           'order that depends on thread timing), got %d' % cfg['num_reader_threads'])
-    _check('input_pipeline', cfg['input_pipeline'] == 'fixed',
-           '--deterministic needs --input_pipeline=fixed: the post pipeline\'s only shuffle '
-           'is its shuffle_batch queue, whose draws depend on how full the queue is when a '
-           'batch is taken (thread timing), so it cannot rerun bit for bit')
-  return cfg
+  if unknown:
+    raise ConfigError('--config: unknown settings %s' % unknown)
+  for name in BLOG:
+    check_value(name, cfg[name])
+  for name, rule, why in _CROSS_FIELD:
+    if not rule(cfg):
+      raise ConfigError('--%s: %s' % (name, why(cfg)))
+  return cfg if isinstance(cfg, Settings) else Settings(cfg)
 
 
 def resolve(preset, overrides=None):

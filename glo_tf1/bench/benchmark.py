@@ -126,7 +126,7 @@ def _session(uses_cache=False, cfg=None):
   """A session of the default graph, started; with a training `cfg`, configured as
   training configures it (devices.session_config: CPU towers, cache, precision)."""
   if cfg is not None:
-    conf = devices.session_config(dict(cfg, input_cache='auto' if uses_cache else 'off'))
+    conf = devices.session_config(cfg.replace(input_cache='auto' if uses_cache else 'off'))
   else:
     conf = tf.ConfigProto(allow_soft_placement=True)
     if uses_cache:
@@ -686,7 +686,7 @@ def host_update_ms(preset, variable_device, s, num_codes=CELEBA_TRAIN_IMAGES):
     pred = placement.predict(graph)
     host = {op.name for op in placement.step_ops([model['train_op']])
             if pred.device[op.name] == placement.HOST}
-    sess, coord, threads = _session(cfg=dict(cfg, tower_device='cpu'))
+    sess, coord, threads = _session(cfg=cfg.replace(tower_device='cpu'))
   if not host:
     _close(sess, coord, threads)
     return 0.0

@@ -49,7 +49,7 @@ def define_settings_flags(flag_values):
     elif s.kind == 'enum':
       define.enum(s.name, None, list(s.choices), doc)
     else:
-      getattr(define, {'bool': 'bool', 'list': 'list', 'float': 'float',
+      getattr(define, {'bool': 'bool', 'int_list': 'list', 'float': 'float',
                        'int': 'integer'}[s.kind])(s.name, None, doc)
 
 
@@ -68,18 +68,15 @@ def settings_overrides(flag_values):
     if not flag_values[s.name].present:
       continue
     value = flag_values[s.name].value
-    if s.kind == 'list':
-      try:
+    try:
+      if s.kind == 'int_list':
         value = [int(v) for v in value]
-      except ValueError:
-        raise settings.ConfigError('--%s: must be a comma-separated list of positive '
-                                   'integers, got %r' % (s.name, ','.join(value)))
-    if s.kind == 'int_or_auto' and value != 'auto':
-      try:
+      if s.kind == 'int_or_auto' and value != 'auto':
         value = int(value)
-      except ValueError:
-        raise settings.ConfigError('--%s: must be a positive integer or auto, got %r'
-                                   % (s.name, value))
+    except ValueError:
+      raise settings.ConfigError('--%s: must be %s, got %r' % (
+          s.name, settings.describe(s.name),
+          ','.join(value) if isinstance(value, list) else value)) from None
     out[s.name] = value
   return out
 

@@ -103,11 +103,11 @@ def resolve_num_gpus(cfg):
     GpuSetupError: see check_gpus_usable.
   """
   if cfg['num_gpus'] == 0:
-    return dict(cfg, num_gpus=1, tower_device='cpu')
+    return cfg.replace(num_gpus=1, tower_device='cpu')
   check_gpus_usable(cfg)
   if cfg['num_gpus'] != 'auto':
     return cfg
-  return dict(cfg, num_gpus=max(1, visible_gpus()))
+  return cfg.replace(num_gpus=max(1, visible_gpus()))
 
 
 # ----------------------------------------------------------------------------- placement
@@ -123,7 +123,7 @@ def variable_device(cfg):
   """The device of every variable (codes, decoder, slots, global step); see the module
   docstring. Decided from the graph's request, not from the GPUs visible here, so the
   graph built on a CPU machine is the one a GPU machine runs."""
-  choice = cfg.get('variable_device', 'auto')
+  choice = cfg['variable_device']
   if choice == 'gpu' or (choice == 'auto' and cfg['tower_device'] == 'gpu'):
     return '/gpu:0'
   return HOST
@@ -163,8 +163,7 @@ def describe_variables(cfg, num_visible=None, cluster=False):
   device = variable_device(cfg)
   n = visible_gpus() if num_visible is None else num_visible
   if device != HOST and n == 0:
-    return 'variables on /cpu:0 (--variable_device %s, no GPU visible)' % cfg.get(
-        'variable_device', 'auto')
+    return 'variables on /cpu:0 (--variable_device %s, no GPU visible)' % cfg['variable_device']
   return 'variables on %s' % device
 
 
@@ -184,7 +183,7 @@ def session_config(cfg):
   options (precision.configure_session)."""
   n_cpu = cfg['num_gpus'] if cfg['tower_device'] == 'cpu' else 1
   conf = tf.ConfigProto(allow_soft_placement=True, device_count={'CPU': max(1, n_cpu)})
-  if cfg.get('input_cache', 'off') != 'off':
+  if cfg['input_cache'] != 'off':
     cache_lib.configure_session(conf)
-  precision_lib.configure_session(conf, cfg.get('precision', 'fp32'), towers_on_gpu(cfg))
+  precision_lib.configure_session(conf, cfg['precision'], towers_on_gpu(cfg))
   return conf

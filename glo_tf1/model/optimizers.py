@@ -94,7 +94,7 @@ class UniqueRowsGradientDescentOptimizer(tf.train.GradientDescentOptimizer):
 def unique_scatter_rows(cfg):
   """Whether every scatter of the training graph must write each row once: under
   --deterministic with the variables on a GPU (see UniqueRowsGradientDescentOptimizer)."""
-  return bool(cfg.get('deterministic')) and devices.variable_device(cfg) != devices.HOST
+  return cfg['deterministic'] and devices.variable_device(cfg) != devices.HOST
 
 
 # --optimizer and --codes_optimizer: name -> fn(learning_rate, unique_rows) returning a TF1
@@ -195,7 +195,7 @@ def train_op(loss, codes, network_vars, cfg, global_step):
   make = lambda name, lr: make_optimizer(name, lr, unique)
   same = (cfg['optimizer'] == cfg['codes_optimizer'] and
           cfg['learning_rate'] == cfg['codes_learning_rate'])
-  if cfg.get('precision') == 'fp16':
+  if cfg['precision'] == 'fp16':
     # Learning rates made here: an optimizer's own tensor would be made inside the cond of
     # loss_scaled_train_op, where the learning-rate summary cannot read it.
     net_opt = make(cfg['optimizer'], tf.constant(cfg['learning_rate'], name='learning_rate'))

@@ -138,7 +138,7 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   if cluster is not None:
     # The parameter servers hold the variables: replica_device_setter moves `/cpu:0`
     # variables to them (a GPU request would be merged into a ps device it lacks).
-    cfg = dict(cfg, variable_device='cpu')
+    cfg = cfg.replace(variable_device='cpu')
     if cluster.sync_replicas:
       train_op_fn = cluster_lib.sync_train_op_fn(cluster)
     extra = {'codes_partitioner': cluster_lib.codes_partitioner(cluster),
@@ -200,7 +200,7 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
   """
   run_dir = os.path.abspath(run_dir)
   cache = None
-  if cfg.get('input_cache', 'off') != 'off':
+  if cfg['input_cache'] != 'off':
     if cluster is not None:
       raise settings.ConfigError('--input_cache: not supported on a cluster yet (each '
                                    'worker reads its own share of the files); use off')

@@ -266,7 +266,7 @@ def _config_of_version(version, **changes):
   """A config.json as glo-tf1 wrote it in format `version` (settings.CONFIG_VERSION's
   history): 1 had no config_version and may lack settings added later."""
   from glo_tf1 import settings as settings_lib  # pylint: disable=import-outside-toplevel
-  cfg = settings_lib.resolve('demo', {'image_size': 16})
+  cfg = dict(settings_lib.resolve('demo', {'image_size': 16}))  # a plain, editable dict
   if version >= 2:
     cfg['config_version'] = version
   for k, v in changes.items():

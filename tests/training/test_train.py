@@ -207,8 +207,8 @@ def test_corrupt_image_is_named(lfw_dir, tmp_path, flags_reset):  # pylint: disa
 
 
 @pytest.mark.parametrize('flag,value,match', [
-    ('image_size', 48, '--image_size=48'),
-    ('image_size', 8, '--image_size=8'),
+    ('image_size', 48, '--image_size: must be one of 16, 32, 64'),
+    ('image_size', 8, '--image_size: must be one of 16, 32, 64'),
     ('batch_size', 0, '--batch_size: must be a positive integer'),
     ('learning_rate', -1.0, '--learning_rate: must be a positive number'),
     ('min_after_dequeue', 5000, '--min_after_dequeue'),
@@ -293,7 +293,7 @@ def test_paper64_trains_dcgans_generator_and_a_run_without_decoder_resumes(lfw_d
 def test_resume_fills_settings_added_since_the_run_started(tmp_path):
   run = tmp_path / 'run'
   run.mkdir()
-  old = settings.resolve('demo')
+  old = dict(settings.resolve('demo'))
   del old['input_cache']  # a run directory from before that setting existed
   io.write_json(str(run / 'config.json'), old)
   cfg, resumed = rundir.resolve_for_run(str(run), None, {})

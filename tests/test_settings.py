@@ -1,0 +1,92 @@
+"""The typed settings: every setting declares its kind and bounds, `validate` checks each
+against them, and a validated config is frozen."""
+import json
+
+import pytest
+
+from glo_tf1 import io
+from glo_tf1 import settings
+
+
+def test_every_setting_has_a_spec_help_and_its_presets_validate():
+  assert set(settings.SPECS) == set(settings.BLOG)
+  assert set(settings.HELP) == set(settings.BLOG) - {'preset'}
+  for name, spec in settings.SPECS.items():
+    assert (spec.kind == 'enum') == (name in settings.CHOICES and name != 'image_size'), name
+  for preset in settings.PRESETS:
+    cfg = settings.resolve(preset)
+    assert isinstance(cfg, settings.Settings) and cfg['preset'] == preset
+
+
+def _numbers():
+  for name, spec in settings.SPECS.items():
+    if spec.kind in ('int', 'float', 'int_or_auto') and name not in settings.CHOICES:
+      yield name, spec
+
+
+@pytest.mark.parametrize('name,spec', list(_numbers()))
+def test_each_bound_is_accepted_or_refused_as_declared(name, spec):
+  """At each declared bound: the bound itself (refused when open), one step inside it
+  (accepted) and one step outside it (refused, the error naming the flag)."""
+  base = settings.resolve('blog', {'shuffle_capacity': 10 ** 6, 'min_after_dequeue': 0})
+  step = 1 if spec.kind != 'float' else 1e-3
+
+  def ok(value):
+    try:
+      base.replace(**{name: value})
+      return True
+    except settings.ConfigError as e:
+      assert str(e).startswith('--%s: must be ' % name) and repr(value) in str(e)
+      return False
+
+  if spec.low is not None:
+    assert ok(spec.low) is (not spec.open)
+    assert ok(spec.low + step)
+    assert not ok(spec.low - step)
+  if spec.high is not None:
+    assert ok(spec.high) is (not spec.open)
+    assert ok(spec.high - step)
+    assert not ok(spec.high + step)
+  assert ok(None) is spec.optional
+  assert not ok(True)  # a bool is not a number
+  assert not ok('3')
+
+
+def test_kinds_refuse_the_wrong_type():
+  cfg = settings.resolve('blog')
+  for name, value in (('tight_crop', 1), ('decoder', 'vae'), ('image_size', 48),
+                      ('image_size', 64.0), ('decoder_filters', []),
+                      ('decoder_filters', [64, 0]), ('learning_rate', float('nan')),
+                      ('num_gpus', 'all')):
+    with pytest.raises(settings.ConfigError, match='^--%s: must be ' % name):
+      cfg.replace(**{name: value})
+  assert cfg.replace(num_gpus='auto')['num_gpus'] == 'auto'
+  assert cfg.replace(learning_rate=2)['learning_rate'] == 2  # an int is a number
+
+
+def test_cross_field_rules_name_the_setting():
+  cfg = settings.resolve('blog')
+  with pytest.raises(settings.ConfigError, match='^--min_after_dequeue: must be below'):
+    cfg.replace(min_after_dequeue=cfg['shuffle_capacity'])
+  with pytest.raises(settings.ConfigError, match='^--num_reader_threads: --deterministic'):
+    cfg.replace(deterministic=True, num_reader_threads=2)
+  with pytest.raises(settings.ConfigError, match='^--input_cache: '):
+    cfg.replace(input_pipeline='post', num_reader_threads=1, input_cache='auto')
+
+
+def test_a_validated_config_is_frozen_and_round_trips_through_config_json(tmp_path):
+  cfg = settings.resolve('blog')
+  with pytest.raises(TypeError):
+    cfg['seed'] = 1  # pylint: disable=unsupported-assignment-operation
+  with pytest.raises(AttributeError, match='frozen'):
+    cfg.seed = 1
+  filters = cfg['decoder_filters']
+  filters.append(7)  # the caller's copy
+  assert cfg.decoder_filters == settings.BLOG['decoder_filters']
+  assert cfg.replace(seed=3).seed == 3 and cfg.seed == 0
+  path = str(tmp_path / 'config.json')
+  io.write_json(path, settings.to_saved(cfg))
+  back = settings.validate(settings.migrate(io.read_json(path)))
+  assert back == cfg and json.load(open(path))['decoder_filters'] == filters[:-1]
+  with pytest.raises(settings.ConfigError, match='^--config: unknown settings'):
+    settings.validate(dict(cfg, colour='red'))
