@@ -17,6 +17,7 @@ from absl import flags
 
 from glo_tf1 import settings
 from glo_tf1.cli import common
+from glo_tf1.evaluation import metrics
 
 FLAGS = flags.FlagValues()
 _define = common.Definer(FLAGS)
@@ -24,7 +25,7 @@ _define.enum('format', 'markdown', list(settings.COMPARE_FORMATS), 'Table format
              'to \\input) or csv (mean and std columns).')
 _define.string('out', None, 'Write the table to this file (default: print it).')
 _define.list('metrics', ['psnr_db', 'fid_train'], 'Metrics of each report section to show: '
-             'psnr_db, mse_pm1, mse_01, fid_train, fid_heldout.')
+             '%s (evaluation/metrics.py).' % ', '.join(c.key for c in metrics.columns()))
 _define.list('sections', None, 'Report sections to show, in this order of the report '
              '(default: every section that all reports have), e.g. '
              'train_learned,pca_train,heldout,pca_heldout.')

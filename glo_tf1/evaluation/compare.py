@@ -15,7 +15,7 @@ every report under a folder) and makes one table for a paper:
   different protocols are refused, naming the difference: their numbers are not
   comparable, so one table of them would be wrong.
 
-The columns are one metric of one report section each (report.SECTION_LABELS order):
+The columns are one metric of one report section each (report.SECTIONS order):
 PSNR of the reconstruction sections and FID against the training images of the FID
 sections by default.
 """
@@ -28,22 +28,12 @@ import numpy as np
 
 from glo_tf1 import io
 from glo_tf1 import settings
+from glo_tf1.evaluation import metrics as metrics_lib
 from glo_tf1.evaluation import report as report_lib
 
 REPORT_NAME = 'evaluation.json'
 FORMATS = settings.COMPARE_FORMATS
 DEFAULT_METRICS = ('psnr_db', 'fid_train')
-METRIC_NAMES = {'psnr_db': 'PSNR', 'mse_pm1': 'MSE[-1,1]', 'mse_01': 'MSE[0,1]',
-                'fid_train': 'FID', 'fid_heldout': 'FID (held-out ref.)'}
-# Short column names of the report's sections (report.SECTION_LABELS has the long ones).
-SHORT_LABELS = {
-    'train_learned': 'train, learned codes', 'train': 'train, codes re-optimised',
-    'pca_train': 'train, PCA', 'heldout': 'held-out', 'pca_heldout': 'held-out, PCA',
-    'fid_samples_unit': 'samples N(0,I)', 'fid_samples_fitted': 'samples diagonal',
-    'fid_samples_full': 'samples full cov.', 'fid_reconstructions': 'train, learned codes',
-    'fid_heldout_reconstructions': 'held-out', 'fid_heldout_images': 'held-out real',
-    'fid_pca_reconstructions': 'train, PCA', 'fid_pca_heldout_reconstructions': 'held-out, PCA',
-}
 # Settings that say how a run was trained but not what it learned: left out of a row's
 # identity (the model settings, the towers and the checkpoint step are in it).
 _GROUP_EXTRA = ('num_gpus', 'precision', 'pca_image_size')
@@ -154,8 +144,8 @@ def row_label(cfg):
 
 
 def columns(reports, metrics=DEFAULT_METRICS, sections=None):
-  """[(section, metric)] that every report has, in report.SECTION_LABELS order."""
-  order = list(report_lib.SECTION_LABELS)
+  """[(section, metric)] that every report has, in report.SECTIONS order."""
+  order = [s.name for s in report_lib.SECTIONS]
   names = sections or order
   out = []
   for name in sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
@@ -202,7 +192,8 @@ def mean_std(values):
 
 
 def _fmt(metric):
-  return {'psnr_db': '%.2f', 'fid_train': '%.2f', 'fid_heldout': '%.2f'}.get(metric, '%.5f')
+  col = metrics_lib.column(metric)
+  return col.fmt if col else '%.5f'
 
 
 def cell(values, metric, pm='±'):
@@ -213,7 +204,9 @@ def cell(values, metric, pm='±'):
 
 def header(col):
   section, metric = col
-  return '%s %s' % (SHORT_LABELS.get(section, section), METRIC_NAMES.get(metric, metric))
+  short = {s.name: s.short for s in report_lib.SECTIONS}
+  col = metrics_lib.column(metric)
+  return '%s %s' % (short.get(section, section), col.short if col else metric)
 
 
 def protocol_text(proto, cols=()):

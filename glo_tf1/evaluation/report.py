@@ -20,14 +20,17 @@ adds the `fid_*` sections: samples of each sampler, reconstructions and held-out
 (GLO's and PCA's) against the real training (and held-out) images, with their image counts.
 
 Writes OUT_DIR/evaluation.json and OUT_DIR/evaluation.md. The report is a dict whose
-'sections' map a name to one set of numbers (see SECTION_LABELS; COLUMNS lists the
-markdown table's columns), so another metric adds a section and its columns.
+'sections' map a name to one set of numbers. Each section is one metric (metrics.py) of
+one image set made by one reconstructor (SECTIONS): `evaluate` runs each image set once,
+batch by batch, through each of its reconstructors, and feeds every section's metric.
 
 Numbers (images as the trainer sees them: cropped, resized, float, no quantisation):
   mse_pm1  mean over images and pixels of (x - x')^2 with pixels in [-1, 1].
   mse_01   the same with pixels in [0, 1] (= mse_pm1 / 4).
   psnr_db  mean over images of 10 log10(1 / mse_01 of the image) (peak 1 on [0, 1]).
+  fid_*    FID against the training (and held-out) images (fid/).
 """
+import collections
 import contextlib
 import os
 import sys
@@ -44,6 +47,7 @@ from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.evaluation import fid
 from glo_tf1.evaluation import generation
+from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import pca as pca_lib
 from glo_tf1.evaluation import runs
 from glo_tf1.model import codes as codes_lib
@@ -53,43 +57,49 @@ from glo_tf1.model import optimizers
 from glo_tf1.training import run_dir as rundir
 
 
-SECTION_LABELS = {
-    'train_learned': 'training images, learned codes',
-    'train': 'training images, codes re-optimised',
-    'pca_train': 'training images, PCA (linear baseline)',
-    'heldout': 'held-out images, codes optimised',
-    'pca_heldout': 'held-out images, PCA (linear baseline)',
-}
-SECTION_LABELS.update(fid.SECTION_LABELS)
-# Markdown columns: (key in a section, header, format). A new metric appends its own.
-COLUMNS = [
-    ('num_images', 'images', '%d'),
-    ('steps', 'code steps', '%s'),
-    ('mse_pm1', 'MSE [-1,1]', '%.5f'),
-    ('mse_01', 'MSE [0,1]', '%.5f'),
-    ('psnr_db', 'PSNR (dB)', '%.2f'),
-    ('fid_train', 'FID vs train', '%.2f'),
-    ('fid_heldout', 'FID vs held-out', '%.2f'),
-]
+# A section: one metric of one image set made by one reconstructor. label: the report's row;
+# short: glo-compare's column. Image sets: train (--max_images training images), heldout
+# (--max_images held-out images), samples (noise), fid_train and fid_heldout (the FID
+# references' images). Reconstructors: learned (the trained codes), optimised (codes fitted
+# with the decoder frozen), pca (the linear baseline), a sampler, real (the images
+# themselves: the reference's own statistics). The report keeps this order.
+Section = collections.namedtuple('Section', ['name', 'label', 'short', 'image_set',
+                                             'reconstructor', 'metric'])
+SECTIONS = (
+    Section('train_learned', 'training images, learned codes', 'train, learned codes',
+            'train', 'learned', 'pixel'),
+    Section('train', 'training images, codes re-optimised', 'train, codes re-optimised',
+            'train', 'optimised', 'pixel'),
+    Section('pca_train', 'training images, PCA (linear baseline)', 'train, PCA', 'train',
+            'pca', 'pixel'),
+    Section('heldout', 'held-out images, codes optimised', 'held-out', 'heldout',
+            'optimised', 'pixel'),
+    Section('pca_heldout', 'held-out images, PCA (linear baseline)', 'held-out, PCA',
+            'heldout', 'pca', 'pixel'),
+    Section('fid_samples_unit', 'samples, N(0, I) (FID)', 'samples N(0,I)', 'samples',
+            'unit', 'fid'),
+    Section('fid_samples_fitted', 'samples, fitted diagonal Gaussian (FID)',
+            'samples diagonal', 'samples', 'fitted', 'fid'),
+    Section('fid_samples_full', 'samples, fitted full-covariance Gaussian (FID)',
+            'samples full cov.', 'samples', 'full', 'fid'),
+    Section('fid_reconstructions', 'training images, learned codes (FID)',
+            'train, learned codes', 'fid_train', 'learned', 'fid'),
+    Section('fid_pca_reconstructions', 'training images, PCA (FID)', 'train, PCA',
+            'fid_train', 'pca', 'fid'),
+    Section('fid_heldout_reconstructions', 'held-out images, codes optimised (FID)',
+            'held-out', 'heldout', 'optimised', 'fid'),
+    Section('fid_pca_heldout_reconstructions', 'held-out images, PCA (FID)',
+            'held-out, PCA', 'heldout', 'pca', 'fid'),
+    Section('fid_heldout_images', 'held-out real images (FID)', 'held-out real',
+            'fid_heldout', 'real', 'fid'),
+)
 
 
-# ----------------------------------------------------------------------------- metrics
-
-def image_metrics(images, recons):
-  """Per-image (mse on [-1, 1], mse on [0, 1], PSNR in dB with peak 1 on [0, 1])."""
-  x = np.asarray(images, np.float64).reshape(len(images), -1)
-  y = np.asarray(recons, np.float64).reshape(len(recons), -1)
-  mse_pm1 = np.mean((x - y) ** 2, axis=1)
-  mse_01 = mse_pm1 / 4.
-  psnr = 10. * np.log10(1. / np.maximum(mse_01, 1e-20))
-  return mse_pm1, mse_01, psnr
-
-
-def summarise(mse_pm1, mse_01, psnr):
-  """The section numbers of per-image metrics."""
-  return {'num_images': int(len(mse_pm1)), 'mse_pm1': float(np.mean(mse_pm1)),
-          'mse_01': float(np.mean(mse_01)), 'psnr_db': float(np.mean(psnr)),
-          'psnr_db_std': float(np.std(psnr))}
+def columns():
+  """The markdown table's columns, (key in a section, header, format): the image count and
+  code steps, then every registered metric's (metrics.columns())."""
+  return [('num_images', 'images', '%d'), ('steps', 'code steps', '%s')] + [
+      (c.key, c.header, c.fmt) for c in metrics.columns()]
 
 
 # ----------------------------------------------------------------------------- graph
@@ -139,40 +149,99 @@ def build_code_fitting(cfg, batch_size):
 
 # ----------------------------------------------------------------------------- procedures
 
-def _batches(n, batch_size):
-  for start in range(0, n, batch_size):
-    yield start, min(start + batch_size, n)
+class ImageSet:
+  """Images to measure, in batches: `paths` (with their training `indices` when they are
+  training images) or `num_samples` noise vectors of `dims` from `rng`; `extras` go into each
+  of its sections; `rng` also draws the optimised reconstructor's initial codes."""
+
+  def __init__(self, label, batch_size, paths=None, indices=None, num_samples=0, dims=0,
+               rng=None, extras=None):
+    self.label, self.batch_size, self.paths, self.indices = label, batch_size, paths, indices
+    self.num_samples, self.dims, self.rng = num_samples, dims, rng
+    self.extras = extras or {}
+    self.size = len(paths) if paths is not None else num_samples
+
+  def batches(self, load):
+    """Yields Batch objects; `load(paths)` -> images, called only when a batch's images
+    are read."""
+    for start in range(0, self.size, self.batch_size):
+      end = min(start + self.batch_size, self.size)
+      yield Batch(self, start, end, load)
 
 
-def evaluate_learned(sess, gen, train_paths, indices, batch_size):
-  """Per-image metrics of the learned codes of training images `indices`."""
-  out = []
-  for a, b in _batches(len(indices), batch_size):
-    originals, recons = generation.reconstructions(sess, gen, train_paths, indices[a:b])
-    out.append(image_metrics(originals, recons))
-  return [np.concatenate(m) for m in zip(*out)]
+class Batch:
+  """One batch of an ImageSet: `images` (loaded on first use), `indices`, `noise`."""
+
+  def __init__(self, image_set, start, end, load):
+    self.image_set, self.start, self.end = image_set, start, end
+    self._load, self._images = load, None
+    s = image_set
+    self.indices = s.indices[start:end] if s.indices is not None else None
+    self.noise = s.rng.standard_normal((end - start, s.dims)) if s.paths is None else None
+
+  @property
+  def images(self):
+    if self._images is None:
+      self._images = self._load(self.image_set.paths[self.start:self.end])
+    return self._images
 
 
-def evaluate_optimised(sess, gen, fit, cfg, paths, steps, num_train, rng, label='',
-                       on_batch=None):
-  """Per-image metrics after `steps` optimizer steps of fresh codes for `paths`;
-  `on_batch(images, reconstructions)` sees each batch (FID features)."""
+def optimise_codes(sess, fit, cfg, images, steps, num_train, rng):
+  """Reconstructions of `images` after `steps` optimizer steps of fresh codes (the decoder
+  frozen; build_code_fitting)."""
   batch_size = fit['images'].get_shape().as_list()[0]
-  out = []
-  report = progress.Progress('  ' + label, len(paths), 'images', every_secs=10)
-  for a, b in _batches(len(paths), batch_size):
-    images = generation.load_images(sess, gen, paths[a:b])
-    padded = generation.pad_batch(images, batch_size)
-    sess.run(fit['reset'], {fit['init']: initial_codes(cfg, num_train, padded, rng),
-                            fit['images']: padded})
-    for _ in range(steps):
-      sess.run(fit['step'])
-    recons = sess.run(fit['reconstructions'])[:b - a]
-    out.append(image_metrics(images, recons))
-    if on_batch:
-      on_batch(images, recons)
-    report.update(b)
-  return [np.concatenate(m) for m in zip(*out)]
+  padded = generation.pad_batch(images, batch_size)
+  sess.run(fit['reset'], {fit['init']: initial_codes(cfg, num_train, padded, rng),
+                          fit['images']: padded})
+  for _ in range(steps):
+    sess.run(fit['step'])
+  return sess.run(fit['reconstructions'])[:len(images)]
+
+
+def reconstructors(sess, gen, fit, cfg, num_train, steps, pca_model=None):
+  """{name: (function Batch -> images in [-1, 1], extras of its sections)}: learned,
+  optimised, pca (with a model) and one per sampler."""
+  out = {
+      'learned': (lambda b: generation.decode_codes(
+          sess, gen, generation.training_codes(sess, gen, b.indices)), {'steps': 'trained'}),
+      'optimised': (lambda b: optimise_codes(sess, fit, cfg, b.images, steps, num_train,
+                                             b.image_set.rng), {'steps': steps}),
+  }
+  if pca_model is not None:
+    info = pca_lib.describe(pca_model)
+    out['pca'] = (lambda b: pca_lib.reconstruct(pca_model, b.images),
+                  {'components': info['components'], 'fit_images': info['fit_images']})
+  for sampler in generation.SAMPLERS:
+    out[sampler] = ((lambda b, s=sampler: generation.sample(sess, gen, s, b.noise)[1]), {})
+  return out
+
+
+def measure(image_sets, recons, contexts, load, sections=None):
+  """{section: numbers} of every section whose image set, reconstructor and metric
+  (`contexts`: metric name -> its context) are given, in `sections` order. Each image set
+  is read once, batch by batch; each of its reconstructors runs once per batch and feeds
+  every metric measuring it. sections: default SECTIONS."""
+  sections = SECTIONS if sections is None else sections
+  out = {}
+  for set_name, image_set in image_sets.items():
+    todo = [s for s in sections if s.image_set == set_name and s.reconstructor in recons
+            and s.metric in contexts]
+    if not todo:
+      continue
+    accs = [metrics.METRICS[s.metric].accumulator(contexts[s.metric]) for s in todo]
+    meter = progress.Progress('  ' + image_set.label, image_set.size, 'images',
+                              every_secs=10)
+    for batch in image_set.batches(load):
+      outputs = {}
+      for s, acc in zip(todo, accs):
+        if s.reconstructor not in outputs:
+          outputs[s.reconstructor] = recons[s.reconstructor][0](batch)
+        acc.add(batch.images if metrics.METRICS[s.metric].pairs else None,
+                outputs[s.reconstructor])
+      meter.update(batch.end)
+    for s, acc in zip(todo, accs):
+      out[s.name] = dict(acc.values(), **image_set.extras, **recons[s.reconstructor][1])
+  return {s.name: out[s.name] for s in sections if s.name in out}
 
 
 def _image_batches(sess, gen, paths, chunk=128):
@@ -193,12 +262,7 @@ def fit_pca(sess, gen, run, max_images, seed):
                      run['cfg']['latent_dims'], seed=seed)
 
 
-def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkpoint=None,
-             steps=1000, max_images=1000, batch_size=None, seed=0, verify=True,
-             fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000):
-  """Runs the evaluation; returns the report dict (see module doc). With
-  fid_num_images > 0 it adds the FID sections (fid.evaluate_fid); with pca_max_images not
-  None the PCA baseline's (0: fitted on every training image)."""
+def _check_arguments(data_dir, file_list, steps, max_images, pca_max_images):
   if file_list and not data_dir:
     raise settings.ConfigError('--file_list needs --data_dir')
   if steps < 0:
@@ -208,25 +272,35 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   if pca_max_images is not None and (pca_max_images < 0 or pca_max_images == 1):
     raise settings.ConfigError('--pca_max_images must be 0 (all) or at least 2, got %d'
                                % pca_max_images)
-  run = runs.read_run(run_dir, train_data_dir, verify=verify)
-  cfg = run['cfg']
-  batch_size = batch_size or cfg['batch_size']
-  if batch_size < 1:
-    raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
-  rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
-  num_train = len(run['paths'])
-  heldout_names = []
-  if data_dir:
-    heldout_names = files.list_images(data_dir, file_list)
-    heldout_names = [heldout_names[i] for i in
-                     files.seeded_subset(len(heldout_names), max_images, np.random.RandomState([seed, 1]))]
-    if verify:
-      bad = data_check.check_files(data_dir, heldout_names, decode=True, progress=False)
-      if bad:
-        raise files.DataError('%d held-out image(s) in %s are not usable:\n%s' % (
-            len(bad), data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
-  train_idx = files.seeded_subset(num_train, max_images, np.random.RandomState([seed, 2]))
-  report = {
+
+
+def heldout_images(data_dir, file_list, max_images, seed, verify):
+  """The held-out file names (a seeded subset of at most max_images), checked for
+  decoding when `verify`."""
+  names = files.list_images(data_dir, file_list)
+  names = [names[i] for i in
+           files.seeded_subset(len(names), max_images, np.random.RandomState([seed, 1]))]
+  if verify:
+    bad = data_check.check_files(data_dir, names, decode=True, progress=False)
+    if bad:
+      raise files.DataError('%d held-out image(s) in %s are not usable:\n%s' % (
+          len(bad), data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
+  return names
+
+
+def _identical_to_training(run_dir, data_dir, names):
+  """How many of the held-out files are byte-identical to training files (warns)."""
+  train_hashes = {h for _, _, _, h in files.read_manifest(
+      os.path.join(run_dir, files.MANIFEST_NAME))}
+  overlap = sum(h in train_hashes for _, _, _, h in files.build_manifest(data_dir, names))
+  if overlap:
+    print('warning: %d of the %d held-out images are byte-identical to training images'
+          % (overlap, len(names)), file=sys.stderr)
+  return overlap
+
+
+def _new_report(run, run_dir, cfg, seed, steps, batch_size):
+  return {
       'glo_tf1_version': __version__,
       'created': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
       'run_dir': os.path.abspath(run_dir),
@@ -248,10 +322,38 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
       'provenance': run['provenance'],
       'sections': {},
   }
+
+
+def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkpoint=None,
+             steps=1000, max_images=1000, batch_size=None, seed=0, verify=True,
+             fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000):
+  """Runs the evaluation; returns the report dict (see module doc). With
+  fid_num_images > 0 it adds the FID sections (of n = min(fid_num_images, training images)
+  images each: the references, the samples, the learned and PCA reconstructions of the
+  training reference's images; and the held-out reconstructions); with pca_max_images not
+  None the PCA baseline's (0: fitted on every training image)."""
+  _check_arguments(data_dir, file_list, steps, max_images, pca_max_images)
+  run = runs.read_run(run_dir, train_data_dir, verify=verify)
+  cfg = run['cfg']
+  batch_size = batch_size or cfg['batch_size']
+  if batch_size < 1:
+    raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
+  rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
+  num_train = len(run['paths'])
+  names = heldout_images(data_dir, file_list, max_images, seed, verify) if data_dir else []
+  train_idx = files.seeded_subset(num_train, max_images, np.random.RandomState([seed, 2]))
+  report = _new_report(run, run_dir, cfg, seed, steps, batch_size)
+  image_sets = {'train': ImageSet(
+      'training images', batch_size, [run['paths'][i] for i in train_idx], train_idx,
+      rng=np.random.RandomState([seed, 3]), extras={'data_dir': run['data_dir']})}
+  if names:
+    image_sets['heldout'] = ImageSet(
+        'held-out images', batch_size,
+        [os.path.abspath(os.path.join(data_dir, n)) for n in names],
+        rng=np.random.RandomState([seed, 4]),
+        extras={'data_dir': os.path.abspath(data_dir), 'file_list': file_list,
+                'identical_to_training': _identical_to_training(run_dir, data_dir, names)})
   fid_ops = _fid_extractor() if fid_num_images else None
-  heldout_fid = []  # FID features of the held-out reconstructions
-  heldout_pca_fid = []  # and of their PCA reconstructions
-  pca_metrics = {'pca_train': [], 'pca_heldout': []}
   with tf.Graph().as_default():
     gen = generation.build_generation_graph(cfg, num_train, batch_size=batch_size)
     fit = build_code_fitting(cfg, batch_size)
@@ -262,70 +364,44 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
       ckpt = runs.restore_variables(sess, run_dir, gen['restore_vars'], checkpoint)
       report.update(checkpoint=ckpt, step=rundir.checkpoint_step(ckpt))
       print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
-            % (run_dir, report['step'], len(train_idx), len(heldout_names), steps),
-            flush=True)
+            % (run_dir, report['step'], len(train_idx), len(names), steps), flush=True)
       model = None
       if pca_max_images is not None:
         model = fit_pca(sess, gen, run, pca_max_images, seed)
         report['pca'] = pca_lib.describe(model)
-
-      def with_pca(section, features=None):
-        """on_batch that measures PCA's reconstructions of the batch's images too."""
-        def on_batch(images, recons):
-          if model is not None:
-            pca_recons = pca_lib.reconstruct(model, images)
-            pca_metrics[section].append(image_metrics(images, pca_recons))
-            if fid_ops and section == 'pca_heldout':
-              heldout_pca_fid.append(fid_sess.run(
-                  fid_ops['features'], {fid_ops['images']: pca_recons}))
-          if features is not None:
-            features.append(fid_sess.run(fid_ops['features'], {fid_ops['images']: recons}))
-        return on_batch
-
-      def pca_section(name, **extra):
-        if model is not None:
-          sections[name] = dict(summarise(*[np.concatenate(m) for m in zip(
-              *pca_metrics[name])]), components=report['pca']['components'],
-                                fit_images=report['pca']['fit_images'], **extra)
-
-      sections = report['sections']
-      sections['train_learned'] = dict(
-          summarise(*evaluate_learned(sess, gen, run['paths'], train_idx, batch_size)),
-          steps='trained', data_dir=run['data_dir'])
-      train_paths = [run['paths'][i] for i in train_idx]
-      sections['train'] = dict(summarise(*evaluate_optimised(
-          sess, gen, fit, cfg, train_paths, steps, num_train,
-          np.random.RandomState([seed, 3]), 'training images',
-          on_batch=with_pca('pca_train'))),
-          steps=steps, data_dir=run['data_dir'])
-      pca_section('pca_train', data_dir=run['data_dir'])
-      if heldout_names:
-        paths = [os.path.abspath(os.path.join(data_dir, n)) for n in heldout_names]
-        train_hashes = {h for _, _, _, h in files.read_manifest(
-            os.path.join(run_dir, files.MANIFEST_NAME))}
-        overlap = sum(h in train_hashes for _, _, _, h in
-                      files.build_manifest(data_dir, heldout_names))
-        if overlap:
-          print('warning: %d of the %d held-out images are byte-identical to training '
-                'images' % (overlap, len(paths)), file=sys.stderr)
-        sections['heldout'] = dict(summarise(*evaluate_optimised(
-            sess, gen, fit, cfg, paths, steps, num_train,
-            np.random.RandomState([seed, 4]), 'held-out images',
-            on_batch=with_pca('pca_heldout', heldout_fid if fid_ops else None))),
-            steps=steps, data_dir=os.path.abspath(data_dir), file_list=file_list,
-            identical_to_training=overlap)
-        pca_section('pca_heldout', data_dir=os.path.abspath(data_dir), file_list=file_list)
+      # Each registered metric's context; FID's (its network, the references) only with FID.
+      contexts = {name: None for name in metrics.METRICS if name != 'fid'}
       if fid_ops:
-        report['fid'], fid_sections = fid.evaluate_fid(
-            fid_sess, fid_ops, sess, gen, run, fid_num_images, seed,
-            heldout=(data_dir, files.list_images(data_dir, file_list)) if data_dir else None,
-            heldout_recon_features=np.concatenate(heldout_fid) if heldout_fid else None,
-            cache_dir=fid_cache_dir, method=fid_method,
-            pca_reconstruct=(lambda x: pca_lib.reconstruct(model, x)) if model else None,
-            heldout_pca_features=(np.concatenate(heldout_pca_fid) if heldout_pca_fid
-                                  else None))
-        sections.update(fid_sections)
+        t0 = time.time()
+        refs = fid.references(fid_sess, fid_ops, run, fid_num_images, seed, fid_cache_dir,
+                              (data_dir, files.list_images(data_dir, file_list))
+                              if data_dir else None)
+        contexts['fid'] = metrics.FidContext(fid_sess, fid_ops, {
+            k: g for k, (g, _) in refs.items()}, fid_method, 50, {})
+        image_sets.update(_fid_image_sets(run, refs, seed))
+      recons = reconstructors(sess, gen, fit, cfg, num_train, steps, model)
+      sections = measure(image_sets, recons, contexts,
+                         lambda paths: generation.load_images(sess, gen, paths))
+      if fid_ops and 'heldout' in refs:  # the held-out references against the training
+        sections['fid_heldout_images'] = metrics.METRICS['fid'].accumulator(
+            contexts['fid']).values(refs['heldout'][0], refs['heldout'][1]['num_images'],
+                                    skip=('heldout',))
+      report['sections'] = {s.name: sections[s.name] for s in SECTIONS if s.name in sections}
+      if fid_ops:
+        report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method,
+                                     time.time() - t0)
   return report
+
+
+def _fid_image_sets(run, refs, seed, chunk=500):
+  """The FID image sets: `chunk` decoded images in memory at a time."""
+  n = refs['train'][1]['num_images']
+  idx = fid.choose_subset(len(run['names']), n, seed)  # the reference's images
+  return {'samples': ImageSet('samples', chunk, num_samples=n,
+                              dims=run['cfg']['latent_dims'],
+                              rng=np.random.RandomState([seed, 5])),
+          'fid_train': ImageSet('FID training images', chunk, [run['paths'][i] for i in idx],
+                                idx, extras={'data_dir': run['data_dir']})}
 
 
 def _fid_extractor():
@@ -342,12 +418,13 @@ def _fid_session(ops):
 def markdown(report):
   """The report's numbers as a markdown table, with what is needed to cite them."""
   # Only the columns some section has (no empty FID columns without FID).
-  columns = [c for c in COLUMNS if any(c[0] in s for s in report['sections'].values())]
-  lines = ['| evaluation | ' + ' | '.join(h for _, h, _ in columns) + ' |',
-           '| --- | ' + ' | '.join('---:' for _ in columns) + ' |']
+  shown = [c for c in columns() if any(c[0] in s for s in report['sections'].values())]
+  labels = {s.name: s.label for s in SECTIONS}
+  lines = ['| evaluation | ' + ' | '.join(h for _, h, _ in shown) + ' |',
+           '| --- | ' + ' | '.join('---:' for _ in shown) + ' |']
   for name, section in report['sections'].items():
-    cells = [(fmt % section[key]) if key in section else '' for key, _, fmt in columns]
-    lines.append('| %s | %s |' % (SECTION_LABELS.get(name, name), ' | '.join(cells)))
+    cells = [(fmt % section[key]) if key in section else '' for key, _, fmt in shown]
+    lines.append('| %s | %s |' % (labels.get(name, name), ' | '.join(cells)))
   cfg = report['config']
   lines += ['', 'glo-tf1 %s, preset `%s`, checkpoint step %s, seed %s, %s loss, codes '
             'optimised with %s (lr %g) for %s steps, decoder frozen; MSE over pixels as the '

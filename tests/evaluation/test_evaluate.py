@@ -14,6 +14,7 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.evaluation import generation
+from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import report as evaluate
 from glo_tf1.evaluation import runs
 
@@ -22,16 +23,16 @@ def test_metrics_against_numpy():
   rng = np.random.RandomState(0)
   x = rng.uniform(-1, 1, (5, 4, 4, 3))
   y = np.clip(x + rng.normal(0, 0.1, x.shape), -1, 1)
-  mse_pm1, mse_01, psnr = evaluate.image_metrics(x, y)
+  mse_pm1, mse_01, psnr = metrics.image_metrics(x, y)
   x01, y01 = (x + 1) / 2, (y + 1) / 2  # the [0, 1] scale, computed directly
   want_01 = ((x01 - y01) ** 2).reshape(5, -1).mean(1)
   np.testing.assert_allclose(mse_01, want_01, rtol=1e-12)
   np.testing.assert_allclose(mse_pm1, ((x - y) ** 2).reshape(5, -1).mean(1), rtol=1e-12)
   np.testing.assert_allclose(psnr, 20 * np.log10(1.) - 10 * np.log10(want_01), rtol=1e-12)
   # By hand: an offset of 0.2 on [-1, 1] is 0.1 on [0, 1]: MSE 0.01, PSNR 20 dB.
-  _, m, p = evaluate.image_metrics(np.zeros((1, 2, 2, 3)), np.full((1, 2, 2, 3), 0.2))
+  _, m, p = metrics.image_metrics(np.zeros((1, 2, 2, 3)), np.full((1, 2, 2, 3), 0.2))
   np.testing.assert_allclose([m[0], p[0]], [0.01, 20.])
-  s = evaluate.summarise(mse_pm1, mse_01, psnr)
+  s = metrics.summarise(mse_pm1, mse_01, psnr)
   assert s['num_images'] == 5 and s['psnr_db'] == pytest.approx(psnr.mean())
 
 
@@ -169,7 +170,8 @@ def test_pca_baseline_matches_numpy_and_glo_beats_it_on_training_images(demo_run
   with open(os.path.join(out, 'evaluation.md')) as f:
     md = f.read()
   rows = [l.split(' | ')[0][2:] for l in md.splitlines() if l.startswith('| ')][2:]
-  assert rows == [evaluate.SECTION_LABELS[n] for n in
+  labels = {s.name: s.label for s in evaluate.SECTIONS}
+  assert rows == [labels[n] for n in
                   ('train_learned', 'train', 'pca_train', 'heldout', 'pca_heldout')]
   assert '| training images, PCA (linear baseline) | 32 |' in md
   assert 'principal components of 180 training images' in md

@@ -1,6 +1,6 @@
-"""DCGAN's generator (the paper's, --decoder dcgan): output shapes for each size, the layers
-and ops of the paper64 preset at 64 px, its N(0, 0.02) initial weights, inference-mode
-batch norm, and `decode` choosing it from a config."""
+"""DCGAN's generator (the paper's, --decoder dcgan): the layers and ops of the paper64 preset
+at 64 px, its N(0, 0.02) initial weights, its batch-norm decay, the sizes it refuses, and
+old configs meaning the post decoder (its contract as a decoder: test_registries.py)."""
 import numpy as np
 import pytest
 
@@ -22,20 +22,6 @@ def _build(size, filters=dcgan.FILTERS, batch=2, dims=100, kernel=5, is_training
 def _ops(graph, prefix, op_type):
   return [op for op in graph.get_operations()
           if op.name.startswith(prefix) and op.type == op_type]
-
-
-@pytest.mark.parametrize('size', [16, 32, 64, 128])
-def test_output_shape_and_range(size):
-  with tf.Graph().as_default():
-    out = _build(size, filters=(32, 16, 8))
-    assert out.get_shape().as_list() == [2, size, size, 3]
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      x = sess.run(out)
-    assert np.all(np.abs(x) <= 1.0) and x.std() > 0
-    # The 4x4 layer + one stride-2 block per doubling + the stride-2 output layer.
-    kernels = [v for v in tf.global_variables() if v.name.endswith('weights:0')]
-    assert len(kernels) == settings.num_upsampling_blocks(size) + 2
 
 
 @pytest.mark.parametrize('kernel', [5, 4])
@@ -109,27 +95,8 @@ def test_moving_averages_use_the_configured_decay():
     np.testing.assert_allclose(sess.run(mean), (1 - 0.9) * batch_mean, rtol=1e-4, atol=1e-7)
 
 
-def test_inference_mode_uses_moving_statistics():
-  """is_training=False: an image's output does not depend on the rest of its batch."""
-  rng = np.random.RandomState(0)
-  z = rng.randn(4, 8).astype(np.float32)
-  for is_training in (False, True):
-    with tf.Graph().as_default(), tf.Session() as sess:
-      ph = tf.placeholder(tf.float32, [4, 8])
-      with slim.arg_scope(dcgan.dcgan_arg_scope(is_training=is_training)):
-        out = dcgan.generator(ph, image_size=16, num_filters=(8, 8))
-      sess.run(tf.global_variables_initializer())
-      a = sess.run(out, {ph: z})
-      z2 = z.copy()
-      z2[1:] = rng.randn(3, 8)
-      b = sess.run(out, {ph: z2})
-      assert np.allclose(a[0], b[0], atol=1e-6) == (not is_training)
-
-
-def test_rejects_non_static_input_and_sizes_it_cannot_produce():
+def test_rejects_sizes_it_cannot_produce():
   with tf.Graph().as_default():
-    with pytest.raises(ValueError, match='static'):
-      dcgan.generator(tf.placeholder(tf.float32, [None, 10]), image_size=16)
     with pytest.raises(settings.ConfigError, match='image_size'):
       dcgan.generator(tf.zeros([2, 10]), image_size=48)
 

