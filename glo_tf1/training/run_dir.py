@@ -195,9 +195,13 @@ def exclusive(run_dir):
   An OS-level lock (flock) on an open file: the kernel releases it when the process ends,
   however it ends, so a kill -9 never leaves a stale lock. The file holds the holder's
   pid and host, so a second trainer names it.
+  A run directory this call created that holds nothing but the lock when it ends (training
+  failed before writing anything: a bad setting, bad data) is removed, so a failed start
+  leaves nothing behind.
   Raises:
     RunDirError: another process holds the lock.
   """
+  created = not os.path.isdir(run_dir)
   make_writable_dir(run_dir)
   key = os.path.realpath(run_dir)
   if key in _HELD:  # already ours (a test preparing twice in one process)
@@ -224,6 +228,9 @@ def exclusive(run_dir):
     yield
   finally:
     del _HELD[key]
+    if created and os.listdir(run_dir) == [LOCK_NAME]:  # still held: nobody else is in
+      os.unlink(path)
+      os.rmdir(run_dir)
     f.close()  # releases the lock; the file stays (deleting it would race a new holder)
 
 

@@ -35,4 +35,9 @@ def test_a_bad_setting_raises_before_anything_is_trained(tmp_path):
   with pytest.raises(settings.ConfigError, match='--image_size'):
     launch.run(str(tmp_path / 'run'), data, preset='demo', overrides={'image_size': 20},
                handle_signals=False)
-  assert not os.path.exists(os.path.join(str(tmp_path / 'run'), 'model.ckpt-1.index'))
+  assert not os.path.exists(str(tmp_path / 'run'))  # a failed start leaves no run directory
+  os.makedirs(str(tmp_path / 'mine'))  # one the user made stays, with the lock alone
+  with pytest.raises(settings.ConfigError, match='--image_size'):
+    launch.run(str(tmp_path / 'mine'), data, preset='demo', overrides={'image_size': 20},
+               handle_signals=False)
+  assert os.listdir(str(tmp_path / 'mine')) == [rundir.LOCK_NAME]
