@@ -426,10 +426,12 @@ def markdown(report):
     cells = [(fmt % section[key]) if key in section else '' for key, _, fmt in shown]
     lines.append('| %s | %s |' % (labels.get(name, name), ' | '.join(cells)))
   cfg = report['config']
-  lines += ['', 'glo-tf1 %s, preset `%s`, checkpoint step %s, seed %s, %s loss, codes '
-            'optimised with %s (lr %g) for %s steps, decoder frozen; MSE over pixels as the '
-            'trainer sees them, PSNR = mean of 10 log10(1 / MSE[0,1]) per image.'
-            % (report['glo_tf1_version'], cfg['preset'], report['step'], report['seed'],
+  lines += ['', 'glo-tf1 %s, preset `%s`, checkpoint step %s, training seed %s, evaluation '
+            'seed %s, %s loss, codes optimised with %s (lr %g) for %s steps, decoder frozen; '
+            'MSE over pixels as the trainer sees them, PSNR = mean of 10 log10(1 / MSE[0,1]) '
+            'per image.'
+            % (report['glo_tf1_version'], cfg['preset'], report['step'], cfg['seed'],
+               report['seed'],
                cfg['loss'], cfg['codes_optimizer'], cfg['codes_learning_rate'],
                report['protocol']['steps'])]
   commit = report['provenance'].get('git_commit')

@@ -112,6 +112,7 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
     md = f.read()
   assert '| held-out images, codes optimised | 7 | 20 |' in md
   assert '%.5f' % sections['heldout']['mse_pm1'] in md
+  assert 'training seed 0, evaluation seed 1,' in md  # the run's --seed and glo-evaluate's
 
   # The learned-code numbers, recomputed from the checkpoint with numpy metrics.
   run = runs.read_run(tiny_run)
