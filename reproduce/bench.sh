@@ -6,6 +6,7 @@
 #   bash reproduce/bench.sh --out figures/bench/bench.json --markdown figures/bench/bench.md
 # then python reproduce/doc_tables.py --write.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GLO_ROOT"
 mkdir -p runs

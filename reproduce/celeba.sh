@@ -28,6 +28,11 @@
 #   evaluates the whole test partition). Relative paths in CELEBA_RUN_DIR and
 #   CELEBA_FIGURES_DIR are relative to the repository root.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
+case "${1:-}" in
+  -*) echo "usage: bash reproduce/celeba.sh [CELEBA_DIR [STEPS [GPUS]]]   (--help: the" \
+        "arguments and environment); got the option $1" >&2; exit 2 ;;
+esac
 CELEBA_DIR="${1:-${CELEBA_DIR:-data/celeba}}"
 CELEBA_DIR="$(realpath -m "$CELEBA_DIR")"   # before the cd to the repository root
 STEPS="${2:-${CELEBA_STEPS:-990000}}"

@@ -12,6 +12,7 @@
 #   CLUSTER_GRACE     seconds the second worker may run on after the chief ends (default 60)
 # Paths given relative to the caller's directory, before changing to the repository root.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 DATA="${CLUSTER_DATA_DIR:+$(realpath -m "$CLUSTER_DATA_DIR")}"
 RUN="${CLUSTER_RUN_DIR:+$(realpath -m "$CLUSTER_RUN_DIR")}"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"

@@ -20,6 +20,7 @@
 # project tests this script (no machine of ours has a GPU); GPU_CHECK_BENCH_FLAGS: extra
 # glo-bench flags (--quick: tiny sizes). Exit status 1 when a test failed.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 OUT="$(realpath -m "${1:-${GPU_CHECK_OUT:-runs/gpu_check}}")"
 DEVICE="${GPU_CHECK_TOWER_DEVICE:-gpu}"
 case "$DEVICE" in
