@@ -6,6 +6,7 @@ from the global step count, as TF1 Adam does), on resource and on reference vari
 import numpy as np
 import pytest
 
+from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.model import optimizers
 
@@ -116,8 +117,8 @@ def test_sgd_touches_only_batch_rows(use_resource):
 def test_train_op_gives_codes_their_own_optimizer():
   """codes_optimizer=lazy_adam, optimizer=adam: the network gets dense Adam, the codes
   lazy Adam at codes_learning_rate; untouched code rows stay put, slots included."""
-  cfg = {'optimizer': 'adam', 'codes_optimizer': 'lazy_adam', 'learning_rate': 1e-3,
-         'codes_learning_rate': 0.1}
+  cfg = settings.resolve('demo', {'optimizer': 'adam', 'codes_optimizer': 'lazy_adam',
+                                  'learning_rate': 1e-3, 'codes_learning_rate': 0.1})
   with tf.Graph().as_default():
     codes = tf.get_variable('codes', initializer=np.ones((N, D), np.float32))
     with tf.variable_scope('decoder'):
