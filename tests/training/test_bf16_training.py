@@ -78,7 +78,7 @@ def test_bf16_without_native_instructions_stops_before_writing(lfw_dir, tmp_path
 
 
 def test_a_run_saved_before_precision_existed_resumes_and_loads_in_fp32(tmp_path):
-  saved = settings.resolve('demo', {'image_size': 16})
+  saved = dict(settings.resolve('demo', {'image_size': 16}))  # a plain, editable dict
   del saved['precision']
   io.write_json(str(tmp_path / rundir.CONFIG_NAME), saved)
   cfg, resumed = rundir.resolve_for_run(str(tmp_path), None, {})

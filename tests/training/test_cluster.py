@@ -123,8 +123,8 @@ def test_optimizers_update_partitioned_codes_like_one_variable(codes_optimizer):
   rng = np.random.RandomState(1)
   table = rng.randn(n, dims).astype(np.float32)
   batches = [np.array([1, 4, 4, 9]), np.array([0, 3, 8, 2]), np.array([9, 5, 1, 7])]
-  cfg = {'optimizer': 'adam', 'codes_optimizer': codes_optimizer, 'learning_rate': 0.01,
-         'codes_learning_rate': 0.01 if codes_optimizer == 'adam' else 0.1}
+  cfg = settings.resolve('demo', {'optimizer': 'adam', 'codes_optimizer': codes_optimizer, 'learning_rate': 0.01,
+         'codes_learning_rate': 0.01 if codes_optimizer == 'adam' else 0.1})
   results = []
   for shards in (None, 3):
     with tf.Graph().as_default(), tf.Session() as sess:
@@ -164,9 +164,9 @@ def _save_codes(path, shards, table):
     codes = codes_lib.codes_variable(*table.shape, partitioner=shards and
                                      tf.fixed_size_partitioner(shards))
     loss = tf.reduce_sum(codes_lib.lookup(codes, tf.constant([1, 5, 6]), 'ball'))
-    op, opts = optimizers.train_op(loss, codes, [], {
+    op, opts = optimizers.train_op(loss, codes, [], settings.resolve('demo', {
         'optimizer': 'adam', 'codes_optimizer': 'adam', 'learning_rate': 0.1,
-        'codes_learning_rate': 0.1}, step)
+        'codes_learning_rate': 0.1}), step)
     sess.run(tf.global_variables_initializer())
     sess.run(codes.assign(table))
     sess.run(op)
