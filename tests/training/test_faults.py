@@ -441,7 +441,7 @@ def test_every_setting_is_validated_naming_the_flag(key):
     settings.resolve('demo', {key: _bad_value(key)})
   assert str(e.value).startswith('--%s' % key), str(e.value)
   if key in settings.CHOICES:  # an enum: the accepted values are listed
-    assert all(choice in str(e.value) for choice in settings.CHOICES[key]), str(e.value)
+    assert all(str(choice) in str(e.value) for choice in settings.CHOICES[key]), str(e.value)
 
 
 @pytest.mark.e2e
