@@ -14,6 +14,16 @@ from glo_tf1.compat import tf
 from glo_tf1.data import images
 
 
+def step_read(train_op=None):
+  """The global step to fetch beside the train op: with `train_op`, read after it has run
+  (exact); without it, a plain read, which may race the increment in the same run."""
+  step = tf.train.get_global_step()
+  if train_op is None:
+    return step
+  with tf.control_dependencies([train_op]):
+    return tf.identity(step, name='step_after_train')
+
+
 class StepLossHook(tf.train.SessionRunHook):
   """Base of the hooks that watch each step's loss: fetches the global step and the loss
   with the train op and calls `on_step(step, loss)`, `step` counting the step just run.
@@ -29,10 +39,7 @@ class StepLossHook(tf.train.SessionRunHook):
     self._global_step = None
 
   def begin(self):
-    self._global_step = tf.train.get_global_step()
-    if self._train_op is not None:
-      with tf.control_dependencies([self._train_op]):
-        self._global_step = tf.identity(self._global_step, name='step_after_train')
+    self._global_step = step_read(self._train_op)
 
   def before_run(self, run_context):
     return tf.train.SessionRunArgs([self._global_step, self._loss])
@@ -113,20 +120,24 @@ class SaveImagesHook(tf.train.SessionRunHook):
   was a positive multiple of N, and named the files by that step + 1 (the post's
   `interpolated_grid_960001.jpg`); so do we: the reconstruction grid shows that very
   training step's batch and outputs. `stretch`: min-max each grid as scipy.misc.imsave
-  did; default: the fixed map of [-1, 1] to [0, 255].
+  did; default: the fixed map of [-1, 1] to [0, 255]. With `train_op` (one process) the
+  step is read after it, so the name is exact; a cluster worker's plain read may race the
+  increment in the same run and name a dump one step late.
   """
 
-  def __init__(self, grids, out_dir, every, stretch=False):
+  def __init__(self, grids, out_dir, every, stretch=False, train_op=None):
     self._names = sorted(grids)
     self._grids = [grids[n] for n in self._names]
     self._out_dir, self._every, self._stretch = out_dir, every, stretch
+    self._train_op = train_op
     self._step = self._last = self._global_step = None
 
   def begin(self):
-    self._global_step = tf.train.get_global_step()
+    self._global_step = step_read(self._train_op)
 
   def after_create_session(self, session, coord):  # pylint: disable=unused-argument
-    self._step = self._last = int(session.run(self._global_step))
+    # The plain variable: reading step_after_train would run a training step.
+    self._step = self._last = int(session.run(tf.train.get_global_step()))
 
   def before_run(self, run_context):  # pylint: disable=unused-argument
     fetches = {'step': self._global_step}
@@ -138,14 +149,16 @@ class SaveImagesHook(tf.train.SessionRunHook):
 
   def after_run(self, run_context, run_values):
     results = run_values.results
+    # The step this run started at: exact after the train op, else the racy read.
+    start = int(results['step']) - (self._train_op is not None)
     if 'grids' in results:
-      self._last = int(results['step'])
+      self._last = start
       os.makedirs(self._out_dir, exist_ok=True)
       for name, grid in zip(self._names, results['grids']):
-        path = os.path.join(self._out_dir, '%s_%d.jpg' % (name, results['step'] + 1))
+        path = os.path.join(self._out_dir, '%s_%d.jpg' % (name, start + 1))
         with io.atomic_open(path, 'wb') as f:
           f.write(images.grid_jpeg(grid[0], self._stretch))
-    self._step = int(results['step']) + 1
+    self._step = start + 1
 
 
 class TextSummaryHook(tf.train.SessionRunHook):

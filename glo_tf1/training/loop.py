@@ -180,7 +180,7 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
     if cfg['save_images_steps']:
       hooks.append(hooks_lib.SaveImagesHook(model['grids'], os.path.join(run_dir, 'images'),
                                             cfg['save_images_steps'],
-                                            cfg['stretch_saved_images']))
+                                            cfg['stretch_saved_images'], after))
   if train_op_fn is not None:
     hooks.append(train_op_fn.sync.make_session_run_hook(chief))
   if cluster is not None:

@@ -124,3 +124,19 @@ def test_jpeg_dumps_follow_a_global_step_that_jumps(tmp_path):
   starts = sorted(int(n[:-4].rsplit('_', 1)[1]) - 1 for n in os.listdir(out))
   assert len(starts) >= 2 and all(s % 7 == 0 and s >= 10 for s in starts), starts
   assert len({s // 10 for s in starts}) == len(starts)  # never twice for one multiple
+
+
+def test_jpeg_dump_names_are_exact_with_the_train_op(tmp_path):
+  """One process: the step is read after the train op, so every dump is named by the step
+  it started at + 1, whichever way the increment and a plain read would have raced."""
+  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  from glo_tf1.training import hooks  # pylint: disable=import-outside-toplevel
+  out = str(tmp_path / 'images')
+  with tf.Graph().as_default():
+    train_op = tf.assign_add(tf.train.get_or_create_global_step(), 1)
+    hook = hooks.SaveImagesHook({'g': tf.zeros([1, 4, 4, 3])}, out, every=5,
+                                train_op=train_op)
+    with tf.train.MonitoredSession(hooks=[hook]) as sess:
+      for _ in range(200):
+        sess.run(train_op)
+  assert sorted(os.listdir(out)) == sorted('g_%d.jpg' % s for s in range(6, 200, 5))
