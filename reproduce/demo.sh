@@ -10,6 +10,7 @@
 # flags), DEMO_OUT (default runs/demo; with --publish runs/demo-publish; relative to the
 # current directory).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 PUBLISH=0
 case "${1:-}" in
   --publish) PUBLISH=1 ;;

@@ -15,6 +15,7 @@
 # (SEEDS_FIGURES to change), where README.md's table is generated from.
 # Environment: SEEDS_EVAL_FLAGS (extra glo-evaluate flags, e.g. --nofid).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 PUBLISH=0
 if [ "${1:-}" = "--publish" ]; then PUBLISH=1; shift; fi
 if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
