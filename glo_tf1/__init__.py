@@ -4,3 +4,11 @@ Bojanowski et al., "Optimizing the Latent Space of Generative Networks" (2017), 
 implemented by the blog post "generative latent optimization" (2017-10-12).
 """
 __version__ = '0.3.0'
+
+
+def load(run_dir, checkpoint=None, **kwargs):
+  """A trained run as a Python object, numpy in and out: decode, sample, reconstruct,
+  codes, close (glo_tf1/evaluation/trained.py, docs/api.md). TensorFlow is imported here,
+  not by `import glo_tf1`."""
+  from glo_tf1.evaluation import trained  # pylint: disable=import-outside-toplevel
+  return trained.load(run_dir, checkpoint, **kwargs)

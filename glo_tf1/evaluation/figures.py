@@ -40,7 +40,7 @@ from glo_tf1.data import images as images_lib  # noqa: E402
 from glo_tf1.evaluation import curves  # noqa: E402
 from glo_tf1.evaluation import generation  # noqa: E402
 from glo_tf1.evaluation import runs  # noqa: E402
-from glo_tf1.training import run_dir as rundir  # noqa: E402
+from glo_tf1.evaluation import trained  # noqa: E402
 
 
 SAMPLER_LABELS = collections.OrderedDict([
@@ -208,15 +208,16 @@ POST_GRIDS = ('reconstruction_grid', 'sampled_unit_grid', 'sampled_fitted_grid',
 POST_SIDE = images_lib.GRID_ROWS * images_lib.GRID_ROWS  # 25 images a grid
 
 
-def _grid(sess, images, reconstructions=None):
+def _grid(images, reconstructions=None):
   """The training summaries' own grid layout (images.square_grid, comparison_grid),
-  [H, W, 3] in [-1, 1]."""
-  if reconstructions is None:
-    op = images_lib.square_grid(tf.constant(images, tf.float32))
-  else:
-    op = images_lib.comparison_grid(tf.constant(images, tf.float32),
-                                    tf.constant(reconstructions, tf.float32))
-  return sess.run(op)[0]
+  [H, W, 3] in [-1, 1] (in a graph of its own: the run's is finalized)."""
+  with tf.Graph().as_default(), tf.Session() as sess:
+    if reconstructions is None:
+      op = images_lib.square_grid(tf.constant(images, tf.float32))
+    else:
+      op = images_lib.comparison_grid(tf.constant(images, tf.float32),
+                                      tf.constant(reconstructions, tf.float32))
+    return sess.run(op)[0]
 
 
 def _save_stacked(path, panels, title=None):
@@ -247,14 +248,14 @@ def figure_post_grids(ctx):
   idx = np.sort(_rng(ctx, 11).choice(n, min(POST_SIDE, n), replace=False))
   originals, recons = generation.reconstructions(sess, graph, ctx['paths'], idx)
   dims = ctx['cfg']['latent_dims']
-  grids = {'reconstruction_grid': _grid(sess, originals, recons)}
+  grids = {'reconstruction_grid': _grid(originals, recons)}
   for i, name in enumerate(('unit', 'fitted')):
     noise = _rng(ctx, 12 + i).standard_normal((POST_SIDE, dims))
-    grids['sampled_%s_grid' % name] = _grid(sess, generation.sample(sess, graph, name,
+    grids['sampled_%s_grid' % name] = _grid(generation.sample(sess, graph, name,
                                                                     noise)[1])
   pair = _rng(ctx, 14).choice(n, 2, replace=n < 2)
   path = generation.interpolations(sess, graph, [pair])[0]
-  grids['interpolated_grid'] = _grid(sess, path)
+  grids['interpolated_grid'] = _grid(path)
   return _save_stacked(os.path.join(ctx['out_dir'], 'post_grids.png'),
                        [(name, grids[name]) for name in POST_GRIDS])
 
@@ -283,7 +284,7 @@ def figure_post_nearest_neighbours(ctx):
   _, samples = generation.sample(sess, graph, 'fitted', noise)
   if ctx['nn_from_saved_grid']:
     size = samples.shape[1]
-    saved = _as_saved_jpeg(_grid(sess, samples), ctx['cfg']['stretch_saved_images'])
+    saved = _as_saved_jpeg(_grid(samples), ctx['cfg']['stretch_saved_images'])
     rows = images_lib.GRID_ROWS
     samples = saved.reshape(rows, size, rows, size, 3).transpose(0, 2, 1, 3, 4).reshape(
         (POST_SIDE, size, size, 3))
@@ -298,7 +299,7 @@ def figure_post_nearest_neighbours(ctx):
       'from_saved_grid': bool(ctx['nn_from_saved_grid']),
       'queries': [{'sample': r, 'index': int(idx[r, 0]), 'path': ctx['names'][idx[r, 0]],
                    'mse': float(dist[r, 0]) / 4.} for r in range(len(idx))]})
-  grid = _grid(sess, samples, neighbours)
+  grid = _grid(samples, neighbours)
   return _save_stacked(os.path.join(ctx['out_dir'], 'post_nearest_neighbours.png'),
                        [('sample | nearest training image', grid)],
                        'Nearest neighbours among %d training images' % len(paths))
@@ -317,23 +318,19 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
   run = runs.read_run(run_dir, data_dir, verify=verify)
   cfg = run['cfg']
   os.makedirs(out_dir, exist_ok=True)
-  with tf.Graph().as_default():
-    graph = generation.build_generation_graph(
-        cfg, len(run['paths']), batch_size=64, fit_projected=options['fit_projected'],
-        k=options['neighbours'],
-        # The post's interpolation grid: one pair, 25 steps of normalised lerp.
-        interp_steps=POST_SIDE if layout == 'post' else options['interp_steps'],
-        interp_method='nlerp' if layout == 'post' else options['interpolation'])
-    with tf.Session() as sess:
-      ckpt = runs.restore_variables(sess, run_dir, graph['restore_vars'], checkpoint)
-      print('Figures of %s at step %s (%d training images, preset %s) -> %s'
-            % (run_dir, rundir.checkpoint_step(ckpt), len(run['paths']), cfg['preset'],
-               out_dir), flush=True)
-      ctx = dict(options, sess=sess, graph=graph, cfg=cfg, paths=run['paths'],
-                 names=run['names'], run_dir=run_dir, out_dir=out_dir, seed=seed,
-                 checkpoint=ckpt)
-      written = []
-      for writer in LAYOUTS[layout]:
-        written.append(writer(ctx))
-        print('  wrote %s' % written[-1], flush=True)
+  with trained.TrainedRun(
+      run_dir, checkpoint, batch_size=64, run=run, fit_projected=options['fit_projected'],
+      k=options['neighbours'],
+      # The post's interpolation grid: one pair, 25 steps of normalised lerp.
+      interp_steps=POST_SIDE if layout == 'post' else options['interp_steps'],
+      interp_method='nlerp' if layout == 'post' else options['interpolation']) as loaded:
+    print('Figures of %s at step %s (%d training images, preset %s) -> %s'
+          % (run_dir, loaded.step, len(run['paths']), cfg['preset'], out_dir), flush=True)
+    ctx = dict(options, sess=loaded.session, graph=loaded.ops, cfg=cfg, paths=run['paths'],
+               names=run['names'], run_dir=run_dir, out_dir=out_dir, seed=seed,
+               checkpoint=loaded.checkpoint)
+    written = []
+    for writer in LAYOUTS[layout]:
+      written.append(writer(ctx))
+      print('  wrote %s' % written[-1], flush=True)
   return written

@@ -50,10 +50,7 @@ from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import pca as pca_lib
 from glo_tf1.evaluation import runs
-from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import decoder as decoder_lib
-from glo_tf1.model import losses
-from glo_tf1.model import optimizers
+from glo_tf1.evaluation import trained
 from glo_tf1.training import run_dir as rundir
 
 
@@ -102,51 +99,6 @@ def columns():
       (c.key, c.header, c.fmt) for c in metrics.columns()]
 
 
-# ----------------------------------------------------------------------------- graph
-
-def initial_codes(cfg, num_train, images, rng):
-  """Fresh codes for a batch, initialised as training initialised its codes.
-
-  glorot: uniform(+-sqrt(6 / (N_train + dims))), the scale of the trained `codes`
-  variable (so the optimizer moves the codes at the training's relative speed);
-  gaussian: N(0, 1); pca: principal components of the batch's images (codes.pca_codes).
-  """
-  if cfg['codes_init'] == 'pca':
-    return codes_lib.pca_codes(images, cfg['latent_dims'], seed=rng.randint(2 ** 31))
-  return codes_lib.fresh_codes(rng, len(images), num_train, cfg['latent_dims'],
-                               cfg['codes_init'])
-
-
-def build_code_fitting(cfg, batch_size):
-  """Fits fresh codes to a batch of images with the decoder frozen (reuses its variables).
-
-  Returns dict: images, init (placeholders), reset (stores `images`, initialises the codes
-  from `init` and resets the optimizer's slots), step (one optimizer step, then the
-  stored-code projection when the run used it; no feed, the batch is stored), codes,
-  reconstructions (inference mode), loss.
-  """
-  dims, size = cfg['latent_dims'], cfg['image_size']
-  images = tf.placeholder(tf.float32, [batch_size, size, size, 3], name='eval_images')
-  init = tf.placeholder(tf.float32, [batch_size, dims], name='eval_init')
-  with tf.variable_scope('eval'):
-    codes = tf.get_variable('codes', [batch_size, dims], tf.float32, trainable=False)
-    stored = tf.get_variable('images', [batch_size, size, size, 3], tf.float32,
-                             trainable=False)
-  recon = decoder_lib.decode(codes_lib.project(codes, cfg['projection']), cfg,
-                             is_training=False, reuse=True)
-  loss = losses.reconstruction_loss(stored, recon, cfg)
-  with tf.variable_scope('eval'):
-    opt = optimizers.make_optimizer(cfg['codes_optimizer'], cfg['codes_learning_rate'])
-    step = opt.minimize(loss, var_list=[codes])
-  if cfg['project_stored_codes']:
-    with tf.control_dependencies([step]):
-      step = codes.assign(codes_lib.project(codes, cfg['projection'])).op
-  with tf.control_dependencies([tf.variables_initializer(opt.variables())]):
-    reset = tf.group(codes.assign(init), stored.assign(images))
-  return {'images': images, 'init': init, 'reset': reset, 'step': step, 'codes': codes,
-          'reconstructions': recon, 'loss': loss}
-
-
 # ----------------------------------------------------------------------------- procedures
 
 class ImageSet:
@@ -186,26 +138,15 @@ class Batch:
     return self._images
 
 
-def optimise_codes(sess, fit, cfg, images, steps, num_train, rng):
-  """Reconstructions of `images` after `steps` optimizer steps of fresh codes (the decoder
-  frozen; build_code_fitting)."""
-  batch_size = fit['images'].get_shape().as_list()[0]
-  padded = generation.pad_batch(images, batch_size)
-  sess.run(fit['reset'], {fit['init']: initial_codes(cfg, num_train, padded, rng),
-                          fit['images']: padded})
-  for _ in range(steps):
-    sess.run(fit['step'])
-  return sess.run(fit['reconstructions'])[:len(images)]
-
-
 def reconstructors(sess, gen, fit, cfg, num_train, steps, pca_model=None):
   """{name: (function Batch -> images in [-1, 1], extras of its sections)}: learned,
   optimised, pca (with a model) and one per sampler."""
   out = {
       'learned': (lambda b: generation.decode_codes(
           sess, gen, generation.training_codes(sess, gen, b.indices)), {'steps': 'trained'}),
-      'optimised': (lambda b: optimise_codes(sess, fit, cfg, b.images, steps, num_train,
-                                             b.image_set.rng), {'steps': steps}),
+      'optimised': (lambda b: trained.optimise_codes(sess, fit, cfg, b.images, steps,
+                                                     num_train, b.image_set.rng),
+                    {'steps': steps}),
   }
   if pca_model is not None:
     info = pca_lib.describe(pca_model)
@@ -328,9 +269,11 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
              steps=1000, max_images=1000, batch_size=None, seed=0, verify=True,
              fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000):
   """Runs the evaluation; returns the report dict (see module doc). With
-  fid_num_images > 0 it adds the FID sections (of n = min(fid_num_images, training images)
-  images each: the references, the samples, the learned and PCA reconstructions of the
-  training reference's images; and the held-out reconstructions); with pca_max_images not
+  fid_num_images > 0 it adds the FID sections: fid_num_images samples of each sampler,
+  whatever the training set's size; the references of n = min(fid_num_images, real images)
+  real images each (the cap is on the real images only), the learned and PCA
+  reconstructions of the training reference's images, and the held-out reconstructions;
+  with pca_max_images not
   None the PCA baseline's (0: fitted on every training image)."""
   _check_arguments(data_dir, file_list, steps, max_images, pca_max_images)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
@@ -354,50 +297,47 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
         extras={'data_dir': os.path.abspath(data_dir), 'file_list': file_list,
                 'identical_to_training': _identical_to_training(run_dir, data_dir, names)})
   fid_ops = _fid_extractor() if fid_num_images else None
-  with tf.Graph().as_default():
-    gen = generation.build_generation_graph(cfg, num_train, batch_size=batch_size)
-    fit = build_code_fitting(cfg, batch_size)
-    # Built before the sessions open: entering the FID session makes its graph the default.
-    init_eval = tf.variables_initializer(tf.global_variables('eval'))
-    with tf.Session() as sess, _fid_session(fid_ops) as fid_sess:
-      sess.run(init_eval)
-      ckpt = runs.restore_variables(sess, run_dir, gen['restore_vars'], checkpoint)
-      report.update(checkpoint=ckpt, step=rundir.checkpoint_step(ckpt))
-      print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
-            % (run_dir, report['step'], len(train_idx), len(names), steps), flush=True)
-      model = None
-      if pca_max_images is not None:
-        model = fit_pca(sess, gen, run, pca_max_images, seed)
-        report['pca'] = pca_lib.describe(model)
-      # Each registered metric's context; FID's (its network, the references) only with FID.
-      contexts = {name: None for name in metrics.METRICS if name != 'fid'}
-      if fid_ops:
-        t0 = time.time()
-        refs = fid.references(fid_sess, fid_ops, run, fid_num_images, seed, fid_cache_dir,
-                              (data_dir, files.list_images(data_dir, file_list))
-                              if data_dir else None)
-        contexts['fid'] = metrics.FidContext(fid_sess, fid_ops, {
-            k: g for k, (g, _) in refs.items()}, fid_method, 50, {})
-        image_sets.update(_fid_image_sets(run, refs, seed))
-      recons = reconstructors(sess, gen, fit, cfg, num_train, steps, model)
-      sections = measure(image_sets, recons, contexts,
-                         lambda paths: generation.load_images(sess, gen, paths))
-      if fid_ops and 'heldout' in refs:  # the held-out references against the training
-        sections['fid_heldout_images'] = metrics.METRICS['fid'].accumulator(
-            contexts['fid']).values(refs['heldout'][0], refs['heldout'][1]['num_images'],
-                                    skip=('heldout',))
-      report['sections'] = {s.name: sections[s.name] for s in SECTIONS if s.name in sections}
-      if fid_ops:
-        report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method,
-                                     time.time() - t0)
+  with trained.TrainedRun(run_dir, checkpoint, batch_size=batch_size, run=run) as loaded, \
+      _fid_session(fid_ops) as fid_sess:
+    sess, gen, fit = loaded.session, loaded.ops, loaded.fit
+    report.update(checkpoint=loaded.checkpoint, step=loaded.step)
+    print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
+          % (run_dir, report['step'], len(train_idx), len(names), steps), flush=True)
+    model = None
+    if pca_max_images is not None:
+      model = fit_pca(sess, gen, run, pca_max_images, seed)
+      report['pca'] = pca_lib.describe(model)
+    # Each registered metric's context; FID's (its network, the references) only with FID.
+    contexts = {name: None for name in metrics.METRICS if name != 'fid'}
+    if fid_ops:
+      t0 = time.time()
+      refs = fid.references(fid_sess, fid_ops, run, fid_num_images, seed, fid_cache_dir,
+                            (data_dir, files.list_images(data_dir, file_list))
+                            if data_dir else None)
+      contexts['fid'] = metrics.FidContext(fid_sess, fid_ops, {
+          k: g for k, (g, _) in refs.items()}, fid_method, 50, {})
+      image_sets.update(_fid_image_sets(run, refs, seed, fid_num_images))
+    recons = reconstructors(sess, gen, fit, cfg, num_train, steps, model)
+    sections = measure(image_sets, recons, contexts,
+                       lambda paths: generation.load_images(sess, gen, paths))
+    if fid_ops and 'heldout' in refs:  # the held-out references against the training
+      sections['fid_heldout_images'] = metrics.METRICS['fid'].accumulator(
+          contexts['fid']).values(refs['heldout'][0], refs['heldout'][1]['num_images'],
+                                  skip=('heldout',))
+    report['sections'] = {s.name: sections[s.name] for s in SECTIONS if s.name in sections}
+    if fid_ops:
+      report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method,
+                                   time.time() - t0)
   return report
 
 
-def _fid_image_sets(run, refs, seed, chunk=500):
-  """The FID image sets: `chunk` decoded images in memory at a time."""
+def _fid_image_sets(run, refs, seed, num_samples, chunk=500):
+  """The FID image sets: num_samples samples (any count: a sample set is not capped by
+  the training set) and the training reference's real images; `chunk` decoded images in
+  memory at a time."""
   n = refs['train'][1]['num_images']
   idx = fid.choose_subset(len(run['names']), n, seed)  # the reference's images
-  return {'samples': ImageSet('samples', chunk, num_samples=n,
+  return {'samples': ImageSet('samples', chunk, num_samples=num_samples,
                               dims=run['cfg']['latent_dims'],
                               rng=np.random.RandomState([seed, 5])),
           'fid_train': ImageSet('FID training images', chunk, [run['paths'][i] for i in idx],

@@ -8,7 +8,7 @@ from glo_tf1.data import files
 from glo_tf1.training import run_dir as rundir
 
 
-def read_run(run_dir, data_dir=None, verify=True):
+def read_run(run_dir, data_dir=None, verify=True, need_data=True):
   """What a trained run needs to be used again: its config, file list and data.
 
   Args:
@@ -16,6 +16,8 @@ def read_run(run_dir, data_dir=None, verify=True):
     data_dir: the training images; default the `data_dir` recorded in provenance.json.
     verify: check that the files in data_dir are the ones of the manifest (size and
       content hash), so that code i is never shown beside another image than image i.
+    need_data: without it, a run whose images cannot be found still loads, with paths
+      and data_dir None (its decoder and codes need no images).
   Returns:
     dict with cfg, names (manifest order), paths (absolute), data_dir, provenance.
   Raises:
@@ -31,7 +33,12 @@ def read_run(run_dir, data_dir=None, verify=True):
   manifest = files.read_manifest(manifest_path)
   names = [n for _, n, _, _ in manifest]
   data_dir = data_dir or provenance.get('data_dir')
-  if not data_dir or not os.path.isdir(data_dir):
+  found = data_dir and os.path.isdir(data_dir)
+  if not need_data and (not found or not all(
+      os.path.isfile(os.path.join(data_dir, n)) for n in names)):
+    return {'cfg': cfg, 'names': names, 'paths': None, 'data_dir': None,
+            'provenance': provenance}
+  if not found:
     raise rundir.RunDirError(
         'the training images of %s are not at %r; pass --data_dir with the folder the run '
         'was trained on' % (run_dir, data_dir))

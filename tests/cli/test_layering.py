@@ -14,6 +14,9 @@ from conftest import package_modules
 RANKS = {'': 0, 'compat': 0, 'settings': 0, 'io': 0, 'progress': 0, 'data': 1, 'model': 2,
          'training': 3, 'evaluation': 4, 'bench': 5, 'cli': 6}
 SESSION_ROOMS = ('training', 'evaluation', 'bench')
+# The package's front door: `glo_tf1.load` hands out the Python API of evaluation/trained.py
+# (imported inside the function, so `import glo_tf1` stays light). Nothing else may.
+FRONT_DOOR = {('glo_tf1', 'glo_tf1.evaluation.trained')}
 SESSION = re.compile(r'\b(Session|MonitoredTrainingSession|MonitoredSession|'
                      r'InteractiveSession)\(')
 
@@ -52,8 +55,9 @@ def room(module):
 
 
 def upward_imports(edges):
-  """[(importer, imported)] that run up the stack (to a higher rank)."""
-  return sorted((a, b) for a, b in edges if RANKS[room(b)] > RANKS[room(a)])
+  """[(importer, imported)] that run up the stack (to a higher rank), but the front door."""
+  return sorted((a, b) for a, b in edges
+                if RANKS[room(b)] > RANKS[room(a)] and (a, b) not in FRONT_DOOR)
 
 
 def cycles(edges):
@@ -101,8 +105,9 @@ def test_no_import_cycle(edges):
 def test_the_checks_catch_what_they_look_for():
   up = [('glo_tf1.model.towers', 'glo_tf1.evaluation.generation'),
         ('glo_tf1.data.cache', 'glo_tf1.training.run_dir'),
-        ('glo_tf1.training.loop', 'glo_tf1.data.files')]
-  assert upward_imports(up) == sorted(up[:2])
+        ('glo_tf1.training.loop', 'glo_tf1.data.files'),
+        ('glo_tf1', 'glo_tf1.evaluation.trained'), ('glo_tf1', 'glo_tf1.evaluation.report')]
+  assert upward_imports(up) == sorted(up[:2] + up[4:])
   loop = [('glo_tf1.data.cache', 'glo_tf1.data.pipelines'),
           ('glo_tf1.data.pipelines', 'glo_tf1.data.cache'), ('glo_tf1.io', 'glo_tf1.settings')]
   assert cycles(loop) == [['glo_tf1.data.cache', 'glo_tf1.data.pipelines',

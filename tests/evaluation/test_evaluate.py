@@ -17,6 +17,7 @@ from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import report as evaluate
 from glo_tf1.evaluation import runs
+from glo_tf1.evaluation import trained
 
 
 def test_metrics_against_numpy():
@@ -45,14 +46,14 @@ def test_code_fitting_keeps_the_decoder_frozen(projection, stored):
   rng = np.random.RandomState(1)
   with tf.Graph().as_default():
     gen = generation.build_generation_graph(cfg, 10, batch_size=4)
-    fit = evaluate.build_code_fitting(cfg, 4)
+    fit = trained.build_code_fitting(cfg, 4)
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       decoder_vars = tf.global_variables('decoder')
       before = sess.run(decoder_vars)
       target_codes = rng.randn(4, 6).astype(np.float32)
       target = generation.decode_codes(sess, gen, target_codes)
-      init = evaluate.initial_codes(cfg, 10, target, rng)
+      init = trained.initial_codes(cfg, 10, target, rng)
       limit = np.sqrt(6. / (10 + 6))  # glorot of the trained (10, 6) table
       assert np.abs(init).max() <= limit and np.abs(init).max() > limit / 2
       sess.run(fit['reset'], {fit['init']: init, fit['images']: target})
@@ -216,3 +217,15 @@ def test_evaluate_errors(tiny_run, tmp_path):
   (bad / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not really a jpeg')
   with pytest.raises(files.DataError, match='broken.jpg'):
     evaluate.evaluate(tiny_run, str(bad), steps=1)
+
+
+def test_fid_caps_the_real_images_not_the_samples():
+  """--fid_num_images 50 on 6 available training images: 50 samples, 6 real images (the
+  reference's own subset, whose learned reconstructions are measured)."""
+  run = {'names': ['%d.png' % i for i in range(6)], 'paths': ['/d/%d.png' % i for i in range(6)],
+         'data_dir': '/d', 'cfg': {'latent_dims': 4}}
+  sets = evaluate._fid_image_sets(run, {'train': (None, {'num_images': 6})}, 0, 50)
+  assert sets['samples'].size == 50 and sets['fid_train'].size == 6
+  assert sorted(sets['fid_train'].indices) == list(range(6))
+  noise = np.concatenate([b.noise for b in sets['samples'].batches(None)])
+  assert noise.shape == (50, 4)

@@ -1,0 +1,87 @@
+"""glo-sample: samples, reconstructions or the learned codes of a trained run, as files.
+
+  glo-sample --run_dir RUN --out OUT [--what samples] [--num 50000] [--sampler full]
+  glo-sample --run_dir RUN --out OUT --what reconstructions --data_dir D [--file_list L]
+             [--steps 1000]
+  glo-sample --run_dir RUN --out CODES.npz --what codes [--projected]
+
+OUT is a folder of PNG files (8-bit, what pytorch-fid, clean-fid and torch-fidelity read)
+or, ending in .npz, one file with `images` (uint8 [n, S, S, 3]) and their raw `codes`.
+Work goes in seeded chunks: an interrupted export resumes where it stopped and gives the
+same files, and a resume asking for something else is refused (docs/api.md).
+"""
+from absl import flags
+
+from glo_tf1 import settings
+from glo_tf1.cli import common
+
+FLAGS = flags.FlagValues()
+_define = common.Definer(FLAGS)
+_define.string('run_dir', None, 'Run directory of a training run.')
+_define.string('out', None, 'A folder of PNG files, or FILE.npz.')
+_define.enum('what', 'samples', ['samples', 'reconstructions', 'codes'], 'What to write: '
+             'samples of --sampler, reconstructions of --data_dir\'s images, or the learned '
+             'codes of the training images (.npz only).')
+_define.integer('num', 10000, 'Samples to write.')
+_define.enum('sampler', 'full', list(settings.SAMPLERS), 'unit: N(0, I); fitted: the '
+             'diagonal Gaussian fitted to the codes (the post); full: the full-covariance '
+             'Gaussian (the paper).')
+_define.string('data_dir', None, 'Images to reconstruct (searched recursively).')
+_define.string('file_list', None, 'Text file of paths relative to --data_dir to reconstruct '
+               '(default: every image under it).')
+_define.integer('steps', 1000, 'Optimisation steps of the fresh codes of each batch (as '
+                'glo-evaluate\'s --steps).')
+_define.bool('projected', False, 'Codes as the decoder sees them (projected) instead of as '
+             'stored (raw).')
+_define.integer('seed', 0, 'Seed of the noise and of the fresh codes\' initialisation.')
+_define.integer('batch_size', None, 'Decoder batch (default: the run\'s; code fitting sees '
+                'the loss at this batch size).')
+_define.string('checkpoint', None, 'Checkpoint: a step number or a path (default: the latest '
+               'in --run_dir).')
+
+
+def check_flags(fv):
+  if not fv.run_dir or not fv.out:
+    raise settings.ConfigError('--run_dir and --out are required (glo-sample --help)')
+  if fv.what == 'samples' and fv.num < 1:
+    raise settings.ConfigError('--num must be positive, got %d' % fv.num)
+  if fv.what == 'reconstructions' and not fv.data_dir:
+    raise settings.ConfigError('--what reconstructions needs --data_dir')
+  if fv.what != 'reconstructions' and (fv.data_dir or fv.file_list):
+    raise settings.ConfigError('--data_dir and --file_list are for --what reconstructions')
+  if fv.file_list and not fv.data_dir:
+    raise settings.ConfigError('--file_list needs --data_dir')
+  if fv.steps < 0:
+    raise settings.ConfigError('--steps must be non-negative, got %d' % fv.steps)
+  if fv.batch_size is not None and fv.batch_size < 1:
+    raise settings.ConfigError('--batch_size must be positive, got %d' % fv.batch_size)
+  if fv.what == 'codes' and not fv.out.endswith('.npz'):
+    raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
+                               % fv.out)
+
+
+def main(fv):
+  check_flags(fv)
+  # pylint: disable=import-outside-toplevel
+  from glo_tf1.data import files
+  from glo_tf1.evaluation import export
+  from glo_tf1.evaluation import trained
+  names = files.list_images(fv.data_dir, fv.file_list) if fv.data_dir else None
+  with trained.load(fv.run_dir, fv.checkpoint, batch_size=fv.batch_size) as run:
+    print('%r -> %s' % (run, fv.out), flush=True)
+    if fv.what == 'samples':
+      out = export.export_samples(run, fv.out, fv.num, fv.sampler, fv.seed)
+    elif fv.what == 'reconstructions':
+      out = export.export_reconstructions(run, fv.out, fv.data_dir, names, fv.steps, fv.seed)
+    else:
+      out = export.export_codes(run, fv.out, fv.projected)
+  print('Wrote %s' % out)
+  return 0
+
+
+def run():
+  common.run_program(FLAGS, main, __doc__)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,152 @@
+"""Samples, reconstructions and codes out of a trained run, for any FID tool (glo-sample).
+
+  samples          N images of a sampler (unit, fitted diagonal, full covariance);
+  reconstructions  GLO's reconstructions of image files (codes fitted, decoder frozen);
+  codes            the learned codes of the training images, raw or projected.
+
+Output: a folder of PNG files (8-bit, the fixed map round((x + 1) * 127.5) of the
+training summaries) or one .npz (images as uint8 [n, S, S, 3], codes as float32). Work
+goes in chunks of CHUNK images, each seeded by (seed, chunk index) alone, so an interrupted
+export resumes where it stopped and gives the same files as an uninterrupted one: a
+folder keeps its finished PNGs, an .npz its finished chunks in OUT.partial/ until the
+last one is merged. EXPORT_META (in the folder, or OUT.partial/) records what is being
+written; a resume that asks for something else is refused, naming saved -> asked.
+"""
+import os
+import shutil
+
+import numpy as np
+
+from glo_tf1 import io
+from glo_tf1 import progress
+from glo_tf1 import settings
+from glo_tf1.data import images as images_lib
+
+CHUNK = 500
+EXPORT_META = 'glo_sample.json'
+WHATS = ('samples', 'reconstructions', 'codes')
+
+
+def _png_bytes(image):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  import io as bytes_io  # pylint: disable=import-outside-toplevel
+  buf = bytes_io.BytesIO()
+  Image.fromarray(images_lib.to_uint8(image)).save(buf, format='PNG')
+  return buf.getvalue()
+
+
+def _check_meta(folder, meta):
+  """Writes `meta` into folder/EXPORT_META, or checks it equals the one there."""
+  path = os.path.join(folder, EXPORT_META)
+  saved = io.read_json(path, missing=None)
+  if saved is not None and saved != meta:
+    diffs = ['  %s: %r -> %r' % (k, saved.get(k), meta.get(k))
+             for k in sorted(set(saved) | set(meta)) if saved.get(k) != meta.get(k)]
+    raise settings.ConfigError(
+        '%s already holds another export (saved -> asked):\n%s\nchoose another --out or '
+        'delete it' % (folder, '\n'.join(diffs)))
+  if saved is None:
+    os.makedirs(folder, exist_ok=True)
+    io.write_json(path, meta)
+
+
+class _Writer:
+  """Writes chunks to a PNG folder or to OUT.partial/ chunks merged into OUT (.npz)."""
+
+  def __init__(self, out, meta):
+    self.out, self.npz = out, out.endswith('.npz')
+    if self.npz and os.path.exists(out):
+      raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
+    self.folder = out + '.partial' if self.npz else out
+    _check_meta(self.folder, meta)
+
+  def _chunk_path(self, c):
+    return os.path.join(self.folder, 'chunk_%05d.npz' % c)
+
+  def done(self, c, names):
+    if self.npz:
+      return os.path.exists(self._chunk_path(c))
+    return all(os.path.exists(os.path.join(self.folder, n)) for n in names)
+
+  def write(self, c, names, pixels, codes):
+    if self.npz:
+      with io.atomic_open(self._chunk_path(c), 'wb') as f:
+        np.savez(f, images=images_lib.to_uint8(pixels), codes=np.asarray(codes, np.float32),
+                 names=np.asarray(names))
+      return
+    for name, image in zip(names, pixels):
+      path = os.path.join(self.folder, name)
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      with io.atomic_open(path, 'wb') as f:
+        f.write(_png_bytes(image))
+
+  def finish(self, num_chunks, meta):
+    """Merges an .npz's chunks (then removes OUT.partial/); returns the output path."""
+    if not self.npz:
+      return self.out
+    parts = [np.load(self._chunk_path(c)) for c in range(num_chunks)]
+    arrays = {k: np.concatenate([p[k] for p in parts]) for k in ('images', 'codes', 'names')}
+    with io.atomic_open(self.out, 'wb') as f:
+      np.savez(f, **arrays, **{'meta_' + k: np.asarray(v) for k, v in meta.items()})
+    shutil.rmtree(self.folder)
+    return self.out
+
+
+def _meta(loaded, what, **extra):
+  return dict({'what': what, 'run_dir': os.path.abspath(loaded.run_dir),
+               'step': loaded.step, 'image_size': loaded.cfg['image_size']}, **extra)
+
+
+def export_samples(loaded, out, num, kind='full', seed=0):
+  """`num` samples of sampler `kind` of a TrainedRun: OUT/000000.png ... or OUT.npz (with
+  their raw codes). Chunk c's noise: numpy.random.RandomState([seed, c])."""
+  meta = _meta(loaded, 'samples', sampler=kind, num=num, seed=seed)
+  writer = _Writer(out, meta)
+  meter = progress.Progress('samples (%s)' % kind, num, 'images')
+  chunks = range(-(-num // CHUNK))
+  for c in chunks:
+    rows = min(CHUNK, num - c * CHUNK)
+    names = ['%06d.png' % (c * CHUNK + i) for i in range(rows)]
+    if not writer.done(c, names):
+      noise = np.random.RandomState([seed, c]).standard_normal(
+          (rows, loaded.cfg['latent_dims']))
+      z = loaded.sample_codes(rows, kind, noise=noise)
+      writer.write(c, names, loaded.decode(z), z)
+    meter.update(c * CHUNK + rows)
+  return writer.finish(len(chunks), meta)
+
+
+def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
+  """GLO's reconstructions of `names` (relative to data_dir): OUT/<name>.png ... (the
+  source's extension replaced) or OUT.npz (with the fitted raw codes and the names).
+  Chunk c's initial codes: numpy.random.RandomState([seed, c])."""
+  meta = _meta(loaded, 'reconstructions', data_dir=os.path.abspath(data_dir),
+               num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size)
+  writer = _Writer(out, meta)
+  meter = progress.Progress('reconstructions (%d code steps)' % steps, len(names), 'images')
+  chunks = range(-(-len(names) // CHUNK))
+  for c in chunks:
+    part = names[c * CHUNK:(c + 1) * CHUNK]
+    outs = [os.path.splitext(n)[0] + '.png' for n in part] if not writer.npz else part
+    if not writer.done(c, outs):
+      images = loaded.load_images([os.path.join(data_dir, n) for n in part])
+      loaded_codes, recons = loaded.fit_codes(images, steps, seed=[seed, c])
+      writer.write(c, outs, recons, loaded_codes)
+    meter.update(c * CHUNK + len(part))
+  return writer.finish(len(chunks), meta)
+
+
+def export_codes(loaded, out, projected=False):
+  """The learned codes [N, dims] with the training images' names, in OUT.npz: `codes`,
+  `names`, `projected` (True: as the decoder sees them, else as stored) and `projection`."""
+  if not out.endswith('.npz'):
+    raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
+                               % out)
+  if os.path.exists(out):
+    raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  with io.atomic_open(out, 'wb') as f:
+    np.savez(f, codes=loaded.codes(projected=projected), names=np.asarray(loaded.names),
+             projected=np.asarray(projected), projection=np.asarray(loaded.cfg['projection']),
+             step=np.asarray(loaded.step))
+  return out

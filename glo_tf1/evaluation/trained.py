@@ -1,0 +1,239 @@
+"""A trained run as a Python object: numpy in, numpy out (glo_tf1.load).
+
+  run = glo_tf1.load('runs/demo/run')
+  images = run.sample(16, kind='full', seed=0)    # [16, S, S, 3] in [-1, 1]
+  recons = run.reconstruct(images, steps=200)     # codes fitted with the decoder frozen
+  z = run.codes()                                 # the learned codes [N, dims], raw
+  run.close()
+
+It owns a graph and a session, restores the run's checkpoint once, and builds every op
+once: the generation graph (generation.py) and the code fitting of GLO's reconstructions
+(the decoder frozen, the run's loss, projection and codes optimizer). glo-evaluate,
+glo-figures and glo-sample use these very functions, so a number computed in a notebook
+is the number a report gives for the same seed.
+
+Images are float [n, S, S, 3] in [-1, 1], as the trainer sees them (`load_images` reads
+files that way). Codes are raw (before the projection) unless `projected=True`: the
+decoder projects what it is given, so decode(codes()) reproduces the training images.
+"""
+import numpy as np
+
+from glo_tf1.compat import tf
+from glo_tf1.evaluation import generation
+from glo_tf1.evaluation import runs
+from glo_tf1.model import codes as codes_lib
+from glo_tf1.model import decoder as decoder_lib
+from glo_tf1.model import losses
+from glo_tf1.model import optimizers
+from glo_tf1.training import run_dir as rundir
+
+DEFAULT_CODE_STEPS = 1000  # glo-evaluate's --steps
+
+
+# ----------------------------------------------------------------------------- graph
+
+def initial_codes(cfg, num_train, images, rng):
+  """Fresh codes for a batch, initialised as training initialised its codes.
+
+  glorot: uniform(+-sqrt(6 / (N_train + dims))), the scale of the trained `codes`
+  variable (so the optimizer moves the codes at the training's relative speed);
+  gaussian: N(0, 1); pca: principal components of the batch's images (codes.pca_codes).
+  """
+  if cfg['codes_init'] == 'pca':
+    return codes_lib.pca_codes(images, cfg['latent_dims'], seed=rng.randint(2 ** 31))
+  return codes_lib.fresh_codes(rng, len(images), num_train, cfg['latent_dims'],
+                               cfg['codes_init'])
+
+
+def build_code_fitting(cfg, batch_size):
+  """Fits fresh codes to a batch of images with the decoder frozen (reuses its variables).
+
+  Returns dict: images, init (placeholders), reset (stores `images`, initialises the codes
+  from `init` and resets the optimizer's slots), step (one optimizer step, then the
+  stored-code projection when the run used it; no feed, the batch is stored), codes,
+  reconstructions (inference mode), loss.
+  """
+  dims, size = cfg['latent_dims'], cfg['image_size']
+  images = tf.placeholder(tf.float32, [batch_size, size, size, 3], name='eval_images')
+  init = tf.placeholder(tf.float32, [batch_size, dims], name='eval_init')
+  with tf.variable_scope('eval'):
+    codes = tf.get_variable('codes', [batch_size, dims], tf.float32, trainable=False)
+    stored = tf.get_variable('images', [batch_size, size, size, 3], tf.float32,
+                             trainable=False)
+  recon = decoder_lib.decode(codes_lib.project(codes, cfg['projection']), cfg,
+                             is_training=False, reuse=True)
+  loss = losses.reconstruction_loss(stored, recon, cfg)
+  with tf.variable_scope('eval'):
+    opt = optimizers.make_optimizer(cfg['codes_optimizer'], cfg['codes_learning_rate'])
+    step = opt.minimize(loss, var_list=[codes])
+  if cfg['project_stored_codes']:
+    with tf.control_dependencies([step]):
+      step = codes.assign(codes_lib.project(codes, cfg['projection'])).op
+  with tf.control_dependencies([tf.variables_initializer(opt.variables())]):
+    reset = tf.group(codes.assign(init), stored.assign(images))
+  return {'images': images, 'init': init, 'reset': reset, 'step': step, 'codes': codes,
+          'reconstructions': recon, 'loss': loss}
+
+
+def fit_codes(sess, fit, cfg, images, steps, num_train, rng):
+  """(raw codes, reconstructions) of one batch of `images` (at most the graph's batch)
+  after `steps` optimizer steps of fresh codes, the decoder frozen (build_code_fitting)."""
+  batch_size = fit['images'].get_shape().as_list()[0]
+  padded = generation.pad_batch(images, batch_size)
+  sess.run(fit['reset'], {fit['init']: initial_codes(cfg, num_train, padded, rng),
+                          fit['images']: padded})
+  for _ in range(steps):
+    sess.run(fit['step'])
+  codes, recon = sess.run([fit['codes'], fit['reconstructions']])
+  return codes[:len(images)], recon[:len(images)]
+
+
+def optimise_codes(sess, fit, cfg, images, steps, num_train, rng):
+  """Reconstructions of `images` after `steps` optimizer steps of fresh codes (fit_codes)."""
+  return fit_codes(sess, fit, cfg, images, steps, num_train, rng)[1]
+
+
+# ----------------------------------------------------------------------------- the object
+
+class TrainedRun:
+  """A run directory's checkpoint, loaded in a graph and session of its own.
+
+  Args:
+    run_dir: a run directory written by glo-train.
+    checkpoint: a step or a path (default: the newest intact checkpoint).
+    data_dir: the training images (default: provenance.json's); only `load_images` of
+      training files and `reconstructions` of them need them: a run whose images are
+      elsewhere still loads (`paths` is then None).
+    batch_size: the decoder's static batch (default: the run's); inputs of any length are
+      processed in chunks of it. Code fitting sees the loss at this batch size.
+    verify: check the training images against the run's manifest (slow on big sets).
+    run: a runs.read_run result already read (the evaluation reads it before).
+    **graph_options: of generation.build_generation_graph (fit_projected, k, interp_*).
+  """
+
+  def __init__(self, run_dir, checkpoint=None, data_dir=None, batch_size=None,
+               verify=False, run=None, **graph_options):
+    self.run_dir = run_dir
+    self.info = run or runs.read_run(run_dir, data_dir, verify=verify, need_data=False)
+    self.cfg = self.info['cfg']
+    self.names, self.paths = self.info['names'], self.info['paths']
+    self.num_codes = len(self.names)
+    self.batch_size = batch_size or self.cfg['batch_size']
+    rundir.latest_checkpoint(run_dir, checkpoint)  # before building: is there one?
+    self.graph_ = tf.Graph()
+    with self.graph_.as_default():
+      self.ops = generation.build_generation_graph(self.cfg, self.num_codes,
+                                                   batch_size=self.batch_size,
+                                                   **graph_options)
+      self.fit = build_code_fitting(self.cfg, self.batch_size)
+      self._projected = codes_lib.project(self.ops['codes'], self.cfg['projection'])
+      self._projected_gathered = codes_lib.project(self.ops['gathered'],
+                                                   self.cfg['projection'])
+      init_eval = tf.variables_initializer(tf.global_variables('eval'))
+    self.session = tf.Session(graph=self.graph_)
+    try:
+      self.session.run(init_eval)
+      self.checkpoint = runs.restore_variables(self.session, run_dir,
+                                               self.ops['restore_vars'], checkpoint)
+    except BaseException:
+      self.session.close()
+      raise
+    self.step = rundir.checkpoint_step(self.checkpoint)
+    self.graph_.finalize()  # every op is built: a call never grows the graph
+
+  # -- numpy in, numpy out
+  def decode(self, z):
+    """Raw codes [n, dims] -> images [n, S, S, 3] in [-1, 1] (projected, then decoded in
+    inference mode, as the post's generation)."""
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != self.cfg['latent_dims']:
+      raise ValueError('codes must be [n, %d] (latent_dims of %s), got shape %s'
+                       % (self.cfg['latent_dims'], self.run_dir, z.shape))
+    return generation.decode_codes(self.session, self.ops, z)
+
+  def sample_codes(self, n, kind='full', seed=0, noise=None):
+    """n raw codes of a sampler (settings.SAMPLERS: unit N(0, I), fitted diagonal
+    Gaussian, full covariance), from numpy.random.RandomState(seed)'s standard normal
+    noise, or from `noise` [n, dims] when given."""
+    if kind not in generation.SAMPLERS:
+      raise ValueError('kind must be one of %s, got %r' % (', '.join(generation.SAMPLERS),
+                                                          kind))
+    if noise is None:
+      noise = np.random.RandomState(seed).standard_normal((n, self.cfg['latent_dims']))
+    return self.session.run(self.ops['sampled_' + kind],
+                            {self.ops['noise']: np.asarray(noise, np.float32)})
+
+  def sample(self, n, kind='full', seed=0, noise=None):
+    """n images [n, S, S, 3] in [-1, 1] of a sampler (see sample_codes)."""
+    return self.decode(self.sample_codes(n, kind, seed, noise))
+
+  def codes(self, projected=False, indices=None):
+    """The learned codes [N, dims] of the training images in manifest order (`names`), or
+    of `indices`; raw (as stored) or `projected` (as the decoder sees them)."""
+    if indices is None:
+      return self.session.run(self._projected if projected else self.ops['codes'])
+    return self.session.run(self._projected_gathered if projected else self.ops['gathered'],
+                            {self.ops['index']: np.asarray(indices, np.int32)})
+
+  def fit_codes(self, images, steps=DEFAULT_CODE_STEPS, seed=0, progress=None):
+    """(raw codes [n, dims], reconstructions [n, S, S, 3]) of `images` [n, S, S, 3] in
+    [-1, 1]: fresh codes optimised `steps` steps against the frozen decoder, batch by
+    batch, as glo-evaluate does (the same initial codes for the same seed).
+    progress: optional progress.Progress, updated with the images done."""
+    images = self._check_images(images)
+    rng = np.random.RandomState(seed)
+    codes, recons = [], []
+    for start in range(0, len(images), self.batch_size):
+      z, r = fit_codes(self.session, self.fit, self.cfg, images[start:start + self.batch_size],
+                       steps, self.num_codes, rng)
+      codes.append(z)
+      recons.append(r)
+      if progress:
+        progress.update(start + len(z))
+    if not codes:
+      return (np.zeros((0, self.cfg['latent_dims']), np.float32), images[:0])
+    return np.concatenate(codes), np.concatenate(recons)
+
+  def reconstruct(self, images, steps=DEFAULT_CODE_STEPS, seed=0):
+    """GLO's reconstructions of `images` (fit_codes, without the codes)."""
+    return self.fit_codes(images, steps, seed)[1]
+
+  def load_images(self, paths):
+    """Images [n, S, S, 3] in [-1, 1] of image files, cropped and resized as training."""
+    out = [generation.load_images(self.session, self.ops, list(paths[i:i + 256]))
+           for i in range(0, len(paths), 256)]
+    return np.concatenate(out) if out else np.zeros(
+        (0, self.cfg['image_size'], self.cfg['image_size'], 3), np.float32)
+
+  def _check_images(self, images):
+    images = np.asarray(images, np.float32)
+    size = self.cfg['image_size']
+    if images.ndim != 4 or images.shape[1:] != (size, size, 3):
+      raise ValueError('images must be [n, %d, %d, 3] (the image_size of %s), got shape %s'
+                       % (size, size, self.run_dir, images.shape))
+    if images.size and (images.min() < -1 or images.max() > 1):
+      raise ValueError('images must be floats in [-1, 1] (as load_images returns), got '
+                       'values in [%g, %g]; pixels in [0, 255] map as x / 127.5 - 1'
+                       % (images.min(), images.max()))
+    return images
+
+  # -- lifetime
+  def close(self):
+    """Frees the session; the object is unusable afterwards."""
+    self.session.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+  def __repr__(self):
+    return '<glo_tf1 TrainedRun %s: preset %s, step %s, %d codes of %d dims, %d px>' % (
+        self.run_dir, self.cfg['preset'], self.step, self.num_codes, self.cfg['latent_dims'],
+        self.cfg['image_size'])
+
+
+def load(run_dir, checkpoint=None, **kwargs):
+  """A trained run, loaded (TrainedRun); close it, or use it as a context manager."""
+  return TrainedRun(run_dir, checkpoint, **kwargs)

@@ -1,0 +1,212 @@
+"""The Python API (glo_tf1.load) and glo-sample, on the tiny trained run: properties that
+hold whatever the weights (the sphere projection's scale invariance, a sampler's mean,
+seeding, resuming), the report's number recomputed, the docs' example run as written."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+from conftest import run_module
+import glo_tf1
+from glo_tf1 import settings
+from glo_tf1.data import files
+from glo_tf1.evaluation import export
+from glo_tf1.evaluation import report as evaluate
+
+
+@pytest.fixture(scope='module')
+def loaded(tiny_run):
+  with glo_tf1.load(tiny_run) as run:
+    yield run
+
+
+def test_import_glo_tf1_does_not_import_tensorflow():
+  code = 'import sys, glo_tf1; print("tensorflow" in sys.modules, callable(glo_tf1.load))'
+  proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                        env=dict(os.environ, PYTHONPATH=ROOT), timeout=60)
+  assert proc.stdout.split() == ['False', 'True'], proc.stderr
+
+
+def test_decode_projects_its_codes(loaded):
+  """The demo's sphere projection: a code and any positive multiple decode alike, and the
+  projected codes decode as the raw ones."""
+  assert loaded.cfg['projection'] == 'sphere'
+  z = loaded.codes()
+  assert z.shape == (200, 8) and len(loaded.names) == 200
+  zp = loaded.codes(projected=True)
+  np.testing.assert_allclose(np.linalg.norm(zp, axis=1), 1., rtol=1e-5)
+  np.testing.assert_allclose(zp, z / np.linalg.norm(z, axis=1, keepdims=True), rtol=1e-5)
+  images = loaded.decode(z[:10])
+  assert images.shape == (10, 16, 16, 3) and images.min() >= -1 and images.max() <= 1
+  np.testing.assert_allclose(loaded.decode(3.7 * z[:10]), images, atol=1e-5)
+  np.testing.assert_allclose(loaded.decode(zp[:10]), images, atol=1e-5)
+  np.testing.assert_array_equal(loaded.codes(indices=[3, 0]), z[[3, 0]])
+  # More rows than the static batch (8), in chunks; and zero rows.
+  np.testing.assert_allclose(loaded.decode(z[:19])[:10], images, atol=1e-6)
+  assert loaded.decode(z[:0]).shape == (0, 16, 16, 3)
+
+
+def test_samplers_against_numpy(loaded):
+  z = loaded.codes().astype(np.float64)
+  noise = np.random.RandomState(5).standard_normal((6, 8))
+  np.testing.assert_allclose(loaded.sample_codes(6, 'unit', seed=5), noise, rtol=1e-6)
+  # Zero noise gives the fitted mean: the codes' mean for both fits.
+  zero = np.zeros((3, 8))
+  for kind in ('fitted', 'full'):
+    np.testing.assert_allclose(loaded.sample_codes(3, kind, noise=zero),
+                               np.repeat(z.mean(0, keepdims=True), 3, 0), atol=1e-5)
+  # The diagonal fit scales each coordinate by its standard deviation.
+  unit = np.eye(8)
+  diag = loaded.sample_codes(8, 'fitted', noise=unit) - z.mean(0)
+  np.testing.assert_allclose(np.diag(diag), z.std(0), rtol=1e-3)
+  a = loaded.sample(4, 'full', seed=1)
+  np.testing.assert_array_equal(a, loaded.sample(4, 'full', seed=1))
+  assert not np.allclose(a, loaded.sample(4, 'full', seed=2))
+  with pytest.raises(ValueError, match='kind must be one of unit, fitted, full'):
+    loaded.sample(2, 'gauss')
+
+
+def test_reconstruct_fits_codes_and_refuses_bad_images(loaded):
+  target = loaded.load_images(loaded.paths[:5])  # the demo's loss is the squared error
+  assert loaded.cfg['loss'] == 'mse'
+  err = [np.mean((loaded.reconstruct(target, steps=s, seed=0) - target) ** 2)
+         for s in (0, 60)]
+  assert err[1] < err[0], err  # 30 training steps: the decoder is barely trained
+  codes, recons = loaded.fit_codes(target, steps=0, seed=0)
+  np.testing.assert_allclose(loaded.decode(codes), recons, atol=1e-5)  # codes are raw
+  np.testing.assert_array_equal(recons, loaded.reconstruct(target, steps=0, seed=0))
+  with pytest.raises(ValueError, match=r'\[n, 16, 16, 3\].*got shape \(5, 16, 16\)'):
+    loaded.reconstruct(target[..., 0])
+  with pytest.raises(ValueError, match=r'in \[-1, 1\].*\[0, 255\]'):
+    loaded.reconstruct(np.full((2, 16, 16, 3), 255.))
+  with pytest.raises(ValueError, match=r'codes must be \[n, 8\]'):
+    loaded.decode(np.zeros((2, 7)))
+
+
+@pytest.mark.e2e
+def test_the_report_is_the_apis_number(tiny_run, loaded):
+  """glo-evaluate's learned-code MSE, recomputed through the API on the same images."""
+  report = evaluate.evaluate(tiny_run, steps=0, max_images=10, seed=1, pca_max_images=None)
+  idx = files.seeded_subset(200, 10, np.random.RandomState([1, 2]))
+  images = loaded.load_images([loaded.paths[i] for i in idx])
+  mse = np.mean((loaded.decode(loaded.codes(indices=idx)) - images.astype(np.float64)) ** 2)
+  assert report['sections']['train_learned']['mse_pm1'] == pytest.approx(mse, rel=1e-5)
+  assert report['step'] == loaded.step == 30
+
+
+def test_a_run_loads_without_its_images_and_closes(tiny_run, tmp_path):
+  moved = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, moved)
+  provenance = os.path.join(moved, 'provenance.json')
+  text = open(provenance).read()
+  with open(provenance, 'w') as f:
+    f.write(re.sub(r'"data_dir": "[^"]*"', '"data_dir": "%s"' % (tmp_path / 'gone'), text))
+  run = glo_tf1.load(moved, checkpoint=15)
+  assert run.paths is None and run.step == 15 and 'step 15' in repr(run)
+  assert run.decode(run.codes()[:2]).shape == (2, 16, 16, 3)
+  run.close()
+  with pytest.raises(RuntimeError):
+    run.decode(np.zeros((1, 8)))
+
+
+@pytest.mark.e2e
+def test_the_docs_example_runs_as_written(tiny_run):
+  with open(os.path.join(ROOT, 'docs', 'api.md')) as f:
+    (example,) = re.findall(r'```python\n(.*?)```', f.read(), re.S)
+  assert "RUN = 'runs/demo/run'" in example
+  code = example.replace("RUN = 'runs/demo/run'", 'RUN = %r' % tiny_run)
+  proc = subprocess.run([sys.executable, '-c', code + '\nprint("mse", mse)\n'],
+                        capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert proc.returncode == 0, proc.stderr
+  assert 'preset demo, step 30' in proc.stdout
+  assert 0 < float(proc.stdout.split('mse')[-1]) < 4
+
+
+# ----------------------------------------------------------------------------- glo-sample
+
+@pytest.mark.e2e
+def test_samples_resume_to_the_same_files_in_both_formats(tiny_run, loaded, tmp_path,
+                                                          monkeypatch):
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'samples')
+  export.export_samples(loaded, out, 10, 'fitted', seed=3)
+  names = sorted(n for n in os.listdir(out) if n.endswith('.png'))
+  assert names == ['%06d.png' % i for i in range(10)]
+  first = {n: open(os.path.join(out, n), 'rb').read() for n in names}
+  # An interruption after chunk 0: chunks 1 and 2 are redone, chunk 0 kept.
+  for n in names[4:]:
+    os.remove(os.path.join(out, n))
+  os.utime(os.path.join(out, names[0]), (1, 1))
+  export.export_samples(loaded, out, 10, 'fitted', seed=3)
+  assert {n: open(os.path.join(out, n), 'rb').read() for n in names} == first
+  assert os.stat(os.path.join(out, names[0])).st_mtime == 1  # not rewritten
+  # The PNGs are the fixed map of the API's samples, chunk c from RandomState([3, c]).
+  noise = np.random.RandomState([3, 1]).standard_normal((4, 8))
+  want = np.clip(np.round((loaded.sample(4, 'fitted', noise=noise) + 1) * 127.5), 0, 255)
+  got = np.stack([np.asarray(Image.open(os.path.join(out, n))) for n in names[4:8]])
+  assert np.abs(got.astype(int) - want).max() <= 1
+  # The .npz, interrupted after one chunk, merges to the folder's pixels.
+  npz = str(tmp_path / 'samples.npz')
+  calls = []
+  real = loaded.sample_codes
+
+  def stop_after_one(*a, **k):
+    if calls:
+      raise KeyboardInterrupt
+    calls.append(1)
+    return real(*a, **k)
+
+  monkeypatch.setattr(loaded, 'sample_codes', stop_after_one)
+  with pytest.raises(KeyboardInterrupt):
+    export.export_samples(loaded, npz, 10, 'fitted', seed=3)
+  monkeypatch.setattr(loaded, 'sample_codes', real)
+  assert not os.path.exists(npz)
+  assert sorted(os.listdir(npz + '.partial')) == sorted(['chunk_00000.npz', export.EXPORT_META])
+  export.export_samples(loaded, npz, 10, 'fitted', seed=3)
+  data = np.load(npz)
+  assert not os.path.exists(npz + '.partial')
+  assert data['images'].dtype == np.uint8 and data['images'].shape == (10, 16, 16, 3)
+  folder = np.stack([np.asarray(Image.open(os.path.join(out, n))) for n in names])
+  np.testing.assert_array_equal(data['images'], folder)
+  assert data['codes'].shape == (10, 8) and str(data['meta_sampler']) == 'fitted'
+
+
+def test_a_resume_asking_for_something_else_is_refused(loaded, tmp_path, monkeypatch):
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'samples')
+  export.export_samples(loaded, out, 4, 'unit', seed=0)
+  with pytest.raises(settings.ConfigError, match=r"(?s)saved -> asked.*sampler: 'unit' -> "
+                     r"'full'.*seed: 0 -> 1"):
+    export.export_samples(loaded, out, 4, 'full', seed=1)
+
+
+@pytest.mark.e2e
+def test_glo_sample_reconstructions_and_codes(tiny_run, lfw_dir, tmp_path):
+  lst = tmp_path / 'some.txt'
+  lst.write_text('lfw_000.jpg\nlfw_001.jpg\nlfw_002.jpg\n')
+  out = str(tmp_path / 'recons.npz')
+  run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--what',
+             'reconstructions', '--data_dir', lfw_dir, '--file_list', lst, '--steps=5')
+  data = np.load(out)
+  assert list(data['names']) == ['lfw_000.jpg', 'lfw_001.jpg', 'lfw_002.jpg']
+  assert data['images'].shape == (3, 16, 16, 3) and data['codes'].shape == (3, 8)
+  codes = str(tmp_path / 'codes.npz')
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', codes, '--what',
+                    'codes', '--projected')
+  assert 'Wrote' in proc.stdout
+  data = np.load(codes)
+  assert bool(data['projected']) and str(data['projection']) == 'sphere'
+  np.testing.assert_allclose(np.linalg.norm(data['codes'], axis=1), 1, rtol=1e-5)
+  assert len(data['names']) == 200 and int(data['step']) == 30
+  for bad, message in ((['--what', 'codes', '--out', str(tmp_path / 'c')], 'FILE.npz'),
+                       (['--what', 'reconstructions', '--out', out], '--data_dir'),
+                       (['--num=0', '--out', str(tmp_path / 's')], '--num must be positive')):
+    proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, *bad, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
