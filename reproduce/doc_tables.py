@@ -10,7 +10,8 @@ Blocks (each between its begin and end markers):
   demo-evaluation    docs/evaluation.md: the committed report figures/demo/evaluation.md
                      (made by `bash reproduce/demo.sh --publish`), verbatim.
   demo-seeds         README.md: the committed table figures/demo_seeds/table.md of the demo's
-                     3 seeds (made by `bash reproduce/seeds.sh --publish demo 3`), verbatim.
+                     3 seeds (made by `SEEDS_MAX_IMAGES=32 SEEDS_EVAL_FLAGS=--nofid
+                     bash reproduce/seeds.sh --publish demo 3`), verbatim.
   bench              docs/performance.md: the committed benchmark report
                      figures/bench/bench.md (glo-bench --markdown), verbatim.
   placement          docs/gpus.md: the committed placement report figures/bench/placement.md

@@ -13,13 +13,21 @@
 # absolute, to change); with --publish the runs
 # go to runs/seeds-publish/ and the K reports and the tables to figures/demo_seeds/
 # (SEEDS_FIGURES to change), where README.md's table is generated from.
-# Environment: SEEDS_EVAL_FLAGS (extra glo-evaluate flags, e.g. --nofid).
+# Environment: SEEDS_MAX_IMAGES (training and held-out images each evaluation measures,
+# glo-evaluate's --max_images; default 1000: all of the demo's, a subset of CelebA's test
+# partition; the table's note states the counts), SEEDS_EVAL_FLAGS (extra glo-evaluate
+# flags, e.g. --nofid).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 PUBLISH=0
 if [ "${1:-}" = "--publish" ]; then PUBLISH=1; shift; fi
 if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: bash reproduce/seeds.sh [--publish] PRESET K [TRAIN_FLAGS...]" >&2
+  exit 2
+fi
+MAX_IMAGES="${SEEDS_MAX_IMAGES:-1000}"
+if ! [[ "$MAX_IMAGES" =~ ^[1-9][0-9]*$ ]]; then
+  echo "SEEDS_MAX_IMAGES must be a positive number of images, got '$MAX_IMAGES'" >&2
   exit 2
 fi
 PRESET="$1"; K="$2"; shift 2
@@ -63,7 +71,7 @@ for ((SEED = 0; SEED < K; SEED++)); do
   [ "$PUBLISH" = 1 ] && EVAL_OUT="$TABLES/seed-$SEED"
   # shellcheck disable=SC2086
   glo-evaluate --run_dir "$RUN" ${HELDOUT_LIST:+--data_dir "$DATA" --file_list "$HELDOUT_LIST"} \
-    --max_images 32 --out_dir "$EVAL_OUT" ${SEEDS_EVAL_FLAGS:-}
+    --max_images "$MAX_IMAGES" --out_dir "$EVAL_OUT" ${SEEDS_EVAL_FLAGS:-}
   REPORTS+=("$EVAL_OUT/evaluation.json")
 done
 glo-compare "${REPORTS[@]}" --format markdown --out "$TABLES/table.md"

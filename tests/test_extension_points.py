@@ -83,5 +83,5 @@ def test_a_toy_decoder_and_a_toy_metric_train_evaluate_and_tabulate(tmp_path, mo
 
   json_path, _ = report_lib.write_report(report, str(tmp_path / 'eval'))
   table = compare.build_table([json_path], metrics=['mae'])
-  assert [compare.header(c) for c in table['columns']] == ['train, learned MAE']
+  assert [compare.header(c) for c in table['columns']] == [('train, learned', 'MAE')]
   assert '%.4f' % mae in compare.render(table, 'markdown')

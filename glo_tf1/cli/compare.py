@@ -2,6 +2,7 @@
 
   glo-compare REPORT_OR_DIR... [--format markdown|latex|csv] [--out FILE]
               [--metrics psnr_db,fid_train] [--sections train_learned,pca_train,...]
+              [--label RUN=NAME ...]
 
 Each argument is an evaluation.json, a run directory (its eval/evaluation.json) or a folder
 of runs (every evaluation.json under it). Runs with the same settings but --seed form one
@@ -9,7 +10,9 @@ row, mean ± sample standard deviation over the seeds with their number; each ro
 preset and the flags that differ from it. The evaluation protocol goes under the table
 (markdown, LaTeX) or into a column (CSV). Reports made with different protocols (code
 steps, image counts, FID references) are refused, naming the difference
-(docs/evaluation.md, "Tables across runs and seeds").
+(docs/evaluation.md, "Tables across runs and seeds"). Another method's numbers join as a
+hand-written report, one row named by its "method" (docs/evaluation.md, "Other methods in
+the table").
 """
 import os
 
@@ -30,6 +33,23 @@ _define.list('sections', None, 'Report sections to show, in this order of the re
              '(default: every section that all reports have), e.g. '
              'train_learned,pca_train,heldout,pca_heldout.')
 
+_define.multi_string('label', [], 'RUN=NAME: the row of the report at or under RUN (a report, '
+                     'a run directory or a folder of one configuration\'s seeds) is named NAME '
+                     '(default: its preset and flags, or another method\'s "method"). Repeat '
+                     'for each row.')
+
+
+def labels(values):
+  """{RUN: NAME} of --label values (split at the first '=')."""
+  out = {}
+  for value in values:
+    run_dir, eq, name = value.partition('=')
+    if not eq or not run_dir or not name.strip():
+      raise settings.ConfigError('--label: give RUN=NAME (a report or run directory, then the '
+                                 'row\'s name), got %r' % value)
+    out[run_dir] = name.strip()
+  return out
+
 
 def main(fv, paths):
   from glo_tf1 import io  # pylint: disable=import-outside-toplevel
@@ -37,7 +57,7 @@ def main(fv, paths):
   if not paths:
     raise settings.ConfigError('give the evaluation reports, run directories or folders of '
                                'runs to compare (glo-compare --help)')
-  table = compare.build_table(paths, fv.metrics, fv.sections)
+  table = compare.build_table(paths, fv.metrics, fv.sections, labels(fv.label))
   text = compare.render(table, fv.format)
   if fv.out:
     os.makedirs(os.path.dirname(os.path.abspath(fv.out)), exist_ok=True)

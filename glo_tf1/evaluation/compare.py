@@ -18,6 +18,12 @@ every report under a folder) and makes one table for a paper:
 The columns are one metric of one report section each (report.SECTIONS order):
 PSNR of the reconstruction sections and FID against the training images of the FID
 sections by default.
+
+Another method's numbers join the table through a hand-written report (EXTERNAL_EXAMPLE;
+docs/evaluation.md, "Other methods in the table"): its `method` names the row, its
+`sections` use glo-evaluate's section and metric names, a value is one number or one per
+seed, and any `protocol` field it states must equal the glo-evaluate reports'. Its cells
+that no glo-evaluate report has are refused, missing cells print as a dash.
 """
 import collections
 import csv
@@ -37,6 +43,21 @@ DEFAULT_METRICS = ('psnr_db', 'fid_train')
 # Settings that say how a run was trained but not what it learned: left out of a row's
 # identity (the model settings, the towers and the checkpoint step are in it).
 _GROUP_EXTRA = ('num_gpus', 'precision', 'pca_image_size')
+
+
+# The smallest hand-written report of another method (docs/evaluation.md shows it too; a
+# test reads the docs' copy): two sections, one value per seed, the protocol it shares.
+EXTERNAL_EXAMPLE = {
+    'method': 'VAE (our run)',
+    'source': 'Kingma & Welling 2014; 3 seeds, our training script',
+    'seeds': [0, 1, 2],
+    'sections': {
+        'heldout': {'psnr_db': [19.8, 20.1, 19.9]},
+        'train': {'psnr_db': [21.0, 21.4, 21.1]},
+    },
+    'protocol': {'held-out images': 20, 'training images': 32},
+}
+_EXTERNAL_KEYS = ('method', 'source', 'seeds', 'sections', 'protocol', 'step')
 
 
 class CompareError(settings.UserError):
@@ -66,16 +87,87 @@ def find_reports(paths):
 
 
 def load_report(path):
+  """A glo-evaluate report (its config migrated), or another method's hand-written one
+  (checked by check_external; `external` True)."""
   report = io.read_json(path)
+  if isinstance(report, dict) and 'method' in report and 'config' not in report:
+    return check_external(report, path)
   if not isinstance(report, dict) or 'sections' not in report or 'config' not in report:
-    raise CompareError('%s is not a glo-evaluate report' % path)
+    raise CompareError('%s is neither a glo-evaluate report (no "config" and "sections") nor '
+                       'another method\'s (no "method"; docs/evaluation.md, "Other methods '
+                       'in the table")' % path)
   report['config'] = settings.migrate(report['config'])
+  report['external'] = False
   return report
+
+
+def _number(value):
+  return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def check_external(report, path):
+  """Another method's report, checked field by field (CompareError naming the file and
+  field); each value becomes a list (one per seed) and `seeds` the seeds (None: not
+  stated)."""
+  def bad(what):
+    raise CompareError('%s: %s (the format: docs/evaluation.md, "Other methods in the '
+                       'table")' % (path, what))
+  unknown = sorted(set(report) - set(_EXTERNAL_KEYS))
+  if unknown:
+    bad('unknown field(s) %s; a report of another method has %s'
+        % (', '.join(unknown), ', '.join(_EXTERNAL_KEYS)))
+  if not isinstance(report['method'], str) or not report['method'].strip():
+    bad('"method" must be the row\'s name, a non-empty string')
+  section_names = [s.name for s in report_lib.SECTIONS]
+  metric_names = [c.key for c in metrics_lib.columns()]
+  sections = report.get('sections')
+  if not isinstance(sections, dict) or not sections:
+    bad('"sections" must map section names to {metric: value}')
+  seeds = report.get('seeds')
+  if seeds is not None and (not isinstance(seeds, list) or not seeds):
+    bad('"seeds" must be a non-empty list')
+  out, counts = {}, set()
+  for name, values in sections.items():
+    if name not in section_names:
+      bad('unknown section %r; sections are %s' % (name, ', '.join(section_names)))
+    if not isinstance(values, dict) or not values:
+      bad('section %r must map metrics to values' % name)
+    out[name] = {}
+    for metric, value in values.items():
+      if metric not in metric_names:
+        bad('unknown metric %r in %r; metrics are %s' % (metric, name, ', '.join(metric_names)))
+      value = value if isinstance(value, list) else [value]
+      if not value or not all(_number(v) for v in value):
+        bad('%s.%s must be a finite number or a non-empty list of them, got %r'
+            % (name, metric, values[metric]))
+      if len(value) > 1:
+        counts.add(len(value))
+      out[name][metric] = [float(v) for v in value]
+  if seeds is not None and counts - {len(seeds)}:
+    bad('%d seeds, but a list of %s values' % (len(seeds), ' or '.join(map(str, counts))))
+  if len(counts) > 1:
+    bad('lists of %s values: one value per seed, the same seeds everywhere'
+        % ' and '.join(map(str, sorted(counts))))
+  proto = report.get('protocol') or {}
+  if not isinstance(proto, dict):
+    bad('"protocol" must map protocol fields to values')
+  fields = list(protocol(None))
+  for name in proto:
+    if name not in fields:
+      bad('unknown protocol field %r; fields are %s' % (name, ', '.join(fields)))
+  step = report.get('step')
+  if step is not None and not isinstance(step, (int, str)):
+    bad('"step" must be a number or a string')
+  return {'external': True, 'method': report['method'].strip(), 'step': step,
+          'seeds': seeds or [None] * max(counts or {1}), 'sections': out,
+          'protocol': dict(proto)}
 
 
 def protocol(report):
   """What the evaluation measured, as (name, value) pairs: reports with different values
-  cannot share a table."""
+  cannot share a table. protocol(None): the field names, every value None."""
+  if report is None:
+    report = {'protocol': {'steps': None, 'batch_size': None}, 'seed': None, 'sections': {}}
   sections = report['sections']
   fid = report.get('fid') or {}
   refs = fid.get('references', {})
@@ -114,6 +206,25 @@ def check_protocols(reports):
   return first
 
 
+def check_external_protocols(shared, externals):
+  """Each protocol field an external report states must equal the glo-evaluate reports'
+  (`shared`); CompareError naming the file, `theirs -> glo-evaluate's`. Without
+  glo-evaluate reports the stated fields must agree among themselves; returns them."""
+  shared = dict(shared)
+  diffs = []
+  for path, r in externals.items():
+    for name, value in r['protocol'].items():
+      if shared.get(name) is None:
+        shared[name] = value
+      elif shared[name] != value:
+        diffs.append('  %s in %s: %r -> %r' % (name, _short([path])[0], value, shared[name]))
+  if diffs:
+    raise CompareError('another method\'s report states a protocol the other reports did '
+                       'not use (its value -> theirs), so its numbers are not comparable:\n%s'
+                       % '\n'.join(diffs))
+  return collections.OrderedDict((k, shared.get(k)) for k in protocol(None))
+
+
 def _short(paths, limit=3):
   names = [os.path.relpath(p) if len(os.path.relpath(p)) < len(p) else p for p in paths]
   return names[:limit] + (['and %d more' % (len(names) - limit)] if len(names) > limit else [])
@@ -143,33 +254,52 @@ def row_label(cfg):
   return ' '.join([cfg['preset']] + flags)
 
 
-def columns(reports, metrics=DEFAULT_METRICS, sections=None):
-  """[(section, metric)] that every report has, in report.SECTIONS order."""
+def columns(reports, metrics=DEFAULT_METRICS, sections=None, externals=()):
+  """[(section, metric)] that every glo-evaluate report has (without any, that some
+  external report has), in report.SECTIONS order. An external report's cell outside
+  these columns is refused (CompareError naming it) unless `sections` or `metrics` left
+  it out."""
   order = [s.name for s in report_lib.SECTIONS]
   names = sections or order
   out = []
   for name in sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
     for metric in metrics:
-      if all(metric in r['sections'].get(name, {}) for r in reports):
+      if reports and all(metric in r['sections'].get(name, {}) for r in reports):
+        out.append((name, metric))
+      elif not reports and any(metric in r['sections'].get(name, {})
+                               for r in dict(externals).values()):
         out.append((name, metric))
   if not out:
     raise CompareError('the reports share no column of sections %s and metrics %s'
                        % (', '.join(names), ', '.join(metrics)))
+  for path, r in dict(externals).items():
+    extra = ['%s.%s' % (n, m) for n, values in r['sections'].items() for m in values
+             if n in names and m in metrics and (n, m) not in out]
+    if extra:
+      raise CompareError('%s gives %s, which the glo-evaluate reports do not have (columns: '
+                         '%s); drop them or pick columns with --sections and --metrics'
+                         % (path, ', '.join(extra), ', '.join('%s.%s' % c for c in out)))
   return out
 
 
-def build_table(paths, metrics=DEFAULT_METRICS, sections=None):
+def build_table(paths, metrics=DEFAULT_METRICS, sections=None, labels=None):
   """The table of the reports under `paths` (see module doc).
 
-  Returns dict: columns [(section, metric)], rows [{label, step, seeds, reports, values:
-  {(section, metric): [value per seed]}}] in the order first seen, protocol (name ->
-  value).
+  Args:
+    labels: {path: name}: the row holding the report at (or under) each path is named
+      `name` (glo-compare --label RUN=NAME).
+  Returns dict: columns [(section, metric)], rows [{label, step, seeds, reports, external,
+  values: {(section, metric): [value per seed] or None}}], the glo-evaluate rows in the
+  order first seen, then the other methods'; protocol (name -> value).
   """
   reports = {p: load_report(p) for p in find_reports(paths)}
-  shared = check_protocols(reports)
-  cols = columns(list(reports.values()), metrics, sections)
+  glo = collections.OrderedDict((p, r) for p, r in reports.items() if not r['external'])
+  ext = collections.OrderedDict((p, r) for p, r in reports.items() if r['external'])
+  shared = check_protocols(glo) if glo else protocol(None)
+  shared = check_external_protocols(shared, ext)
+  cols = columns(list(glo.values()), metrics, sections, ext)
   groups = collections.OrderedDict()
-  for path, r in reports.items():
+  for path, r in glo.items():
     groups.setdefault(group_key(r), []).append((path, r))
   rows = []
   for members in groups.values():
@@ -180,9 +310,37 @@ def build_table(paths, metrics=DEFAULT_METRICS, sections=None):
                          'two seeds: %s' % (seeds, ', '.join(_short([p for p, _ in members]))))
     first = members[0][1]
     rows.append({'label': row_label(first['config']), 'step': first['step'], 'seeds': seeds,
-                 'reports': [p for p, _ in members],
+                 'reports': [p for p, _ in members], 'external': False,
                  'values': {c: [r['sections'][c[0]][c[1]] for _, r in members] for c in cols}})
+  for path, r in ext.items():
+    rows.append({'label': r['method'], 'step': r['step'], 'seeds': r['seeds'],
+                 'reports': [path], 'external': True, 'protocol': r['protocol'],
+                 'values': {c: r['sections'].get(c[0], {}).get(c[1]) for c in cols}})
+  _apply_labels(rows, labels or {})
   return {'columns': cols, 'rows': rows, 'protocol': shared}
+
+
+def _apply_labels(rows, labels):
+  """Renames the row of each labelled path; CompareError for a path that is no row's, or
+  is several rows', and for two rows of one name."""
+  for path, name in labels.items():
+    where = os.path.abspath(path)
+    hits = [row for row in rows if any(p == where or p.startswith(where.rstrip(os.sep) + os.sep)
+                                       for p in row['reports'])]
+    if len(hits) != 1:
+      raise CompareError('--label %s=%s: %s' % (path, name, (
+          'no report given is at or under %s' % where) if not hits else (
+              'the reports under it make %d rows (%s); label each run directory'
+              % (len(hits), '; '.join(h['label'] for h in hits)))))
+    if hits[0].get('labelled'):
+      raise CompareError('--label %s=%s: that row is already labelled %r'
+                         % (path, name, hits[0]['label']))
+    hits[0].update(label=name, labelled=True)
+  names = collections.Counter(row['label'] for row in rows)
+  twice = sorted(n for n, k in names.items() if k > 1)
+  if twice:
+    raise CompareError('two rows would be named %s; name them apart with --label RUN=NAME'
+                       % ', '.join(repr(n) for n in twice))
 
 
 def mean_std(values):
@@ -196,37 +354,66 @@ def _fmt(metric):
   return col.fmt if col else '%.5f'
 
 
-def cell(values, metric, pm='±'):
+def cell(values, metric, pm='±', missing='–'):
+  """mean ± std at the metric's precision; the mean alone for one value or a spread that
+  rounds to zero (PCA's, the same on every seed); `missing` for no value."""
+  if values is None:
+    return missing
   mean, std = mean_std(values)
   f = _fmt(metric)
-  return f % mean if std is None else ('%s %s %s' % (f % mean, pm, f % std))
+  if std is None or f % std == f % 0:
+    return f % mean
+  return '%s %s %s' % (f % mean, pm, f % std)
 
 
 def header(col):
+  """(section's short name, metric's short name with its unit), e.g. ('held-out',
+  'PSNR (dB)')."""
   section, metric = col
   short = {s.name: s.short for s in report_lib.SECTIONS}
   col = metrics_lib.column(metric)
-  return '%s %s' % (short.get(section, section), col.short if col else metric)
+  return short.get(section, section), col.short if col else metric
 
 
-def protocol_text(proto, cols=()):
+def protocol_text(table):
+  """The note under a table: the protocol, the units, how cells are made (plain text)."""
+  proto, cols = table['protocol'], table['columns']
   parts = ['%s %s' % (k, v) for k, v in proto.items() if v is not None]
   units = [text for metric, text in (('psnr_db', 'PSNR in dB'),
                                      ('fid_train', 'FID against the training images'))
            if any(m == metric for _, m in cols)]
-  return ('Evaluation protocol: %s.%s Mean ± sample standard deviation over the seeds '
-          '(their number in `seeds`).' % (', '.join(parts), ''.join(
-              ' %s.' % u for u in ['; '.join(units)] if u)))
+  text = 'Evaluation protocol: %s.' % ', '.join(parts)
+  if units:
+    text += ' %s.' % '; '.join(units)
+  text += (' Mean ± sample standard deviation over the seeds (their number in the seeds '
+           'column); a mean alone: one seed, or a deviation that rounds to zero.')
+  others = [r['label'] for r in table['rows'] if r['external']]
+  if others:
+    text += (' %s: numbers from %s own report%s; a dash: not reported.'
+             % (', '.join(others), 'its' if len(others) == 1 else 'their',
+                '' if len(others) == 1 else 's'))
+  return text
+
+
+def _step(row, missing):
+  return missing if row['step'] is None else str(row['step'])
+
+
+def _num_seeds(row):
+  return str(len(row['seeds']))
 
 
 def markdown(table):
-  lines = ['| run | step | seeds | %s |' % ' | '.join(header(c) for c in table['columns']),
-           '| --- | ---: | ---: | %s |' % ' | '.join('---:' for _ in table['columns'])]
+  cols = table['columns']
+  lines = ['| run | step | seeds | %s |' % ' | '.join(' '.join(header(c)) for c in cols),
+           '| --- | ---: | ---: | %s |' % ' | '.join('---:' for _ in cols)]
   for row in table['rows']:
-    lines.append('| %s | %s | %d | %s |' % (
-        '`%s`' % row['label'], row['step'], len(row['seeds']),
-        ' | '.join(cell(row['values'][c], c[1]) for c in table['columns'])))
-  return '\n'.join(lines + ['', protocol_text(table['protocol'], table['columns'])]) + '\n'
+    label = row['label'].replace('|', '\\|')
+    lines.append('| %s | %s | %s | %s |' % (
+        label if row['external'] or row.get('labelled') else '`%s`' % label,
+        _step(row, '–'), _num_seeds(row),
+        ' | '.join(cell(row['values'][c], c[1]) for c in cols)))
+  return '\n'.join(lines + ['', protocol_text(table)]) + '\n'
 
 
 _LATEX_SPECIAL = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#',
@@ -239,20 +426,22 @@ def latex_escape(text):
 
 
 def latex(table):
-  """A `tabular` to \\input into a paper (no package beyond LaTeX itself), the protocol
-  in its last row."""
+  """A booktabs `tabular` to \\input into a paper (\\usepackage{booktabs}): two header
+  rows (the section; the metric and its unit), then the protocol note as a paragraph of
+  its own, which breaks across lines."""
   cols = table['columns']
   n = 3 + len(cols)
-  lines = [r'\begin{tabular}{l' + 'r' * (n - 1) + '}', r'\hline',
-           ' & '.join(['run', 'step', 'seeds'] + [latex_escape(header(c)) for c in cols])
-           + r' \\', r'\hline']
+  sections = ' & '.join(['', '', ''] + [latex_escape(header(c)[0]) for c in cols])
+  lines = ['% glo-compare: needs \\usepackage{booktabs}',
+           r'\begin{tabular}{l' + 'r' * (n - 1) + '}', r'\toprule', sections + r' \\',
+           ' & '.join(['run', 'step', 'seeds'] + [latex_escape(header(c)[1]) for c in cols])
+           + r' \\', r'\midrule']
   for row in table['rows']:
-    cells = [r'\texttt{%s}' % latex_escape(row['label']), str(row['step']),
-             str(len(row['seeds']))]
-    cells += [cell(row['values'][c], c[1], pm=r'$\pm$') for c in cols]
+    cells = [latex_escape(row['label']), _step(row, '--'), _num_seeds(row)]
+    cells += [cell(row['values'][c], c[1], pm=r'$\pm$', missing='--') for c in cols]
     lines.append(' & '.join(cells) + r' \\')
-  lines += [r'\hline', r'\multicolumn{%d}{l}{\footnotesize %s} \\' % (
-      n, latex_escape(protocol_text(table['protocol'], table['columns']))), r'\end{tabular}']
+  lines += [r'\bottomrule', r'\end{tabular}', '',
+            r'\smallskip\noindent{\footnotesize %s\par}' % latex_escape(protocol_text(table))]
   return '\n'.join(lines) + '\n'
 
 
@@ -265,13 +454,18 @@ def csv_text(table):
   for section, metric in table['columns']:
     head += ['%s.%s.mean' % (section, metric), '%s.%s.std' % (section, metric)]
   writer.writerow(head + ['protocol'])
-  proto = '; '.join('%s=%s' % kv for kv in table['protocol'].items() if kv[1] is not None)
+  text = lambda proto: '; '.join('%s=%s' % kv for kv in proto.items() if kv[1] is not None)
   for row in table['rows']:
-    cells = [row['label'], row['step'], len(row['seeds']), ' '.join(map(str, row['seeds']))]
+    seeds = '' if None in row['seeds'] else ' '.join(map(str, row['seeds']))
+    cells = [row['label'], _step(row, ''), len(row['seeds']), seeds]
     for c in table['columns']:
+      if row['values'][c] is None:
+        cells += ['', '']
+        continue
       mean, std = mean_std(row['values'][c])
       cells += [repr(mean), '' if std is None else repr(std)]
-    writer.writerow(cells + [proto])
+    # Another method's row: the protocol fields its report states.
+    writer.writerow(cells + [text(row['protocol'] if row['external'] else table['protocol'])])
   return out.getvalue()
 
 

@@ -62,7 +62,7 @@ class Pixel:
   pairs = True
   columns = (Column('mse_pm1', 'MSE [-1,1]', 'MSE[-1,1]', '%.5f'),
              Column('mse_01', 'MSE [0,1]', 'MSE[0,1]', '%.5f'),
-             Column('psnr_db', 'PSNR (dB)', 'PSNR', '%.2f'))
+             Column('psnr_db', 'PSNR (dB)', 'PSNR (dB)', '%.2f'))
 
   def accumulator(self, context):  # pylint: disable=unused-argument
     return _PixelAccumulator()

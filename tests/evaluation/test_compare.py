@@ -84,23 +84,105 @@ def test_mixed_protocols_are_refused_naming_the_difference(runs, change, words):
   assert os.path.join('odd', 'eval', 'evaluation.json') in message and odd.startswith('/')
 
 
-def test_latex_is_a_tabular_with_one_cell_per_column(runs):
+def _latex_rows(text):
+  """The tabular's rows between \\toprule and \\bottomrule, rules left out; and the note."""
+  lines = text.strip().splitlines()
+  start, end = lines.index(r'\toprule'), lines.index(r'\bottomrule')
+  assert lines[end + 1] == r'\end{tabular}'
+  return [l for l in lines[start + 1:end] if l != r'\midrule'], lines[end + 2:]
+
+
+def test_latex_is_a_booktabs_tabular_with_one_cell_per_column(runs):
+  """What a plain article with booktabs compiles (no TeX here: the structure is checked):
+  one environment, balanced braces, every row with one cell per column and no unescaped
+  special character, two header rows, the note a paragraph after the tabular."""
   folder, _ = runs
   text = compare.latex(compare.build_table([str(folder)]))
   lines = text.strip().splitlines()
-  assert lines[0].startswith(r'\begin{tabular}{') and lines[-1] == r'\end{tabular}'
-  spec = re.match(r'\\begin\{tabular\}\{([lrc]+)\}', lines[0]).group(1)
-  body = [l for l in lines[1:-1] if l != r'\hline']
-  unescaped = re.compile(r'(?<!\\)[&%#_]')
-  for line in body:
+  (begin,) = [l for l in lines if l.startswith(r'\begin{')]
+  spec = re.match(r'\\begin\{tabular\}\{([lrc]+)\}$', begin).group(1)
+  assert text.count(r'\end{tabular}') == 1 and r'\hline' not in text
+  assert lines.index(r'\toprule') < lines.index(r'\midrule') < lines.index(r'\bottomrule')
+  rows, note = _latex_rows(text)
+  unescaped = re.compile(r'(?<!\\)[&%#_$^~]')
+  for line in rows:
     assert line.endswith(r'\\'), line
-    if line.startswith(r'\multicolumn'):
-      assert line.startswith(r'\multicolumn{%d}' % len(spec))
-    else:
-      assert len(unescaped.findall(line.replace(r'\&', ''))) == len(spec) - 1, line
-    assert not unescaped.findall(re.sub(r'(?<!\\)&', '', line)), line
+    assert len(re.findall(r'(?<!\\)&', line)) == len(spec) - 1, line
+    assert not unescaped.findall(re.sub(r'(?<!\\)&|\$\\pm\$', '', line)), line
   assert len(re.findall(r'(?<!\\)\{', text)) == len(re.findall(r'(?<!\\)\}', text))
-  assert r'\texttt{demo -{}-{}latent\_dims=16}' in text and r'$\pm$' in text
+  head_sections, head_metrics = rows[0], rows[1]
+  assert 'train, learned codes' in head_sections and 'PSNR (dB)' in head_metrics
+  assert rows[2].startswith('demo & 3000 & 3 & ')
+  assert rows[3].startswith(r'demo -{}-{}latent\_dims=16 & ') and r'$\pm$' in rows[3]
+  assert '\\texttt' not in text and '\\multicolumn' not in text and '`' not in text
+  # The protocol note: one paragraph after the table, which TeX breaks into lines.
+  assert note[0] == '' and note[1].startswith(r'\smallskip\noindent{\footnotesize Evaluation')
+  assert note[1].endswith(r'\par}') and 'code steps 1000' in note[1]
+  # PCA's 24.0 on every seed: its mean alone, never "± 0.00".
+  assert '24.00 &' in rows[2] and r'$\pm$ 0.00' not in text
+
+
+def test_an_other_methods_report_is_a_labelled_row_in_every_format(runs, tmp_path):
+  """The documented example report beside the demo's seeds: its row in markdown, LaTeX and
+  CSV with its mean ± std, dashes where it reports nothing, --label naming rows."""
+  import statistics  # pylint: disable=import-outside-toplevel
+  folder, _ = runs
+  with open(os.path.join(ROOT, 'docs', 'evaluation.md')) as f:
+    docs = f.read()
+  (example,) = re.findall(r'```json\n(.*?)```', docs, re.S)
+  (quoted,) = re.findall(r'Its row reads `([^`]*)`', docs)
+  assert json.loads(example) == compare.EXTERNAL_EXAMPLE  # the docs show the tested one
+  vae = tmp_path / 'vae.json'
+  vae.write_text(example)
+  table = compare.build_table([str(folder), str(vae)],
+                              labels={str(folder / 'a-1'): 'GLO (ours)'})
+  labels = [r['label'] for r in table['rows']]
+  assert labels == ['GLO (ours)', 'demo --latent_dims=16', 'VAE (our run)']
+  heldout = compare.EXTERNAL_EXAMPLE['sections']['heldout']['psnr_db']
+  cell = '%.2f ± %.2f' % (statistics.mean(heldout), statistics.stdev(heldout))
+  md = compare.markdown(table)
+  (row,) = [l for l in md.splitlines() if l.startswith('| VAE')]
+  assert row.split(' | ')[1:3] == ['–', '3'] and cell in row and '| %s |' % quoted == row
+  assert row.count('–') == 1 + 2  # the step; train_learned and pca_train not reported
+  assert '| GLO (ours) | 3000 | 3 |' in md and 'VAE (our run): numbers from its own' in md
+  rows, _ = _latex_rows(compare.latex(table))
+  (tex,) = [l for l in rows if l.startswith('VAE')]
+  assert tex.startswith('VAE (our run) & -- & 3 & -- & ') and cell.replace('±', r'$\pm$') in tex
+  got = list(csv.DictReader(io.StringIO(compare.csv_text(table))))[-1]
+  assert got['run'] == 'VAE (our run)' and got['step'] == '' and got['seeds'] == '0 1 2'
+  assert float(got['heldout.psnr_db.std']) == pytest.approx(statistics.stdev(heldout))
+  assert got['train_learned.psnr_db.mean'] == '' and 'held-out images=20' in got['protocol']
+
+
+@pytest.mark.parametrize('change,message', [
+    ({'protocol': {'held-out images': 500}}, r"held-out images in .*vae.json: 500 -> 20"),
+    ({'sections': {'heldot': {'psnr_db': 20.0}}}, r"unknown section 'heldot'; sections are "
+                                                  r"train_learned, train"),
+    ({'sections': {'heldout': {'psnr': 20.0}}}, r"unknown metric 'psnr' in 'heldout'"),
+    ({'sections': {'heldout': {'psnr_db': [20.0, 'x']}}}, r'finite number'),
+    ({'seeds': [0, 1]}, r'2 seeds, but a list of 3 values'),
+    ({'sections': {'fid_samples_full': {'fid_train': 40.0}}},
+     r'gives fid_samples_full.fid_train, which the glo-evaluate reports do not have'),
+    ({'colour': 'red'}, r"unknown field\(s\) colour"),
+])
+def test_a_bad_other_methods_report_is_refused_naming_file_and_field(runs, tmp_path, change,
+                                                                     message):
+  folder, _ = runs
+  vae = tmp_path / 'vae.json'
+  vae.write_text(json.dumps(dict(compare.EXTERNAL_EXAMPLE, **change)))
+  with pytest.raises(compare.CompareError, match=message) as e:
+    compare.build_table([str(folder), str(vae)])
+  assert 'vae.json' in str(e.value)
+
+
+def test_labels_must_name_one_row_and_rows_must_differ(runs, tmp_path):
+  folder, _ = runs
+  with pytest.raises(compare.CompareError, match='no report given is at or under'):
+    compare.build_table([str(folder)], labels={str(tmp_path / 'elsewhere'): 'x'})
+  with pytest.raises(compare.CompareError, match='make 2 rows'):
+    compare.build_table([str(folder)], labels={str(folder): 'x'})
+  with pytest.raises(compare.CompareError, match="two rows would be named 'x'"):
+    compare.build_table([str(folder)], labels={str(folder / 'a-0'): 'x', str(folder / 'b-0'): 'x'})
 
 
 def test_csv_has_mean_and_std_columns(runs):
@@ -128,6 +210,13 @@ def test_cli_writes_each_format_and_exits_2_on_mixed_protocols(runs, tmp_path):
     run_module('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
     with open(out) as f:
       assert 'demo' in f.read()
+  vae = tmp_path / 'vae.json'
+  vae.write_text(json.dumps(compare.EXTERNAL_EXAMPLE))
+  proc = run_module('glo_tf1.cli.compare', str(folder), str(vae), '--label',
+                    '%s=GLO, 32 dims' % (folder / 'a-0'), '--label', '%s=VAE' % vae)
+  assert '| GLO, 32 dims | 3000 | 3 |' in proc.stdout and '| VAE | – | 3 |' in proc.stdout
+  proc = run_module('glo_tf1.cli.compare', str(folder), '--label', 'nolabel', check=False)
+  assert proc.returncode == 2 and '--label: give RUN=NAME' in proc.stderr, proc.stderr
   _write(folder, 'odd', _report(7, 33.0, steps=5))
   proc = run_module('glo_tf1.cli.compare', str(folder), check=False)
   assert proc.returncode == 2 and 'code steps' in proc.stderr, proc.stderr
@@ -136,7 +225,8 @@ def test_cli_writes_each_format_and_exits_2_on_mixed_protocols(runs, tmp_path):
 @pytest.mark.e2e
 def test_seeds_script_trains_evaluates_and_tabulates_on_the_embedded_faces(tmp_path):
   out = str(tmp_path / 'seeds')
-  env = dict(os.environ, SEEDS_OUT=out, SEEDS_EVAL_FLAGS='--steps=3 --nofid')
+  env = dict(os.environ, SEEDS_OUT=out, SEEDS_EVAL_FLAGS='--steps=3 --nofid',
+             SEEDS_MAX_IMAGES='12')
   tiny = ['--image_size=16', '--latent_dims=8', '--decoder_filters=16,8', '--batch_size=8',
           '--num_steps=20', '--shuffle_capacity=64', '--min_after_dequeue=8',
           '--num_reader_threads=1', '--save_summaries_steps=10', '--image_summary_steps=20']
@@ -150,11 +240,12 @@ def test_seeds_script_trains_evaluates_and_tabulates_on_the_embedded_faces(tmp_p
     with open(path) as f:
       report = json.load(f)
     seeds.append(report['config']['seed'])
-    assert report['sections']['heldout']['num_images'] == 20
+    assert report['sections']['heldout']['num_images'] == 12
   assert seeds == [0, 1]
   with open(os.path.join(out, 'table.md')) as f:
     md = f.read()
   assert '| `demo --image_size=16 --latent_dims=8 --decoder_filters=16,8' in md
   assert '| 20 | 2 |' in md  # step 20, two seeds in one row
+  assert 'training images 12, held-out images 12' in md  # SEEDS_MAX_IMAGES, stated
   assert os.path.exists(os.path.join(out, 'table.tex'))
   assert os.path.exists(os.path.join(out, 'table.csv'))
