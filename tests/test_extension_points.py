@@ -72,7 +72,7 @@ def test_a_toy_decoder_and_a_toy_metric_train_evaluate_and_tabulate(tmp_path, mo
 
   report = report_lib.evaluate(run, steps=3, max_images=8, pca_max_images=None)
   s = report['sections']
-  assert list(s) == ['train_learned', 'train', 'train_learned_mae']
+  assert list(s) == ['train_learned', 'train_learned_batch_stats', 'train', 'train_learned_mae']
   mae, mse = s['train_learned_mae']['mae'], s['train_learned']['mse_pm1']
   # Over the same pixels: 0 < mean |e| <= sqrt(mean e^2) (Cauchy-Schwarz), whatever the model.
   assert s['train_learned_mae']['num_images'] == s['train_learned']['num_images'] == 8

@@ -40,6 +40,8 @@ from glo_tf1.evaluation import report as report_lib
 REPORT_NAME = 'evaluation.json'
 FORMATS = settings.COMPARE_FORMATS
 DEFAULT_METRICS = ('psnr_db', 'fid_train')
+# Sections shown only when --sections names them: a diagnostic, not a result to tabulate.
+HIDDEN_SECTIONS = ('train_learned_batch_stats',)
 # Settings that say how a run was trained but not what it learned: left out of a row's
 # identity (the model settings, the towers and the checkpoint step are in it).
 _GROUP_EXTRA = ('num_gpus', 'precision', 'pca_image_size')
@@ -260,7 +262,7 @@ def columns(reports, metrics=DEFAULT_METRICS, sections=None, externals=()):
   these columns is refused (CompareError naming it) unless `sections` or `metrics` left
   it out."""
   order = [s.name for s in report_lib.SECTIONS]
-  names = sections or order
+  names = sections or [n for n in order if n not in HIDDEN_SECTIONS]
   out = []
   for name in sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
     for metric in metrics:
@@ -361,8 +363,8 @@ def cell(values, metric, pm='±', missing='–'):
     return missing
   mean, std = mean_std(values)
   f = _fmt(metric)
-  if std is None or f % std == f % 0:
-    return f % mean
+  if std is None or f % std == f % 0 or metrics_lib.shown(metric, mean, f) == 'exact':
+    return metrics_lib.shown(metric, mean, f)
   return '%s %s %s' % (f % mean, pm, f % std)
 
 

@@ -54,7 +54,9 @@ def build_generation_graph(cfg, num_codes, batch_size=64, fit_projected=False, k
     interp_steps, interp_method: of the interpolation op (see `interpolate`).
   Returns:
     dict of tensors/placeholders: codes (variable), restore_vars, z (placeholder of raw
-    codes [batch_size, dims]), images (decoded), noise (placeholder) and sampled_<name>
+    codes [batch_size, dims]), images (decoded in inference mode), images_batch_stats
+    (decoded in training mode: each batch's own batch-norm statistics), noise
+    (placeholder) and sampled_<name>
     for each sampler, diagonal / full (the fits), index (placeholder) and gathered (raw
     codes), interp_z0 / interp_z1 -> interpolated [P, interp_steps, dims],
     paths (placeholder) -> decoded (training images, as the trainer preprocesses them),
@@ -64,12 +66,13 @@ def build_generation_graph(cfg, num_codes, batch_size=64, fit_projected=False, k
   codes = codes_lib.codes_variable(num_codes, dims, cfg['codes_init'])
   z = tf.placeholder(tf.float32, [batch_size, dims], name='z')
   images = samplers.inference_decoder(z, cfg)
+  images_batch_stats = samplers.batch_stats_decoder(z, cfg)
   fit_on = codes_lib.project(codes, cfg['projection']) if fit_projected else codes
   diagonal = samplers.fit_diagonal_gaussian(fit_on)
   full = samplers.fit_full_gaussian(fit_on)
   noise = tf.placeholder(tf.float32, [None, dims], name='noise')
-  out = {'codes': codes, 'z': z, 'images': images, 'noise': noise, 'diagonal': diagonal,
-         'full': full}
+  out = {'codes': codes, 'z': z, 'images': images, 'images_batch_stats': images_batch_stats,
+         'noise': noise, 'diagonal': diagonal, 'full': full}
   for name in SAMPLERS:
     out['sampled_' + name] = samplers.sample_codes(noise, name, diagonal, full)
   out['index'] = tf.placeholder(tf.int32, [None], name='index')
@@ -101,15 +104,18 @@ def pad_batch(x, batch_size):
   return np.concatenate([x, np.repeat(x[-1:], batch_size - len(x), axis=0)])
 
 
-def decode_codes(sess, graph, z):
+def decode_codes(sess, graph, z, batch_stats=False):
   """Raw codes [n, dims] (numpy) -> images [n, S, S, 3] in [-1, 1], in chunks of the
-  graph's static batch (the decoder is in inference mode, so padding changes nothing)."""
+  graph's static batch. Inference mode by default (padding changes nothing); with
+  `batch_stats`, training mode: each chunk is normalised by its own statistics (a last
+  partial chunk padded by repeating its last code)."""
   z = np.asarray(z, np.float32)
   b = graph['batch_size']
+  op = graph['images_batch_stats' if batch_stats else 'images']
   out = []
   for start in range(0, len(z), b):
     chunk = z[start:start + b]
-    out.append(sess.run(graph['images'], {graph['z']: pad_batch(chunk, b)})[:len(chunk)])
+    out.append(sess.run(op, {graph['z']: pad_batch(chunk, b)})[:len(chunk)])
   return np.concatenate(out) if out else np.zeros((0,) + tuple(
       graph['images'].get_shape().as_list()[1:]), np.float32)
 

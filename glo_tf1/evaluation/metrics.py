@@ -25,13 +25,21 @@ import numpy as np
 Column = collections.namedtuple('Column', ['key', 'header', 'short', 'fmt'])
 
 
+# An image reconstructed to MSE[0,1] <= EXACT_MSE_01 is exact up to float round-off (PCA
+# fitted on as few images as components): its PSNR is capped at PSNR_EXACT_DB (120 dB),
+# counted in `exact_images`, and a mean at the cap prints as "exact", never as a number.
+EXACT_MSE_01 = 1e-12
+PSNR_EXACT_DB = 10. * np.log10(1. / EXACT_MSE_01)
+
+
 def image_metrics(images, recons):
-  """Per-image (mse on [-1, 1], mse on [0, 1], PSNR in dB with peak 1 on [0, 1])."""
+  """Per-image (mse on [-1, 1], mse on [0, 1], PSNR in dB with peak 1 on [0, 1], capped at
+  PSNR_EXACT_DB)."""
   x = np.asarray(images, np.float64).reshape(len(images), -1)
   y = np.asarray(recons, np.float64).reshape(len(recons), -1)
   mse_pm1 = np.mean((x - y) ** 2, axis=1)
   mse_01 = mse_pm1 / 4.
-  psnr = 10. * np.log10(1. / np.maximum(mse_01, 1e-20))
+  psnr = 10. * np.log10(1. / np.maximum(mse_01, EXACT_MSE_01))
   return mse_pm1, mse_01, psnr
 
 
@@ -39,7 +47,15 @@ def summarise(mse_pm1, mse_01, psnr):
   """The section numbers of per-image metrics."""
   return {'num_images': int(len(mse_pm1)), 'mse_pm1': float(np.mean(mse_pm1)),
           'mse_01': float(np.mean(mse_01)), 'psnr_db': float(np.mean(psnr)),
-          'psnr_db_std': float(np.std(psnr))}
+          'psnr_db_std': float(np.std(psnr)),
+          'exact_images': int(np.sum(np.asarray(mse_01) <= EXACT_MSE_01))}
+
+
+def shown(key, value, fmt):
+  """A value as the tables print it: `fmt`, but "exact" for a PSNR at the cap."""
+  if key == 'psnr_db' and value >= PSNR_EXACT_DB - 1e-9:
+    return 'exact'
+  return fmt % value
 
 
 class _PixelAccumulator:

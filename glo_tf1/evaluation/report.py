@@ -65,6 +65,8 @@ Section = collections.namedtuple('Section', ['name', 'label', 'short', 'image_se
 SECTIONS = (
     Section('train_learned', 'training images, learned codes', 'train, learned codes',
             'train', 'learned', 'pixel'),
+    Section('train_learned_batch_stats', 'training images, learned codes, batch statistics',
+            'train, learned (batch stats)', 'train', 'learned_batch_stats', 'pixel'),
     Section('train', 'training images, codes re-optimised', 'train, codes re-optimised',
             'train', 'optimised', 'pixel'),
     Section('pca_train', 'training images, PCA (linear baseline)', 'train, PCA', 'train',
@@ -148,6 +150,10 @@ def reconstructors(sess, gen, fit, cfg, num_train, steps, pca_model=None):
                                                      num_train, b.image_set.rng),
                     {'steps': steps}),
   }
+  if cfg['normalizer'] == 'batch_norm':  # the moving statistics' check: each batch's own
+    out['learned_batch_stats'] = (lambda b: generation.decode_codes(
+        sess, gen, generation.training_codes(sess, gen, b.indices), batch_stats=True),
+                                  {'steps': 'trained', 'batch_norm': 'batch statistics'})
   if pca_model is not None:
     info = pca_lib.describe(pca_model)
     out['pca'] = (lambda b: pca_lib.reconstruct(pca_model, b.images),
@@ -325,10 +331,27 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
           contexts['fid']).values(refs['heldout'][0], refs['heldout'][1]['num_images'],
                                   skip=('heldout',))
     report['sections'] = {s.name: sections[s.name] for s in SECTIONS if s.name in sections}
+    report['warnings'] = _warnings(report, cfg)
     if fid_ops:
       report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method,
                                    time.time() - t0)
   return report
+
+
+def _warnings(report, cfg):
+  """Warnings about the report's numbers (printed, and under the markdown table): the
+  moving batch-norm statistics that lag the decoder (trained.batch_norm_warning)."""
+  s = report['sections']
+  out = []
+  if 'train_learned_batch_stats' in s:
+    text = trained.batch_norm_warning(s['train_learned']['mse_pm1'],
+                                      s['train_learned_batch_stats']['mse_pm1'], cfg,
+                                      report['step'])
+    if text:
+      out.append(text)
+  for text in out:
+    print('warning: %s' % text, file=sys.stderr)
+  return out
 
 
 def _fid_image_sets(run, refs, seed, num_samples, chunk=500):
@@ -363,7 +386,8 @@ def markdown(report):
   lines = ['| evaluation | ' + ' | '.join(h for _, h, _ in shown) + ' |',
            '| --- | ' + ' | '.join('---:' for _ in shown) + ' |']
   for name, section in report['sections'].items():
-    cells = [(fmt % section[key]) if key in section else '' for key, _, fmt in shown]
+    cells = [metrics.shown(key, section[key], fmt) if key in section else ''
+             for key, _, fmt in shown]
     lines.append('| %s | %s |' % (labels.get(name, name), ' | '.join(cells)))
   cfg = report['config']
   lines += ['', 'glo-tf1 %s, preset `%s`, checkpoint step %s, training seed %s, evaluation '
@@ -377,6 +401,13 @@ def markdown(report):
   commit = report['provenance'].get('git_commit')
   if commit:
     lines[-1] += ' Trained at commit %s.' % commit
+  if 'train_learned_batch_stats' in report['sections']:
+    lines += ['', 'The batch-statistics row decodes the same learned codes in training mode '
+              '(each batch of %s normalised by its own statistics): far better than the '
+              'learned-codes row means the moving statistics lag the decoder.'
+              % report['protocol']['batch_size']]
+  for warning in report.get('warnings', []):
+    lines += ['', '**Warning**: %s' % warning]
   if report.get('pca'):
     lines += ['', pca_note(report['pca'], report['seed'])]
   if report.get('fid'):

@@ -28,6 +28,27 @@ from glo_tf1.model import optimizers
 from glo_tf1.training import run_dir as rundir
 
 DEFAULT_CODE_STEPS = 1000  # glo-evaluate's --steps
+# The learned codes' MSE in inference mode (moving batch-norm statistics) above this many
+# times their MSE in training mode (each batch's statistics) is warned about: measured on
+# the demo, 43x at step 300 (the moving variance of the first layer still held 0.99^300 =
+# 4.9% of its initial 1.0, 44x the layer's variance) and 0.5-0.6x from step 1000 on.
+BATCH_NORM_FACTOR = 2.0
+
+
+def batch_norm_warning(mse_inference, mse_batch_stats, cfg, step):
+  """The warning text when the learned codes decode more than BATCH_NORM_FACTOR times
+  worse with the moving statistics than with the batches' own, else None."""
+  if cfg['normalizer'] != 'batch_norm' or mse_inference <= BATCH_NORM_FACTOR * mse_batch_stats:
+    return None
+  decay = cfg['batch_norm_decay']
+  return ('the learned codes decode %.1fx worse with batch norm\'s moving statistics '
+          '(inference mode, MSE %.4g: every figure and number here) than with each batch\'s '
+          'own (training mode, MSE %.4g); at step %s the moving averages (decay %g) still '
+          'carry %.1f%% of their initial values. Train longer (about %d more steps bring it '
+          'under 0.1%%) before citing or showing this checkpoint.'
+          % (mse_inference / mse_batch_stats, mse_inference, mse_batch_stats, step, decay,
+             100. * decay ** int(step or 0),
+             max(0, int(np.ceil(np.log(1e-3) / np.log(decay))) - int(step or 0))))
 
 
 # ----------------------------------------------------------------------------- graph
@@ -142,14 +163,28 @@ class TrainedRun:
     self.graph_.finalize()  # every op is built: a call never grows the graph
 
   # -- numpy in, numpy out
-  def decode(self, z):
+  def decode(self, z, batch_stats=False):
     """Raw codes [n, dims] -> images [n, S, S, 3] in [-1, 1] (projected, then decoded in
-    inference mode, as the post's generation)."""
+    inference mode, as the post's generation). batch_stats: in training mode instead,
+    each chunk of `batch_size` codes normalised by its own batch-norm statistics, as the
+    training loss saw them (glo-evaluate's batch-statistics check)."""
     z = np.asarray(z, np.float32)
     if z.ndim != 2 or z.shape[1] != self.cfg['latent_dims']:
       raise ValueError('codes must be [n, %d] (latent_dims of %s), got shape %s'
                        % (self.cfg['latent_dims'], self.run_dir, z.shape))
-    return generation.decode_codes(self.session, self.ops, z)
+    return generation.decode_codes(self.session, self.ops, z, batch_stats)
+
+  def batch_norm_check(self, max_images=64, seed=0):
+    """(MSE in inference mode, MSE in training mode, warning or None) of the learned codes
+    of at most `max_images` training images (a seeded subset): batch_norm_warning."""
+    if self.paths is None:
+      raise ValueError('the training images of %s are not found: the check needs them'
+                       % self.run_dir)
+    idx = np.sort(np.random.RandomState([seed, 7]).permutation(self.num_codes)[:max_images])
+    images = self.load_images([self.paths[i] for i in idx]).astype(np.float64)
+    z = self.codes(indices=idx)
+    mse = [float(np.mean((self.decode(z, batch_stats=b) - images) ** 2)) for b in (False, True)]
+    return mse[0], mse[1], batch_norm_warning(mse[0], mse[1], self.cfg, self.step)
 
   def sample_codes(self, n, kind='full', seed=0, noise=None):
     """n raw codes of a sampler (settings.SAMPLERS: unit N(0, I), fitted diagonal

@@ -27,6 +27,15 @@ def inference_decoder(z, cfg, reuse=None):
                             reuse=reuse)
 
 
+def batch_stats_decoder(z, cfg):
+  """Raw codes [B, dims] -> images, decoded in training mode: batch norm normalises by the
+  batch's own statistics, as the training loss saw it (the moving averages are neither
+  used nor updated). Beside inference_decoder it shows whether the moving statistics have
+  caught up with the decoder (report.py's batch-statistics check)."""
+  return decoder_lib.decode(codes_lib.project(z, cfg['projection']), cfg, is_training=True,
+                            reuse=True)
+
+
 def fit_diagonal_gaussian(codes):
   """The post's `sampled_fitted` fit: per-dimension mean and standard deviation
   (`tf.nn.moments`, population variance) of codes [N, dims]."""

@@ -100,7 +100,8 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
   assert report['step'] == 30 and report['seed'] == 1
   assert report['protocol']['steps'] == 20 and report['protocol']['codes_optimizer'] == 'adam'
   sections = report['sections']
-  assert set(sections) == {'train_learned', 'train', 'heldout', 'pca_train', 'pca_heldout'}
+  assert set(sections) == {'train_learned', 'train_learned_batch_stats', 'train', 'heldout',
+                           'pca_train', 'pca_heldout'}
   assert sections['train_learned']['num_images'] == 10
   assert sections['train']['num_images'] == 10 and sections['train']['steps'] == 20
   assert sections['heldout']['num_images'] == 7
@@ -136,7 +137,8 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
 @pytest.fixture(scope='module')
 def demo_run(lfw_dir, tmp_path_factory):
   """The demo preset trained for 1,000 steps on the 180 faces demo.sh trains on (faces
-  90-99 and their mirrors held out); about a minute on 2 cores."""
+  90-99 and their mirrors held out), checkpoints at 300 (the issue's short run), 600, 900
+  and 1000; about a minute on 2 cores."""
   folder = tmp_path_factory.mktemp('demo')
   names = sorted(n for n in os.listdir(lfw_dir) if n.endswith('.jpg'))
   train = [n for n in names if not n.startswith('lfw_09')]
@@ -147,7 +149,7 @@ def demo_run(lfw_dir, tmp_path_factory):
   run = str(folder / 'run')
   run_module('glo_tf1.cli.train', '--preset=demo', '--data_dir', lfw_dir, '--file_list',
              folder / 'train.txt', '--run_dir', run, '--num_steps=1000',
-             '--save_checkpoint_steps=1000')
+             '--save_checkpoint_steps=300', '--max_to_keep=5')  # 300 also: the BN check
   return run, str(folder / 'heldout.txt')
 
 
@@ -161,7 +163,8 @@ def test_pca_baseline_matches_numpy_and_glo_beats_it_on_training_images(demo_run
   with open(os.path.join(out, 'evaluation.json')) as f:
     report = json.load(f)
   sections = report['sections']
-  assert set(sections) == {'train_learned', 'train', 'pca_train', 'heldout', 'pca_heldout'}
+  assert set(sections) == {'train_learned', 'train_learned_batch_stats', 'train', 'pca_train',
+                           'heldout', 'pca_heldout'}
   assert report['pca']['fit_images'] == 180 and report['pca']['components'] == 32
   assert sections['pca_train']['num_images'] == sections['train']['num_images'] == 32
   assert sections['pca_heldout']['num_images'] == sections['heldout']['num_images'] == 20
@@ -174,7 +177,8 @@ def test_pca_baseline_matches_numpy_and_glo_beats_it_on_training_images(demo_run
   rows = [l.split(' | ')[0][2:] for l in md.splitlines() if l.startswith('| ')][2:]
   labels = {s.name: s.label for s in evaluate.SECTIONS}
   assert rows == [labels[n] for n in
-                  ('train_learned', 'train', 'pca_train', 'heldout', 'pca_heldout')]
+                  ('train_learned', 'train_learned_batch_stats', 'train', 'pca_train',
+                   'heldout', 'pca_heldout')]
   assert '| training images, PCA (linear baseline) | 32 |' in md
   assert 'principal components of 180 training images' in md
 
@@ -229,3 +233,81 @@ def test_fid_caps_the_real_images_not_the_samples():
   assert sorted(sets['fid_train'].indices) == list(range(6))
   noise = np.concatenate([b.noise for b in sets['samples'].batches(None)])
   assert noise.shape == (50, 4)
+
+
+def _with_population_statistics(run_dir, out_dir, checkpoint):
+  """A copy of run_dir whose checkpoint's moving batch-norm statistics are replaced by the
+  population statistics of its learned codes (one training-mode pass over all of them,
+  read from the fused batch-norm ops' batch outputs): what the moving averages converge
+  to."""
+  shutil.copytree(run_dir, out_dir)
+  with trained.load(out_dir, checkpoint, batch_size=180) as run:
+    ops = [op for op in run.graph_.get_operations()
+           if op.type.startswith('FusedBatchNorm') and op.get_attr('is_training')]
+    stats = run.session.run([(op.outputs[1], op.outputs[2]) for op in ops],
+                            {run.ops['z']: run.codes()})
+    prefix = run.checkpoint
+  layers = [next(p for p in op.name.split('/') if p.startswith(('deconv', 'fc', 'dense')))
+            for op in ops]
+  reader = tf.train.load_checkpoint(prefix)
+  values = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+  for layer, (mean, var) in zip(layers, stats):
+    values['decoder/%s/BatchNorm/moving_mean' % layer] = mean
+    values['decoder/%s/BatchNorm/moving_variance' % layer] = var
+  with tf.Graph().as_default():
+    variables = {n: tf.Variable(v, name=n.replace('/', '_')) for n, v in values.items()}
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      tf.train.Saver(variables).save(sess, prefix, write_meta_graph=False)
+  return len(layers)
+
+
+@pytest.mark.e2e
+def test_lagging_moving_statistics_are_measured_and_warned_about(demo_run, tmp_path, capsys):
+  """The issue's 300-step demo: 300 steps leave 0.99^300 = 4.9% of the moving averages'
+  initial values, and the learned codes decode far worse in inference mode than with each
+  batch's statistics; glo-evaluate and the API say so. With the population statistics
+  written in, the two modes agree and nothing is said: the lag, not the weights, was the
+  cause. At step 1000 (the same run) nothing is said either."""
+  run_dir, _ = demo_run
+  report = evaluate.evaluate(run_dir, checkpoint=300, steps=0, max_images=64, seed=0,
+                             pca_max_images=None)
+  s = report['sections']
+  inference, batch = s['train_learned']['mse_pm1'], s['train_learned_batch_stats']['mse_pm1']
+  assert inference > 2 * batch
+  (warning,) = report['warnings']
+  assert 'moving statistics' in warning and 'step 300' in warning and '4.9%' in warning
+  assert 'warning: the learned codes decode' in capsys.readouterr().err
+  assert '**Warning**: ' + warning in evaluate.markdown(report)
+  fixed = str(tmp_path / 'fixed')
+  assert _with_population_statistics(run_dir, fixed, 300) == 3
+  report = evaluate.evaluate(fixed, checkpoint=300, steps=0, max_images=64, seed=0,
+                             pca_max_images=None)
+  s = report['sections']
+  assert report['warnings'] == []
+  assert s['train_learned']['mse_pm1'] < 2 * s['train_learned_batch_stats']['mse_pm1']
+  assert s['train_learned']['mse_pm1'] < inference / 2
+  with trained.load(fixed, 300) as run:
+    mse_inference, mse_batch, note = run.batch_norm_check(max_images=64)
+    assert note is None and mse_inference < 2 * mse_batch
+  with trained.load(run_dir, 300) as run:
+    assert run.batch_norm_check(max_images=64)[2] is not None
+  assert evaluate.evaluate(run_dir, steps=0, max_images=64, pca_max_images=None)[
+      'warnings'] == []
+
+
+def test_an_exact_reconstruction_prints_exact_not_a_psnr():
+  """PCA of a low-rank set reconstructs to float round-off: 'exact' in both tables, never
+  a dB figure made of round-off; a partial one is counted."""
+  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation import pca  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(0)
+  x = (0.1 * rng.normal(size=(6, 2)) @ rng.normal(size=(2, 48))).reshape(6, 4, 4, 3)  # rank 2
+  model = pca.fit(lambda: iter([x]), 6, 2)
+  values = metrics.summarise(*metrics.image_metrics(x, pca.reconstruct(model, x)))
+  assert values['exact_images'] == 6 and values['psnr_db'] == pytest.approx(120.)
+  assert metrics.shown('psnr_db', values['psnr_db'], '%.2f') == 'exact'
+  assert compare.cell([values['psnr_db']] * 3, 'psnr_db') == 'exact'
+  noisy = x + rng.normal(0, 0.1, x.shape) * (np.arange(6) % 2)[:, None, None, None]
+  half = metrics.summarise(*metrics.image_metrics(x, noisy))
+  assert half['exact_images'] == 3 and metrics.shown('psnr_db', half['psnr_db'], '%.2f') != 'exact'
