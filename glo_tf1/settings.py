@@ -524,6 +524,7 @@ def migrate(saved, trained_by=None):
   """
   cfg = dict(saved)
   version = cfg.pop('config_version', 1)
+  cfg.pop('decoder_filters_used', None)  # derived by to_saved, not a setting
   if not isinstance(version, int) or version > CONFIG_VERSION:
     raise ConfigError('--config: config_version %r was written by a newer glo-tf1 (this one '
                       'reads 1 to %d); use that version' % (version, CONFIG_VERSION))
@@ -548,8 +549,15 @@ def migrate(saved, trained_by=None):
 
 
 def to_saved(cfg):
-  """`cfg` as config.json stores it: with its format's `config_version`."""
-  return dict(cfg, config_version=CONFIG_VERSION)
+  """`cfg` as config.json stores it: with its format's `config_version` and, derived (not a
+  setting; migrate drops it), `decoder_filters_used`: the filters the model really has,
+  decoder_filters adapted to image_size (decoder_filters_for_size), so a 32 px run of the
+  five-entry blog list says it has three."""
+  out = dict(cfg, config_version=CONFIG_VERSION)
+  if cfg.get('decoder_filters') is not None and cfg.get('image_size'):
+    out['decoder_filters_used'] = decoder_filters_for_size(cfg['decoder_filters'],
+                                                           cfg['image_size'])
+  return out
 
 
 def fixed_differences(old, new):

@@ -90,3 +90,13 @@ def test_a_validated_config_is_frozen_and_round_trips_through_config_json(tmp_pa
   assert back == cfg and json.load(open(path))['decoder_filters'] == filters[:-1]
   with pytest.raises(settings.ConfigError, match='^--config: unknown settings'):
     settings.validate(dict(cfg, colour='red'))
+
+
+def test_config_json_records_the_filters_the_model_has():
+  """The issue's case: paper at 32 px asks for five entries and has three; the derived
+  record is dropped on reading, so it never becomes a setting."""
+  cfg = settings.resolve('paper', {'image_size': 32})
+  saved = settings.to_saved(cfg)
+  assert saved['decoder_filters'] == [256, 128, 64, 64, 32]
+  assert saved['decoder_filters_used'] == [256, 128, 64]
+  assert settings.validate(settings.migrate(saved)) == cfg

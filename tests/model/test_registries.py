@@ -34,6 +34,11 @@ def test_every_decoder_at_every_size_keeps_the_contract(name, size):
     assert out.get_shape().as_list() == [2, size, size, 3]
     names = [v.op.name for v in tf.global_variables()]
     assert names and all(n.startswith(decoder.SCOPE + '/') for n in names), names
+    # config.json's decoder_filters_used are the model's layers: one batch norm of that
+    # many channels each (the 4x4 layer, then every stride-2 block).
+    widths = [v.get_shape().as_list()[0] for v in tf.global_variables()
+              if v.op.name.endswith('BatchNorm/beta')]
+    assert widths == settings.to_saved(cfg)['decoder_filters_used'], widths
     again = decoder.decode(z, cfg, is_training=False, reuse=True)
     assert [v.op.name for v in tf.global_variables()] == names
     if size <= 64:
