@@ -27,6 +27,7 @@ appended to FIGURES.
 """
 import collections
 import os
+import sys
 
 import matplotlib
 matplotlib.use('Agg')
@@ -92,8 +93,9 @@ def save_reconstructions(path, originals, recons, cols=4):
   return _save(fig, path)
 
 
-def save_samples(path, panels, cols=4):
-  """Side-by-side panels {label: images [n, S, S, 3] in [-1, 1]}, each labelled."""
+def save_samples(path, panels, cols=4, caption=None):
+  """Side-by-side panels {label: images [n, S, S, 3] in [-1, 1]}, each labelled, with an
+  optional caption under them."""
   grids = [(label, mosaic(images_lib.to_uint8(images), cols)) for label, images in panels.items()]
   s = next(iter(panels.values())).shape[1]
   k = _scale(s)
@@ -103,19 +105,28 @@ def save_samples(path, panels, cols=4):
   for ax, (label, grid) in zip(axes[0], grids):
     _show(ax, grid)
     ax.set_title(label, fontsize=9)
-  fig.tight_layout()
+  if caption:
+    fig.text(0.5, 0.005, caption, ha='center', va='bottom', fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+  else:
+    fig.tight_layout()
   return _save(fig, path)
 
 
-def save_interpolation(path, rows):
-  """One row per pair: images [P, T, S, S, 3] in [-1, 1], left end to right end."""
+def save_interpolation(path, rows, title=None):
+  """One row per pair: images [P, T, S, S, 3] in [-1, 1], left end to right end, under
+  `title`."""
   rows = images_lib.to_uint8(rows)
   p, t = rows.shape[:2]
   grid = mosaic(rows.reshape((p * t,) + rows.shape[2:]), t)
   k = _scale(rows.shape[2])
-  fig = plt.figure(figsize=(grid.shape[1] * k / 100., grid.shape[0] * k / 100.))
-  ax = fig.add_axes([0, 0, 1, 1])
+  h, w = grid.shape[0] * k / 100., grid.shape[1] * k / 100.
+  top = 0.45 if title else 0.
+  fig = plt.figure(figsize=(max(w, 4.), h + top))
+  ax = fig.add_axes([0, 0, 1, h / (h + top)])
   _show(ax, grid)
+  if title:
+    fig.suptitle(title, fontsize=8, y=0.995, va='top')
   return _save(fig, path)
 
 
@@ -160,7 +171,27 @@ def figure_samples(ctx):
   panels = collections.OrderedDict(
       (SAMPLER_LABELS[name], generation.sample(ctx['sess'], ctx['graph'], name, noise)[1])
       for name in SAMPLER_LABELS)
-  return save_samples(os.path.join(ctx['out_dir'], 'samples.png'), panels)
+  return save_samples(os.path.join(ctx['out_dir'], 'samples.png'), panels,
+                      caption=sphere_caption(ctx))
+
+
+def sphere_caption(ctx):
+  """Why N(0, I) and the fitted diagonal look alike under the sphere projection, with
+  the fit's numbers; None for another projection."""
+  if ctx['cfg']['projection'] != 'sphere':
+    return None
+  fit = ctx['sess'].run(ctx['graph']['diagonal'])
+  mean, scale = fit['mean'], fit['scale']
+  offset = np.linalg.norm(mean) / np.sqrt(np.sum(scale ** 2))  # |mean| / typical |z - mean|
+  spread = scale.std() / scale.mean()
+  text = ('The decoder sees z / |z| (sphere projection). The fitted diagonal Gaussian: '
+          '|mean| / |scale| = %.2f, scales varying by %.0f%% (std / mean) across dimensions'
+          % (offset, 100. * spread))
+  if offset < 0.25 and spread < 0.25:
+    return text + ('; so its sample for the same noise is nearly a positive multiple of the '
+                   'N(0, I) one, and both panels show nearly the same images.')
+  return text + ': far enough from N(0, I) that the two panels differ.'
+
 
 
 def figure_interpolation(ctx):
@@ -168,7 +199,12 @@ def figure_interpolation(ctx):
   p = ctx['num_interpolations']
   pairs = _rng(ctx, 3).choice(n, 2 * p, replace=n < 2 * p).reshape(p, 2)
   rows = generation.interpolations(ctx['sess'], ctx['graph'], pairs)
-  return save_interpolation(os.path.join(ctx['out_dir'], 'interpolation.png'), rows)
+  title = ('Interpolation between the learned codes of two training images a row (%s, %d '
+           'steps; left: the first image\'s code, right: the second\'s)\nrows: %s'
+           % (ctx['interpolation'], rows.shape[1], ', '.join(
+               'image %d -> %d' % (a, b) for a, b in pairs[:6]) + (
+                   ', ...' if len(pairs) > 6 else '')))
+  return save_interpolation(os.path.join(ctx['out_dir'], 'interpolation.png'), rows, title)
 
 
 def figure_nearest_neighbours(ctx):
@@ -326,6 +362,10 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
       interp_method='nlerp' if layout == 'post' else options['interpolation']) as loaded:
     print('Figures of %s at step %s (%d training images, preset %s) -> %s'
           % (run_dir, loaded.step, len(run['paths']), cfg['preset'], out_dir), flush=True)
+    if cfg['normalizer'] == 'batch_norm':  # figures decode with the moving statistics
+      warning = loaded.batch_norm_check(seed=seed)[2]
+      if warning:
+        print('warning: %s' % warning, file=sys.stderr, flush=True)
     ctx = dict(options, sess=loaded.session, graph=loaded.ops, cfg=cfg, paths=run['paths'],
                names=run['names'], run_dir=run_dir, out_dir=out_dir, seed=seed,
                checkpoint=loaded.checkpoint)

@@ -69,9 +69,9 @@ def test_figures_of_a_tiny_run(tiny_run, tmp_path):
   for name in FIGURE_NAMES:
     im = Image.open(os.path.join(out, name))
     assert im.size[0] > 100 and im.size[1] > 50, name
-  # interpolation.png: 2 rows of 7 images of 16 px at 6x, 1 px apart.
+  # interpolation.png: 2 rows of 7 images of 16 px at 6x, 1 px apart, under a 45 px title.
   assert _pixels(os.path.join(out, 'interpolation.png')).shape == (
-      (2 * 17 - 1) * 6, (7 * 17 - 1) * 6, 3)
+      (2 * 17 - 1) * 6 + 45, (7 * 17 - 1) * 6, 3)
 
   with open(os.path.join(out, 'nearest_neighbours.json')) as f:
     nn = json.load(f)
@@ -148,3 +148,26 @@ def test_post_layout_grids_and_single_nearest_neighbours(tiny_run, tmp_path):
     from_jpeg = json.load(f)
   assert from_jpeg['from_saved_grid'] and len(from_jpeg['queries']) == 25
   assert all(0 <= q['index'] < 50 for q in from_jpeg['queries'])
+
+
+class _FitSession:
+  """Stands in for a session: returns a fixed diagonal fit."""
+
+  def __init__(self, mean, scale):
+    self.fit = {'mean': np.asarray(mean, float), 'scale': np.asarray(scale, float)}
+
+  def run(self, _):
+    return self.fit
+
+
+def test_the_samples_caption_says_when_the_sphere_makes_the_panels_alike():
+  """z / |z| of mean + scale * noise is the N(0, I) sample's direction when the mean is
+  near 0 and the scales equal: the caption says so then, and says they differ otherwise."""
+  def caption(mean, scale, projection='sphere'):
+    return figures.sphere_caption({'cfg': {'projection': projection}, 'graph': {'diagonal': 0},
+                                   'sess': _FitSession(mean, scale)})
+  alike = caption(np.full(8, 0.001), np.full(8, 0.05))
+  assert 'nearly the same' in alike and '|mean| / |scale| = 0.02' in alike  # 0.001 / 0.05
+  assert 'differ' in caption(np.full(8, 0.5), np.full(8, 0.05))
+  assert 'differ' in caption(np.zeros(8), np.r_[np.full(4, 0.01), np.full(4, 1.)])
+  assert caption(np.zeros(8), np.ones(8), projection='ball') is None
