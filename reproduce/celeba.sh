@@ -74,20 +74,25 @@ if [ "$INPUT" = cache ]; then
 else
   echo "Input: the JPEG files (CELEBA_INPUT=cache reads a decoded-image cache instead)."
 fi
+BATCH=32  # the blog preset's, unless CELEBA_TRAIN_FLAGS sets --batch_size
+PREV=
+# shellcheck disable=SC2086
+for FLAG in ${CELEBA_TRAIN_FLAGS:-}; do
+  case "$FLAG" in
+    --batch_size=*) BATCH="${FLAG#--batch_size=}" ;;
+    *) if [ "$PREV" = --batch_size ]; then BATCH="$FLAG"; fi ;;
+  esac
+  PREV="$FLAG"
+done
+[[ "$BATCH" =~ ^[1-9][0-9]*$ ]] || BATCH=32  # glo-train refuses it below
+# How long: from the committed benchmark reports (glo_tf1/bench/estimate.py); with
+# CELEBA_GPUS=auto, for one tower.
+PER_STEP="$BATCH"; [[ "$GPUS" =~ ^[0-9]+$ ]] && PER_STEP=$((GPUS * BATCH))
+python -c "from glo_tf1.bench import estimate; print(estimate.describe($STEPS, $PER_STEP, '$INPUT'))" \
+  | fold -s -w 90
 if [ "$GPUS" != 1 ]; then
   # How K towers differ from the published run (one tower, 32 images a step, ~990,000
   # steps): K x 32 images a step, hence K times the epochs in as many steps.
-  BATCH=32  # the blog preset's, unless CELEBA_TRAIN_FLAGS sets --batch_size
-  PREV=
-  # shellcheck disable=SC2086
-  for FLAG in ${CELEBA_TRAIN_FLAGS:-}; do
-    case "$FLAG" in
-      --batch_size=*) BATCH="${FLAG#--batch_size=}" ;;
-      *) if [ "$PREV" = --batch_size ]; then BATCH="$FLAG"; fi ;;
-    esac
-    PREV="$FLAG"
-  done
-  [[ "$BATCH" =~ ^[1-9][0-9]*$ ]] || BATCH=32  # glo-train refuses it below
   N="$(wc -l < "$LISTS/$SPLIT.txt")"
   epochs() { awk -v s="$1" -v b="$2" -v n="$N" 'BEGIN { printf "%.1f", s * b / n }'; }
   OF="of the $N images (CELEBA_SPLIT=$SPLIT)"
