@@ -13,6 +13,16 @@ def format_hms(seconds):
   return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
+def format_duration(seconds):
+  """A duration to read before a long job: '17 minutes', '2.6 hours', '3.1 days'."""
+  hours = max(0., seconds) / 3600.
+  if hours >= 48:
+    return '%.1f days' % (hours / 24.)
+  if hours >= 1:
+    return '%.1f hours' % hours
+  return '%.0f minutes' % (hours * 60.)
+
+
 class Progress:
   """Reports '<label> done/total unit  rate unit/s  ETA H:MM:SS'.
 

@@ -14,6 +14,7 @@ default run's. glo-train's progress line then gives the run's own ETA.
 import os
 
 from glo_tf1 import io
+from glo_tf1 import progress
 
 BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'figures', 'bench')
@@ -49,18 +50,10 @@ def describe(steps, images_per_step, input_kind='files', bench_dir=BENCH_DIR):
           'figures/bench/placement.md; glo-train\'s progress line gives this run\'s own ETA.'
           % (steps, images_per_step, '{:,}'.format(t['images']), '%s, %d CPUs' % (
               t['cpu_machine']['processor'], t['cpu_machine']['cpus']),
-             t['cpu_rate'], _duration(t['cpu_hours']), t['gpu_bound'],
+             t['cpu_rate'], progress.format_duration(3600. * t['cpu_hours']), t['gpu_bound'],
              '{:,}'.format(int(round(t['gpu_rate'], -2))),
              'the decoded-image cache, one reader' if input_kind == 'cache' else
              'JPEG files, 4 reader threads on its 2 cores', t['gpu_tflops'],
-             _duration(t['gpu_hours']), _duration(steps * 0.001 / 3600.),
-             _duration(steps * 0.010 / 3600.)))
-
-
-def _duration(hours):
-  if hours >= 48:
-    return '%.1f days' % (hours / 24.)
-  if hours >= 1:
-    return '%.1f hours' % hours
-  return '%.0f minutes' % (hours * 60.)
+             progress.format_duration(3600. * t['gpu_hours']), progress.format_duration(steps * 0.001),
+             progress.format_duration(steps * 0.010)))
 

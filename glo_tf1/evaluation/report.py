@@ -273,12 +273,14 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
 
 def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkpoint=None,
              steps=1000, max_images=1000, batch_size=None, seed=0, verify=True,
-             fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000):
+             fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000,
+             fid_num_samples=None):
   """Runs the evaluation; returns the report dict (see module doc). With
-  fid_num_images > 0 it adds the FID sections: fid_num_images samples of each sampler,
-  whatever the training set's size; the references of n = min(fid_num_images, real images)
-  real images each (the cap is on the real images only), the learned and PCA
-  reconstructions of the training reference's images, and the held-out reconstructions;
+  fid_num_images > 0 it adds the FID sections: the references of n = min(fid_num_images,
+  real images) real images each (the cap is on the real images only), fid_num_samples
+  samples of each sampler (any count, not capped by the training set; default n), the
+  learned and PCA reconstructions of the training reference's images, and the held-out
+  reconstructions;
   with pca_max_images not
   None the PCA baseline's (0: fitted on every training image)."""
   _check_arguments(data_dir, file_list, steps, max_images, pca_max_images)
@@ -303,6 +305,10 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
         extras={'data_dir': os.path.abspath(data_dir), 'file_list': file_list,
                 'identical_to_training': _identical_to_training(run_dir, data_dir, names)})
   fid_ops = _fid_extractor() if fid_num_images else None
+  if fid_ops:
+    print(fid_cost_note(fid_num_images, fid_num_samples, num_train, len(names),
+                        len(files.list_images(data_dir, file_list)) if data_dir else 0,
+                        pca_max_images is not None), flush=True)
   with trained.TrainedRun(run_dir, checkpoint, batch_size=batch_size, run=run) as loaded, \
       _fid_session(fid_ops) as fid_sess:
     sess, gen, fit = loaded.session, loaded.ops, loaded.fit
@@ -322,7 +328,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
                             if data_dir else None)
       contexts['fid'] = metrics.FidContext(fid_sess, fid_ops, {
           k: g for k, (g, _) in refs.items()}, fid_method, 50, {})
-      image_sets.update(_fid_image_sets(run, refs, seed, fid_num_images))
+      image_sets.update(_fid_image_sets(run, refs, seed, fid_num_samples))
     recons = reconstructors(sess, gen, fit, cfg, num_train, steps, model)
     sections = measure(image_sets, recons, contexts,
                        lambda paths: generation.load_images(sess, gen, paths))
@@ -354,11 +360,32 @@ def _warnings(report, cfg):
   return out
 
 
-def _fid_image_sets(run, refs, seed, num_samples, chunk=500):
+# FID's rate on the 2-core CPU of docs/fid.md ("Speed": 10,000 images in 1,036 s).
+FID_CPU_IMAGES_PER_SEC = 9.7
+
+
+def fid_cost_note(fid_num_images, fid_num_samples, num_train, num_heldout, num_heldout_files,
+                  pca):
+  """What FID will cost, said before it runs: the images through Inception-v3 and the
+  time at FID_CPU_IMAGES_PER_SEC (references found in the cache are not recomputed)."""
+  n = min(fid_num_images, num_train)
+  samples = fid_num_samples or n
+  count = 3 * samples + n * (3 if pca else 2) + min(fid_num_images, num_heldout_files)
+  count += num_heldout * (2 if pca else 1)
+  return ('FID: about {:,} images through Inception-v3 (the real references, {:,} samples of '
+          'each of 3 samplers, the reconstructions), about {} on a 2-core CPU at {} images/s '
+          '(docs/fid.md; a GPU is far faster, cached references are not recomputed); '
+          '--nofid skips it.').format(count, samples,
+                                      progress.format_duration(count / FID_CPU_IMAGES_PER_SEC),
+                                      FID_CPU_IMAGES_PER_SEC)
+
+
+def _fid_image_sets(run, refs, seed, num_samples=None, chunk=500):
   """The FID image sets: num_samples samples (any count: a sample set is not capped by
-  the training set) and the training reference's real images; `chunk` decoded images in
-  memory at a time."""
+  the training set; default as many as the training reference's images) and the training
+  reference's real images; `chunk` decoded images in memory at a time."""
   n = refs['train'][1]['num_images']
+  num_samples = num_samples or n
   idx = fid.choose_subset(len(run['names']), n, seed)  # the reference's images
   return {'samples': ImageSet('samples', chunk, num_samples=num_samples,
                               dims=run['cfg']['latent_dims'],

@@ -224,7 +224,7 @@ def test_evaluate_errors(tiny_run, tmp_path):
 
 
 def test_fid_caps_the_real_images_not_the_samples():
-  """--fid_num_images 50 on 6 available training images: 50 samples, 6 real images (the
+  """--fid_num_samples 50 with 6 available training images: 50 samples, 6 real images (the
   reference's own subset, whose learned reconstructions are measured)."""
   run = {'names': ['%d.png' % i for i in range(6)], 'paths': ['/d/%d.png' % i for i in range(6)],
          'data_dir': '/d', 'cfg': {'latent_dims': 4}}
@@ -233,6 +233,11 @@ def test_fid_caps_the_real_images_not_the_samples():
   assert sorted(sets['fid_train'].indices) == list(range(6))
   noise = np.concatenate([b.noise for b in sets['samples'].batches(None)])
   assert noise.shape == (50, 4)
+  # Without a sample count: as many samples as the reference's real images.
+  assert evaluate._fid_image_sets(run, {'train': (None, {'num_images': 6})}, 0)[
+      'samples'].size == 6
+  assert '3 samplers' in evaluate.fid_cost_note(50, None, 6, 0, 0, True)
+  assert 'about 36 images' in evaluate.fid_cost_note(50, None, 6, 0, 0, True)  # 3x6 + 3x6
 
 
 def _with_population_statistics(run_dir, out_dir, checkpoint):
