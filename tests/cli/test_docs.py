@@ -326,3 +326,38 @@ def test_the_reference_check_finds_a_renamed_module():
     os.remove(fake)
   assert found == {'inputs.tower_inputs', 'towers.no_such_thing', 'glo_tf1.runs.read_run',
                    'glo_tf1/fid.py'}
+
+
+def _load_script(name):
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, 'reproduce', name + '.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_training_docs_quote_the_loss_scales_of_the_demo_faces(lfw_dir):
+  """docs/training.md's table is reproduce/loss_scales.py on the demo's 180 faces; and the
+  mean image beats zeros under every loss (for mse it is the best constant: a property)."""
+  scales = _load_script('loss_scales')
+  names = sorted(n for n in os.listdir(lfw_dir) if n.endswith('.jpg') and
+                 not n.startswith('lfw_09'))
+  got = scales.scales([os.path.join(lfw_dir, n) for n in names], 32, 32)
+  text = _read(os.path.join(ROOT, 'docs', 'training.md'))
+  for name, values in got.items():
+    assert values['mean image'] < values['zeros'], name
+    assert '| `%s` | %.4f | %.4f |' % (name, values['zeros'], values['mean image']) in text
+
+
+def test_training_docs_quote_the_committed_resize_report():
+  rows = json.loads(_read(os.path.join(ROOT, 'figures', 'bench', 'resize.json')))
+  resize = _load_script('resize_check')
+  assert _read(os.path.join(ROOT, 'figures', 'bench', 'resize.md')) == resize.markdown(rows)
+  astronaut = {r['size']: r for r in rows if r['image'] == 'astronaut'}
+  text = ' '.join(_read(os.path.join(ROOT, 'docs', 'training.md')).split())
+  for size in (32, 128):
+    r = astronaut[size]
+    assert 'about %d dB' % round(r['psnr_vs_aligned_area_db']) in text
+    assert '%d%%' % round(100 * r['excess_variance']) in text
+  # The property the table shows: the larger the shrink, the further from the average.
+  assert astronaut[32]['psnr_vs_aligned_area_db'] < astronaut[128]['psnr_vs_aligned_area_db']
