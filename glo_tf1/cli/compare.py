@@ -57,7 +57,13 @@ def main(fv, paths):
   if not paths:
     raise settings.ConfigError('give the evaluation reports, run directories or folders of '
                                'runs to compare (glo-compare --help)')
+  if fv.out and os.path.isdir(fv.out):
+    raise settings.ConfigError('--out %s is a folder; give the table\'s file name' % fv.out)
   table = compare.build_table(paths, fv.metrics, fv.sections, labels(fv.label))
+  if fv.out and any(os.path.exists(fv.out) and os.path.samefile(fv.out, p)
+                    for row in table['rows'] for p in row['reports']):
+    raise settings.ConfigError('--out %s is one of the reports being compared; write the '
+                               'table elsewhere' % fv.out)
   text = compare.render(table, fv.format)
   if fv.out:
     os.makedirs(os.path.dirname(os.path.abspath(fv.out)), exist_ok=True)

@@ -98,7 +98,35 @@ def load_report(path):
     raise CompareError('%s is neither a glo-evaluate report (no "config" and "sections") nor '
                        'another method\'s (no "method"; docs/evaluation.md, "Other methods '
                        'in the table")' % path)
-  report['config'] = settings.migrate(report['config'])
+  return _check_glo_report(report, path)
+
+
+def _check_glo_report(report, path):
+  """A glo-evaluate report's fields that a table reads, checked (CompareError naming the
+  file and the field, never a traceback), its config migrated."""
+  def bad(what):
+    raise CompareError('%s: %s; is it a glo-evaluate report, edited by hand?' % (path, what))
+  if not isinstance(report['config'], dict):
+    bad('"config" must be the run\'s settings')
+  for key in ('preset', 'seed'):
+    if key not in report['config']:
+      bad('its config has no %r' % key)
+  try:
+    report['config'] = settings.migrate(report['config'])
+  except settings.ConfigError as e:
+    bad(str(e)[len('--config: '):] if str(e).startswith('--config: ') else str(e))
+  if not isinstance(report.get('protocol'), dict) or not all(
+      k in report['protocol'] for k in ('steps', 'batch_size')):
+    bad('"protocol" must hold the code steps and batch size')
+  if 'step' not in report or 'seed' not in report:
+    bad('it has no %s' % ('"step"' if 'step' not in report else '"seed"'))
+  if not isinstance(report['sections'], dict) or not all(
+      isinstance(v, dict) for v in report['sections'].values()):
+    bad('"sections" must map section names to their numbers')
+  for name, values in report['sections'].items():
+    for metric, value in values.items():
+      if metrics_lib.column(metric) and not _number(value):
+        bad('%s.%s is %r, not a finite number' % (name, metric, value))
   report['external'] = False
   return report
 

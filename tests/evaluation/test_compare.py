@@ -249,3 +249,40 @@ def test_seeds_script_trains_evaluates_and_tabulates_on_the_embedded_faces(tmp_p
   assert 'training images 12, held-out images 12' in md  # SEEDS_MAX_IMAGES, stated
   assert os.path.exists(os.path.join(out, 'table.tex'))
   assert os.path.exists(os.path.join(out, 'table.csv'))
+
+
+@pytest.mark.parametrize('edit,message', [
+    (lambda r: r['sections']['heldout'].update(psnr_db=None), r'heldout.psnr_db is None, not'),
+    (lambda r: r['sections']['heldout'].update(psnr_db=float('nan')), r'heldout.psnr_db is nan'),
+    (lambda r: r['sections']['heldout'].update(psnr_db='20'), r"heldout.psnr_db is '20'"),
+    (lambda r: r.pop('protocol'), r'"protocol" must hold'),
+    (lambda r: r.pop('step'), r'no "step"'),
+    (lambda r: r['config'].pop('preset'), r"no 'preset'"),
+    (lambda r: r.update(sections=[1, 2]), r'"sections" must map'),
+])
+def test_a_broken_report_is_refused_naming_file_and_field(runs, edit, message):
+  """Hand-edited or damaged glo-evaluate reports: a named refusal, never a traceback or a
+  'nan ± nan' cell."""
+  folder, _ = runs
+  report = _report(0, 33.0)
+  report['config'] = settings.to_saved(report['config'])  # as the JSON holds it
+  edit(report)
+  path = os.path.join(str(folder), 'broken', 'eval', 'evaluation.json')
+  os.makedirs(os.path.dirname(path))
+  with open(path, 'w') as f:
+    f.write(json.dumps(report, allow_nan=True))
+  with pytest.raises(compare.CompareError, match=message) as e:
+    compare.build_table([str(folder)])
+  assert path in str(e.value)
+
+
+@pytest.mark.e2e
+def test_cli_will_not_write_over_a_report_or_into_a_folder(runs):
+  folder, _ = runs
+  report = str(folder / 'a-0' / 'eval' / 'evaluation.json')
+  before = open(report).read()
+  proc = run_module('glo_tf1.cli.compare', str(folder), '--out', report, check=False)
+  assert proc.returncode == 2 and 'is one of the reports being compared' in proc.stderr
+  assert open(report).read() == before
+  proc = run_module('glo_tf1.cli.compare', str(folder), '--out', str(folder), check=False)
+  assert proc.returncode == 2 and 'is a folder' in proc.stderr, proc.stderr
