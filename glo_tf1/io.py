@@ -27,12 +27,15 @@ def atomic_open(path, mode='w'):
   """Opens a unique temp file beside `path`; on success fsyncs it and renames it to `path`.
   Text is written as UTF-8 whatever the locale.
 
-  On an exception the temp file is removed and `path` is left as it was.
+  On an exception the temp file is removed and `path` is left as it was. The file gets the
+  mode a plain open() would give it (0666 less the umask), not mkstemp's 0600, so a
+  shared run directory stays readable to the accounts the umask allows.
   """
   folder = os.path.dirname(os.path.abspath(path))
   fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path),
                              suffix='.tmp')
   try:
+    os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
       yield f
       f.flush()
@@ -42,6 +45,21 @@ def atomic_open(path, mode='w'):
     with contextlib.suppress(OSError):
       os.remove(tmp)
     raise
+
+
+def _umask():
+  """The process's umask: from /proc/self/status where Linux gives it (reading it by
+  os.umask would change it for a moment under other threads), else by os.umask."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('Umask:'):
+          return int(line.split()[1], 8)
+  except OSError:
+    pass
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
 
 
 def write_text_atomic(path, text):

@@ -1,6 +1,7 @@
 """glo_tf1/io.py: writes are whole or absent, temp names never collide, JSON errors name
 the file."""
 import os
+import stat
 import threading
 
 import pytest
@@ -48,3 +49,19 @@ def test_read_json_missing_invalid_and_wrong_type(tmp_path):
   binary.write_bytes(b'\xff\xfe\x00')
   with pytest.raises(io.FileFormatError, match='binary.json'):
     io.read_json(str(binary))
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o077, 0o002])
+def test_written_files_get_the_umasks_mode_not_0600(tmp_path, umask):
+  """What open() would give (0666 less the umask): a shared run directory's config.json,
+  manifest and reports stay readable where the umask allows."""
+  old = os.umask(umask)
+  try:
+    path = str(tmp_path / 'a.json')
+    io.write_json(path, {'a': 1})
+    plain = str(tmp_path / 'plain')
+    open(plain, 'w').close()
+  finally:
+    os.umask(old)
+  assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
+  assert stat.S_IMODE(os.stat(path).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)
