@@ -39,16 +39,33 @@ done
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GLO_ROOT"
 abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
+# --publish starts from empty folders: published numbers come from runs of the tree as it
+# is. It deletes only what this script wrote (a folder holding its MARK file) or an empty
+# folder, and refuses anything else: SEEDS_OUT=$HOME must never wipe a home directory.
+MARK=.glo_seeds_output
+clear_dir() {
+  if [ -e "$1" ]; then
+    if [ -f "$1/$MARK" ] || { [ -d "$1" ] && [ -z "$(ls -A "$1")" ]; }; then
+      rm -rf "$1"
+    else
+      echo "seeds.sh --publish: $1 exists and was not written by seeds.sh (no $MARK in it);" \
+        "move it or set SEEDS_OUT / SEEDS_FIGURES to a new folder" >&2
+      exit 2
+    fi
+  fi
+}
 if [ "$PUBLISH" = 1 ]; then
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-publish}")"
   TABLES="$(abs "${SEEDS_FIGURES:-figures/demo_seeds}")"
   TRAIN_FLAGS+=(--deterministic)
-  rm -rf "$OUT" "$TABLES"   # published numbers come from runs of the tree as it is
+  clear_dir "$OUT"
+  clear_dir "$TABLES"
 else
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-$PRESET}")"
   TABLES="$OUT"
 fi
 mkdir -p "$OUT" "$TABLES"
+for d in "$OUT" "$TABLES"; do echo "written by reproduce/seeds.sh" > "$d/$MARK"; done
 if [ -n "${SEEDS_DATA_DIR:-}" ]; then
   DATA="$(cd "$SEEDS_DATA_DIR" && pwd)"
   TRAIN_LIST="${SEEDS_TRAIN_LIST:-}"

@@ -286,3 +286,18 @@ def test_cli_will_not_write_over_a_report_or_into_a_folder(runs):
   assert open(report).read() == before
   proc = run_module('glo_tf1.cli.compare', str(folder), '--out', str(folder), check=False)
   assert proc.returncode == 2 and 'is a folder' in proc.stderr, proc.stderr
+
+
+@pytest.mark.e2e
+def test_seeds_publish_deletes_only_what_it_wrote(tmp_path):
+  """SEEDS_OUT naming a folder of someone else's files: refused before anything is deleted
+  or trained (issue 22: `rm -rf "$OUT"` wiped whatever SEEDS_OUT named)."""
+  mine = tmp_path / 'home'
+  mine.mkdir()
+  (mine / 'thesis.tex').write_text('years of work')
+  env = dict(os.environ, SEEDS_OUT=str(mine), SEEDS_FIGURES=str(tmp_path / 'tables'))
+  proc = subprocess.run(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh'), '--publish',
+                         'demo', '1'], capture_output=True, text=True, env=env, timeout=300)
+  assert proc.returncode == 2 and 'was not written by seeds.sh' in proc.stderr, proc.stderr
+  assert (mine / 'thesis.tex').read_text() == 'years of work'
+  assert not (tmp_path / 'tables').exists()
