@@ -228,11 +228,17 @@ def heldout_images(data_dir, file_list, max_images, seed, verify):
   names = [names[i] for i in
            files.seeded_subset(len(names), max_images, np.random.RandomState([seed, 1]))]
   if verify:
-    bad = data_check.check_files(data_dir, names, decode=True, progress=False)
-    if bad:
-      raise files.DataError('%d held-out image(s) in %s are not usable:\n%s' % (
-          len(bad), data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
+    check_decodable(data_dir, names, 'held-out')
   return names
+
+
+def check_decodable(data_dir, names, what):
+  """Decodes every file of `names` first (files.DataError naming each bad one), so a bad
+  image stops the evaluation before any work, not in the middle with a TF traceback."""
+  bad = data_check.check_files(data_dir, names, decode=True, progress=False)
+  if bad:
+    raise files.DataError('%d %s image(s) in %s are not usable:\n%s' % (
+        len(bad), what, data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
 
 
 def _identical_to_training(run_dir, data_dir, names):
@@ -306,9 +312,12 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
                 'identical_to_training': _identical_to_training(run_dir, data_dir, names)})
   fid_ops = _fid_extractor() if fid_num_images else None
   if fid_ops:
+    all_heldout = files.list_images(data_dir, file_list) if data_dir else []
+    if verify and all_heldout:  # FID reads up to fid_num_images of them, not only `names`
+      check_decodable(data_dir, [all_heldout[i] for i in fid.choose_subset(
+          len(all_heldout), fid_num_images, seed)], 'held-out (FID reference)')
     print(fid_cost_note(fid_num_images, fid_num_samples, num_train, len(names),
-                        len(files.list_images(data_dir, file_list)) if data_dir else 0,
-                        pca_max_images is not None), flush=True)
+                        len(all_heldout), pca_max_images is not None), flush=True)
   with trained.TrainedRun(run_dir, checkpoint, batch_size=batch_size, run=run) as loaded, \
       _fid_session(fid_ops) as fid_sess:
     sess, gen, fit = loaded.session, loaded.ops, loaded.fit

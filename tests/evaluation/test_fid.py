@@ -2,6 +2,7 @@
 torch's run of the same network (tests/fixtures/fid_reference.npz, see tests/fixtures/README.md),
 the TF1 bilinear resize, the weights check, the statistics cache."""
 import os
+import shutil
 import re
 import sys
 
@@ -361,3 +362,23 @@ def test_fid_command_between_folders(network, lfw_dir, tmp_path):
   assert abs(fid_value) < 1e-3  # a set against itself
   proc = run_module('glo_tf1.cli.fid', '--data_dir', tmp_path / 'missing', *common, check=False)
   assert proc.returncode == 2 and 'does not exist' in proc.stderr
+
+
+@pytest.mark.e2e
+def test_a_bad_held_out_file_that_only_fid_reads_stops_evaluation_first(network, tiny_run,
+                                                                         lfw_dir, tmp_path):
+  """--max_images 1 checks one held-out file, but FID reads up to --fid_num_images: every
+  file FID will read is decode-checked first, and the bad one is named (issue 22)."""
+  from glo_tf1.data import files  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation import report as evaluate  # pylint: disable=import-outside-toplevel
+  heldout = tmp_path / 'heldout'
+  heldout.mkdir()
+  for name in sorted(os.listdir(lfw_dir))[:5]:
+    shutil.copy(os.path.join(lfw_dir, name), str(heldout))
+  (heldout / 'zz_broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
+  # A seed whose one-image subset for the MSE rows is not the broken file (index 5).
+  seed = next(s for s in range(50) if 5 not in files.seeded_subset(
+      6, 1, np.random.RandomState([s, 1])))
+  with pytest.raises(files.DataError, match=r'(?s)held-out \(FID reference\).*zz_broken.jpg'):
+    evaluate.evaluate(tiny_run, str(heldout), steps=0, max_images=1, seed=seed,
+                      fid_num_images=6, pca_max_images=None)
