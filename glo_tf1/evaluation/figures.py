@@ -100,14 +100,15 @@ def save_samples(path, panels, cols=4, caption=None):
   s = next(iter(panels.values())).shape[1]
   k = _scale(s)
   h, w = grids[0][1].shape[:2]
+  extra = 0.6 if caption else 0.  # room for the caption's lines under the panels
   fig, axes = plt.subplots(1, len(grids), figsize=(
-      len(grids) * (w * k / 100. + 0.3), h * k / 100. + 0.5), squeeze=False)
+      len(grids) * (w * k / 100. + 0.3), h * k / 100. + 0.5 + extra), squeeze=False)
   for ax, (label, grid) in zip(axes[0], grids):
     _show(ax, grid)
     ax.set_title(label, fontsize=9)
   if caption:
-    fig.text(0.5, 0.005, caption, ha='center', va='bottom', fontsize=7, wrap=True)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, extra / fig.get_size_inches()[1], 1, 1))
+    fig.text(0.5, 0.01, caption, ha='center', va='bottom', fontsize=7, wrap=True)
   else:
     fig.tight_layout()
   return _save(fig, path)
