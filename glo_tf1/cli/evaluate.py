@@ -83,13 +83,24 @@ def main(fv):
   from glo_tf1.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   if not fv.run_dir:
     raise settings.ConfigError('--run_dir is required')
+  out_dir = fv.out_dir or os.path.join(fv.run_dir, 'eval')
+  # Before any work: a report that cannot be written is known now, not after an hour.
+  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+    raise settings.ConfigError('--out_dir %s is a file, not a folder' % out_dir)
+  try:
+    os.makedirs(out_dir, exist_ok=True)
+  except OSError as e:
+    raise settings.ConfigError('--out_dir %s cannot be created: %s'
+                               % (out_dir, e.strerror or e)) from None
+  if not os.access(out_dir, os.W_OK | os.X_OK):
+    raise settings.ConfigError('--out_dir %s is not writable' % out_dir)
   report = report_lib.evaluate(
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
       fv.max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
       fid_num_images=fid_images(fv), fid_num_samples=fv.fid_num_samples,
       fid_cache_dir=fv.fid_cache_dir,
       fid_method=fv.fid_method, pca_max_images=fv.pca_max_images if fv.pca else None)
-  paths = report_lib.write_report(report, fv.out_dir or os.path.join(fv.run_dir, 'eval'))
+  paths = report_lib.write_report(report, out_dir)
   print(report_lib.markdown(report))
   print('Wrote %s and %s' % tuple(os.path.abspath(p) for p in paths))
   return 0

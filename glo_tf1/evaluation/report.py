@@ -286,18 +286,26 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   real images) real images each (the cap is on the real images only), fid_num_samples
   samples of each sampler (any count, not capped by the training set; default n), the
   learned and PCA reconstructions of the training reference's images, and the held-out
-  reconstructions;
-  with pca_max_images not
-  None the PCA baseline's (0: fitted on every training image)."""
+  reconstructions; with pca_max_images not None the PCA baseline's (0: fitted on every
+  training image)."""
   _check_arguments(data_dir, file_list, steps, max_images, pca_max_images)
+  if seed < 0:
+    raise settings.ConfigError('--seed must be non-negative, got %d' % seed)
+  if batch_size is not None and batch_size < 1:
+    raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
   cfg = run['cfg']
-  batch_size = batch_size or cfg['batch_size']
-  if batch_size < 1:
-    raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
   rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
   num_train = len(run['paths'])
   names = heldout_images(data_dir, file_list, max_images, seed, verify) if data_dir else []
+  largest = max(len(files.seeded_subset(num_train, max_images, np.random.RandomState(0))),
+                len(names))
+  if batch_size is not None and batch_size > largest:
+    raise settings.ConfigError(
+        '--batch_size %d is larger than the largest image set evaluated (%d images): every '
+        'batch would be padded to %d; give at most %d' % (batch_size, largest, batch_size,
+                                                         largest))
+  batch_size = batch_size or cfg['batch_size']
   train_idx = files.seeded_subset(num_train, max_images, np.random.RandomState([seed, 2]))
   report = _new_report(run, run_dir, cfg, seed, steps, batch_size)
   image_sets = {'train': ImageSet(

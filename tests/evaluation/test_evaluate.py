@@ -221,6 +221,20 @@ def test_evaluate_errors(tiny_run, tmp_path):
   (bad / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not really a jpeg')
   with pytest.raises(files.DataError, match='broken.jpg'):
     evaluate.evaluate(tiny_run, str(bad), steps=1)
+  # Named refusals before any work (issue 22), not a traceback or a silent replacement.
+  with pytest.raises(settings.ConfigError, match='--seed must be non-negative, got -1'):
+    evaluate.evaluate(tiny_run, seed=-1)
+  with pytest.raises(settings.ConfigError, match='--batch_size must be positive, got 0'):
+    evaluate.evaluate(tiny_run, batch_size=0)
+  with pytest.raises(settings.ConfigError, match=r'--batch_size 100000 is larger than the '
+                     r'largest image set evaluated \(4 images\)'):
+    evaluate.evaluate(tiny_run, max_images=4, batch_size=100000)
+  a_file = tmp_path / 'report.txt'
+  a_file.write_text('mine')
+  proc = run_module('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--out_dir', a_file,
+                    '--nofid', check=False)
+  assert proc.returncode == 2 and 'is a file, not a folder' in proc.stderr, proc.stderr
+  assert a_file.read_text() == 'mine'
 
 
 def test_fid_caps_the_real_images_not_the_samples():
