@@ -212,12 +212,28 @@ def protocol(report):
       ('FID training reference images', refs.get('train', {}).get('num_images')),
       ('FID held-out reference images', refs.get('heldout', {}).get('num_images')),
       ('FID method', fid.get('method')),
+      # Checked, not printed (CHECK_ONLY): the same held-out files, none of them a
+      # training image (glo-evaluate warned about those).
+      ('held-out data', sections.get('heldout', {}).get('data_sha256')),
+      ('held-out images identical to training images',
+       sections.get('heldout', {}).get('identical_to_training')),
   ])
 
 
+CHECK_ONLY = ('held-out data', 'held-out images identical to training images')
+
+
 def check_protocols(reports):
-  """The shared protocol of {path: report}; CompareError naming each difference."""
+  """The shared protocol of {path: report}; CompareError naming each difference, and for
+  held-out images that are training images."""
   protocols = {path: protocol(r) for path, r in reports.items()}
+  leaked = [p for p, proto in protocols.items()
+            if proto['held-out images identical to training images']]
+  if leaked:
+    raise CompareError('the held-out images of %s include training images (byte-identical; '
+                       'glo-evaluate warned): their held-out numbers are training numbers. '
+                       'Evaluate on images the runs never trained on.'
+                       % ', '.join(_short(leaked)))
   first = next(iter(protocols.values()))
   diffs = []
   for name in first:
@@ -263,7 +279,9 @@ def _short(paths, limit=3):
 def group_key(report):
   cfg = report['config']
   keys = [k for k in settings.FIXED_ON_RESUME if k != 'seed'] + list(_GROUP_EXTRA)
-  return tuple((k, _hashable(cfg.get(k))) for k in keys) + (('step', report['step']),)
+  # The training data too: seeds are averaged only over runs of the same files.
+  return tuple((k, _hashable(cfg.get(k))) for k in keys) + (
+      ('step', report['step']), ('training data', report.get('training_data_sha256')))
 
 
 def _hashable(value):
@@ -369,8 +387,9 @@ def _apply_labels(rows, labels):
   names = collections.Counter(row['label'] for row in rows)
   twice = sorted(n for n, k in names.items() if k > 1)
   if twice:
-    raise CompareError('two rows would be named %s; name them apart with --label RUN=NAME'
-                       % ', '.join(repr(n) for n in twice))
+    raise CompareError('two rows would be named %s (the same settings, but another step or '
+                       'other training data, so not averaged as seeds); name them apart '
+                       'with --label RUN=NAME' % ', '.join(repr(n) for n in twice))
 
 
 def mean_std(values):
@@ -408,7 +427,7 @@ def header(col):
 def protocol_text(table):
   """The note under a table: the protocol, the units, how cells are made (plain text)."""
   proto, cols = table['protocol'], table['columns']
-  parts = ['%s %s' % (k, v) for k, v in proto.items() if v is not None]
+  parts = ['%s %s' % (k, v) for k, v in proto.items() if v is not None and k not in CHECK_ONLY]
   units = [text for metric, text in (('psnr_db', 'PSNR in dB'),
                                      ('fid_train', 'FID against the training images'))
            if any(m == metric for _, m in cols)]
@@ -484,7 +503,8 @@ def csv_text(table):
   for section, metric in table['columns']:
     head += ['%s.%s.mean' % (section, metric), '%s.%s.std' % (section, metric)]
   writer.writerow(head + ['protocol'])
-  text = lambda proto: '; '.join('%s=%s' % kv for kv in proto.items() if kv[1] is not None)
+  text = lambda proto: '; '.join('%s=%s' % kv for kv in proto.items()
+                                 if kv[1] is not None and kv[0] not in CHECK_ONLY)
   for row in table['rows']:
     seeds = '' if None in row['seeds'] else ' '.join(map(str, row['seeds']))
     cells = [row['label'], _step(row, ''), len(row['seeds']), seeds]

@@ -32,6 +32,7 @@ Numbers (images as the trainer sees them: cropped, resized, float, no quantisati
 """
 import collections
 import contextlib
+import hashlib
 import os
 import sys
 import time
@@ -242,14 +243,21 @@ def check_decodable(data_dir, names, what):
 
 
 def _identical_to_training(run_dir, data_dir, names):
-  """How many of the held-out files are byte-identical to training files (warns)."""
+  """(how many of the held-out files are byte-identical to training files (warns), a
+  digest of the held-out files' names, sizes and contents: glo-compare's check that
+  reports were evaluated on the same images)."""
   train_hashes = {h for _, _, _, h in files.read_manifest(
       os.path.join(run_dir, files.MANIFEST_NAME))}
-  overlap = sum(h in train_hashes for _, _, _, h in files.build_manifest(data_dir, names))
+  rows = files.build_manifest(data_dir, names)
+  overlap = sum(h in train_hashes for _, _, _, h in rows)
   if overlap:
     print('warning: %d of the %d held-out images are byte-identical to training images'
           % (overlap, len(names)), file=sys.stderr)
-  return overlap
+  return overlap, _digest(sorted((n, sz, h) for _, n, sz, h in rows))
+
+
+def _digest(rows):
+  return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
 def _new_report(run, run_dir, cfg, seed, steps, batch_size):
@@ -273,6 +281,11 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
       },
       'config': settings.to_saved(cfg),  # as config.json: glo-compare migrates it
       'provenance': run['provenance'],
+      # The training files (names, sizes, contents of manifest.tsv): glo-compare averages
+      # only reports of the same training data as seeds.
+      'training_data_sha256': _digest(sorted(
+          (n, sz, h) for _, n, sz, h in files.read_manifest(
+              os.path.join(run_dir, files.MANIFEST_NAME)))),
       'sections': {},
   }
 
@@ -312,12 +325,13 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
       'training images', batch_size, [run['paths'][i] for i in train_idx], train_idx,
       rng=np.random.RandomState([seed, 3]), extras={'data_dir': run['data_dir']})}
   if names:
+    overlap, digest = _identical_to_training(run_dir, data_dir, names)
     image_sets['heldout'] = ImageSet(
         'held-out images', batch_size,
         [os.path.abspath(os.path.join(data_dir, n)) for n in names],
         rng=np.random.RandomState([seed, 4]),
         extras={'data_dir': os.path.abspath(data_dir), 'file_list': file_list,
-                'identical_to_training': _identical_to_training(run_dir, data_dir, names)})
+                'identical_to_training': overlap, 'data_sha256': digest})
   fid_ops = _fid_extractor() if fid_num_images else None
   if fid_ops:
     all_heldout = files.list_images(data_dir, file_list) if data_dir else []

@@ -301,3 +301,34 @@ def test_seeds_publish_deletes_only_what_it_wrote(tmp_path):
   assert proc.returncode == 2 and 'was not written by seeds.sh' in proc.stderr, proc.stderr
   assert (mine / 'thesis.tex').read_text() == 'years of work'
   assert not (tmp_path / 'tables').exists()
+
+
+def test_seeds_on_other_data_are_not_averaged_and_leaked_held_out_images_are_refused(tmp_path):
+  """Issue 22: a run trained on other files, or evaluated on other held-out files or on its
+  own training images, is not averaged with the others as a seed."""
+  def report(seed, **heldout):
+    r = _report(seed, 33.0 + seed)
+    r['training_data_sha256'] = heldout.pop('train', 'aaa')
+    r['sections']['heldout'].update(dict({'data_sha256': 'hhh', 'identical_to_training': 0},
+                                         **heldout))
+    return r
+  for seed in (0, 1):
+    _write(tmp_path, 'same-%d' % seed, report(seed))
+  table = compare.build_table([str(tmp_path)])
+  assert [len(r['seeds']) for r in table['rows']] == [2]  # same data: one row of 2 seeds
+  assert 'hhh' not in compare.markdown(table) and 'hhh' not in compare.csv_text(table)
+  other = tmp_path / 'other'
+  _write(other, 'x', report(2, train='bbb'))
+  with pytest.raises(compare.CompareError, match="two rows would be named 'demo'.*other "
+                     "training data"):
+    compare.build_table([str(tmp_path)])
+  assert len(compare.build_table([str(tmp_path)], labels={str(other): 'demo, other data'})[
+      'rows']) == 2
+  elsewhere = tmp_path / 'elsewhere'
+  _write(elsewhere, 'y', report(3, data_sha256='zzz'))
+  with pytest.raises(compare.CompareError, match=r'held-out data: .*zzz in .*hhh in'):
+    compare.build_table([str(tmp_path / 'same-0'), str(elsewhere)])
+  leaked = tmp_path / 'leaked'
+  _write(leaked, 'z', report(4, identical_to_training=10))
+  with pytest.raises(compare.CompareError, match='include training images'):
+    compare.build_table([str(tmp_path / 'same-0'), str(leaked)])
