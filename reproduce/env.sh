@@ -34,6 +34,13 @@ _glo_env() {
     echo "glo-tf1 needs Python 3.11 (found $("$py" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
     return 1
   fi
+  # Install only into a virtual environment (pyvenv.cfg): GLO_VENV=/usr or a conda base
+  # must never receive pip installs.
+  if [ -e "$VENV" ] && [ ! -f "$VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$VENV" 2>/dev/null)" ]; then
+    echo "glo-tf1: $VENV is not a Python virtual environment (no pyvenv.cfg); set GLO_VENV" \
+      "to a new folder or an existing venv" >&2
+    return 1
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     echo "Creating $VENV ..."
     "$py" -m venv "$VENV" || { echo "glo-tf1: creating $VENV failed" >&2; return 1; }

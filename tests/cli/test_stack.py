@@ -166,3 +166,15 @@ def test_conda_environments_install_their_stack():
     assert '- -r requirements.txt' in f.read()
   with open(os.path.join(ROOT, 'environment-gpu.yml')) as f:
     assert '- -r requirements-gpu.txt' in f.read()
+
+
+def test_env_sh_installs_only_into_a_virtual_environment(tmp_path):
+  """GLO_VENV naming a folder that holds a bin/python but is no venv (/usr, a conda base):
+  refused, nothing installed there (issue 22)."""
+  fake = tmp_path / 'usr'
+  (fake / 'bin').mkdir(parents=True)
+  os.symlink(sys.executable, str(fake / 'bin' / 'python'))
+  proc = subprocess.run(['bash', '-c', 'source %s' % ENV_SH], capture_output=True, text=True,
+                        env=_clean_env({'GLO_VENV': str(fake)}), timeout=60)
+  assert proc.returncode != 0 and 'is not a Python virtual environment' in proc.stderr
+  assert sorted(os.listdir(str(fake))) == ['bin']
