@@ -147,9 +147,8 @@ def reconstructors(sess, gen, fit, cfg, num_train, steps, pca_model=None):
   out = {
       'learned': (lambda b: generation.decode_codes(
           sess, gen, generation.training_codes(sess, gen, b.indices)), {'steps': 'trained'}),
-      'optimised': (lambda b: trained.optimise_codes(sess, fit, cfg, b.images, steps,
-                                                     num_train, b.image_set.rng),
-                    {'steps': steps}),
+      'optimised': (lambda b: trained.fit_codes(sess, fit, cfg, b.images, steps, num_train,
+                                                b.image_set.rng)[1], {'steps': steps}),
   }
   if cfg['normalizer'] == 'batch_norm':  # the moving statistics' check: each batch's own
     out['learned_batch_stats'] = (lambda b: generation.decode_codes(
@@ -222,10 +221,9 @@ def _check_arguments(data_dir, file_list, steps, max_images, pca_max_images):
                                % pca_max_images)
 
 
-def heldout_images(data_dir, file_list, max_images, seed, verify):
-  """The held-out file names (a seeded subset of at most max_images), checked for
-  decoding when `verify`."""
-  names = files.list_images(data_dir, file_list)
+def heldout_images(data_dir, names, max_images, seed, verify):
+  """The held-out file names to measure: a seeded subset of at most max_images of
+  `names` (data_dir's listing), checked for decoding when `verify`."""
   names = [names[i] for i in
            files.seeded_subset(len(names), max_images, np.random.RandomState([seed, 1]))]
   if verify:
@@ -242,12 +240,11 @@ def check_decodable(data_dir, names, what):
         len(bad), what, data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
 
 
-def _identical_to_training(run_dir, data_dir, names):
-  """(how many of the held-out files are byte-identical to training files (warns), a
-  digest of the held-out files' names, sizes and contents: glo-compare's check that
-  reports were evaluated on the same images)."""
-  train_hashes = {h for _, _, _, h in files.read_manifest(
-      os.path.join(run_dir, files.MANIFEST_NAME))}
+def _identical_to_training(manifest, data_dir, names):
+  """(how many of the held-out files are byte-identical to the training files of
+  `manifest` (warns), a digest of the held-out files' names, sizes and contents:
+  glo-compare's check that reports were evaluated on the same images)."""
+  train_hashes = {h for _, _, _, h in manifest}
   rows = files.build_manifest(data_dir, names)
   overlap = sum(h in train_hashes for _, _, _, h in rows)
   if overlap:
@@ -283,9 +280,7 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
       'provenance': run['provenance'],
       # The training files (names, sizes, contents of manifest.tsv): glo-compare averages
       # only reports of the same training data as seeds.
-      'training_data_sha256': _digest(sorted(
-          (n, sz, h) for _, n, sz, h in files.read_manifest(
-              os.path.join(run_dir, files.MANIFEST_NAME)))),
+      'training_data_sha256': _digest(sorted((n, sz, h) for _, n, sz, h in run['manifest'])),
       'sections': {},
   }
 
@@ -310,22 +305,22 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   cfg = run['cfg']
   rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
   num_train = len(run['paths'])
-  names = heldout_images(data_dir, file_list, max_images, seed, verify) if data_dir else []
-  largest = max(len(files.seeded_subset(num_train, max_images, np.random.RandomState(0))),
-                len(names))
+  all_heldout = files.list_images(data_dir, file_list) if data_dir else []
+  names = heldout_images(data_dir, all_heldout, max_images, seed, verify) if data_dir else []
+  train_idx = files.seeded_subset(num_train, max_images, np.random.RandomState([seed, 2]))
+  largest = max(len(train_idx), len(names))
   if batch_size is not None and batch_size > largest:
     raise settings.ConfigError(
         '--batch_size %d is larger than the largest image set evaluated (%d images): every '
         'batch would be padded to %d; give at most %d' % (batch_size, largest, batch_size,
                                                          largest))
   batch_size = batch_size or cfg['batch_size']
-  train_idx = files.seeded_subset(num_train, max_images, np.random.RandomState([seed, 2]))
   report = _new_report(run, run_dir, cfg, seed, steps, batch_size)
   image_sets = {'train': ImageSet(
       'training images', batch_size, [run['paths'][i] for i in train_idx], train_idx,
       rng=np.random.RandomState([seed, 3]), extras={'data_dir': run['data_dir']})}
   if names:
-    overlap, digest = _identical_to_training(run_dir, data_dir, names)
+    overlap, digest = _identical_to_training(run['manifest'], data_dir, names)
     image_sets['heldout'] = ImageSet(
         'held-out images', batch_size,
         [os.path.abspath(os.path.join(data_dir, n)) for n in names],
@@ -334,7 +329,6 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
                 'identical_to_training': overlap, 'data_sha256': digest})
   fid_ops = _fid_extractor() if fid_num_images else None
   if fid_ops:
-    all_heldout = files.list_images(data_dir, file_list) if data_dir else []
     if verify and all_heldout:  # FID reads up to fid_num_images of them, not only `names`
       check_decodable(data_dir, [all_heldout[i] for i in fid.choose_subset(
           len(all_heldout), fid_num_images, seed)], 'held-out (FID reference)')
@@ -355,8 +349,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
     if fid_ops:
       t0 = time.time()
       refs = fid.references(fid_sess, fid_ops, run, fid_num_images, seed, fid_cache_dir,
-                            (data_dir, files.list_images(data_dir, file_list))
-                            if data_dir else None)
+                            (data_dir, all_heldout) if data_dir else None)
       contexts['fid'] = metrics.FidContext(fid_sess, fid_ops, {
           k: g for k, (g, _) in refs.items()}, fid_method, 50, {})
       image_sets.update(_fid_image_sets(run, refs, seed, fid_num_samples))

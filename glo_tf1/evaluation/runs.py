@@ -19,7 +19,8 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
     need_data: without it, a run whose images cannot be found still loads, with paths
       and data_dir None (its decoder and codes need no images).
   Returns:
-    dict with cfg, names (manifest order), paths (absolute), data_dir, provenance.
+    dict with cfg, names (manifest order), manifest (its rows: index, name, size, hash),
+    paths (absolute), data_dir, provenance.
   Raises:
     rundir.RunDirError: not a run directory, or its data cannot be found / differ.
   """
@@ -34,15 +35,15 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
   names = [n for _, n, _, _ in manifest]
   data_dir = data_dir or provenance.get('data_dir')
   found = data_dir and os.path.isdir(data_dir)
-  if not need_data and (not found or not all(
-      os.path.isfile(os.path.join(data_dir, n)) for n in names)):
-    return {'cfg': cfg, 'names': names, 'paths': None, 'data_dir': None,
-            'provenance': provenance}
+  missing = [n for n in names if not os.path.isfile(os.path.join(data_dir, n))] if found \
+      else names
+  if not need_data and missing:
+    return {'cfg': cfg, 'names': names, 'manifest': manifest, 'paths': None,
+            'data_dir': None, 'provenance': provenance}
   if not found:
     raise rundir.RunDirError(
         'the training images of %s are not at %r; pass --data_dir with the folder the run '
         'was trained on' % (run_dir, data_dir))
-  missing = [n for n in names if not os.path.isfile(os.path.join(data_dir, n))]
   if missing:
     raise rundir.RunDirError(
         '%d of the %d training images of %s are missing from %s (first: %s); pass '
@@ -55,8 +56,8 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
           'the images in %s differ from those run %s was trained on:\n  %s'
           % (data_dir, run_dir, '\n  '.join(diffs)))
   paths = [os.path.abspath(os.path.join(data_dir, n)) for n in names]
-  return {'cfg': cfg, 'names': names, 'paths': paths, 'data_dir': os.path.abspath(data_dir),
-          'provenance': provenance}
+  return {'cfg': cfg, 'names': names, 'manifest': manifest, 'paths': paths,
+          'data_dir': os.path.abspath(data_dir), 'provenance': provenance}
 
 
 def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):

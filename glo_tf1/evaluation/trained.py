@@ -109,11 +109,6 @@ def fit_codes(sess, fit, cfg, images, steps, num_train, rng):
   return codes[:len(images)], recon[:len(images)]
 
 
-def optimise_codes(sess, fit, cfg, images, steps, num_train, rng):
-  """Reconstructions of `images` after `steps` optimizer steps of fresh codes (fit_codes)."""
-  return fit_codes(sess, fit, cfg, images, steps, num_train, rng)[1]
-
-
 # ----------------------------------------------------------------------------- the object
 
 class TrainedRun:
