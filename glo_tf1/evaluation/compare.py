@@ -181,7 +181,7 @@ def check_external(report, path):
   proto = report.get('protocol') or {}
   if not isinstance(proto, dict):
     bad('"protocol" must map protocol fields to values')
-  fields = list(protocol(None))
+  fields = list(protocol({}))
   for name in proto:
     if name not in fields:
       bad('unknown protocol field %r; fields are %s' % (name, ', '.join(fields)))
@@ -195,17 +195,16 @@ def check_external(report, path):
 
 def protocol(report):
   """What the evaluation measured, as (name, value) pairs: reports with different values
-  cannot share a table. protocol(None): the field names, every value None."""
-  if report is None:
-    report = {'protocol': {'steps': None, 'batch_size': None}, 'seed': None, 'sections': {}}
-  sections = report['sections']
+  cannot share a table. protocol({}): the field names, every value None."""
+  sections = report.get('sections', {})
   fid = report.get('fid') or {}
   refs = fid.get('references', {})
   pca = report.get('pca') or {}
+  evaluation = report.get('protocol', {})
   return collections.OrderedDict([
-      ('code steps', report['protocol']['steps']),
-      ('code batch size', report['protocol']['batch_size']),
-      ('evaluation seed', report['seed']),
+      ('code steps', evaluation.get('steps')),
+      ('code batch size', evaluation.get('batch_size')),
+      ('evaluation seed', report.get('seed')),
       ('training images', sections.get('train', {}).get('num_images')),
       ('held-out images', sections.get('heldout', {}).get('num_images')),
       ('PCA fit images', pca.get('fit_images')),
@@ -268,7 +267,7 @@ def check_external_protocols(shared, externals):
     raise CompareError('another method\'s report states a protocol the other reports did '
                        'not use (its value -> theirs), so its numbers are not comparable:\n%s'
                        % '\n'.join(diffs))
-  return collections.OrderedDict((k, shared.get(k)) for k in protocol(None))
+  return collections.OrderedDict((k, shared.get(k)) for k in protocol({}))
 
 
 def _short(paths, limit=3):
@@ -343,7 +342,7 @@ def build_table(paths, metrics=DEFAULT_METRICS, sections=None, labels=None):
   reports = {p: load_report(p) for p in find_reports(paths)}
   glo = collections.OrderedDict((p, r) for p, r in reports.items() if not r['external'])
   ext = collections.OrderedDict((p, r) for p, r in reports.items() if r['external'])
-  shared = check_protocols(glo) if glo else protocol(None)
+  shared = check_protocols(glo) if glo else protocol({})
   shared = check_external_protocols(shared, ext)
   cols = columns(list(glo.values()), metrics, sections, ext)
   groups = collections.OrderedDict()
@@ -410,8 +409,9 @@ def cell(values, metric, pm='±', missing='–'):
     return missing
   mean, std = mean_std(values)
   f = _fmt(metric)
-  if std is None or f % std == f % 0 or metrics_lib.shown(metric, mean, f) == 'exact':
-    return metrics_lib.shown(metric, mean, f)
+  shown = metrics_lib.shown(metric, mean, f)
+  if std is None or f % std == f % 0 or shown == 'exact':
+    return shown
   return '%s %s %s' % (f % mean, pm, f % std)
 
 
@@ -427,7 +427,7 @@ def header(col):
 def protocol_text(table):
   """The note under a table: the protocol, the units, how cells are made (plain text)."""
   proto, cols = table['protocol'], table['columns']
-  parts = ['%s %s' % (k, v) for k, v in proto.items() if v is not None and k not in CHECK_ONLY]
+  parts = ['%s %s' % kv for kv in _stated(proto)]
   units = [text for metric, text in (('psnr_db', 'PSNR in dB'),
                                      ('fid_train', 'FID against the training images'))
            if any(m == metric for _, m in cols)]
@@ -442,6 +442,11 @@ def protocol_text(table):
              % (', '.join(others), 'its' if len(others) == 1 else 'their',
                 '' if len(others) == 1 else 's'))
   return text
+
+
+def _stated(proto):
+  """The protocol's (name, value) pairs a table states: those with a value, but CHECK_ONLY."""
+  return [(k, v) for k, v in proto.items() if v is not None and k not in CHECK_ONLY]
 
 
 def _step(row, missing):
@@ -503,8 +508,7 @@ def csv_text(table):
   for section, metric in table['columns']:
     head += ['%s.%s.mean' % (section, metric), '%s.%s.std' % (section, metric)]
   writer.writerow(head + ['protocol'])
-  text = lambda proto: '; '.join('%s=%s' % kv for kv in proto.items()
-                                 if kv[1] is not None and kv[0] not in CHECK_ONLY)
+  text = lambda proto: '; '.join('%s=%s' % kv for kv in _stated(proto))
   for row in table['rows']:
     seeds = '' if None in row['seeds'] else ' '.join(map(str, row['seeds']))
     cells = [row['label'], _step(row, ''), len(row['seeds']), seeds]
