@@ -21,8 +21,8 @@ BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def training_time(steps, images_per_step, input_kind='files', bench_dir=BENCH_DIR):
-  """dict: images, cpu_rate / cpu_hours (the bench's CPU, training step with this input),
-  gpu_rate / gpu_hours (the estimate, see the module doc), gpu_bound ('input' or
+  """dict: images, cpu_rate / cpu_seconds (the bench's CPU, training step with this
+  input), gpu_rate / gpu_seconds (the estimate, see the module doc), gpu_bound ('input' or
   'compute'), cpu_machine, gpu_tflops."""
   bench = io.read_json(os.path.join(bench_dir, 'bench.json'))
   place = io.read_json(os.path.join(bench_dir, 'placement.json'))
@@ -33,8 +33,8 @@ def training_time(steps, images_per_step, input_kind='files', bench_dir=BENCH_DI
           bench['input_pipeline_images_per_sec']['jpeg_4_threads'])
   compute = place['images_per_sec_needed']['blog']
   gpu_rate = min(feed, compute)
-  return {'images': images, 'cpu_rate': cpu_rate, 'cpu_hours': images / cpu_rate / 3600.,
-          'gpu_rate': gpu_rate, 'gpu_hours': images / gpu_rate / 3600.,
+  return {'images': images, 'cpu_rate': cpu_rate, 'cpu_seconds': images / cpu_rate,
+          'gpu_rate': gpu_rate, 'gpu_seconds': images / gpu_rate,
           'gpu_bound': 'input' if feed < compute else 'compute',
           'cpu_machine': bench['machine'], 'gpu_tflops': place['gpu_tflops']}
 
@@ -50,10 +50,10 @@ def describe(steps, images_per_step, input_kind='files', bench_dir=BENCH_DIR):
           'figures/bench/placement.md; glo-train\'s progress line gives this run\'s own ETA.'
           % (steps, images_per_step, '{:,}'.format(t['images']), '%s, %d CPUs' % (
               t['cpu_machine']['processor'], t['cpu_machine']['cpus']),
-             t['cpu_rate'], progress.format_duration(3600. * t['cpu_hours']), t['gpu_bound'],
+             t['cpu_rate'], progress.format_duration(t['cpu_seconds']), t['gpu_bound'],
              '{:,}'.format(int(round(t['gpu_rate'], -2))),
              'the decoded-image cache, one reader' if input_kind == 'cache' else
              'JPEG files, 4 reader threads on its 2 cores', t['gpu_tflops'],
-             progress.format_duration(3600. * t['gpu_hours']), progress.format_duration(steps * 0.001),
-             progress.format_duration(steps * 0.010)))
+             progress.format_duration(t['gpu_seconds']),
+             progress.format_duration(steps * 0.001), progress.format_duration(steps * 0.010)))
 

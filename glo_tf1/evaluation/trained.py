@@ -19,6 +19,7 @@ decoder projects what it is given, so decode(codes()) reproduces the training im
 import numpy as np
 
 from glo_tf1.compat import tf
+from glo_tf1.data import files
 from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import runs
 from glo_tf1.model import codes as codes_lib
@@ -171,11 +172,12 @@ class TrainedRun:
 
   def batch_norm_check(self, max_images=64, seed=0):
     """(MSE in inference mode, MSE in training mode, warning or None) of the learned codes
-    of at most `max_images` training images (a seeded subset): batch_norm_warning."""
+    of at most `max_images` training images (files.seeded_subset; 0: all):
+    batch_norm_warning."""
     if self.paths is None:
       raise ValueError('the training images of %s are not found: the check needs them'
                        % self.run_dir)
-    idx = np.sort(np.random.RandomState([seed, 7]).permutation(self.num_codes)[:max_images])
+    idx = files.seeded_subset(self.num_codes, max_images, np.random.RandomState([seed, 7]))
     images = self.load_images([self.paths[i] for i in idx]).astype(np.float64)
     z = self.codes(indices=idx)
     mse = [float(np.mean((self.decode(z, batch_stats=b) - images) ** 2)) for b in (False, True)]
