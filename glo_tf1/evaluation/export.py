@@ -27,14 +27,6 @@ EXPORT_META = 'glo_sample.json'
 WHATS = ('samples', 'reconstructions', 'codes')
 
 
-def _png_bytes(image):
-  from PIL import Image  # pylint: disable=import-outside-toplevel
-  import io as bytes_io  # pylint: disable=import-outside-toplevel
-  buf = bytes_io.BytesIO()
-  Image.fromarray(images_lib.to_uint8(image)).save(buf, format='PNG')
-  return buf.getvalue()
-
-
 def _check_meta(folder, meta):
   """Writes `meta` into folder/EXPORT_META, or checks it equals the one there."""
   path = os.path.join(folder, EXPORT_META)
@@ -74,11 +66,12 @@ class _Writer:
         np.savez(f, images=images_lib.to_uint8(pixels), codes=np.asarray(codes, np.float32),
                  names=np.asarray(names))
       return
-    for name, image in zip(names, pixels):
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    for name, image in zip(names, images_lib.to_uint8(pixels)):
       path = os.path.join(self.folder, name)
       os.makedirs(os.path.dirname(path), exist_ok=True)
       with io.atomic_open(path, 'wb') as f:
-        f.write(_png_bytes(image))
+        Image.fromarray(image).save(f, format='PNG')
 
   def finish(self, num_chunks, meta):
     """Merges an .npz's chunks (then removes OUT.partial/); returns the output path."""
