@@ -270,15 +270,19 @@ def test_paper64_trains_dcgans_generator_and_a_run_without_decoder_resumes(lfw_d
   run = str(tmp_path / 'run')
   tiny = [a for a in TINY if not a.startswith('--preset')]
   out = run_module('glo_tf1.cli.train', '--preset=paper64', '--data_dir', lfw_dir,
-                   '--run_dir', run, '--num_steps=60', '--kernel_size=4', *tiny).stdout
+                   '--run_dir', run, '--num_steps=120', '--kernel_size=4', '--deterministic',
+                   *tiny).stdout
   cfg = rundir.read_config(run)
   assert (cfg['preset'], cfg['decoder'], cfg['kernel_size']) == ('paper64', 'dcgan', 4)
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run))
   assert reader.get_tensor('decoder/deconv_out/weights').shape == (4, 4, 3, 8)
   assert reader.get_tensor('decoder/project/weights').shape == (4, 4, 16, 8)
   assert not reader.has_tensor('decoder/deconv1/weights')
+  # Single batches of 8 are noisy (the last two of a 60-step run ranged 0.36 to 0.47 against
+  # a first loss of 0.50 to 0.58): --deterministic fixes the batches, and the mean of the last
+  # six printed losses (steps 70 to 120) is compared, not one batch.
   losses = _losses(out)
-  assert np.mean(losses[-2:]) < 0.9 * losses[0], out
+  assert np.mean(losses[-6:]) < 0.8 * losses[0], out
   old = io.read_json(os.path.join(run, 'config.json'))
   old.update(decoder='post')
   io.write_json(os.path.join(run, 'config.json'), old)
