@@ -28,7 +28,7 @@ import math
 # so a run may resume on a machine with other GPUs, or on a cluster; the images per step
 # (batch_size x towers x workers) change, and config.json records the towers used last.
 FIXED_ON_RESUME = (
-    'image_size', 'latent_dims', 'decoder', 'decoder_filters', 'kernel_size', 'normalizer',
+    'image_size', 'channels', 'latent_dims', 'decoder', 'decoder_filters', 'kernel_size', 'normalizer',
     'batch_norm_decay', 'loss', 'lap1_levels', 'projection', 'project_stored_codes',
     'codes_init', 'optimizer', 'codes_optimizer', 'learning_rate',
     'codes_learning_rate', 'tight_crop', 'seed', 'preset', 'batch_size',
@@ -38,6 +38,7 @@ BLOG = {
     'preset': 'blog',
     # Data and model (docs/reference/notebook-facts.md, "Hyper-parameters").
     'image_size': 128,
+    'channels': 3,                        # RGB, the post's; 1: grayscale (MNIST)
     'tight_crop': False,
     'latent_dims': 100,
     'batch_size': 32,                     # per tower
@@ -143,8 +144,11 @@ PRESETS = {'blog': BLOG, 'paper': PAPER, 'paper64': PAPER64, 'demo': DEMO}
 #      change (precision, input_cache, variable_device, ...) take their preset's default;
 #      a lap1 run trained by glo-tf1 < 0.2.0 used another Lap1 and cannot be read.
 #   2  glo-tf1 0.3.0: config_version; every setting present.
-CONFIG_VERSION = 2
-_V1_FIXED_DEFAULTS = {'decoder': 'post'}
+#   3  channels (1 or 3); every run before had 3.
+CONFIG_VERSION = 3
+# Settings a resume may not change, added in format V with the value every run of an
+# earlier format had: {V: {setting: value}}.
+_FIXED_ADDED_IN = {2: {'decoder': 'post'}, 3: {'channels': 3}}
 LAP1_CHANGED_IN = (0, 2, 0)  # Lap1: level sums weighted 2^-2j before, plain sums since
 
 CHOICES = {
@@ -160,11 +164,14 @@ CHOICES = {
     'precision': ('fp32', 'bf16', 'fp16'),
     'input_pipeline': ('fixed', 'post'),
     'input_cache': ('off', 'auto'),
+    'channels': (1, 3),
 }
 
 
 HELP = {
     'image_size': 'Output side in pixels (16 to 1024, a power of 2).',
+    'channels': 'Image channels: 3 (RGB, the post) or 1 (grayscale: files are decoded to '
+                'one channel, the decoder outputs one; FID tiles it to three).',
     'tight_crop': 'Crop to 108x108 before resizing (CelebA faces).',
     'latent_dims': 'Code dimension.',
     'batch_size': 'Images per tower per step.',
@@ -257,6 +264,7 @@ POSITIVE = _spec('int', 1)
 SPECS = {
     'preset': _spec('enum'),
     'image_size': _spec('int', 16, 1024),  # and a power of 2 (CHOICES)
+    'channels': _spec('int'),  # CHOICES
     'tight_crop': _spec('bool'),
     'latent_dims': POSITIVE,
     'batch_size': POSITIVE,
@@ -528,8 +536,9 @@ def migrate(saved, trained_by=None):
   if not isinstance(version, int) or version > CONFIG_VERSION:
     raise ConfigError('--config: config_version %r was written by a newer glo-tf1 (this one '
                       'reads 1 to %d); use that version' % (version, CONFIG_VERSION))
-  if version == 1:
-    cfg = dict({k: v for k, v in _V1_FIXED_DEFAULTS.items() if k not in cfg}, **cfg)
+  for added_in, values in sorted(_FIXED_ADDED_IN.items()):
+    if version < added_in:
+      cfg = dict({k: v for k, v in values.items() if k not in cfg}, **cfg)
   preset = cfg.get('preset')
   defaults = PRESETS.get(preset if isinstance(preset, str) else None, BLOG)
   lacking = sorted(k for k in set(defaults) - set(cfg) if k in FIXED_ON_RESUME)

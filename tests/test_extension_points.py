@@ -20,12 +20,12 @@ def toy_arg_scope(is_training, normalizer, batch_norm_decay):  # pylint: disable
     return scope
 
 
-def toy_network(latent_z, image_size, num_filters, kernel_size, reuse=None):  # pylint: disable=unused-argument
+def toy_network(latent_z, image_size, num_filters, kernel_size, reuse=None, channels=3):  # pylint: disable=unused-argument
   """One dense layer to the image, under the decoder's scope (the registry's contract)."""
   with tf.variable_scope(decoder.SCOPE, reuse=reuse):
-    flat = slim.fully_connected(latent_z, image_size * image_size * 3, activation_fn=tf.tanh,
-                                scope='dense')
-    return tf.reshape(flat, [-1, image_size, image_size, 3])
+    flat = slim.fully_connected(latent_z, image_size * image_size * channels,
+                                activation_fn=tf.tanh, scope='dense')
+    return tf.reshape(flat, [-1, image_size, image_size, channels])
 
 
 class _MaeAccumulator:

@@ -12,7 +12,8 @@ def test_every_setting_has_a_spec_help_and_its_presets_validate():
   assert set(settings.SPECS) == set(settings.BLOG)
   assert set(settings.HELP) == set(settings.BLOG) - {'preset'}
   for name, spec in settings.SPECS.items():
-    assert (spec.kind == 'enum') == (name in settings.CHOICES and name != 'image_size'), name
+    assert (spec.kind == 'enum') == (name in settings.CHOICES and
+                                     name not in ('image_size', 'channels')), name
   for preset in settings.PRESETS:
     cfg = settings.resolve(preset)
     assert isinstance(cfg, settings.Settings) and cfg['preset'] == preset

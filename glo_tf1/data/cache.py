@@ -5,23 +5,25 @@ and resizing CelebA's JPEG files competes with it for the same cores. With
 `--input_cache=auto` the images go through the training preprocessing once
 (`pipelines.iterate_in_order`: decode, central crop, bilinear resize), are quantised to uint8
 and written to one file; training then reads rows of that file through a queue pipeline
-with the same contract as `pipelines.fixed_pipeline`: {'image': float32 [B, S, S, 3] in
+with the same contract as `pipelines.fixed_pipeline`: {'image': float32 [B, S, S, C] in
 [-1, 1], 'index': int32 [B]}, image i carrying index i. Quantising the resized image to
 8 bits changes a pixel by at most 1/255 on the [-1, 1] scale (half a level of 8 bits).
 
 Files, in the cache directory (the run directory's `input_cache/` by default, or
 `--cache_dir`, for example beside the data to share it between runs):
-  images_<S>px[_tight].u8    raw uint8 array [N, S, S, 3], row i = image i of the
-                             manifest, no header, so TensorFlow can memory-map it
-  images_<S>px[_tight].json  sidecar: format version, N, S, tight_crop, the manifest's
-                             content key, the exact byte size and the CRC-32 of the data.
+  images_<S>px[_tight][_gray].u8    raw uint8 array [N, S, S, C], row i = image i of
+                                    the manifest, no header, so TensorFlow can
+                                    memory-map it (_gray: --channels 1, C = 1)
+  images_<S>px[_tight][_gray].json  sidecar: format version, N, S, tight_crop, C, the
+                                    manifest's content key, the exact byte size and
+                                    the CRC-32 of the data.
 A cache is used only if its sidecar matches the images (manifest), the size and the crop,
-the data file has exactly N*S*S*3 bytes and its CRC-32 matches. Anything else (other
+the data file has exactly N*S*S*C bytes and its CRC-32 matches. Anything else (other
 files, other settings, a truncated or corrupt file, a missing sidecar) rebuilds it, and
 the reason is printed: a bad cache is never used. The sidecar is written last, so a build
 that was interrupted leaves no cache that looks valid.
 
-Reading: `tf.raw_ops.ImmutableConst` memory-maps the file as one [N, S, S, 3] uint8
+Reading: `tf.raw_ops.ImmutableConst` memory-maps the file as one [N, S, S, C] uint8
 tensor (a core TensorFlow op, no Python in the loop), so memory does not grow with N (9.8
 GB for CelebA at 128 px stays on disk / in the page cache). A `range_input_producer`
 reshuffles all N indices every epoch (seeded); reader threads take B indices at once,
@@ -44,13 +46,15 @@ DEFAULT_SUBDIR = 'input_cache'
 PREFETCH_BATCHES = 4
 _CRC_CHUNK = 1 << 24
 
-CacheFile = collections.namedtuple('CacheFile', ['path', 'num_images', 'image_size'])
+CacheFile = collections.namedtuple('CacheFile', ['path', 'num_images', 'image_size',
+                                             'channels'])
+CacheFile.__new__.__defaults__ = (3,)
 
 
-def cache_paths(cache_dir, image_size, tight_crop):
-  """(data path, sidecar path) of the cache for one image size and crop."""
-  stem = os.path.join(cache_dir, 'images_%dpx%s' % (image_size, '_tight' if tight_crop
-                                                      else ''))
+def cache_paths(cache_dir, image_size, tight_crop, channels=3):
+  """(data path, sidecar path) of the cache for one image size, crop and channel count."""
+  stem = os.path.join(cache_dir, 'images_%dpx%s%s' % (
+      image_size, '_tight' if tight_crop else '', '_gray' if channels == 1 else ''))
   return stem + '.u8', stem + '.json'
 
 
@@ -72,19 +76,22 @@ def file_crc32(path):
   return crc
 
 
-def expected_meta(manifest, image_size, tight_crop):
+def expected_meta(manifest, image_size, tight_crop, channels=3):
   n = len(manifest)
-  return {'format_version': FORMAT_VERSION, 'num_images': n, 'image_size': image_size,
+  meta = {'format_version': FORMAT_VERSION, 'num_images': n, 'image_size': image_size,
           'tight_crop': bool(tight_crop), 'manifest_key': manifest_key(manifest),
-          'num_bytes': n * image_size * image_size * 3}
+          'num_bytes': n * image_size * image_size * channels}
+  if channels != 3:  # RGB caches built before --channels existed stay valid
+    meta['channels'] = channels
+  return meta
 
 
-def check(cache_dir, manifest, image_size, tight_crop, log=None):
+def check(cache_dir, manifest, image_size, tight_crop, log=None, channels=3):
   """None when the cache in cache_dir is valid for these images and settings, else why not.
 
   Reads the whole data file to check its CRC-32 (a few seconds per GB).
   """
-  data_path, meta_path = cache_paths(cache_dir, image_size, tight_crop)
+  data_path, meta_path = cache_paths(cache_dir, image_size, tight_crop, channels)
   if not os.path.exists(meta_path):
     return 'no cache yet' if not os.path.exists(data_path) else \
         'no sidecar %s (an interrupted build?)' % meta_path
@@ -92,7 +99,7 @@ def check(cache_dir, manifest, image_size, tight_crop, log=None):
     meta = io.read_json(meta_path)
   except io.FileFormatError as e:
     return str(e)
-  want = expected_meta(manifest, image_size, tight_crop)
+  want = expected_meta(manifest, image_size, tight_crop, channels)
   for key, value in sorted(want.items()):
     if meta.get(key) != value:
       what = 'the images differ from those cached' if key == 'manifest_key' else \
@@ -142,22 +149,22 @@ def cache_pipeline(cache_file, batch_size, num_threads=1, seed=None,
     indices: the code index of each cached row (as in pipelines.fixed_pipeline); default:
       row i is index i.
   Returns:
-    {'image': [batch_size, S, S, 3] float32 in [-1, 1], 'index': [batch_size] int32}.
+    {'image': [batch_size, S, S, C] float32 in [-1, 1], 'index': [batch_size] int32}.
     Run it in a session configured by `configure_session`.
   """
-  n, s = cache_file.num_images, cache_file.image_size
+  n, s, c = cache_file.num_images, cache_file.image_size, cache_file.channels
   with tf.name_scope('cached_inputs'), tf.device('/cpu:0'):
     producer = tf.train.range_input_producer(n, shuffle=True, seed=seed,
                                              capacity=max(32, 4 * batch_size),
                                              name='rows')
     rows = producer.dequeue_many(batch_size)
-    table = tf.raw_ops.ImmutableConst(dtype=tf.uint8, shape=[n, s, s, 3],
+    table = tf.raw_ops.ImmutableConst(dtype=tf.uint8, shape=[n, s, s, c],
                                       memory_region_name=cache_file.path, name='images')
     image = images.to_float(tf.gather(table, rows))
     index = rows if indices is None else tf.gather(
         tf.constant(list(indices), dtype=tf.int32), rows)
     queue = tf.FIFOQueue(prefetch, [tf.float32, tf.int32],
-                         shapes=[[batch_size, s, s, 3], [batch_size]], name='batches')
+                         shapes=[[batch_size, s, s, c], [batch_size]], name='batches')
     tf.train.add_queue_runner(tf.train.QueueRunner(
         queue, [queue.enqueue([image, index])] * num_threads))
     tf.summary.scalar('fraction_of_%d_batches_full' % prefetch,

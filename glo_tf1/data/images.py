@@ -8,15 +8,26 @@ from glo_tf1.compat import tf
 TIGHT_CROP_SIZE = 108
 
 
-def preprocess_inputs(image, image_size, tight_crop=False):
-  """The post's `preprocess_inputs`: uint8 [H, W, 3] -> float32 [S, S, 3] in [-1, 1].
+# ITU-R BT.601 luma, the weights of PIL's convert('L') and of libjpeg; they sum to 1, so a
+# gray image (R = G = B) keeps its values.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def preprocess_inputs(image, image_size, tight_crop=False, channels=3):
+  """The post's `preprocess_inputs`: uint8 [H, W, 3] -> float32 [S, S, channels] in [-1, 1].
 
   convert_image_dtype to [0, 1], then (x - 0.5) * 2; central crop to the shorter side
   (or to 108 x 108 with `tight_crop`, as the post offers for CelebA); bilinear resize
   with TensorFlow 1's `resize_images` (align_corners=False, no half-pixel centres).
+  `channels=1` (ours, for MNIST-like data): the BT.601 luma of the RGB decode.
   """
   with tf.name_scope('preprocess'):
     image = tf.image.convert_image_dtype(image, tf.float32)
+    if channels == 1:
+      image = tf.reduce_sum(image * tf.constant(LUMA_WEIGHTS, tf.float32), axis=-1,
+                            keepdims=True)
+    elif channels != 3:
+      raise ValueError('channels must be 1 or 3, got %r' % (channels,))
     image = (image - 0.5) * 2.0
     shape = tf.shape(image)
     side = tf.minimum(shape[0], shape[1])
@@ -27,25 +38,27 @@ def preprocess_inputs(image, image_size, tight_crop=False):
     image = image[top:top + side, left:left + side, :]
     image = tf.image.resize_images(image, [image_size, image_size],
                                    method=tf.image.ResizeMethod.BILINEAR)
-    image.set_shape([image_size, image_size, 3])
+    image.set_shape([image_size, image_size, channels])
   return image
 
 
 def decode_any(contents):
-  """JPEG, PNG or BMP bytes -> uint8 [H, W, 3]; grayscale and RGBA become RGB."""
+  """JPEG, PNG or BMP bytes -> uint8 [H, W, 3]; grayscale and RGBA become RGB (decoding
+  straight to one channel fails for BMP and GIF; preprocess_inputs makes one channel)."""
   image = tf.io.decode_image(contents, channels=3, expand_animations=False)
   image.set_shape([None, None, 3])
   return image
 
 
-def decode_files(paths, image_size, tight_crop=False):
-  """[B] string tensor of paths -> [B, S, S, 3] float32 in [-1, 1], in order.
+def decode_files(paths, image_size, tight_crop=False, channels=3):
+  """[B] string tensor of paths -> [B, S, S, channels] float32 in [-1, 1], in order.
 
   The same decode, crop and resize as training, for one-pass work over the data set in
   index order (PCA initialisation, nearest neighbours, evaluation).
   """
   def one(path):
-    return preprocess_inputs(decode_any(tf.io.read_file(path)), image_size, tight_crop)
+    return preprocess_inputs(decode_any(tf.io.read_file(path)), image_size, tight_crop,
+                             channels)
   return tf.map_fn(one, paths, dtype=tf.float32, parallel_iterations=8, back_prop=False)
 
 
@@ -75,8 +88,8 @@ GRID_ROWS = 5  # the notebook's NUM_ROWS: 5 x 5 grids
 
 
 def square_grid(images, rows=GRID_ROWS):
-  """The notebook's `image_grid`: the first rows * rows images [n, S, S, 3] in [-1, 1], row
-  by row, as one image [1, rows * S, rows * S, 3] in [-1, 1]; missing cells black."""
+  """The notebook's `image_grid`: the first rows * rows images [n, S, S, C] in [-1, 1], row
+  by row, as one image [1, rows * S, rows * S, C] in [-1, 1]; missing cells black."""
   return grid(images, rows, rows)[None]
 
 
@@ -110,14 +123,22 @@ def stretch_to_uint8(image):
 JPEG_QUALITY = 75
 
 
+def to_pil(image_u8):
+  """uint8 [H, W, 3] or [H, W, 1] -> a PIL image (RGB, or L for one channel)."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  image_u8 = np.asarray(image_u8)
+  if image_u8.ndim == 3 and image_u8.shape[-1] == 1:
+    return Image.fromarray(np.ascontiguousarray(image_u8[..., 0]), mode='L')
+  return Image.fromarray(image_u8)
+
+
 def grid_jpeg(grid, stretch=False):
-  """JPEG bytes (quality JPEG_QUALITY, the notebook's) of one image [H, W, 3] in [-1, 1],
+  """JPEG bytes (quality JPEG_QUALITY, the notebook's) of one image [H, W, C] in [-1, 1],
   as the training run's grid dumps are written: the fixed map of `to_uint8`, or with
   `stretch` the min-max stretch of the notebook's scipy.misc.imsave."""
-  from PIL import Image  # pylint: disable=import-outside-toplevel
   import io as bytes_io  # pylint: disable=import-outside-toplevel
   buf = bytes_io.BytesIO()
-  Image.fromarray(stretch_to_uint8(grid) if stretch else to_uint8(grid)).save(
+  to_pil(stretch_to_uint8(grid) if stretch else to_uint8(grid)).save(
       buf, format='JPEG', quality=JPEG_QUALITY)
   return buf.getvalue()
 

@@ -1,6 +1,7 @@
 """Input queues: files -> (index, image) batches, with tf.compat.v1 queue runners.
 
-Two pipelines, both yielding {'image': float32 [B, S, S, 3] in [-1, 1], 'index': int32 [B]}:
+Two pipelines, both yielding {'image': float32 [B, S, S, C] in [-1, 1], 'index': int32 [B]}
+(C: --channels, 3 as the post's RGB or 1):
 
 * `fixed` (default). One producer queue of (index, path) *pairs*
   (`slice_input_producer`, reshuffled every epoch), so however many reader threads run,
@@ -21,7 +22,7 @@ from glo_tf1.data import images
 
 def fixed_pipeline(paths, batch_size, image_size, tight_crop=False, num_threads=4,
                    capacity=800, min_after_dequeue=100, seed=None, deterministic=False,
-                   indices=None):
+                   indices=None, channels=3):
   """The default pipeline: (index, path) pairs from one producer, shuffled every epoch.
 
   With `deterministic`, the batch queue is first-in first-out (`tf.train.batch`, one
@@ -40,8 +41,9 @@ def fixed_pipeline(paths, batch_size, image_size, tight_crop=False, num_threads=
     deterministic: FIFO batch queue with one thread (see above); needs `seed`.
     indices: the code index of each path (a cluster worker's share, cluster.py);
       default range(len(paths)).
+    channels: 3 (RGB) or 1 (the luma, images.preprocess_inputs).
   Returns:
-    {'image': [batch_size, S, S, 3] float32, 'index': [batch_size] int32}.
+    {'image': [batch_size, S, S, channels] float32, 'index': [batch_size] int32}.
   """
   with tf.name_scope('inputs'):
     index, path = tf.train.slice_input_producer(
@@ -49,7 +51,7 @@ def fixed_pipeline(paths, batch_size, image_size, tight_crop=False, num_threads=
          tf.constant(list(indices), dtype=tf.int32), tf.constant(list(paths))],
         shuffle=True, seed=seed, capacity=max(32, 2 * batch_size), name='pairs')
     image = images.preprocess_inputs(images.decode_any(tf.io.read_file(path)), image_size,
-                                     tight_crop)
+                                     tight_crop, channels)
     if deterministic:
       return tf.train.batch({'image': image, 'index': index}, batch_size=batch_size,
                             capacity=max(capacity, 2 * batch_size), num_threads=1,
@@ -62,7 +64,7 @@ def fixed_pipeline(paths, batch_size, image_size, tight_crop=False, num_threads=
 
 
 def post_pipeline(paths, batch_size, image_size, tight_crop=False, capacity=800,
-                  min_after_dequeue=100, seed=None, name='inputs'):
+                  min_after_dequeue=100, seed=None, name='inputs', channels=3):
   """The notebook's `get_inputs_queue`, bug for bug, for one tower (see module doc).
 
   Only correct with one reader thread, which is all it runs: a second thread would
@@ -77,7 +79,7 @@ def post_pipeline(paths, batch_size, image_size, tight_crop=False, capacity=800,
     _, contents = tf.WholeFileReader().read(filename_queue)
     image = tf.image.decode_jpeg(contents, channels=3)
     with tf.variable_scope('inputs_preprocess'):
-      image = images.preprocess_inputs(image, image_size, tight_crop)
+      image = images.preprocess_inputs(image, image_size, tight_crop, channels)
     return tf.train.shuffle_batch(
         {'image': image, 'index': index}, batch_size=batch_size, capacity=capacity,
         min_after_dequeue=min_after_dequeue, num_threads=1, seed=seed,
@@ -93,7 +95,7 @@ def tower_inputs(cfg, paths, num_towers, indices=None, cache=None):
   if cfg['input_pipeline'] == 'post':
     return [post_pipeline(paths, b, cfg['image_size'], cfg['tight_crop'],
                           cfg['shuffle_capacity'], cfg['min_after_dequeue'], seed,
-                          name='inputs_%d' % (i + 1))
+                          name='inputs_%d' % (i + 1), channels=cfg['channels'])
             for i in range(num_towers)]
   if cache is not None:
     batch = cache_lib.cache_pipeline(cache, b * num_towers, cfg['num_reader_threads'], seed,
@@ -101,7 +103,8 @@ def tower_inputs(cfg, paths, num_towers, indices=None, cache=None):
   else:
     batch = fixed_pipeline(paths, b * num_towers, cfg['image_size'], cfg['tight_crop'],
                            cfg['num_reader_threads'], cfg['shuffle_capacity'],
-                           cfg['min_after_dequeue'], seed, cfg['deterministic'], indices)
+                           cfg['min_after_dequeue'], seed, cfg['deterministic'], indices,
+                           cfg['channels'])
   if num_towers == 1:
     return [batch]
   split_images = tf.split(batch['image'], num_towers, axis=0)
@@ -109,10 +112,10 @@ def tower_inputs(cfg, paths, num_towers, indices=None, cache=None):
   return [{'image': im, 'index': ix} for im, ix in zip(split_images, split_indices)]
 
 
-def iterate_in_order(sess, paths, batch_size, image_size, tight_crop=False):
-  """Yields (start, images [b, S, S, 3]) over `paths` in order, with a session the
+def iterate_in_order(sess, paths, batch_size, image_size, tight_crop=False, channels=3):
+  """Yields (start, images [b, S, S, channels]) over `paths` in order, with a session the
   caller opened on the current default graph (builds its ops there once)."""
   placeholder = tf.placeholder(tf.string, [None], name='paths')
-  decoded = images.decode_files(placeholder, image_size, tight_crop)
+  decoded = images.decode_files(placeholder, image_size, tight_crop, channels)
   for start in range(0, len(paths), batch_size):
     yield start, sess.run(decoded, {placeholder: list(paths[start:start + batch_size])})

@@ -5,7 +5,7 @@
   codes            the learned codes of the training images, raw or projected.
 
 Output: a folder of PNG files (8-bit, the fixed map round((x + 1) * 127.5) of the
-training summaries) or one .npz (images as uint8 [n, S, S, 3], codes as float32). Work
+training summaries) or one .npz (images as uint8 [n, S, S, C], codes as float32). Work
 goes in chunks of CHUNK images, each seeded by (seed, chunk index) alone, so an interrupted
 export resumes where it stopped and gives the same files as an uninterrupted one: a
 folder keeps its finished PNGs, an .npz its finished chunks in OUT.partial/ until the
@@ -66,12 +66,11 @@ class _Writer:
         np.savez(f, images=images_lib.to_uint8(pixels), codes=np.asarray(codes, np.float32),
                  names=np.asarray(names))
       return
-    from PIL import Image  # pylint: disable=import-outside-toplevel
     for name, image in zip(names, images_lib.to_uint8(pixels)):
       path = os.path.join(self.folder, name)
       os.makedirs(os.path.dirname(path), exist_ok=True)
       with io.atomic_open(path, 'wb') as f:
-        Image.fromarray(image).save(f, format='PNG')
+        images_lib.to_pil(image).save(f, format='PNG')  # one channel: an 8-bit gray PNG
 
   def finish(self, num_chunks, meta):
     """Merges an .npz's chunks (then removes OUT.partial/); returns the output path."""

@@ -73,7 +73,10 @@ def _save(fig, path):
 
 
 def _show(ax, image):
-  ax.imshow(image, interpolation='nearest')
+  if image.shape[-1] == 1:  # --channels 1: gray, the levels as they are
+    ax.imshow(image[..., 0], cmap='gray', vmin=0, vmax=255, interpolation='nearest')
+  else:
+    ax.imshow(image, interpolation='nearest')
   ax.set_xticks([])
   ax.set_yticks([])
 
@@ -94,7 +97,7 @@ def save_reconstructions(path, originals, recons, cols=4):
 
 
 def save_samples(path, panels, cols=4, caption=None):
-  """Side-by-side panels {label: images [n, S, S, 3] in [-1, 1]}, each labelled, with an
+  """Side-by-side panels {label: images [n, S, S, C] in [-1, 1]}, each labelled, with an
   optional caption under them."""
   grids = [(label, mosaic(images_lib.to_uint8(images), cols)) for label, images in panels.items()]
   s = next(iter(panels.values())).shape[1]
@@ -115,7 +118,7 @@ def save_samples(path, panels, cols=4, caption=None):
 
 
 def save_interpolation(path, rows, title=None):
-  """One row per pair: images [P, T, S, S, 3] in [-1, 1], left end to right end, under
+  """One row per pair: images [P, T, S, S, C] in [-1, 1], left end to right end, under
   `title`."""
   rows = images_lib.to_uint8(rows)
   p, t = rows.shape[:2]
@@ -132,7 +135,7 @@ def save_interpolation(path, rows, title=None):
 
 
 def save_nearest_neighbours(path, queries, neighbours, distances):
-  """Each row: a sample, then its neighbours [Q, k, S, S, 3] with their pixel MSE."""
+  """Each row: a sample, then its neighbours [Q, k, S, S, C] with their pixel MSE."""
   queries, neighbours = images_lib.to_uint8(queries), images_lib.to_uint8(neighbours)
   q, k = neighbours.shape[:2]
   s = queries.shape[1]
@@ -302,8 +305,11 @@ def _as_saved_jpeg(grid, stretch):
   notebook's JPEG dumps) and read back, in [-1, 1]."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
   import io as bytes_io  # pylint: disable=import-outside-toplevel
-  back = Image.open(bytes_io.BytesIO(images_lib.grid_jpeg(grid, stretch))).convert('RGB')
-  return np.asarray(back, np.float32) / 127.5 - 1.
+  gray = grid.shape[-1] == 1
+  back = Image.open(bytes_io.BytesIO(images_lib.grid_jpeg(grid, stretch))).convert(
+      'L' if gray else 'RGB')
+  back = np.asarray(back, np.float32) / 127.5 - 1.
+  return back[..., None] if gray else back
 
 
 def figure_post_nearest_neighbours(ctx):
@@ -323,8 +329,9 @@ def figure_post_nearest_neighbours(ctx):
     size = samples.shape[1]
     saved = _as_saved_jpeg(_grid(samples), ctx['cfg']['stretch_saved_images'])
     rows = images_lib.GRID_ROWS
-    samples = saved.reshape(rows, size, rows, size, 3).transpose(0, 2, 1, 3, 4).reshape(
-        (POST_SIDE, size, size, 3))
+    c = samples.shape[-1]
+    samples = saved.reshape(rows, size, rows, size, c).transpose(0, 2, 1, 3, 4).reshape(
+        (POST_SIDE, size, size, c))
   paths = ctx['paths'][:ctx['nn_max_images'] or None]
   report = progress.Progress('  nearest neighbours:', len(paths), 'training images')
   dist, idx = generation.nearest_neighbours(sess, graph, paths, samples, 1,

@@ -82,8 +82,10 @@ def build_generation_graph(cfg, num_codes, batch_size=64, fit_projected=False, k
   out['interpolated'] = samplers.interpolate(out['interp_z0'], out['interp_z1'], interp_steps,
                                     interp_method, cfg['projection'])
   out['paths'] = tf.placeholder(tf.string, [None], name='paths')
-  out['decoded'] = images_lib.decode_files(out['paths'], size, cfg['tight_crop'])
-  out['nn_queries'] = tf.placeholder(tf.float32, [None, size, size, 3], name='nn_queries')
+  out['decoded'] = images_lib.decode_files(out['paths'], size, cfg['tight_crop'],
+                                           cfg['channels'])
+  out['nn_queries'] = tf.placeholder(tf.float32, [None, size, size, cfg['channels']],
+                                     name='nn_queries')
   dist = pixel_mse(out['nn_queries'], out['decoded'])
   kk = tf.minimum(k, tf.shape(dist)[1])
   neg, idx = tf.nn.top_k(-dist, kk, sorted=True)
@@ -105,7 +107,7 @@ def pad_batch(x, batch_size):
 
 
 def decode_codes(sess, graph, z, batch_stats=False):
-  """Raw codes [n, dims] (numpy) -> images [n, S, S, 3] in [-1, 1], in chunks of the
+  """Raw codes [n, dims] (numpy) -> images [n, S, S, C] in [-1, 1], in chunks of the
   graph's static batch. Inference mode by default (padding changes nothing); with
   `batch_stats`, training mode: each chunk is normalised by its own statistics (a last
   partial chunk padded by repeating its last code)."""
@@ -121,7 +123,7 @@ def decode_codes(sess, graph, z, batch_stats=False):
 
 
 def sample(sess, graph, sampler, noise):
-  """(raw codes [n, dims], images [n, S, S, 3]) from one of SAMPLERS, given standard
+  """(raw codes [n, dims], images [n, S, S, C]) from one of SAMPLERS, given standard
   normal `noise` [n, dims] (from numpy.random.RandomState(seed), so seeded)."""
   z = sess.run(graph['sampled_' + sampler], {graph['noise']: np.asarray(noise, np.float32)})
   return z, decode_codes(sess, graph, z)
@@ -139,7 +141,7 @@ def interpolations(sess, graph, pairs):
   Args:
     pairs: [(i, j)] indices of training images.
   Returns:
-    float32 [len(pairs), steps, S, S, 3].
+    float32 [len(pairs), steps, S, S, C].
   """
   pairs = np.asarray(pairs, np.int32).reshape(-1, 2)
   z0 = training_codes(sess, graph, pairs[:, 0])
@@ -150,12 +152,12 @@ def interpolations(sess, graph, pairs):
 
 
 def load_images(sess, graph, paths):
-  """Images [n, S, S, 3] in [-1, 1] of `paths`, decoded, cropped and resized as training."""
+  """Images [n, S, S, C] in [-1, 1] of `paths`, decoded, cropped and resized as training."""
   return sess.run(graph['decoded'], {graph['paths']: list(paths)})
 
 
 def reconstructions(sess, graph, paths, indices):
-  """(originals, reconstructions), each [n, S, S, 3] in [-1, 1], for training images
+  """(originals, reconstructions), each [n, S, S, C] in [-1, 1], for training images
   `indices`."""
   originals = load_images(sess, graph, [paths[i] for i in indices])
   return originals, decode_codes(sess, graph, training_codes(sess, graph, indices))
@@ -175,7 +177,7 @@ def nearest_neighbours(sess, graph, paths, queries, k=None, batch_size=256, prog
   Streams the training set in batches of `batch_size` (memory: one batch plus the
   queries), keeping a running top-k per query.
   Args:
-    queries: [Q, S, S, 3] in [-1, 1] (e.g. generated samples).
+    queries: [Q, S, S, C] in [-1, 1] (e.g. generated samples).
     progress: optional progress.Progress, updated with the images searched.
   Returns:
     (distances [Q, k] float64 ascending, indices [Q, k] int64 into `paths`).

@@ -1,7 +1,7 @@
 """A trained run as a Python object: numpy in, numpy out (glo_tf1.load).
 
   run = glo_tf1.load('runs/demo/run')
-  images = run.sample(16, kind='full', seed=0)    # [16, S, S, 3] in [-1, 1]
+  images = run.sample(16, kind='full', seed=0)    # [16, S, S, C] in [-1, 1]
   recons = run.reconstruct(images, steps=200)     # codes fitted with the decoder frozen
   z = run.codes()                                 # the learned codes [N, dims], raw
   run.close()
@@ -12,8 +12,8 @@ once: the generation graph (generation.py) and the code fitting of GLO's reconst
 glo-figures and glo-sample use these very functions, so a number computed in a notebook
 is the number a report gives for the same seed.
 
-Images are float [n, S, S, 3] in [-1, 1], as the trainer sees them (`load_images` reads
-files that way). Codes are raw (before the projection) unless `projected=True`: the
+Images are float [n, S, S, C] in [-1, 1] (C: the run's --channels, 3 or 1), as the
+trainer sees them (`load_images` reads files that way). Codes are raw (before the projection) unless `projected=True`: the
 decoder projects what it is given, so decode(codes()) reproduces the training images.
 """
 import numpy as np
@@ -75,12 +75,12 @@ def build_code_fitting(cfg, batch_size):
   stored-code projection when the run used it; no feed, the batch is stored), codes,
   reconstructions (inference mode), loss.
   """
-  dims, size = cfg['latent_dims'], cfg['image_size']
-  images = tf.placeholder(tf.float32, [batch_size, size, size, 3], name='eval_images')
+  dims, size, c = cfg['latent_dims'], cfg['image_size'], cfg['channels']
+  images = tf.placeholder(tf.float32, [batch_size, size, size, c], name='eval_images')
   init = tf.placeholder(tf.float32, [batch_size, dims], name='eval_init')
   with tf.variable_scope('eval'):
     codes = tf.get_variable('codes', [batch_size, dims], tf.float32, trainable=False)
-    stored = tf.get_variable('images', [batch_size, size, size, 3], tf.float32,
+    stored = tf.get_variable('images', [batch_size, size, size, c], tf.float32,
                              trainable=False)
   recon = decoder_lib.decode(codes_lib.project(codes, cfg['projection']), cfg,
                              is_training=False, reuse=True)
@@ -160,7 +160,7 @@ class TrainedRun:
 
   # -- numpy in, numpy out
   def decode(self, z, batch_stats=False):
-    """Raw codes [n, dims] -> images [n, S, S, 3] in [-1, 1] (projected, then decoded in
+    """Raw codes [n, dims] -> images [n, S, S, C] in [-1, 1] (projected, then decoded in
     inference mode, as the post's generation). batch_stats: in training mode instead,
     each chunk of `batch_size` codes normalised by its own batch-norm statistics, as the
     training loss saw them (glo-evaluate's batch-statistics check)."""
@@ -196,7 +196,7 @@ class TrainedRun:
                             {self.ops['noise']: np.asarray(noise, np.float32)})
 
   def sample(self, n, kind='full', seed=0, noise=None):
-    """n images [n, S, S, 3] in [-1, 1] of a sampler (see sample_codes)."""
+    """n images [n, S, S, C] in [-1, 1] of a sampler (see sample_codes)."""
     return self.decode(self.sample_codes(n, kind, seed, noise))
 
   def codes(self, projected=False, indices=None):
@@ -208,7 +208,7 @@ class TrainedRun:
                             {self.ops['index']: np.asarray(indices, np.int32)})
 
   def fit_codes(self, images, steps=DEFAULT_CODE_STEPS, seed=0, progress=None):
-    """(raw codes [n, dims], reconstructions [n, S, S, 3]) of `images` [n, S, S, 3] in
+    """(raw codes [n, dims], reconstructions [n, S, S, C]) of `images` [n, S, S, C] in
     [-1, 1]: fresh codes optimised `steps` steps against the frozen decoder, batch by
     batch, as glo-evaluate does (the same initial codes for the same seed).
     progress: optional progress.Progress, updated with the images done."""
@@ -231,18 +231,19 @@ class TrainedRun:
     return self.fit_codes(images, steps, seed)[1]
 
   def load_images(self, paths):
-    """Images [n, S, S, 3] in [-1, 1] of image files, cropped and resized as training."""
+    """Images [n, S, S, C] in [-1, 1] of image files, cropped and resized as training (C:
+    the run's channels)."""
     out = [generation.load_images(self.session, self.ops, list(paths[i:i + 256]))
            for i in range(0, len(paths), 256)]
     return np.concatenate(out) if out else np.zeros(
-        (0, self.cfg['image_size'], self.cfg['image_size'], 3), np.float32)
+        (0, self.cfg['image_size'], self.cfg['image_size'], self.cfg['channels']), np.float32)
 
   def _check_images(self, images):
     images = np.asarray(images, np.float32)
-    size = self.cfg['image_size']
-    if images.ndim != 4 or images.shape[1:] != (size, size, 3):
-      raise ValueError('images must be [n, %d, %d, 3] (the image_size of %s), got shape %s'
-                       % (size, size, self.run_dir, images.shape))
+    size, c = self.cfg['image_size'], self.cfg['channels']
+    if images.ndim != 4 or images.shape[1:] != (size, size, c):
+      raise ValueError('images must be [n, %d, %d, %d] (the image_size and channels of %s), '
+                       'got shape %s' % (size, size, c, self.run_dir, images.shape))
     if images.size and (images.min() < -1 or images.max() > 1):
       raise ValueError('images must be floats in [-1, 1] (as load_images returns), got '
                        'values in [%g, %g]; pixels in [0, 255] map as x / 127.5 - 1'

@@ -1,4 +1,4 @@
-"""DCGAN's generator: projected code [B, dims] -> image [B, S, S, 3] in [-1, 1].
+"""DCGAN's generator: projected code [B, dims] -> image [B, S, S, C] in [-1, 1] (C: 3 or 1).
 
 The GLO paper (Bojanowski et al.) trained DCGAN's generator (Radford, Metz, Chintala 2016)
 at 64 x 64, not the post's decoder (decoder.py). We follow the TensorFlow DCGAN code
@@ -9,7 +9,7 @@ decoder.py:
             (DCGAN's linear layer and reshape: the same map, as the PyTorch example writes it)
   deconv2.. k x k transpose conv, stride 2, SAME, batch norm, ReLU, one block per doubling
             (512, 256, 128, 64 filters at 64 px: the paper64 preset's --decoder_filters)
-  deconv_out k x k transpose conv, stride 2, SAME, tanh, no batch norm -> [B, S, S, 3]
+  deconv_out k x k transpose conv, stride 2, SAME, tanh, no batch norm -> [B, S, S, C]
 Kernel k = 5 as in that code and in the authors' Theano code; the PyTorch example
 (pytorch/examples dcgan) uses 4 (--kernel_size 4). Weights are drawn from N(0, 0.02)
 (DCGAN paper, section 4); batch norm has a scale, epsilon 1e-5 and decay
@@ -66,7 +66,7 @@ def latent_to_4x4(latent_z, num_filters, scope, network):
 
 
 def generator(latent_z, image_size=64, num_filters=FILTERS, kernel_size=5, reuse=None,
-              scope='decoder'):
+              scope='decoder', channels=3):
   """DCGAN's generator; call it inside `dcgan_arg_scope`.
 
   Args:
@@ -78,8 +78,9 @@ def generator(latent_z, image_size=64, num_filters=FILTERS, kernel_size=5, reuse
     reuse: reuse the variables of an earlier call (towers, generation).
     scope: variable scope ('decoder', as the post's, so checkpoints, restoring and the
       frozen decoder of evaluation work alike).
+    channels: output channels, 3 (RGB) or 1 (DCGAN's MNIST generator has c_dim 1).
   Returns:
-    float32 [B, image_size, image_size, 3] in [-1, 1].
+    float32 [B, image_size, image_size, channels] in [-1, 1].
   Raises:
     ValueError: latent_z is not [B, dims] with static shape.
     settings.ConfigError: image_size cannot be produced.
@@ -90,7 +91,7 @@ def generator(latent_z, image_size=64, num_filters=FILTERS, kernel_size=5, reuse
     net = latent_to_4x4(latent_z, filters[0], 'project', 'generator')
     for i, num_filter in enumerate(filters[1:]):
       net = slim.conv2d_transpose(net, num_filter, k, scope='deconv%d' % (i + 2))
-    net = slim.conv2d_transpose(net, 3, k, activation_fn=tf.nn.tanh, normalizer_fn=None,
+    net = slim.conv2d_transpose(net, channels, k, activation_fn=tf.nn.tanh, normalizer_fn=None,
                                 biases_initializer=tf.zeros_initializer(),
                                 scope='deconv_out')
   return net

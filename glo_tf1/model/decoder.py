@@ -1,10 +1,12 @@
-"""Decoder: projected code [B, dims] -> image [B, S, S, 3] in [-1, 1] (the post's network).
+"""Decoder: projected code [B, dims] -> image [B, S, S, C] in [-1, 1] (the post's network).
+
+C is 3 (the post's RGB) or 1 (--channels 1, grayscale data such as MNIST: ours).
 
 Layout (the post, "Architecture"; docs/reference/notebook-facts.md):
   reshape to [B, 1, 1, dims]
   deconv1   4x4 transpose conv, stride 1, VALID       -> [B, 4, 4, filters[0]]
   deconv2.. k x k transpose conv, stride 2, SAME, ReLU, batch norm, one block per doubling
-  deconv_out 3x3 transpose conv, stride 2, tanh, no batch norm -> [B, S, S, 3]
+  deconv_out 3x3 transpose conv, stride 2, tanh, no batch norm -> [B, S, S, C]
 The number of stride-2 blocks follows the image size (settings.num_upsampling_blocks).
 `decode` builds the network a config names from the DECODERS registry: this one
 (`--decoder post`) or DCGAN's generator, the paper's (`--decoder dcgan`, dcgan.py).
@@ -37,7 +39,7 @@ def decoder_arg_scope(is_training=True, normalizer='batch_norm', batch_norm_deca
 
 
 def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel_size=5,
-            reuse=None, scope='decoder'):
+            reuse=None, scope='decoder', channels=3):
   """The decoder network; call it inside `decoder_arg_scope`.
 
   Args:
@@ -48,8 +50,9 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
     kernel_size: kernel of the stride-2 blocks (5 in the notebook; the post's text says 3).
     reuse: reuse the variables of an earlier call (towers, generation).
     scope: variable scope.
+    channels: output channels, 3 (RGB) or 1.
   Returns:
-    float32 [B, image_size, image_size, 3] in [-1, 1].
+    float32 [B, image_size, image_size, channels] in [-1, 1].
   Raises:
     ValueError: latent_z is not [B, dims] with static shape.
     settings.ConfigError: image_size cannot be produced.
@@ -60,7 +63,7 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
     for i, num_filter in enumerate(filters[1:]):
       net = slim.conv2d_transpose(net, num_filter, [kernel_size, kernel_size],
                                   scope='deconv%d' % (i + 2))
-    net = slim.conv2d_transpose(net, 3, [3, 3], stride=2, activation_fn=tf.nn.tanh,
+    net = slim.conv2d_transpose(net, channels, [3, 3], stride=2, activation_fn=tf.nn.tanh,
                                 normalizer_fn=None, scope='deconv_out')
   return net
 
@@ -69,8 +72,9 @@ SCOPE = 'decoder'  # every decoder's variables: towers.py trains tf.trainable_va
 
 # --decoder: name -> (arg scope, network). The contract (tests/model/test_registries.py):
 # arg_scope(is_training, normalizer, batch_norm_decay) returns a slim arg scope;
-# network(latent_z [B, dims], image_size, num_filters, kernel_size, reuse=None) returns
-# [B, image_size, image_size, 3] in [-1, 1] for every settings.supported_image_sizes(),
+# network(latent_z [B, dims], image_size, num_filters, kernel_size, reuse=None, channels=3)
+# returns [B, image_size, image_size, channels] in [-1, 1] for every
+# settings.supported_image_sizes() and channels in settings.CHOICES['channels'],
 # builds its variables under the variable scope SCOPE and reuses them with reuse=True.
 DECODERS = {
     'post': (decoder_arg_scope, decoder),
@@ -86,4 +90,4 @@ def decode(latent_z, cfg, is_training, reuse=None):
   arg_scope, network = DECODERS[cfg['decoder']]
   with slim.arg_scope(arg_scope(is_training, cfg['normalizer'], cfg['batch_norm_decay'])):
     return network(latent_z, cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
-                   reuse=reuse)
+                   reuse=reuse, channels=cfg['channels'])

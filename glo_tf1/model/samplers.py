@@ -21,7 +21,7 @@ INTERPOLATIONS = settings.INTERPOLATIONS
 
 
 def inference_decoder(z, cfg, reuse=None):
-  """Raw codes [B, dims] -> images [B, S, S, 3]: projected, then decoded in inference mode
+  """Raw codes [B, dims] -> images [B, S, S, C]: projected, then decoded in inference mode
   (moving batch-norm statistics, as the post's generation)."""
   return decoder_lib.decode(codes_lib.project(z, cfg['projection']), cfg, is_training=False,
                             reuse=reuse)

@@ -58,7 +58,7 @@ def generation_grids(codes, cfg, rows=images_lib.GRID_ROWS):
   GPU with the variables); only a table partitioned over parameter servers (cluster.py)
   is fitted on MAX_SUMMARY_FIT random rows, so a summary never gathers it whole
   (docs/departures.md).
-  Returns ({grid name: [1, H, W, 3]}, the diagonal fit {'mean', 'scale'}).
+  Returns ({grid name: [1, H, W, C]}, the diagonal fit {'mean', 'scale'}).
   """
   n, dims = rows * rows, cfg['latent_dims']
   num_codes = codes.get_shape().as_list()[0]
@@ -99,7 +99,7 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
     dict with global_step, codes, loss (averaged over towers), tower_losses, train_op,
     optimizers, towers (each {'image', 'index', 'code', 'reconstruction', 'loss'}),
     image_summary (the merged grids: reconstruction, samples/sampled_unit,
-    samples/sampled_fitted, samples/interpolated), grids ({name: [1, H, W, 3] in [-1, 1]}
+    samples/sampled_fitted, samples/interpolated), grids ({name: [1, H, W, C] in [-1, 1]}
     for reconstruction_grid, sampled_unit_grid, sampled_fitted_grid, interpolated_grid, the
     notebook's SAVE_IMAGES_KEYS), summary_fit (the diagonal fit behind sampled_fitted).
     Scalar summaries (default collection): loss, loss_tower_i, learning_rate/network and

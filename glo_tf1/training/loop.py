@@ -32,7 +32,7 @@ def pca_init_values(cfg, paths):
   size = min(cfg['image_size'], cfg['pca_image_size'])
   with tf.Graph().as_default(), tf.Session() as sess:
     batches = [b for _, b in pipelines.iterate_in_order(sess, paths, 256, size,
-                                                     cfg['tight_crop'])]
+                                                        cfg['tight_crop'], cfg['channels'])]
   return codes_lib.pca_codes(np.concatenate(batches), cfg['latent_dims'], cfg['seed'])
 
 

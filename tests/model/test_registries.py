@@ -22,16 +22,20 @@ def test_registry_keys_are_the_choices_of_their_flags():
 
 
 @pytest.mark.parametrize('name', list(decoder.DECODERS))
-@pytest.mark.parametrize('size', settings.supported_image_sizes())
-def test_every_decoder_at_every_size_keeps_the_contract(name, size):
-  """[B, dims] -> [B, S, S, 3] for every supported size, variables under decoder.SCOPE,
-  reuse builds no new ones; run at the small sizes: values in [-1, 1], not constant."""
+@pytest.mark.parametrize('size,channels', [(s, 3) for s in settings.supported_image_sizes()]
+                         + [(16, 1), (64, 1)])
+def test_every_decoder_at_every_size_keeps_the_contract(name, size, channels):
+  """[B, dims] -> [B, S, S, C] for every supported size (and one channel at two), variables
+  under decoder.SCOPE, reuse builds no new ones; run at the small sizes: values in [-1, 1],
+  not constant."""
+  assert channels in settings.CHOICES['channels']
   cfg = settings.resolve('blog', {'decoder': name, 'image_size': size, 'latent_dims': 7,
-                                  'decoder_filters': [8, 4], 'kernel_size': 3})
+                                  'decoder_filters': [8, 4], 'kernel_size': 3,
+                                  'channels': channels})
   with tf.Graph().as_default():
     z = tf.random_normal([2, 7], seed=1)
     out = decoder.decode(z, cfg, is_training=True)
-    assert out.get_shape().as_list() == [2, size, size, 3]
+    assert out.get_shape().as_list() == [2, size, size, channels]
     names = [v.op.name for v in tf.global_variables()]
     assert names and all(n.startswith(decoder.SCOPE + '/') for n in names), names
     # config.json's decoder_filters_used are the model's layers: one batch norm of that

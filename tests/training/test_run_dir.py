@@ -277,22 +277,31 @@ def _config_of_version(version, **changes):
   return cfg
 
 
-@pytest.mark.parametrize('version', [1, 2])
+@pytest.mark.parametrize('version', [1, 2, 3])
 def test_every_past_config_format_resumes(tmp_path, version):
   from glo_tf1 import io as io_lib  # pylint: disable=import-outside-toplevel
+  from glo_tf1 import settings as settings_lib  # pylint: disable=import-outside-toplevel
   run = str(tmp_path / 'run')
   os.makedirs(run)
-  missing = ({'decoder': None, 'precision': None, 'variable_device': None}
-             if version == 1 else {})
+  missing = {1: {'decoder': None, 'precision': None, 'variable_device': None,
+                 'channels': None},
+             2: {'channels': None}, 3: {}}[version]
   io_lib.write_json(os.path.join(run, rundir.CONFIG_NAME),
                     _config_of_version(version, **missing))
   cfg, resumed = rundir.resolve_for_run(run, None, {})
   assert resumed and 'config_version' not in cfg
   assert cfg['decoder'] == 'post' and cfg['precision'] == 'fp32'  # what v1 runs had
+  assert cfg['channels'] == 3  # every run before format 3 was RGB
   assert cfg['variable_device'] == 'auto' and cfg['image_size'] == 16
   rundir.write_config(run, cfg)  # written back in today's format, read back the same
-  assert io_lib.read_json(os.path.join(run, rundir.CONFIG_NAME))['config_version'] == 2
+  assert (io_lib.read_json(os.path.join(run, rundir.CONFIG_NAME))['config_version'] ==
+          settings_lib.CONFIG_VERSION == 3)
   assert rundir.read_config(run) == cfg
+  if version == 3:  # today's format must name channels: a 1-channel run is not an RGB one
+    io_lib.write_json(os.path.join(run, rundir.CONFIG_NAME),
+                      _config_of_version(3, channels=None))
+    with pytest.raises(rundir.RunDirError, match='lacks the model settings channels'):
+      rundir.resolve_for_run(run, None, {})
 
 
 def test_a_newer_config_format_and_a_v1_config_without_a_fixed_setting_are_refused(tmp_path):
@@ -300,8 +309,8 @@ def test_a_newer_config_format_and_a_v1_config_without_a_fixed_setting_are_refus
   run = str(tmp_path / 'run')
   os.makedirs(run)
   path = os.path.join(run, rundir.CONFIG_NAME)
-  io_lib.write_json(path, _config_of_version(3))
-  with pytest.raises(rundir.RunDirError, match='config_version 3 was written by a newer'):
+  io_lib.write_json(path, _config_of_version(4))
+  with pytest.raises(rundir.RunDirError, match='config_version 4 was written by a newer'):
     rundir.read_config(run)
   io_lib.write_json(path, _config_of_version(1, latent_dims=None))
   with pytest.raises(rundir.RunDirError, match='config.json: .*lacks the model settings '

@@ -103,13 +103,16 @@ def inception_pool3(inputs, network=None):
 
 
 def to_inception_inputs(images):
-  """[B, H, W, 3] images in [-1, 1] -> the network's input [B, 299, 299, 3].
+  """[B, H, W, C] images in [-1, 1] -> the network's input [B, 299, 299, 3].
 
-  [-1, 1] -> [0, 255] rounded to integers (as saved PNG files are),
+  One channel (--channels 1) is tiled to three, as GLANN's FID of MNIST does (gray as
+  R = G = B, what a grayscale PNG decodes to); [-1, 1] -> [0, 255] rounded to integers
+  (as saved PNG files are),
   TensorFlow 1 bilinear resize to 299 x 299 (align_corners=False, no half-pixel centres:
   the 2015 graph's ResizeBilinear that TTUR ran), then (x - 128) / 128.
   """
   with tf.name_scope('fid_inputs'):
+    images = tf.cast(images, tf.float32) * tf.ones([1, 1, 1, 3])  # C = 1 -> 3; 3 stays
     x = tf.clip_by_value(tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5), 0.0, 255.0)
     x = tf.image.resize_bilinear(x, [INPUT_SIZE, INPUT_SIZE], align_corners=False,
                                  half_pixel_centers=False)
@@ -117,19 +120,19 @@ def to_inception_inputs(images):
 
 
 def features_graph(images, network=None):
-  """Images in [-1, 1] [B, H, W, 3] -> pool_3 features [B, 2048]."""
+  """Images in [-1, 1] [B, H, W, C] (C: 1 or 3) -> pool_3 features [B, 2048]."""
   return inception_pool3(to_inception_inputs(images), network)
 
 
 def build_extractor(network=None):
-  """The feature extractor in the default graph: {'images': placeholder [B, H, W, 3] in
-  [-1, 1], 'features': [B, 2048]}."""
-  images = tf.placeholder(tf.float32, [None, None, None, 3], name='fid_images')
+  """The feature extractor in the default graph: {'images': placeholder [B, H, W, C] in
+  [-1, 1] (C: 1 or 3), 'features': [B, 2048]}."""
+  images = tf.placeholder(tf.float32, [None, None, None, None], name='fid_images')
   return {'images': images, 'features': features_graph(images, network)}
 
 
 def extract(sess, ops, batches, total, label, batch_size=50, every_secs=20.0):
-  """pool_3 features [N, 2048] of an iterable of image batches ([n, H, W, 3] numpy in
+  """pool_3 features [N, 2048] of an iterable of image batches ([n, H, W, C] numpy in
   [-1, 1], any n), run `batch_size` images at a time.
 
   Prints progress (images done, images/s, ETA) at most every `every_secs` and at the end.

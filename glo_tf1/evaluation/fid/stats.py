@@ -24,14 +24,16 @@ def choose_subset(num_available, num_wanted, seed):
   return files.seeded_subset(num_available, num_wanted, np.random.RandomState(seed))
 
 
-def stats_key(manifest, image_size, tight_crop):
+def stats_key(manifest, image_size, tight_crop, channels=3):
   """Cache key of the real-image statistics of `manifest` rows (index, name, size, hash):
   changes with the file list, any file's content, the preprocessing or the weights."""
   h = hashlib.sha1()
-  h.update(json.dumps({'version': STATS_VERSION, 'weights': weights.WEIGHTS_SHA1,
-                       'image_size': image_size, 'tight_crop': bool(tight_crop),
-                       'quantize': True, 'resize': 'tf1_bilinear_299',
-                       'count': len(manifest)}, sort_keys=True).encode())
+  what = {'version': STATS_VERSION, 'weights': weights.WEIGHTS_SHA1,
+          'image_size': image_size, 'tight_crop': bool(tight_crop),
+          'quantize': True, 'resize': 'tf1_bilinear_299', 'count': len(manifest)}
+  if channels != 3:  # keys of RGB statistics cached before --channels stay the same
+    what['channels'] = channels
+  h.update(json.dumps(what, sort_keys=True).encode())
   for _, name, size, digest in manifest:
     h.update(('%s\t%d\t%s\n' % (name, size, digest)).encode())
   return h.hexdigest()
@@ -78,18 +80,19 @@ def save_cached_stats(cache_dir, key, features, meta):
 
 
 def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, tight_crop,
-                    cache_dir, label, batch_size=50):
+                    cache_dir, label, batch_size=50, channels=3):
   """(gaussian dict, info) of min(num_images, len(names)) real images of `names` (chosen by
-  `choose_subset` with `seed`), decoded, cropped and resized as the trainer does.
+  `choose_subset` with `seed`), decoded, cropped and resized as the trainer does (to one
+  channel with channels=1, then tiled to three as the samples are).
 
   Cached in `cache_dir` under `stats_key` of the chosen files' manifest rows (name, size,
   content hash), so a changed file list or file is recomputed, never reused.
   """
   chosen = [names[i] for i in choose_subset(len(names), num_images, seed)]
-  key = stats_key(files.build_manifest(data_dir, chosen), image_size, tight_crop)
+  key = stats_key(files.build_manifest(data_dir, chosen), image_size, tight_crop, channels)
   info = {'data_dir': os.path.abspath(data_dir), 'num_images': len(chosen),
           'num_available': len(names), 'image_size': image_size,
-          'tight_crop': bool(tight_crop), 'key': key}
+          'tight_crop': bool(tight_crop), 'channels': channels, 'key': key}
   cached = load_cached_stats(cache_dir, key) if cache_dir else None
   if cached is not None:
     print('  FID statistics, %s: %d images, cached (%s)' % (label, len(chosen), cache_dir),
@@ -98,7 +101,7 @@ def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, ti
   paths = [os.path.join(data_dir, n) for n in chosen]
   with sess.graph.as_default():
     batches = (images for _, images in pipelines.iterate_in_order(
-        sess, paths, batch_size, image_size, tight_crop))
+        sess, paths, batch_size, image_size, tight_crop, channels))
     feats = inception.extract(sess, ops, batches, len(paths), label, batch_size)
   if cache_dir:
     save_cached_stats(cache_dir, key, feats, info)
@@ -118,13 +121,14 @@ def references(sess, ops, run, num_images, seed, cache_dir=None, heldout=None,
     cache_dir: where the statistics are cached (None: no cache).
   """
   cfg = run['cfg']
-  size, crop = cfg['image_size'], cfg['tight_crop']
+  size, crop, channels = cfg['image_size'], cfg['tight_crop'], cfg['channels']
   refs = {'train': real_statistics(sess, ops, run['data_dir'], run['names'], num_images,
                                    seed, size, crop, cache_dir, 'training images',
-                                   batch_size)}
+                                   batch_size, channels)}
   if heldout:
     refs['heldout'] = real_statistics(sess, ops, heldout[0], heldout[1], num_images, seed,
-                                      size, crop, cache_dir, 'held-out images', batch_size)
+                                      size, crop, cache_dir, 'held-out images', batch_size,
+                                      channels)
   return refs
 
 
