@@ -25,6 +25,9 @@ _define.string('out_dir', None, 'Where to write the PNG folders, the lists and p
 _define.bool('allow_checksum_mismatch', False, 'Convert a file whose MD5 (or, for MNIST, '
              'size) differs from its publisher\'s, recording the mismatch in prepare.json.')
 _define.integer('num_threads', 8, 'Threads writing the PNG files.')
+_define.string('pad_to', 'auto', 'Pad smaller images with black to this side: auto pads '
+               'the 28 px MNIST and Fashion-MNIST digits to 32 (the decoder\'s sizes are '
+               'powers of 2); 0 keeps them as they are (glo-train then resizes them).')
 
 
 def main(fv, args):
@@ -36,12 +39,21 @@ def main(fv, args):
   prepare.dataset(args[0])  # an unknown name is refused before the flags are checked
   if not fv.source or not fv.out_dir:
     raise settings.ConfigError('--source and --out_dir are required')
+  pad_to = fv.pad_to
+  if pad_to != 'auto':
+    try:
+      pad_to = int(pad_to)
+    except ValueError:
+      pad_to = -1
+    if pad_to < 0:
+      raise settings.ConfigError('--pad_to: must be auto or a non-negative integer, got %r'
+                                 % fv.pad_to)
   if fv.num_threads < 1:
     raise settings.ConfigError('--num_threads: must be a positive integer, got %d'
                                % fv.num_threads)
   record = prepare.prepare(args[0], fv.source, fv.out_dir,
                            allow_checksum_mismatch=fv.allow_checksum_mismatch,
-                           num_threads=fv.num_threads)
+                           num_threads=fv.num_threads, pad_to=pad_to)
   out = os.path.abspath(fv.out_dir)
   print('%s: %s. Train with: glo-train --data_dir %s --file_list %s --run_dir RUN' % (
       record['dataset'], ', '.join('%d %s images' % (record['splits'][s]['images'], s)

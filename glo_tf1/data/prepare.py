@@ -440,11 +440,15 @@ def _identity(record):
   """What identifies a conversion: the data set, the format, each source's name, size
   and SHA-256 (of prepare.json or .prepare-sources.json)."""
   try:
-    return {'dataset': record.get('dataset'), 'format_version': record.get('format_version'),
-            'sources': [{k: s.get(k) for k in ('name', 'size', 'sha256')}
-                        for s in record.get('sources') or []]}
+    identity = {'dataset': record.get('dataset'),
+                'format_version': record.get('format_version'),
+                'sources': [{k: s.get(k) for k in ('name', 'size', 'sha256')}
+                            for s in record.get('sources') or []]}
   except AttributeError:  # a source entry that is not an object
     return None
+  if record.get('pad_to'):
+    identity['pad_to'] = record['pad_to']
+  return identity
 
 
 def _check_out_dir(out_dir, identity):
@@ -468,14 +472,48 @@ def _check_out_dir(out_dir, identity):
 def _shown(identity):
   if identity is None:
     return 'unreadable'
-  return '%s from %s' % (identity['dataset'], ', '.join(
-      '%s sha256 %s' % (s['name'], str(s['sha256'])[:12]) for s in identity['sources']))
+  return '%s from %s%s' % (identity['dataset'], ', '.join(
+      '%s sha256 %s' % (s['name'], str(s['sha256'])[:12]) for s in identity['sources']),
+                           ', padded to %s px' % identity['pad_to']
+                           if identity.get('pad_to') else '')
+
+
+# The decoder grows 4 x 4 -> doubling (settings.num_upsampling_blocks), so 28 px digits
+# need 32 px: pad_to='auto' pads them with 2 black pixels a side (lossless; the digit keeps
+# its scale and MNIST's black background). Ours: GLANN trains at 28 px with a generator of
+# its own (7 x 7 start), and the GLO paper does not say. pad_to=0 keeps 28 px, which the
+# trainer then resizes bilinearly to --image_size.
+AUTO_PAD = 32
+
+
+def pad_size(ds, pad_to):
+  """The side the images of `ds` are padded to (None: not padded) for pad_to 'auto' or an
+  integer (0: none); SourceError when it is smaller than the images."""
+  h, w = ds.shape[:2]
+  if pad_to == 'auto':
+    return AUTO_PAD if max(h, w) < AUTO_PAD else None
+  if not pad_to:
+    return None
+  if pad_to < max(h, w):
+    raise SourceError('--pad_to %d is smaller than %s\'s %d x %d images' % (
+        pad_to, ds.name, h, w))
+  return None if pad_to == h == w else pad_to
+
+
+def pad_image(image, side):
+  """image [h, w] or [h, w, c] uint8 centred on a black side x side canvas (the extra
+  pixel of an odd margin goes right and below)."""
+  h, w = image.shape[:2]
+  top, left = (side - h) // 2, (side - w) // 2
+  margins = [(top, side - h - top), (left, side - w - left)] + [(0, 0)] * (image.ndim - 2)
+  return np.pad(image, margins, mode='constant', constant_values=0)
 
 
 def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_threads=8,
-            log=print, every_secs=10.0):
+            log=print, every_secs=10.0, pad_to='auto'):
   """Converts data set `name` from the publisher's files in `source_dir` to `out_dir`.
 
+  pad_to: 'auto' (28 px digits -> 32, see AUTO_PAD), 0 (never) or a side in pixels.
   Returns the record written to out_dir/prepare.json.
   Raises:
     SourceError: an unknown name, a missing source file (the message says where to get
@@ -483,12 +521,15 @@ def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_thread
       differs from the publisher's, or an out_dir that holds something else.
   """
   ds = dataset(name)
+  side = pad_size(ds, pad_to)
   if not source_dir or not os.path.isdir(source_dir):
     _missing(ds, source_dir, '--source %s is not a folder.' % source_dir)
   sources, splits = ds.read(ds, source_dir)
   described = _describe_sources(ds, sources, allow_checksum_mismatch, log)
   identity = {'dataset': ds.name, 'format_version': FORMAT_VERSION,
              'sources': [{k: s[k] for k in ('name', 'size', 'sha256')} for s in described]}
+  if side:  # a conversion without padding keeps the identity it had before pad_to existed
+    identity['pad_to'] = side
   _check_out_dir(out_dir, identity)
   os.makedirs(out_dir, exist_ok=True)
   io.write_json(os.path.join(out_dir, SOURCES_NAME), identity)
@@ -503,7 +544,8 @@ def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_thread
                               unit='images', every_secs=every_secs, log=log)
     written = 0
     with concurrent.futures.ThreadPoolExecutor(max(1, num_threads)) as pool:
-      jobs = pool.map(lambda i: _write_image(os.path.join(out_dir, rel[i]), images[i]),
+      jobs = pool.map(lambda i: _write_image(
+          os.path.join(out_dir, rel[i]), pad_image(images[i], side) if side else images[i]),
                       range(len(images)))
       for done, wrote in enumerate(jobs, 1):
         written += wrote
@@ -525,11 +567,14 @@ def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_thread
       'dataset': ds.name,
       'description': ds.description,
       'format_version': FORMAT_VERSION,
-      'image': {'height': ds.shape[0], 'width': ds.shape[1], 'channels': ds.shape[2],
-                'format': 'png'},
+      'image': dict({'height': side or ds.shape[0], 'width': side or ds.shape[1],
+                     'channels': ds.shape[2], 'format': 'png'},
+                    **({'padded_from': list(ds.shape[:2])} if side else {})),
       'splits': {s: {'images': counts[s], 'list': '%s.txt' % s,
                      'labels': '%s_labels.txt' % s, 'folder': s + '/'} for s in SPLITS},
       'sources': described,
   }
+  if side:
+    record['pad_to'] = side
   io.write_json(os.path.join(out_dir, RECORD_NAME), record)
   return record

@@ -149,8 +149,13 @@ def test_idx_sets_convert_pixel_for_pixel_to_grayscale_png(tmp_path, name):
   record = prepare.prepare(name, src, out, allow_checksum_mismatch=True, log=_quiet)
   for split, (images, labels) in arrays.items():
     pixels, got_labels = read_back(out, split)
-    assert pixels.shape == images.shape  # 1-channel: N x 28 x 28
-    np.testing.assert_array_equal(pixels, images)
+    # 1-channel, padded with 2 black pixels a side to 32 x 32 (the decoder's sizes are
+    # powers of 2): the digit's pixels are the source's, the border is black.
+    assert pixels.shape == (len(images), 32, 32)
+    np.testing.assert_array_equal(pixels[:, 2:30, 2:30], images)
+    border = pixels.copy()
+    border[:, 2:30, 2:30] = 0
+    assert not border.any()
     np.testing.assert_array_equal(got_labels, labels)
     with Image.open(os.path.join(out, split, '00000.png')) as im:
       assert im.mode == 'L'
@@ -174,9 +179,28 @@ def test_idx_sets_convert_pixel_for_pixel_to_grayscale_png(tmp_path, name):
     assert published['size'] == 9912422 and 'md5' not in published
   assert published['matches'] is False
   assert record['splits']['train']['images'] == 5 and record['splits']['test']['images'] == 3
+  assert record['image'] == {'height': 32, 'width': 32, 'channels': 1, 'format': 'png',
+                             'padded_from': [28, 28]} and record['pad_to'] == 32
   with open(os.path.join(out, '.prepare-sources.json')) as f:
     assert json.load(f)['sources'] == [{k: s[k] for k in ('name', 'size', 'sha256')}
                                        for s in record['sources']]
+
+
+def test_pad_to_zero_keeps_the_28_px_digits_and_another_padding_is_another_conversion(
+    tmp_path):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  arrays = write_idx_set(src)
+  record = prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet,
+                           pad_to=0)
+  np.testing.assert_array_equal(read_back(out, 'train')[0], arrays['train'][0])
+  assert record['image']['height'] == 28 and 'pad_to' not in record
+  with pytest.raises(prepare.SourceError, match='padded to 32 px'):  # not mixed in
+    prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  with pytest.raises(prepare.SourceError, match='--pad_to 20 is smaller than mnist'):
+    prepare.prepare('mnist', src, str(tmp_path / 'other'), log=_quiet, pad_to=20)
+  assert prepare.pad_size(prepare.dataset('cifar10'), 'auto') is None  # 32 px already
+  odd = prepare.pad_image(np.full((2, 3, 1), 7, np.uint8), 5)  # extra pixel right, below
+  assert odd.shape == (5, 5, 1) and odd[1:3, 1:4].min() == 7 and odd.sum() == 7 * 6
 
 
 def test_svhn_converts_pixel_for_pixel_and_label_10_is_digit_0(tmp_path):
@@ -517,9 +541,12 @@ def test_program_converts_and_exits_2_on_a_missing_file(tmp_path):
   src, out = tmp_path / 'src', tmp_path / 'out'
   arrays = write_idx_set(str(src))
   proc = run_module('glo_tf1.cli.prepare_data', 'mnist', '--source', src, '--out_dir', out,
-                    '--allow_checksum_mismatch')
+                    '--allow_checksum_mismatch', '--pad_to=0')
   assert 'Train with: glo-train --data_dir' in proc.stdout
   np.testing.assert_array_equal(read_back(str(out), 'test')[0], arrays['test'][0])
+  proc = run_module('glo_tf1.cli.prepare_data', 'mnist', '--source', src, '--out_dir', out,
+                    '--pad_to=-2', check=False)
+  assert proc.returncode == 2 and '--pad_to: must be auto or a non-negative' in proc.stderr
   os.remove(src / 'train-labels-idx1-ubyte.gz')
   proc = run_module('glo_tf1.cli.prepare_data', 'mnist', '--source', src, '--out_dir',
                     tmp_path / 'out2', check=False)
