@@ -239,6 +239,7 @@ HELP = {
 SAMPLERS = ('unit', 'fitted', 'full')
 INTERPOLATIONS = ('nlerp', 'slerp')
 FID_METHODS = ('sqrtm', 'eigh')
+FID_PROTOCOLS = ('ours', 'glann')  # evaluation/fid/stats.py PROTOCOLS
 COMPARE_FORMATS = ('markdown', 'latex', 'csv')
 
 class Spec(collections.namedtuple('Spec', ['kind', 'low', 'high', 'open', 'optional'])):

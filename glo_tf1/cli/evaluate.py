@@ -55,20 +55,42 @@ _define.string('fid_cache_dir', None, 'Cache of the real images\' FID statistics
                'file list, contents and preprocessing (default: ~/.cache/glo_tf1/fid_stats).')
 _define.enum('fid_method', 'eigh', list(settings.FID_METHODS), 'Matrix square root of the '
              'Frechet distance: eigh (fast) or sqrtm (scipy, as TTUR; slow).')
+_define.enum('fid_protocol', 'ours', list(settings.FID_PROTOCOLS), 'ours: the counts of '
+             'the flags; glann: GLANN\'s (CVPR 2019): 10,000 full-covariance samples and '
+             '10,000 reconstructions against 10,000 random test images (--data_dir: the '
+             'test split); it sets --fid_num_images, --fid_num_samples and --max_images.')
 
 
-def fid_images(fv):
-  """--fid_num_images when FID runs: --fid given, or by default when its weights are
+_PROTOCOL_FLAGS = ('fid_num_images', 'fid_num_samples', 'max_images')
+
+
+def protocol_counts(fv):
+  """(fid_num_images, fid_num_samples, max_images): the flags', or under a named
+  --fid_protocol its counts; a flag given with another value is refused by name."""
+  from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
+  given = tuple(getattr(fv, name) for name in _PROTOCOL_FLAGS)
+  counts = fid.protocol_settings(fv.fid_protocol)
+  if counts is None:
+    return given
+  for name, mine, theirs in zip(_PROTOCOL_FLAGS, given, counts):
+    if fv[name].present and mine != theirs:
+      raise settings.ConfigError(
+          '--%s %s contradicts --fid_protocol %s, which uses %d (leave it out, or use '
+          '--fid_protocol ours)' % (name, mine, fv.fid_protocol, theirs))
+  return counts
+
+
+def fid_images(fv, fid_num_images, fid_num_samples):
+  """fid_num_images when FID runs: --fid given, or by default when its weights are
   installed (otherwise says so and skips it); 0 with --nofid."""
   from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
   if fv.fid is False:
     return 0
-  if fv.fid_num_images < 2:
-    raise settings.ConfigError('--fid_num_images must be at least 2, got %d'
-                               % fv.fid_num_images)
-  if fv.fid_num_samples is not None and fv.fid_num_samples < 2:
+  if fid_num_images < 2:
+    raise settings.ConfigError('--fid_num_images must be at least 2, got %d' % fid_num_images)
+  if fid_num_samples is not None and fid_num_samples < 2:
     raise settings.ConfigError('--fid_num_samples must be at least 2, got %d'
-                               % fv.fid_num_samples)
+                               % fid_num_samples)
   try:
     fid.weights_file()
   except fid.FidUnavailable as e:
@@ -76,7 +98,7 @@ def fid_images(fv):
       raise
     print('FID skipped (--nofid silences this): %s' % e, file=sys.stderr)
     return 0
-  return fv.fid_num_images
+  return fid_num_images
 
 
 def main(fv):
@@ -94,12 +116,14 @@ def main(fv):
                                % (out_dir, e.strerror or e)) from None
   if not os.access(out_dir, os.W_OK | os.X_OK):
     raise settings.ConfigError('--out_dir %s is not writable' % out_dir)
+  fid_num_images, fid_num_samples, max_images = protocol_counts(fv)
   report = report_lib.evaluate(
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
-      fv.max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
-      fid_num_images=fid_images(fv), fid_num_samples=fv.fid_num_samples,
-      fid_cache_dir=fv.fid_cache_dir,
-      fid_method=fv.fid_method, pca_max_images=fv.pca_max_images if fv.pca else None)
+      max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
+      fid_num_images=fid_images(fv, fid_num_images, fid_num_samples),
+      fid_num_samples=fid_num_samples, fid_cache_dir=fv.fid_cache_dir,
+      fid_method=fv.fid_method, pca_max_images=fv.pca_max_images if fv.pca else None,
+      fid_protocol=fv.fid_protocol)
   paths = report_lib.write_report(report, out_dir)
   print(report_lib.markdown(report))
   print('Wrote %s and %s' % tuple(os.path.abspath(p) for p in paths))

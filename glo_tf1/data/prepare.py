@@ -480,9 +480,9 @@ def _shown(identity):
 
 # The decoder grows 4 x 4 -> doubling (settings.num_upsampling_blocks), so 28 px digits
 # need 32 px: pad_to='auto' pads them with 2 black pixels a side (lossless; the digit keeps
-# its scale and MNIST's black background). Ours: GLANN trains at 28 px with a generator of
-# its own (7 x 7 start), and the GLO paper does not say. pad_to=0 keeps 28 px, which the
-# trainer then resizes bilinearly to --image_size.
+# its scale and MNIST's black background), as GLANN does before its loss (yedidh/glann
+# glo.py: F.pad(..., (2, 2, 2, 2)) of its 28 px output and target); what the GLO paper did
+# we could not find. pad_to=0 keeps 28 px, which the trainer then resizes bilinearly.
 AUTO_PAD = 32
 
 

@@ -211,6 +211,7 @@ def protocol(report):
       ('FID training reference images', refs.get('train', {}).get('num_images')),
       ('FID held-out reference images', refs.get('heldout', {}).get('num_images')),
       ('FID method', fid.get('method')),
+      ('FID protocol', (fid.get('protocol') or {}).get('name')),
       # Checked, not printed (CHECK_ONLY): the same held-out files, none of them a
       # training image (glo-evaluate warned about those).
       ('held-out data', sections.get('heldout', {}).get('data_sha256')),

@@ -288,15 +288,20 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
 def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkpoint=None,
              steps=1000, max_images=1000, batch_size=None, seed=0, verify=True,
              fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000,
-             fid_num_samples=None):
+             fid_num_samples=None, fid_protocol='ours'):
   """Runs the evaluation; returns the report dict (see module doc). With
   fid_num_images > 0 it adds the FID sections: the references of n = min(fid_num_images,
   real images) real images each (the cap is on the real images only), fid_num_samples
   samples of each sampler (any count, not capped by the training set; default n), the
   learned and PCA reconstructions of the training reference's images, and the held-out
   reconstructions; with pca_max_images not None the PCA baseline's (0: fitted on every
-  training image)."""
+  training image). fid_protocol: 'ours' (the counts as given) or a name of
+  fid.PROTOCOLS, whose counts the caller passed; the report records it (fid.describe)."""
   _check_arguments(data_dir, file_list, steps, max_images, pca_max_images)
+  if fid_protocol != 'ours' and fid_num_images and not data_dir:
+    raise settings.ConfigError(
+        '--fid_protocol %s compares with random test images: give --data_dir (and '
+        '--file_list) of the test split' % fid_protocol)
   if seed < 0:
     raise settings.ConfigError('--seed must be non-negative, got %d' % seed)
   if batch_size is not None and batch_size < 1:
@@ -364,7 +369,8 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
     report['warnings'] = _warnings(report, cfg)
     if fid_ops:
       report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method,
-                                   time.time() - t0)
+                                   time.time() - t0, fid_protocol,
+                                   image_sets['samples'].size, len(names))
   return report
 
 

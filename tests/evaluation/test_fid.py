@@ -394,3 +394,39 @@ def test_fid_command_refuses_bad_numbers_by_name(tmp_path, flag, message):
   from conftest import run_module  # pylint: disable=import-outside-toplevel
   proc = run_module('glo_tf1.cli.fid', '--data_dir', tmp_path, flag, check=False)
   assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_the_glann_protocol_is_recorded_and_printed_with_its_counts():
+  """describe() records the named protocol with the counts it ran with (here fewer than
+  the 10,000 asked: the data had fewer), and the markdown note under the table says them."""
+  refs = {'train': (None, {'num_images': 60}), 'heldout': (None, {'num_images': 40})}
+  assert fid.protocol_settings('ours') is None
+  assert fid.protocol_settings('glann') == (10000, 10000, 10000)
+  entry = fid.describe(refs, 10000, 0, 'eigh', 1.0, 'glann', 10000, 40)
+  assert entry['protocol'] == {
+      'name': 'glann', 'source': fid.PROTOCOLS['glann']['source'], 'sampler': 'full',
+      'asked_images': 10000, 'samples': 10000, 'reference': 'heldout',
+      'reference_images': 40, 'training_reconstructions': 60, 'heldout_reconstructions': 40}
+  note = fid.markdown_note(entry)
+  assert ('Protocol `glann` (GLANN (Hoshen, Li, Malik, CVPR 2019), yedidh/glann '
+          'test_fid.py): 10000 samples of the full sampler, 60 training and 40 held-out '
+          'reconstructions, each against 40 random heldout images (10000 asked') in note
+  assert 'protocol' not in fid.describe(refs, 10000, 0, 'eigh', 1.0)
+  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
+  assert compare.protocol({'fid': entry})['FID protocol'] == 'glann'
+
+
+def test_the_glann_protocol_refuses_contradicting_counts_and_a_missing_test_split(tiny_run,
+                                                                                  tmp_path):
+  from conftest import run_module  # pylint: disable=import-outside-toplevel
+  from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation import report as evaluate  # pylint: disable=import-outside-toplevel
+  proc = run_module('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--data_dir', tmp_path,
+                    '--fid_protocol=glann', '--fid_num_images=500', '--out_dir',
+                    tmp_path / 'out', check=False)
+  assert proc.returncode == 2, proc.stderr
+  assert ('--fid_num_images 500 contradicts --fid_protocol glann, which uses 10000'
+          in proc.stderr)
+  with pytest.raises(settings.ConfigError, match='--fid_protocol glann compares with random '
+                     'test images: give --data_dir'):
+    evaluate.evaluate(tiny_run, None, fid_num_images=6, fid_protocol='glann')

@@ -56,6 +56,8 @@ from glo_tf1.evaluation.fid.stats import describe
 from glo_tf1.evaluation.fid.stats import folder_statistics
 from glo_tf1.evaluation.fid.stats import load_cached_stats
 from glo_tf1.evaluation.fid.stats import markdown_note
+from glo_tf1.evaluation.fid.stats import protocol_settings
+from glo_tf1.evaluation.fid.stats import PROTOCOLS
 from glo_tf1.evaluation.fid.stats import real_statistics
 from glo_tf1.evaluation.fid.stats import save_cached_stats
 from glo_tf1.evaluation.fid.stats import references
