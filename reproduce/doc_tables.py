@@ -4,9 +4,11 @@ r"""The generated tables of README.md and docs/, written from their sources so t
   python reproduce/doc_tables.py --write    # replaces each block in its file
 
 Blocks (each between its begin and end markers):
-  presets            README.md: every setting of each preset (settings.PRESETS), one row
-                     each; values that differ from `blog` in bold.
-  presets-full       docs/presets.md: the same with each setting's help (settings.HELP).
+  presets            README.md: every setting of the four core presets
+                     (settings.CORE_PRESETS), one row each; values that differ from `blog`
+                     in bold.
+  presets-full       docs/presets.md: the same for every preset (settings.PRESETS, the
+                     data sets' too), with each setting's help (settings.HELP).
   demo-evaluation    docs/evaluation.md: the committed report figures/demo/evaluation.md
                      (made by `bash reproduce/demo.sh --publish`), verbatim.
   demo-seeds         README.md: the committed table figures/demo_seeds/table.md of the demo's
@@ -39,11 +41,13 @@ def _cell(value):
 
 
 def presets_table(meaning=True):
-  """The presets table, one line per setting, without a trailing newline; with `meaning`,
-  a last column holds each setting's help (docs/presets.md; the README leaves it out)."""
+  """The presets table, one line per setting, without a trailing newline; with `meaning`
+  (docs/presets.md), every preset and a last column with each setting's help; without
+  (the README), the core presets only."""
   from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
-  presets = list(settings.PRESETS.values())
-  lines = ['| setting (flag) | %s |%s' % (' | '.join(settings.PRESETS),
+  names = list(settings.PRESETS) if meaning else list(settings.CORE_PRESETS)
+  presets = [settings.PRESETS[n] for n in names]
+  lines = ['| setting (flag) | %s |%s' % (' | '.join(names),
                                          ' meaning |' if meaning else ''),
            '| --- | %s' % ('--- | ' * (len(presets) + meaning)).rstrip()]
   for s in settings.schema():

@@ -1,6 +1,6 @@
 """glo-train: trains GLO on a folder of images.
 
-  glo-train --data_dir DIR --run_dir RUN [--preset blog|paper|paper64|demo]
+  glo-train --data_dir DIR --run_dir RUN [--preset blog|paper|paper64|demo|mnist|fashion_mnist|svhn|cifar10|celeba64|celeba128]
             [--SETTING VALUE ...]
 
 Running the same command again resumes from RUN. Ctrl-C, SIGTERM or SIGHUP saves a

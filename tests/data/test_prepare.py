@@ -552,3 +552,12 @@ def test_program_converts_and_exits_2_on_a_missing_file(tmp_path):
                     tmp_path / 'out2', check=False)
   assert proc.returncode == 2
   assert 'train-labels-idx1-ubyte.gz' in proc.stderr and 'yann.lecun.com' in proc.stderr
+
+
+def test_each_benchmark_preset_trains_at_the_size_and_channels_its_conversion_writes():
+  from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
+  for name, ds in prepare.DATASETS.items():
+    cfg = settings.resolve(name)
+    assert cfg['image_size'] == (prepare.pad_size(ds, 'auto') or ds.shape[0]), name
+    assert cfg['channels'] == ds.shape[2], name
+  assert set(prepare.DATASETS) <= set(settings.DATASET_PRESETS)
