@@ -18,7 +18,9 @@
 #   CELEBA_DIR (default data/celeba), CELEBA_STEPS (default 990000, about the published
 #   run's step count), CELEBA_GPUS (default 1, the published run's one tower; a positive
 #   integer, or auto: one tower per visible GPU, see step 2),
-#   CELEBA_SPLIT (train or all, see step 2), CELEBA_INPUT (auto, cache or files: auto reads
+#   CELEBA_SPLIT (train or all, see step 2), CELEBA_PRESET (blog, the post's, default;
+#   celeba64 or celeba128, the benchmarks' presets of docs/presets.md, whose num_steps is
+#   then the default of STEPS; reproduce/paper.sh celeba64 sets it), CELEBA_INPUT (auto, cache or files: auto reads
 #   the decoded-image cache on a machine whose nvidia-smi lists a GPU, where one reader
 #   thread of JPEG files would starve the GPU, else the JPEG files; docs/gpus.md, "The
 #   input keeps up"),
@@ -35,7 +37,12 @@ case "${1:-}" in
 esac
 CELEBA_DIR="${1:-${CELEBA_DIR:-data/celeba}}"
 CELEBA_DIR="$(realpath -m "$CELEBA_DIR")"   # before the cd to the repository root
-STEPS="${2:-${CELEBA_STEPS:-990000}}"
+STEPS="${2:-${CELEBA_STEPS:-}}"
+PRESET="${CELEBA_PRESET:-blog}"
+case "$PRESET" in
+  blog|celeba64|celeba128) ;;
+  *) echo "CELEBA_PRESET must be blog, celeba64 or celeba128, got '$PRESET'" >&2; exit 2 ;;
+esac
 GPUS="${3:-${CELEBA_GPUS:-1}}"
 SPLIT="${CELEBA_SPLIT:-train}"
 case "$SPLIT" in
@@ -45,7 +52,7 @@ esac
 [[ "$GPUS" =~ ^([1-9][0-9]*|auto)$ ]] || {
   echo "CELEBA_GPUS (3rd argument) must be a positive integer or auto, got '$GPUS'" >&2
   exit 2; }
-[[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || {
+[ -z "$STEPS" ] || [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || {
   echo "CELEBA_STEPS (2nd argument) must be a positive integer, got '$STEPS'" >&2; exit 2; }
 INPUT="${CELEBA_INPUT:-auto}"
 case "$INPUT" in
@@ -54,6 +61,9 @@ case "$INPUT" in
 esac
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GLO_ROOT"  # run and figure folders are relative to the repository root
+# Default steps: the published run's 990,000 for blog, the preset's num_steps otherwise.
+[ -n "$STEPS" ] || STEPS="$(python -c "from glo_tf1 import settings
+print(settings.PRESETS['$PRESET']['num_steps'] or 990000)")"
 RUN="$(realpath -m "${CELEBA_RUN_DIR:-runs/celeba}")"
 FIGURES="$(realpath -m "${CELEBA_FIGURES_DIR:-figures/celeba}")"
 IMAGES="$CELEBA_DIR/img_align_celeba"
@@ -119,7 +129,7 @@ if [ "$GPUS" != 1 ]; then
 fi
 # The images were checked just above, so the trainer's own check is skipped.
 # shellcheck disable=SC2086
-glo-train --preset blog --data_dir "$IMAGES" --file_list "$LISTS/$SPLIT.txt" \
+glo-train --preset "$PRESET" --data_dir "$IMAGES" --file_list "$LISTS/$SPLIT.txt" \
   --run_dir "$RUN" --num_steps "$STEPS" --num_gpus "$GPUS" --skip_data_check \
   "${INPUT_FLAGS[@]}" ${CELEBA_TRAIN_FLAGS:-}
 # shellcheck disable=SC2086

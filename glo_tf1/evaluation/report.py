@@ -332,6 +332,8 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
         rng=np.random.RandomState([seed, 4]),
         extras={'data_dir': os.path.abspath(data_dir), 'file_list': file_list,
                 'identical_to_training': overlap, 'data_sha256': digest})
+  if fid_protocol != 'ours' and fid_num_images:  # as many samples as test images (GLANN)
+    fid_num_samples = min(fid_num_samples or fid_num_images, fid_num_images, len(all_heldout))
   fid_ops = _fid_extractor() if fid_num_images else None
   if fid_ops:
     if verify and all_heldout:  # FID reads up to fid_num_images of them, not only `names`

@@ -266,3 +266,16 @@ def test_split_all_trains_on_every_listed_file_and_evaluates_training_images_onl
     assert 'heldout' not in json.load(f)['sections']
   proc = _script(layout, 2, 1, env={'CELEBA_SPLIT': 'valid'}, tmp=tmp)
   assert proc.returncode == 2 and 'CELEBA_SPLIT must be train or all' in proc.stderr
+
+
+def test_a_benchmark_preset_trains_its_own_steps_and_a_bad_preset_is_refused(tmp_path):
+  """reproduce/paper.sh celeba64 runs this script with CELEBA_PRESET=celeba64."""
+  from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
+  proc, calls = _recorded_script(tmp_path, env={'CELEBA_PRESET': 'celeba64'})
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  ((train,),) = [calls['glo-train']]
+  assert _flag(train, '--preset') == 'celeba64'
+  assert _flag(train, '--num_steps') == str(settings.PRESETS['celeba64']['num_steps'])
+  proc, _ = _recorded_script(tmp_path, env={'CELEBA_PRESET': 'mnist'})
+  assert proc.returncode == 2 and 'CELEBA_PRESET must be blog, celeba64 or celeba128' in \
+      proc.stderr
