@@ -263,22 +263,27 @@ def _processes_naming(text):
   return pids
 
 
-def _run_script(env, timeout):
-  """Runs reproduce/cluster_local.sh in its own process group, which is killed whatever
-  happens, so no parameter server or worker outlives the test."""
-  proc = subprocess.Popen(['bash', os.path.join(ROOT, 'reproduce', 'cluster_local.sh')],
+def _start_script(env):
+  """reproduce/cluster_local.sh in its own process group."""
+  return subprocess.Popen(['bash', os.path.join(ROOT, 'reproduce', 'cluster_local.sh')],
                           cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
-  try:
-    out, _ = proc.communicate(timeout=timeout)
-    return proc.returncode, out
-  finally:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-      try:
-        os.killpg(proc.pid, sig)
-      except ProcessLookupError:
-        break
-    proc.wait()
+
+
+def _kill_leftovers(proc, marker):
+  """Kills the script's group and any process naming `marker` (its servers run in
+  sessions of their own), so that nothing outlives the test whatever happens."""
+  for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+      os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+      break
+  for pid in _processes_naming(marker):
+    try:
+      os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+  proc.wait()
 
 
 @pytest.mark.e2e
@@ -288,6 +293,10 @@ def test_loopback_cluster_continues_a_single_process_run_and_back(tmp_path):
   16 images, 2 workers, batch 8, --deterministic (FIFO batches): every step of a worker
   trains exactly its 8-image share, so once both workers have stepped every row of the
   table was trained and must have changed. The codes are in 3 blocks on the cluster.
+  The cluster is ended by SIGTERM to the script, past step 60: it stops worker 1, then
+  the chief, whose final save must hold every step of both (the parameter server stops
+  last), then the parameter server. While it runs, an unrelated process (this test)
+  must not reach the parameter server when the script could isolate it.
   """
   data, run = str(tmp_path / 'data'), str(tmp_path / 'run')
   write_index_images(data, 16, size=16)
@@ -300,24 +309,47 @@ def test_loopback_cluster_continues_a_single_process_run_and_back(tmp_path):
     assert json.load(f)['num_gpus'] == max(1, devices.visible_gpus())
   codes0 = tf.train.load_variable(first, 'codes')
 
-  steps = 60
-  rc, out = _run_script({
-      'CLUSTER_DATA_DIR': data, 'CLUSTER_RUN_DIR': run, 'CLUSTER_STEPS': str(steps),
+  proc = _start_script({
+      'CLUSTER_DATA_DIR': data, 'CLUSTER_RUN_DIR': run, 'CLUSTER_STEPS': '100000',
       'CLUSTER_FLAGS': ' '.join(tiny[1:] + ['--codes_shards=3', '--skip_data_check']),
-      'CLUSTER_GRACE': '30'}, timeout=420)
-  assert rc == 0, out
-  ports = [int(p) for p in re.search(r'Cluster: ps 127\.0\.0\.1:(\d+), workers '
-                                     r'127\.0\.0\.1:(\d+) \(chief\), 127\.0\.0\.1:(\d+)',
-                                     out).groups()]
+      'CLUSTER_GRACE': '30'})
+  lines, ports = [], []
+  try:
+    for line in proc.stdout:
+      lines.append(line)
+      if line.startswith('Cluster: '):
+        break
+    ports = [int(p) for p in re.search(r'Cluster: ps 127\.0\.0\.1:(\d+), workers '
+                                       r'127\.0\.0\.1:(\d+) \(chief\), 127\.0\.0\.1:(\d+)',
+                                       ''.join(lines)).groups()]
+    chief_log = os.path.join(run, 'cluster_logs', 'worker0.log')
+    _wait_for(chief_log, r'step ([6-9]\d|\d{3,})/100000', 240, [proc])
+    isolated = 'Who can connect: only the processes of this script' in ''.join(lines)
+    if isolated:  # the hostile test: from outside, nothing to connect to
+      assert _nobody_listens(ports[0]), 'the parameter server is reachable from outside'
+      assert cluster.listening_addresses(ports[0]) == []
+    else:
+      assert 'Who can connect: anyone who reaches this machine' in ''.join(lines)
+    proc.send_signal(signal.SIGTERM)
+    out = ''.join(lines) + proc.communicate(timeout=180)[0]
+    rc = proc.returncode
+  finally:
+    _kill_leftovers(proc, '127.0.0.1:%d' % ports[0] if ports else run)
+  assert rc == 143, out
   assert all(_nobody_listens(p) for p in ports), 'a cluster process outlived the script'
   assert not _processes_naming(run), 'a cluster process outlived the script'
+  logs = ''
+  for name in ('worker0', 'worker1', 'ps0'):
+    with open(os.path.join(run, 'cluster_logs', name + '.log')) as f:
+      logs += f.read()
   ran = {int(t): (int(k), int(g)) for t, k, g in
-         re.findall(r'Worker (\d) ran (\d+) steps; global step (\d+)\.', out)}
-  assert sorted(ran) == [0, 1], out
-  assert ran[0][0] > 0 and ran[1][0] > 0, out
+         re.findall(r'Worker (\d) ran (\d+) steps; global step (\d+)\.', logs)}
+  assert sorted(ran) == [0, 1], logs
+  assert ran[0][0] > 0 and ran[1][0] > 0, logs
+  saved = int(re.search(r'Interrupted at step (\d+); checkpoint saved', logs).group(1))
   final = tf.train.latest_checkpoint(run)
   last = int(final.rsplit('-', 1)[1])
-  assert last >= steps
+  assert last == saved >= 60  # the chief's final save, made before the ps stopped
   assert last == 2 + ran[0][0] + ran[1][0]  # asynchronous: each worker step is one update
   assert 'Checkpoint: %s' % final in out
   codes1 = tf.train.load_variable(final, 'codes')
@@ -366,10 +398,11 @@ def _start(log, args, env):
 
 
 def _wait_for(path, pattern, timeout, procs=()):
-  deadline = time.time() + timeout
+  deadline, text = time.time() + timeout, ''
   while time.time() < deadline:
-    with open(path) as f:
-      text = f.read()
+    if os.path.exists(path):
+      with open(path) as f:
+        text = f.read()
     if re.search(pattern, text):
       return text
     if any(p.poll() is not None for p in procs):
