@@ -151,12 +151,20 @@ def start_server(cluster, config=None):
 
 
 def run_ps(cluster):
-  """A parameter server: holds its variables and serves until killed. Never returns."""
+  """A parameter server: holds its variables and serves until killed. Never returns.
+
+  It takes no GPU (its variables live on its CPU), so it leaves a GPU it shares with a
+  worker alone. A SIGTERM or SIGINT that was ignored when the process started stays
+  ignored: a launcher that sends SIGTERM to every task at once (Slurm's scancel and time
+  limit, a Kubernetes pod's end) then keeps the parameter server serving while the
+  chief saves, until its SIGKILL (reproduce/slurm.sbatch, docs/tfjob.yaml).
+  """
   # A SIGTERM/SIGINT handler written in Python never runs while join() blocks in C++:
   # back to the default actions, so that `kill` (and Ctrl-C) stop a parameter server.
-  signal.signal(signal.SIGTERM, signal.SIG_DFL)
-  signal.signal(signal.SIGINT, signal.SIG_DFL)
-  server = start_server(cluster)
+  for sig in (signal.SIGTERM, signal.SIGINT):
+    if signal.getsignal(sig) is not signal.SIG_IGN:
+      signal.signal(sig, signal.SIG_DFL)
+  server = start_server(cluster, tf.ConfigProto(device_count={'GPU': 0}))
   publish_description(server, cluster)
   host = cluster.ps_hosts[cluster.task_index]
   print('Parameter server %d of %d listening on %s; serving until killed.\nWho can connect: '

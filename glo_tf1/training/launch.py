@@ -47,13 +47,14 @@ def run(run_dir, data_dir=None, file_list=None, preset=None, overrides=None, clu
       process (cluster_lib.EXIT_LOST_SERVER) when one of them stays away.
     cache_dir: the --input_cache=auto folder (default RUN/input_cache).
     handle_signals: SIGTERM and SIGHUP act as Ctrl-C (the checkpoint is saved once
-      training runs); False leaves the caller's handlers alone.
+      training runs); False leaves the caller's handlers alone. A parameter server
+      keeps the handlers it started with (cluster.run_ps).
   Raises:
     settings.UserError: a setting, the data or the run directory is not usable (the
       message names the flag or file); nothing was trained.
   """
   previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
-  if handle_signals:
+  if handle_signals and not (cluster is not None and cluster.job_name == 'ps'):
     for sig in previous:
       signal.signal(sig, _interrupt)
   try:

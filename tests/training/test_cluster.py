@@ -385,7 +385,11 @@ def _free_ports(n):
   raise AssertionError('no free ports')
 
 
-def _start(log, args, env):
+def _ignore_sigterm():
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _start(log, args, env, preexec_fn=None):
   """glo-train as its own process group, output in `log`."""
   full = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
   for name in ('TF_CONFIG', 'SLURM_PROCID', 'SLURMD_NODENAME', 'SLURM_LOCALID'):
@@ -394,7 +398,7 @@ def _start(log, args, env):
   with open(log, 'w') as out:
     return subprocess.Popen([sys.executable, '-m', 'glo_tf1.cli.train'] + args, cwd=ROOT,
                             env=full, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=preexec_fn)
 
 
 def _wait_for(path, pattern, timeout, procs=()):
@@ -420,7 +424,8 @@ def test_tf_config_and_slurm_launch_one_cluster_and_its_failures_are_named(tmp_p
   resolvers give one cluster. Then what must be refused by name: another host list
   (in-process, against the live parameter server), a worker whose --data_dir holds
   other images under the same names, and a kill -9'd parameter server, after which the
-  workers say so and exit 4 instead of waiting forever. The server's exposure is read
+  workers say so and exit 4 instead of waiting forever (a SIGTERM it was started to
+  ignore, before, changes nothing). The server's exposure is read
   from /proc/net while it runs."""
   data, other, run = (str(tmp_path / n) for n in ('data', 'other', 'run'))
   write_index_images(data, 16, size=16)
@@ -437,7 +442,10 @@ def test_tf_config_and_slurm_launch_one_cluster_and_its_failures_are_named(tmp_p
   logs = {n: str(tmp_path / ('%s.log' % n)) for n in ('ps', 'chief', 'w1', 'w2')}
   procs = {}
   try:
-    procs['ps'] = _start(logs['ps'], slurm_flags, dict(slurm, SLURM_PROCID='0'))
+    # Started with SIGTERM ignored, as slurm.sbatch and tfjob.yaml start it: it keeps
+    # serving through the SIGTERM a launcher sends every task at once.
+    procs['ps'] = _start(logs['ps'], slurm_flags, dict(slurm, SLURM_PROCID='0'),
+                         preexec_fn=_ignore_sigterm)
     procs['chief'] = _start(logs['chief'], ['--data_dir', data] + train,
                             {'TF_CONFIG': tf_config})
     procs['w1'] = _start(logs['w1'], slurm_flags + ['--data_dir', data] + train,
@@ -468,9 +476,12 @@ def test_tf_config_and_slurm_launch_one_cluster_and_its_failures_are_named(tmp_p
     assert 'error: --data_dir: this worker\'s images differ from the chief\'s' in text, text
     assert 'modified: img_00000.png (size ' in text and 'Traceback' not in text, text
     # The chief (TF_CONFIG) and worker 1 (Slurm) train together.
-    _wait_for(logs['chief'], r'step [3-9]\d/100000', 180, [procs['chief']])
+    _wait_for(logs['chief'], r'step ([3-9]\d|\d{3,})/100000', 180, [procs['chief']])
     _wait_for(logs['w1'], r'step \d+/100000', 60, [procs['w1']])
 
+    procs['ps'].send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert procs['ps'].poll() is None and cluster.answers(hosts[0])
     procs['ps'].kill()  # kill -9: the workers must say so and stop
     for name in ('chief', 'w1'):
       assert procs[name].wait(timeout=60) == cluster.EXIT_LOST_SERVER, name
