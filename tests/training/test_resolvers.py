@@ -261,3 +261,96 @@ def test_worker_images_are_compared_with_the_chiefs_manifest(tmp_path):
   with pytest.raises(rundir.RunDirError, match=r'--data_dir: this worker\'s images differ '
                      r'from the chief\'s(.|\n)*modified: img_00000.png \(size \d+ -> \d+\)'):
     rundir.check_same_images(run, files.build_manifest(other, names))
+
+
+def _flags_of(args):
+  """glo-train's flags, parsed as the program parses them (an unknown one is refused)."""
+  from glo_tf1.cli import train  # pylint: disable=import-outside-toplevel
+  common.parse(train.FLAGS, ['glo-train'] + list(args))
+  return train.FLAGS
+
+
+def test_slurm_sbatch_parses_and_starts_the_cluster_it_documents(tmp_path):
+  """reproduce/slurm.sbatch under a fake srun: bash -n, its --help, the srun line (N + 1
+  tasks, block), glo-train flags that exist, the ranks it documents (rank 0 the
+  parameter server beside rank 1, the chief), and SIGTERM ignored by rank 0 only."""
+  script = os.path.join(ROOT, 'reproduce', 'slurm.sbatch')
+  assert subprocess.run(['bash', '-n', script]).returncode == 0
+  head = subprocess.run(['bash', script, '--help'], capture_output=True, text=True)
+  assert head.returncode == 0 and 'sbatch --nodes=N reproduce/slurm.sbatch' in head.stdout
+  fake = tmp_path / 'bin'
+  fake.mkdir()
+  record = tmp_path / 'srun.args'
+  (fake / 'srun').write_text('#!/bin/sh\nprintf "%%s\\0" "$@" > %s\n' % record)
+  (fake / 'glo-train').write_text(
+      '#!/bin/sh\nexec "%s" -c "import signal; print(signal.getsignal(signal.SIGTERM) is '
+      'signal.SIG_IGN)"\n' % sys.executable)
+  for f in ('srun', 'glo-train'):
+    os.chmod(str(fake / f), 0o755)
+  env = dict(os.environ, PATH='%s:%s' % (fake, os.environ['PATH']), SLURM_JOB_NUM_NODES='3')
+  proc = subprocess.run(['bash', script, 'data', 'run', '--num_steps', '10'], cwd=str(tmp_path),
+                        env=env, capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  args = record.read_text().split('\0')[:-1]
+  srun, (shell, dash_c, wrapper, name), train = args[:5], args[5:9], args[9:]
+  assert srun == ['--nodes=3', '--ntasks=4', '--distribution=block', '--wait=120',
+                  '--kill-on-bad-exit=0']
+  assert (shell, dash_c, name) == ('bash', '-c', 'glo-train')
+  fv = _flags_of(train)
+  assert (fv.cluster, fv.num_ps, fv.preset, fv.num_steps) == ('slurm', 1, 'blog', 10)
+  assert fv.data_dir == str(tmp_path / 'data') and fv.run_dir == str(tmp_path / 'run')
+  # The 4 tasks on 3 nodes as block distribution lays them out.
+  slurm = {'SLURM_STEP_NUM_TASKS': '4', 'SLURM_STEP_NODELIST': 'n[1-3]',
+           'SLURM_STEP_TASKS_PER_NODE': '2,1(x2)'}
+  roles = [resolvers.resolve('slurm', dict(slurm, SLURM_PROCID=str(r)), num_ps=fv.num_ps,
+                             port=fv.cluster_port) for r in range(4)]
+  assert roles[0].job_name == 'ps' and roles[0].ps_hosts == ('n1:2222',)
+  assert roles[1].is_chief and roles[1].worker_hosts == ('n1:2223', 'n2:2222', 'n3:2222')
+  for rank, ignored in (('0', 'True'), ('1', 'False')):
+    out = subprocess.run([shell, dash_c, wrapper, name] + train, capture_output=True,
+                         text=True, env=dict(env, SLURM_PROCID=rank), timeout=60)
+    assert out.stdout.strip() == ignored, (rank, out.stderr)
+
+
+def test_tfjob_example_gives_the_tf_config_the_resolver_accepts():
+  """docs/tfjob.yaml: the TF_CONFIG the training operator derives from its replica specs
+  (jobs named by the lower-cased replica type, hosts NAME-TYPE-i.NAMESPACE.svc:PORT)
+  resolves, for every pod, to one cluster whose chief is worker 0."""
+  with open(os.path.join(ROOT, 'docs', 'tfjob.yaml')) as f:
+    text = f.read()
+  name = re.search(r'^metadata:\n  name: (\S+)$', text, re.M).group(1)
+  blocks = re.split(r'^    (PS|Chief|Worker):\n', text.split('tfReplicaSpecs:\n')[1],
+                    flags=re.M)[1:]
+  specs = {}
+  for kind, body in zip(blocks[::2], blocks[1::2]):
+    specs[kind.lower()] = {
+        'replicas': int(re.search(r'^      replicas: (\d+)$', body, re.M).group(1)),
+        'port': int(re.search(r'containerPort: (\d+)', body).group(1)),
+        'command': json.loads(re.search(r'command: (\[.*\])$', body, re.M).group(1)),
+        'mounts': re.findall(r'mountPath: ([^,}\s]+)', body)}
+  assert sorted(specs) == ['chief', 'ps', 'worker']
+  jobs = {kind: ['%s-%s-%d.default.svc:%d' % (name, kind, i, s['port'])
+                 for i in range(s['replicas'])] for kind, s in specs.items()}
+  clusters = []
+  for kind, s in specs.items():
+    for i in range(s['replicas']):
+      env = {'TF_CONFIG': json.dumps({'cluster': jobs, 'task': {'type': kind, 'index': i},
+                                      'environment': 'cloud'})}
+      clusters.append(resolvers.resolve('auto', env))
+  assert len({(c.ps_hosts, c.worker_hosts) for c in clusters}) == 1
+  assert sum(c.is_chief for c in clusters) == 1
+  chief = [c for c in clusters if c.is_chief][0]
+  assert chief.worker_hosts[0] == jobs['chief'][0] and chief.num_workers == 4
+  ps = specs['ps']['command']
+  assert ps[:2] == ['sh', '-c'] and ps[2].startswith("trap '' TERM; exec glo-train ")
+  assert _flags_of(ps[2].split('exec glo-train ')[1].split()).cluster == 'tf_config'
+  for kind in ('chief', 'worker'):
+    command = specs[kind]['command']
+    assert command[0] == 'glo-train'
+    fv = _flags_of(command[1:])
+    assert (fv.cluster, fv.preset) == ('tf_config', 'blog')
+    assert any(fv.run_dir.startswith(m + '/') for m in specs[kind]['mounts'])
+    assert any(fv.data_dir.startswith(m + '/') for m in specs[kind]['mounts'])
+  # The parameter server writes its checkpoint shard into the same run directory.
+  assert any(_flags_of(specs['chief']['command'][1:]).run_dir.startswith(m + '/')
+             for m in specs['ps']['mounts'])
