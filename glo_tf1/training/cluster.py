@@ -262,7 +262,7 @@ def check_same_cluster(cluster, log=print):
   """Refuses to go on unless every parameter server was started with this process's
   host lists (so all processes agree: each worker checks each parameter server).
 
-  Waits up to cluster.ps_timeout_secs for a parameter server that is not up yet.
+  Waits up to the cluster's ps_timeout_secs for a parameter server not up yet.
   Raises:
     ClusterError: a parameter server does not answer, or lists other hosts (both lists
       shown, the parameter server's -> this process's).
@@ -286,14 +286,14 @@ class ServerWatch:
   """Watches the parameter servers from a worker: a TCP connect to each every `every`
   seconds (cheap: no RPC, nothing sent). One that stops answering is reported at once
   (TensorFlow's own messages are hidden by our log level, and its session would wait
-  for it forever); if it stays away for cluster.ps_timeout_secs, the process exits with
-  EXIT_LOST_SERVER (a parameter server restarted within that time is picked up by the
-  training session: the chief restores the newest checkpoint).
+  for it forever); if it stays away for the cluster's ps_timeout_secs, the process
+  exits with EXIT_LOST_SERVER (a parameter server restarted within that time is picked
+  up by the training session: the chief restores the newest checkpoint).
   Use as a context manager around the training.
   """
 
-  def __init__(self, cluster, every=2.0, log=None, exit=os._exit):  # pylint: disable=redefined-builtin
-    self._cluster, self._every, self._exit = cluster, every, exit
+  def __init__(self, cluster, every=2.0, log=None, stop_process=os._exit):
+    self._cluster, self._every, self._exit = cluster, every, stop_process
     self._log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     self._stop = threading.Event()
     self._thread = threading.Thread(target=self._run, name='ServerWatch', daemon=True)

@@ -180,7 +180,8 @@ def _listener(port=0):
 def _watch(host, timeout):
   lines, exits = [], []
   c = cluster.parse([host], ['127.0.0.1:1'], 'worker', 0, ps_timeout_secs=timeout)
-  return cluster.ServerWatch(c, every=0.05, log=lines.append, exit=exits.append), lines, exits
+  watch = cluster.ServerWatch(c, every=0.05, log=lines.append, stop_process=exits.append)
+  return watch, lines, exits
 
 
 def test_server_watch_reports_a_lost_parameter_server_and_exits():
