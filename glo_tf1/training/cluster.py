@@ -244,17 +244,18 @@ def _read_description(cluster, task, deadline):
         with tf.Session('grpc://' + cluster.ps_hosts[task],
                         config=_probe_config(task, min(left, 30))) as sess:
           return sess.run(value).decode('utf-8')
-      except (tf.errors.FailedPreconditionError, tf.errors.NotFoundError):
-        pass  # a parameter server that is starting: not published yet
+      except (tf.errors.FailedPreconditionError, tf.errors.NotFoundError,
+              tf.errors.UnavailableError, tf.errors.DeadlineExceededError):
+        pass  # a parameter server that is starting (not published yet) or busy
       except tf.errors.OpError as e:
         raise ClusterError('the server at %s is not parameter server %d of this cluster '
                            '(%s); every process of a run must be given the same host '
                            'lists' % (cluster.ps_hosts[task], task,
                                       e.message.splitlines()[0])) from None
       if time.time() > deadline:
-        raise ClusterError('the server at %s published no cluster description within %gs: '
-                           'is it a glo-train --job_name ps of this version?'
-                           % (cluster.ps_hosts[task], cluster.ps_timeout_secs))
+        raise ClusterError('the server at %s gave no cluster description within %gs '
+                           '(--ps_timeout_secs): is it a glo-train parameter server of '
+                           'this version?' % (cluster.ps_hosts[task], cluster.ps_timeout_secs))
       time.sleep(0.5)
 
 

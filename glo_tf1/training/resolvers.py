@@ -96,7 +96,8 @@ def from_tf_config(text):
     raise ClusterError('TF_CONFIG cluster: needs a "chief" or a "worker" job')
   if not jobs.get('ps'):
     raise ClusterError('TF_CONFIG cluster: needs a "ps" job (glo-train\'s cluster keeps its '
-                       'variables on parameter servers); for one process unset TF_CONFIG')
+                       'variables on parameter servers); for one process, unset TF_CONFIG or '
+                       'pass --cluster flags')
   if not isinstance(task, dict):
     raise ClusterError('TF_CONFIG has no "task" object ({"type": ..., "index": ...})')
   kind, index = task.get('type'), task.get('index', 0)
