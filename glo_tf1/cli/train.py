@@ -8,6 +8,7 @@ checkpoint and exits with status 0; one trainer at a time writes to RUN (RUN/loc
 setting of the preset can be overridden by the flag of the same name (README.md,
 "Presets"); a resumed run refuses flags that would change its model.
 """
+import os
 import sys
 
 from absl import flags
@@ -35,7 +36,16 @@ _define.bool('allow_changed_data', False, 'Resume although files were added, rem
              'codes (the checkpoint is rewritten).')
 _define.string('cache_dir', None, 'Folder of the --input_cache=auto file (default '
                'RUN/input_cache); one beside the data can be shared by runs.')
-# A cluster (docs/scaling.md). All unset: one process.
+# A cluster (docs/scaling.md). All unset (and no TF_CONFIG): one process.
+_define.enum('cluster', 'auto', ['auto', 'flags', 'tf_config', 'slurm'], 'Where this '
+             'process learns its place in a cluster: the host flags below, the TF_CONFIG '
+             'variable (Kubeflow TFJob, Vertex AI, SageMaker), or Slurm\'s srun variables; '
+             'auto: TF_CONFIG when it is set, else the flags.')
+_define.integer('num_ps', 1, 'Parameter servers under --cluster slurm: the first ranks.')
+_define.integer('cluster_port', 2222, 'Under --cluster slurm: task k of a node listens on '
+                'this port + k.')
+_define.float('ps_timeout_secs', 120, 'A worker waits this long for a parameter server '
+              'that does not answer (at start, or lost while training), then stops.')
 _define.list('ps_hosts', None, 'Parameter servers, host:port,...')
 _define.list('worker_hosts', None, 'Workers, host:port,...; worker 0 is the chief.')
 _define.enum('job_name', None, ['ps', 'worker'], 'Role of this process in the cluster.')
@@ -75,10 +85,12 @@ EXIT_STATUS = {'done': 0, 'nonfinite': common.EXIT_NONFINITE,
 
 
 def main(fv):
-  from glo_tf1.training import cluster as cluster_lib  # pylint: disable=import-outside-toplevel
   from glo_tf1.training import launch  # pylint: disable=import-outside-toplevel
-  cluster = cluster_lib.parse(fv.ps_hosts, fv.worker_hosts, fv.job_name, fv.task_index,
-                              fv.sync_replicas, fv.codes_shards)
+  from glo_tf1.training import resolvers  # pylint: disable=import-outside-toplevel
+  cluster = resolvers.resolve(fv.cluster, os.environ, fv.ps_hosts, fv.worker_hosts,
+                              fv.job_name, fv.task_index, fv.sync_replicas, fv.codes_shards,
+                              num_ps=fv.num_ps, port=fv.cluster_port,
+                              ps_timeout_secs=fv.ps_timeout_secs)
   options = prepare_options(fv)
   del options['chief']  # launch.run knows it from the cluster
   outcome = launch.run(cluster=cluster, cache_dir=fv.cache_dir, **options)

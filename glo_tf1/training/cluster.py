@@ -18,9 +18,22 @@ parameter servers and compute stays on the worker (its towers, see towers.py).
   (a sharded Saver: each parameter server writes its own variables, so the run directory
   must be a folder they all share) and summaries; the others wait until the variables
   are ready (MonitoredTrainingSession), and all start stepping together (StartBarrierHook).
+* Every parameter server publishes the cluster it was started with (a variable on
+  itself); every worker reads it from each parameter server before anything else and
+  stops on a difference (`check_same_cluster`), so processes given different host lists
+  never wait on each other. While a worker runs, `ServerWatch` says so at once when a
+  parameter server stops answering, and stops the worker when it stays away.
+* Who can connect: TensorFlow's gRPC server listens on every interface (it binds
+  0.0.0.0 whatever host the cluster names) and has no authentication; `exposure` says
+  what the kernel reports for a server's port (docs/scaling.md, "Who can connect").
 """
 import collections
+import json
+import os
 import signal
+import socket
+import sys
+import threading
 import time
 
 from glo_tf1 import settings
@@ -33,8 +46,17 @@ class ClusterError(settings.UserError):
   """The cluster flags do not describe a usable cluster. The message names the flag."""
 
 
+# How long a worker waits for a parameter server that does not answer (at its start, or
+# lost while training) before it stops; a restarted parameter server within it is fine.
+DEFAULT_PS_TIMEOUT = 120
+# The exit status of a worker that lost a parameter server (cli/common.py's
+# EXIT_TRAINING_FAULT: training stopped on a fault, described).
+EXIT_LOST_SERVER = 4
+
+
 class Cluster(collections.namedtuple(
-    'Cluster', 'ps_hosts worker_hosts job_name task_index sync_replicas codes_shards')):
+    'Cluster', 'ps_hosts worker_hosts job_name task_index sync_replicas codes_shards '
+    'ps_timeout_secs')):
   """One process's view of the cluster (see `parse`)."""
 
   @property
@@ -71,7 +93,7 @@ def _hosts(flag, value):
 
 
 def parse(ps_hosts, worker_hosts, job_name, task_index, sync_replicas=False,
-          codes_shards=None):
+          codes_shards=None, ps_timeout_secs=DEFAULT_PS_TIMEOUT):
   """The Cluster of this process, or None for a single-process run (no cluster flags).
 
   Args:
@@ -80,6 +102,7 @@ def parse(ps_hosts, worker_hosts, job_name, task_index, sync_replicas=False,
     task_index: this process's position in its job's list.
     sync_replicas: synchronous updates (SyncReplicasOptimizer) instead of asynchronous.
     codes_shards: row blocks of the codes table (default: the number of parameter servers).
+    ps_timeout_secs: how long a worker waits for a parameter server that does not answer.
   Raises:
     ClusterError: naming the flag at fault.
   """
@@ -99,7 +122,10 @@ def parse(ps_hosts, worker_hosts, job_name, task_index, sync_replicas=False,
   shards = len(ps) if codes_shards is None else codes_shards
   if not isinstance(shards, int) or shards < 1:
     raise ClusterError('--codes_shards: must be a positive integer, got %r' % (codes_shards,))
-  return Cluster(ps, workers, job_name, task_index, bool(sync_replicas), shards)
+  if not isinstance(ps_timeout_secs, (int, float)) or not ps_timeout_secs > 0:
+    raise ClusterError('--ps_timeout_secs: must be positive, got %r' % (ps_timeout_secs,))
+  return Cluster(ps, workers, job_name, task_index, bool(sync_replicas), shards,
+                 ps_timeout_secs)
 
 
 def check_config(cfg, cluster, num_images):
@@ -125,16 +151,241 @@ def start_server(cluster, config=None):
 
 
 def run_ps(cluster):
-  """A parameter server: holds its variables and serves until killed. Never returns."""
+  """A parameter server: holds its variables and serves until killed. Never returns.
+
+  It takes no GPU (its variables live on its CPU), so it leaves a GPU it shares with a
+  worker alone. A SIGTERM or SIGINT that was ignored when the process started stays
+  ignored: a launcher that sends SIGTERM to every task at once (Slurm's scancel and time
+  limit, a Kubernetes pod's end) then keeps the parameter server serving while the
+  chief saves, until its SIGKILL (reproduce/slurm.sbatch, docs/tfjob.yaml).
+  """
   # A SIGTERM/SIGINT handler written in Python never runs while join() blocks in C++:
   # back to the default actions, so that `kill` (and Ctrl-C) stop a parameter server.
-  signal.signal(signal.SIGTERM, signal.SIG_DFL)
-  signal.signal(signal.SIGINT, signal.SIG_DFL)
-  server = start_server(cluster)
-  print('Parameter server %d of %d listening on %s; serving until killed.'
-        % (cluster.task_index, cluster.num_ps, cluster.ps_hosts[cluster.task_index]),
-        flush=True)
+  for sig in (signal.SIGTERM, signal.SIGINT):
+    if signal.getsignal(sig) is not signal.SIG_IGN:
+      signal.signal(sig, signal.SIG_DFL)
+  server = start_server(cluster, tf.ConfigProto(device_count={'GPU': 0}))
+  publish_description(server, cluster)
+  host = cluster.ps_hosts[cluster.task_index]
+  print('Parameter server %d of %d listening on %s; serving until killed.\nWho can connect: '
+        '%s' % (cluster.task_index, cluster.num_ps, host,
+                exposure(int(host.rpartition(':')[2]))), flush=True)
   server.join()
+
+
+# ----------------------------------------------------------------- the same cluster everywhere
+
+_DESCRIPTION = 'glo_tf1_cluster_description'  # a string variable on each parameter server
+
+
+def describe(cluster):
+  """The host lists every process of one run must share, as canonical JSON."""
+  return json.dumps({'ps': list(cluster.ps_hosts), 'worker': list(cluster.worker_hosts)},
+                    sort_keys=True)
+
+
+def _on_ps(task, initial):
+  with tf.device('/job:ps/task:%d' % task):
+    return tf.Variable(initial, name=_DESCRIPTION, trainable=False, collections=[])
+
+
+def _probe_config(task, timeout_secs):
+  """A session that involves parameter server `task` only, and gives up after a while."""
+  return tf.ConfigProto(device_filters=['/job:ps/task:%d' % task],
+                        operation_timeout_in_ms=int(timeout_secs * 1000))
+
+
+def publish_description(server, cluster):
+  """Stores `describe(cluster)` on this parameter server (it lives as long as the server)."""
+  with tf.Graph().as_default():
+    var = _on_ps(cluster.task_index, describe(cluster))
+    with tf.Session(server.target, config=_probe_config(cluster.task_index, 60)) as sess:
+      sess.run(var.initializer)
+
+
+def _host_port(host):
+  name, _, port = host.rpartition(':')
+  return name.strip('[]'), int(port)
+
+
+def answers(host, timeout=2.0):
+  """Whether something accepts TCP connections at 'host:port'."""
+  try:
+    with socket.create_connection(_host_port(host), timeout=timeout):
+      return True
+  except OSError:
+    return False
+
+
+def _wait_until_answers(cluster, host, deadline, log):
+  said = False
+  while not answers(host):
+    if time.time() > deadline:
+      raise ClusterError('the parameter server at %s (ps task %d) did not answer within '
+                         '%gs (--ps_timeout_secs): is it started, and is this the host list '
+                         'of the run?' % (host, cluster.ps_hosts.index(host),
+                                          cluster.ps_timeout_secs))
+    if not said:
+      log('%s: waiting for the parameter server at %s ...' % (_me(cluster), host))
+      said = True
+    time.sleep(0.5)
+
+
+def _me(cluster):
+  return '%s %d' % (cluster.job_name, cluster.task_index)
+
+
+def _read_description(cluster, task, deadline):
+  with tf.Graph().as_default():
+    value = tf.identity(_on_ps(task, ''))
+    while True:
+      try:
+        left = max(1.0, deadline - time.time())
+        with tf.Session('grpc://' + cluster.ps_hosts[task],
+                        config=_probe_config(task, min(left, 30))) as sess:
+          return sess.run(value).decode('utf-8')
+      except (tf.errors.FailedPreconditionError, tf.errors.NotFoundError,
+              tf.errors.UnavailableError, tf.errors.DeadlineExceededError):
+        pass  # a parameter server that is starting (not published yet) or busy
+      except tf.errors.OpError as e:
+        raise ClusterError('the server at %s is not parameter server %d of this cluster '
+                           '(%s); every process of a run must be given the same host '
+                           'lists' % (cluster.ps_hosts[task], task,
+                                      e.message.splitlines()[0])) from None
+      if time.time() > deadline:
+        raise ClusterError('the server at %s gave no cluster description within %gs '
+                           '(--ps_timeout_secs): is it a glo-train parameter server of '
+                           'this version?' % (cluster.ps_hosts[task], cluster.ps_timeout_secs))
+      time.sleep(0.5)
+
+
+def check_same_cluster(cluster, log=print):
+  """Refuses to go on unless every parameter server was started with this process's
+  host lists (so all processes agree: each worker checks each parameter server).
+
+  Waits up to the cluster's ps_timeout_secs for a parameter server not up yet.
+  Raises:
+    ClusterError: a parameter server does not answer, or lists other hosts (both lists
+      shown, the parameter server's -> this process's).
+  """
+  mine = describe(cluster)
+  deadline = time.time() + cluster.ps_timeout_secs
+  for task, host in enumerate(cluster.ps_hosts):
+    _wait_until_answers(cluster, host, deadline, log)
+    theirs = _read_description(cluster, task, deadline)
+    if theirs != mine:
+      a, b = json.loads(theirs), json.loads(mine)
+      raise ClusterError(
+          'this %s was given another cluster than the parameter server at %s was '
+          'started with; every process of a run must be given the same host lists '
+          '(docs/scaling.md):\n%s' % (_me(cluster), host, '\n'.join(
+              '  %s hosts: %s -> %s' % (job, ','.join(a.get(job, [])), ','.join(b[job]))
+              for job in ('ps', 'worker') if a.get(job) != b[job])))
+
+
+class ServerWatch:
+  """Watches the parameter servers from a worker: a TCP connect to each every `every`
+  seconds (cheap: no RPC, nothing sent). One that stops answering is reported at once
+  (TensorFlow's own messages are hidden by our log level, and its session would wait
+  for it forever); if it stays away for the cluster's ps_timeout_secs, the process
+  exits with EXIT_LOST_SERVER (a parameter server restarted within that time is picked
+  up by the training session: the chief restores the newest checkpoint).
+  Use as a context manager around the training.
+  """
+
+  def __init__(self, cluster, every=2.0, log=None, stop_process=os._exit):
+    self._cluster, self._every, self._exit = cluster, every, stop_process
+    self._log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._run, name='ServerWatch', daemon=True)
+
+  def __enter__(self):
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    self._thread.join()
+
+  def _run(self):
+    lost = {}  # host -> when it stopped answering
+    while not self._stop.wait(self._every):
+      for host in self._cluster.ps_hosts:
+        if answers(host, timeout=self._every):
+          if lost.pop(host, None) is not None:
+            self._log('%s: the parameter server at %s answers again'
+                      % (_me(self._cluster), host))
+          continue
+        if self._stop.is_set():
+          return
+        timeout = self._cluster.ps_timeout_secs
+        if host not in lost:
+          lost[host] = time.time()
+          self._log('%s: lost the parameter server at %s (it does not answer); waiting up '
+                    'to %gs (--ps_timeout_secs) for it to come back'
+                    % (_me(self._cluster), host, timeout))
+        elif time.time() - lost[host] >= timeout:
+          self._log('%s: the parameter server at %s did not come back within %gs; '
+                    'stopping (exit %d). Restart it, then the workers: the chief resumes '
+                    'from the newest checkpoint.'
+                    % (_me(self._cluster), host, timeout, EXIT_LOST_SERVER))
+          self._exit(EXIT_LOST_SERVER)
+          return
+
+
+# ----------------------------------------------------------------------------- who can connect
+
+def listening_addresses(port):
+  """The local addresses of the TCP sockets listening on `port` in this network
+  namespace, as Linux reports them (/proc/net/tcp and tcp6): '0.0.0.0' or '::' is every
+  interface. None where /proc/net cannot be read (not Linux)."""
+  found = []
+  for name, family in (('tcp', socket.AF_INET), ('tcp6', socket.AF_INET6)):
+    try:
+      with open('/proc/net/' + name) as f:
+        rows = f.read().splitlines()[1:]
+    except OSError:
+      return None
+    for row in rows:
+      fields = row.split()
+      address, _, hexport = fields[1].partition(':')
+      if fields[3] == '0A' and int(hexport, 16) == port:  # 0A: TCP_LISTEN
+        raw = b''.join(bytes.fromhex(address[i:i + 8])[::-1]
+                       for i in range(0, len(address), 8))
+        found.append(socket.inet_ntop(family, raw))
+  return found
+
+
+def network_interfaces():
+  """The network interfaces of this namespace (/proc/net/dev), or None."""
+  try:
+    with open('/proc/net/dev') as f:
+      return [line.split(':')[0].strip() for line in f.read().splitlines()[2:]]
+  except OSError:
+    return None
+
+
+def exposure(port):
+  """One sentence on who can connect to this process's server on `port`, measured."""
+  bound = listening_addresses(port)
+  interfaces = network_interfaces()
+  tail = ('TensorFlow\'s gRPC server has no authentication: whoever connects can read and '
+          'change the model and run any graph, files included, as this user '
+          '(docs/scaling.md, "Who can connect").')
+  if not bound:
+    return ('TensorFlow binds every interface (0.0.0.0:%d); any host that reaches this '
+            'machine on that port. %s' % (port, tail))
+  loopback = all(a.startswith('127.') or a == '::1' for a in bound)
+  if loopback:
+    who = 'processes on this machine (bound to %s)' % ', '.join(bound)
+  elif interfaces == ['lo']:
+    who = ('only processes in this private network namespace, whose only interface is '
+           'the loopback (bound to %s)' % ', '.join(bound))
+  else:
+    who = ('any process on this machine or on a network that reaches port %d of it (bound '
+           'to every interface: %s; interfaces %s)'
+           % (port, ', '.join(bound), ', '.join(interfaces or ['unknown'])))
+  return '%s. %s' % (who, tail)
 
 
 def device_setter(cluster):

@@ -15,6 +15,7 @@ from glo_tf1 import compat
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
+from glo_tf1.data import files
 from glo_tf1.model import optimizers
 from glo_tf1.training import cluster as cluster_lib
 from glo_tf1.training import faults
@@ -40,17 +41,20 @@ def run(run_dir, data_dir=None, file_list=None, preset=None, overrides=None, clu
   Args:
     run_dir, data_dir, file_list, preset, overrides, skip_data_check, skip_bad_images,
       allow_changed_data, max_pixels: as loop.prepare_run.
-    cluster: a cluster_lib.Cluster (cluster_lib.parse), or None for one process. A
-      parameter server serves here and never returns.
+    cluster: a cluster_lib.Cluster (cluster_lib.parse, resolvers.resolve), or None for
+      one process. A parameter server serves here and never returns. A worker first
+      checks that the parameter servers were given the same cluster, and exits the
+      process (cluster_lib.EXIT_LOST_SERVER) when one of them stays away.
     cache_dir: the --input_cache=auto folder (default RUN/input_cache).
     handle_signals: SIGTERM and SIGHUP act as Ctrl-C (the checkpoint is saved once
-      training runs); False leaves the caller's handlers alone.
+      training runs); False leaves the caller's handlers alone. A parameter server
+      keeps the handlers it started with (cluster.run_ps).
   Raises:
     settings.UserError: a setting, the data or the run directory is not usable (the
       message names the flag or file); nothing was trained.
   """
   previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
-  if handle_signals:
+  if handle_signals and not (cluster is not None and cluster.job_name == 'ps'):
     for sig in previous:
       signal.signal(sig, _interrupt)
   try:
@@ -70,8 +74,12 @@ def _run(run_dir, data_dir, file_list, preset, overrides, cluster, skip_data_che
     chief = cluster is None or cluster.is_chief
     if not run_dir:
       raise settings.ConfigError('--run_dir is required')
-    # One writer per run directory: the chief holds RUN/lock until it exits.
-    with rundir.exclusive(run_dir) if chief else contextlib.nullcontext():
+    if cluster is not None:  # before anything else: the same cluster as the servers'
+      cluster_lib.check_same_cluster(cluster)
+    # One writer per run directory: the chief holds RUN/lock until it exits. A worker
+    # stops when a parameter server stays away (ServerWatch).
+    with rundir.exclusive(run_dir) if chief else contextlib.nullcontext(), \
+        cluster_lib.ServerWatch(cluster) if cluster else contextlib.nullcontext():
       cfg, paths, _ = loop.prepare_run(
           run_dir, data_dir, file_list, preset, overrides, chief=chief,
           skip_data_check=skip_data_check, skip_bad_images=skip_bad_images,
@@ -84,7 +92,10 @@ def _run(run_dir, data_dir, file_list, preset, overrides, cluster, skip_data_che
                 'order, so reruns are not bit for bit (docs/gpus.md).', flush=True)
       if cfg['deterministic']:
         compat.enable_op_determinism(optimizers.unique_scatter_rows(cfg))
-      step = loop.train(cfg, paths, run_dir, cluster, cache_dir)
+      # A non-chief worker's images are compared with the chief's once it is ready.
+      manifest = None if chief else files.build_manifest(
+          data_dir, [os.path.relpath(p, os.path.abspath(data_dir)) for p in paths])
+      step = loop.train(cfg, paths, run_dir, cluster, cache_dir, worker_manifest=manifest)
   except tf.train.NanLossDuringTrainingError as e:
     return Outcome('nonfinite', None, '%s; training stopped. Nothing was saved after the '
                    'fault; the newest checkpoint is %s.'

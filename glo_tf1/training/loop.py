@@ -46,8 +46,8 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
     data_dir, file_list: the training images (files.list_images).
     preset: a preset name for a new run (default blog; a resumed run keeps its own).
     overrides: {setting: value} given by the user.
-    chief: False for a cluster's non-chief worker, which writes nothing and checks
-      nothing but the manifest, if the chief's run directory is visible.
+    chief: False for a cluster's non-chief worker, which writes and checks nothing here
+      (`train` compares its images with the chief's).
     skip_data_check, skip_bad_images, allow_changed_data: see cli/train.py's flags.
     max_pixels: the data check's limit (--max_megapixels).
   `num_gpus: auto` (and 0) is resolved here, so config.json records the towers used; a
@@ -68,10 +68,7 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   if len(names) < cfg['batch_size']:
     print('note: %d images, fewer than a batch of %d; images repeat within a batch'
           % (len(names), cfg['batch_size']))
-  if not chief:
-    manifest_path = os.path.join(run_dir, files.MANIFEST_NAME)
-    if os.path.exists(manifest_path):
-      rundir.check_manifest(run_dir, files.build_manifest(data_dir, names))
+  if not chief:  # its images are compared with the chief's in `train`
     return cfg, [os.path.abspath(os.path.join(data_dir, n)) for n in names], resumed
   rundir.make_writable_dir(run_dir)
   remap.finish_pending(run_dir)  # a changed-data rewrite that a crash interrupted
@@ -190,11 +187,13 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   return model, scaffold, hooks, progress
 
 
-def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
+def train(cfg, paths, run_dir, cluster=None, cache_dir=None, worker_manifest=None):
   """Builds the graph and runs MonitoredTrainingSession; returns the last global step.
 
   On a `cluster`, this process is one worker: it starts its server and trains against
-  the parameter servers; the chief (worker 0) initialises, restores and saves.
+  the parameter servers; the chief (worker 0) initialises, restores and saves. A
+  non-chief worker's `worker_manifest` (files.build_manifest of its images) is compared
+  with the chief's RUN/manifest.tsv once the chief is ready, before its first step.
   With `input_cache: auto`, the decoded-image cache in `cache_dir` (default
   RUN/input_cache) is checked, (re)built if needed, and read instead of the files.
   """
@@ -235,6 +234,8 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None):
           config=config) if chief else cluster_lib.worker_session(scaffold, master, config,
                                                                   hooks)
       with session as sess:
+        if worker_manifest is not None:  # the chief is ready: its manifest is written
+          rundir.check_same_images(run_dir, worker_manifest)
         start = sess.run_step_fn(
             lambda step_context: step_context.session.run(model['global_step']))
         if cfg['num_steps'] and start >= cfg['num_steps']:

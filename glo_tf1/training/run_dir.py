@@ -114,6 +114,27 @@ def check_manifest(run_dir, manifest):
         % (path, len(saved), len(manifest), '\n  '.join(diffs)))
 
 
+def check_same_images(run_dir, manifest):
+  """Refuses a cluster worker whose images differ from the chief's: same names with
+  other contents would train the chief's codes against the wrong images.
+
+  Raises:
+    RunDirError: RUN/manifest.tsv is not visible here (the run directory is not shared)
+      or differs from `manifest` (the chief's -> this worker's).
+  """
+  path = os.path.join(run_dir, files.MANIFEST_NAME)
+  if not os.path.exists(path):
+    raise RunDirError('%s: not found, though the chief has written it: --run_dir must be '
+                      'one folder that every worker shares (docs/scaling.md)' % path)
+  saved = files.read_manifest(path)
+  diffs = files.manifest_differences(saved, manifest)
+  if diffs:
+    raise RunDirError('--data_dir: this worker\'s images differ from the chief\'s (%s: %d '
+                      'files, here %d); every worker needs the same files. First '
+                      'differences (the chief\'s -> this worker\'s):\n  %s'
+                      % (path, len(saved), len(manifest), '\n  '.join(diffs)))
+
+
 def git_commit():
   here = os.path.dirname(os.path.abspath(__file__))
   try:

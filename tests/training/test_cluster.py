@@ -7,6 +7,8 @@ import re
 import signal
 import socket
 import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -261,22 +263,27 @@ def _processes_naming(text):
   return pids
 
 
-def _run_script(env, timeout):
-  """Runs reproduce/cluster_local.sh in its own process group, which is killed whatever
-  happens, so no parameter server or worker outlives the test."""
-  proc = subprocess.Popen(['bash', os.path.join(ROOT, 'reproduce', 'cluster_local.sh')],
+def _start_script(env):
+  """reproduce/cluster_local.sh in its own process group."""
+  return subprocess.Popen(['bash', os.path.join(ROOT, 'reproduce', 'cluster_local.sh')],
                           cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
-  try:
-    out, _ = proc.communicate(timeout=timeout)
-    return proc.returncode, out
-  finally:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-      try:
-        os.killpg(proc.pid, sig)
-      except ProcessLookupError:
-        break
-    proc.wait()
+
+
+def _kill_leftovers(proc, marker):
+  """Kills the script's group and any process naming `marker` (its servers run in
+  sessions of their own), so that nothing outlives the test whatever happens."""
+  for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+      os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+      break
+  for pid in _processes_naming(marker):
+    try:
+      os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+  proc.wait()
 
 
 @pytest.mark.e2e
@@ -286,6 +293,10 @@ def test_loopback_cluster_continues_a_single_process_run_and_back(tmp_path):
   16 images, 2 workers, batch 8, --deterministic (FIFO batches): every step of a worker
   trains exactly its 8-image share, so once both workers have stepped every row of the
   table was trained and must have changed. The codes are in 3 blocks on the cluster.
+  The cluster is ended by SIGTERM to the script, past step 60: it stops worker 1, then
+  the chief, whose final save must hold every step of both (the parameter server stops
+  last), then the parameter server. While it runs, an unrelated process (this test)
+  must not reach the parameter server when the script could isolate it.
   """
   data, run = str(tmp_path / 'data'), str(tmp_path / 'run')
   write_index_images(data, 16, size=16)
@@ -298,24 +309,47 @@ def test_loopback_cluster_continues_a_single_process_run_and_back(tmp_path):
     assert json.load(f)['num_gpus'] == max(1, devices.visible_gpus())
   codes0 = tf.train.load_variable(first, 'codes')
 
-  steps = 60
-  rc, out = _run_script({
-      'CLUSTER_DATA_DIR': data, 'CLUSTER_RUN_DIR': run, 'CLUSTER_STEPS': str(steps),
+  proc = _start_script({
+      'CLUSTER_DATA_DIR': data, 'CLUSTER_RUN_DIR': run, 'CLUSTER_STEPS': '100000',
       'CLUSTER_FLAGS': ' '.join(tiny[1:] + ['--codes_shards=3', '--skip_data_check']),
-      'CLUSTER_GRACE': '30'}, timeout=420)
-  assert rc == 0, out
-  ports = [int(p) for p in re.search(r'Cluster: ps 127\.0\.0\.1:(\d+), workers '
-                                     r'127\.0\.0\.1:(\d+) \(chief\), 127\.0\.0\.1:(\d+)',
-                                     out).groups()]
+      'CLUSTER_GRACE': '30'})
+  lines, ports = [], []
+  try:
+    for line in proc.stdout:
+      lines.append(line)
+      if line.startswith('Cluster: '):
+        break
+    ports = [int(p) for p in re.search(r'Cluster: ps 127\.0\.0\.1:(\d+), workers '
+                                       r'127\.0\.0\.1:(\d+) \(chief\), 127\.0\.0\.1:(\d+)',
+                                       ''.join(lines)).groups()]
+    chief_log = os.path.join(run, 'cluster_logs', 'worker0.log')
+    _wait_for(chief_log, r'step ([6-9]\d|\d{3,})/100000', 240, [proc])
+    isolated = 'Who can connect: only the processes of this script' in ''.join(lines)
+    if isolated:  # the hostile test: from outside, nothing to connect to
+      assert _nobody_listens(ports[0]), 'the parameter server is reachable from outside'
+      assert cluster.listening_addresses(ports[0]) == []
+    else:
+      assert 'Who can connect: anyone who reaches this machine' in ''.join(lines)
+    proc.send_signal(signal.SIGTERM)
+    out = ''.join(lines) + proc.communicate(timeout=180)[0]
+    rc = proc.returncode
+  finally:
+    _kill_leftovers(proc, '127.0.0.1:%d' % ports[0] if ports else run)
+  assert rc == 143, out
   assert all(_nobody_listens(p) for p in ports), 'a cluster process outlived the script'
   assert not _processes_naming(run), 'a cluster process outlived the script'
+  logs = ''
+  for name in ('worker0', 'worker1', 'ps0'):
+    with open(os.path.join(run, 'cluster_logs', name + '.log')) as f:
+      logs += f.read()
   ran = {int(t): (int(k), int(g)) for t, k, g in
-         re.findall(r'Worker (\d) ran (\d+) steps; global step (\d+)\.', out)}
-  assert sorted(ran) == [0, 1], out
-  assert ran[0][0] > 0 and ran[1][0] > 0, out
+         re.findall(r'Worker (\d) ran (\d+) steps; global step (\d+)\.', logs)}
+  assert sorted(ran) == [0, 1], logs
+  assert ran[0][0] > 0 and ran[1][0] > 0, logs
+  saved = int(re.search(r'Interrupted at step (\d+); checkpoint saved', logs).group(1))
   final = tf.train.latest_checkpoint(run)
   last = int(final.rsplit('-', 1)[1])
-  assert last >= steps
+  assert last == saved >= 60  # the chief's final save, made before the ps stopped
   assert last == 2 + ran[0][0] + ran[1][0]  # asynchronous: each worker step is one update
   assert 'Checkpoint: %s' % final in out
   codes1 = tf.train.load_variable(final, 'codes')
@@ -331,3 +365,135 @@ def test_loopback_cluster_continues_a_single_process_run_and_back(tmp_path):
   codes2 = tf.train.load_variable(resumed, 'codes')
   changed = np.abs(codes2 - codes1).max(axis=1) > 0
   assert changed.sum() == 8  # one batch of 8 rows moved; the others came through intact
+
+
+def _free_ports(n):
+  """A base port with n consecutive free loopback ports above it (checked by binding)."""
+  for base in range(20000 + os.getpid() % 20000, 60000, 97):
+    socks = []
+    try:
+      for k in range(n):
+        s = socket.socket()
+        socks.append(s)
+        s.bind(('127.0.0.1', base + k))
+      return base
+    except OSError:
+      continue
+    finally:
+      for s in socks:
+        s.close()
+  raise AssertionError('no free ports')
+
+
+def _ignore_sigterm():
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _start(log, args, env, preexec_fn=None):
+  """glo-train as its own process group, output in `log`."""
+  full = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+  for name in ('TF_CONFIG', 'SLURM_PROCID', 'SLURMD_NODENAME', 'SLURM_LOCALID'):
+    full.pop(name, None)
+  full.update(env)
+  with open(log, 'w') as out:
+    return subprocess.Popen([sys.executable, '-m', 'glo_tf1.cli.train'] + args, cwd=ROOT,
+                            env=full, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True, preexec_fn=preexec_fn)
+
+
+def _wait_for(path, pattern, timeout, procs=()):
+  deadline, text = time.time() + timeout, ''
+  while time.time() < deadline:
+    if os.path.exists(path):
+      with open(path) as f:
+        text = f.read()
+    if re.search(pattern, text):
+      return text
+    if any(p.poll() is not None for p in procs):
+      break
+    time.sleep(0.5)
+  raise AssertionError('%r not in %s:\n%s' % (pattern, path, text))
+
+
+@pytest.mark.e2e
+def test_tf_config_and_slurm_launch_one_cluster_and_its_failures_are_named(tmp_path):
+  """One loopback cluster started through every launcher: the parameter server and
+  worker 1 from faked Slurm variables (4 tasks on one node), the chief from TF_CONFIG
+  (a "chief" job), worker 2 from the host flags. Their descriptions must agree (each
+  worker compares with the parameter server's), so the run training shows the three
+  resolvers give one cluster. Then what must be refused by name: another host list
+  (in-process, against the live parameter server), a worker whose --data_dir holds
+  other images under the same names, and a kill -9'd parameter server, after which the
+  workers say so and exit 4 instead of waiting forever (a SIGTERM it was started to
+  ignore, before, changes nothing). The server's exposure is read
+  from /proc/net while it runs."""
+  data, other, run = (str(tmp_path / n) for n in ('data', 'other', 'run'))
+  write_index_images(data, 16, size=16)
+  write_index_images(other, 16, size=18)  # same names, other contents
+  base = _free_ports(4)
+  hosts = ['127.0.0.1:%d' % (base + k) for k in range(4)]
+  slurm = {'SLURM_STEP_NUM_TASKS': '4', 'SLURM_STEP_NODELIST': '127.0.0.1',
+           'SLURM_STEP_TASKS_PER_NODE': '4'}
+  slurm_flags = ['--cluster=slurm', '--cluster_port=%d' % base]
+  tf_config = json.dumps({'cluster': {'chief': hosts[1:2], 'worker': hosts[2:],
+                                      'ps': hosts[:1]}, 'task': {'type': 'chief', 'index': 0}})
+  train = ['--run_dir', run, '--num_steps=100000', '--skip_data_check',
+           '--ps_timeout_secs=3'] + TINY
+  logs = {n: str(tmp_path / ('%s.log' % n)) for n in ('ps', 'chief', 'w1', 'w2')}
+  procs = {}
+  try:
+    # Started with SIGTERM ignored, as slurm.sbatch and tfjob.yaml start it: it keeps
+    # serving through the SIGTERM a launcher sends every task at once.
+    procs['ps'] = _start(logs['ps'], slurm_flags, dict(slurm, SLURM_PROCID='0'),
+                         preexec_fn=_ignore_sigterm)
+    procs['chief'] = _start(logs['chief'], ['--data_dir', data] + train,
+                            {'TF_CONFIG': tf_config})
+    procs['w1'] = _start(logs['w1'], slurm_flags + ['--data_dir', data] + train,
+                         dict(slurm, SLURM_PROCID='2', SLURMD_NODENAME='127.0.0.1',
+                              SLURM_LOCALID='2'))
+    procs['w2'] = _start(logs['w2'], ['--ps_hosts', hosts[0], '--worker_hosts',
+                                      ','.join(hosts[1:]), '--job_name=worker',
+                                      '--task_index=2', '--data_dir', other] + train, {})
+    ps_line = _wait_for(logs['ps'], r'Who can connect: .*\n', 120, [procs['ps']])
+    # Exposure, measured: TensorFlow bound the server to every interface, not 127.0.0.1.
+    bound = cluster.listening_addresses(base)
+    assert bound and set(bound) <= {'0.0.0.0', '::'}, bound
+    assert 'bound to every interface: %s' % ', '.join(bound) in ps_line, ps_line
+    assert 'no authentication' in ps_line
+
+    # Another host list is refused against the live parameter server, both lists shown.
+    wrong = cluster.parse(hosts[:1], hosts[1:3], 'worker', 1, ps_timeout_secs=20)
+    with pytest.raises(cluster.ClusterError, match=re.escape(
+        'worker hosts: %s -> %s' % (','.join(hosts[1:]), ','.join(hosts[1:3])))):
+      cluster.check_same_cluster(wrong, log=lambda _: None)
+    cluster.check_same_cluster(cluster.parse(hosts[:1], hosts[1:], 'worker', 1,
+                                             ps_timeout_secs=20), log=lambda _: None)
+
+    # Worker 2's images are refused once the chief is ready (exit 2, no traceback).
+    assert procs['w2'].wait(timeout=180) == 2
+    with open(logs['w2']) as f:
+      text = f.read()
+    assert 'error: --data_dir: this worker\'s images differ from the chief\'s' in text, text
+    assert 'modified: img_00000.png (size ' in text and 'Traceback' not in text, text
+    # The chief (TF_CONFIG) and worker 1 (Slurm) train together.
+    _wait_for(logs['chief'], r'step ([3-9]\d|\d{3,})/100000', 180, [procs['chief']])
+    _wait_for(logs['w1'], r'step \d+/100000', 60, [procs['w1']])
+
+    procs['ps'].send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert procs['ps'].poll() is None and cluster.answers(hosts[0])
+    procs['ps'].kill()  # kill -9: the workers must say so and stop
+    for name in ('chief', 'w1'):
+      assert procs[name].wait(timeout=60) == cluster.EXIT_LOST_SERVER, name
+      with open(logs[name]) as f:
+        text = f.read()
+      assert 'lost the parameter server at %s' % hosts[0] in text, text
+      assert 'did not come back within 3s; stopping (exit 4)' in text, text
+  finally:
+    for proc in procs.values():
+      try:
+        os.killpg(proc.pid, signal.SIGKILL)
+      except ProcessLookupError:
+        pass
+      proc.wait()
+  assert all(_nobody_listens(base + k) for k in range(4))
