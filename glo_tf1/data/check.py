@@ -102,6 +102,7 @@ def _jpeg_problem(data, whole, tail, size, info):
         return None if not whole else 'truncated JPEG: the file ends inside its frame header'
       precision, height, width, components = struct.unpack('>BHHB', data[pos + 4:pos + 10])
       info['pixels'] = (width, height)
+      info['gray'] = components == 1
       if marker in _LOSSLESS_SOF:
         return 'lossless JPEG (SOF%d): TensorFlow cannot decode it' % (marker - 0xC0)
       if precision != 8:
@@ -127,6 +128,7 @@ def _png_problem(data, whole, tail, size, info):
     return 'corrupt PNG: no IHDR header chunk'
   width, height, depth, colour = struct.unpack('>IIBB', data[16:26])
   info['pixels'] = (width, height)
+  info['gray'] = colour in (0, 4)  # grayscale, grayscale with alpha
   if colour not in _PNG_DEPTHS or depth not in _PNG_DEPTHS[colour]:
     return 'corrupt PNG: bit depth %d with colour type %d' % (depth, colour)
   if not width or not height:
@@ -250,15 +252,17 @@ NOTE = 'note: '  # a finding that does not make a file bad (e.g. an EXIF orienta
 DEFAULT_MAX_PIXELS = 50 * 10 ** 6
 
 
-def header_problem(path, max_pixels=DEFAULT_MAX_PIXELS):
+def header_problem(path, max_pixels=DEFAULT_MAX_PIXELS, info=None):
   """'' if the headers of `path` are those of an image the pipeline reads as it should,
   else the reason it is bad (a short sentence), or a NOTE ('note: ...') for a good image
   the pipeline reads otherwise than a viewer shows it (an EXIF orientation).
 
   Only regular files are opened for reading (a FIFO would block); an image of more than
-  `max_pixels` pixels (None: no limit) is bad before anything decodes it.
+  `max_pixels` pixels (None: no limit) is bad before anything decodes it. `info`, a dict,
+  receives what the headers say: 'pixels' (width, height) and, for JPEG and PNG, 'gray'
+  (one colour channel).
   """
-  info = {}
+  info = {} if info is None else info
   try:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without blocking
     with os.fdopen(fd, 'rb') as f:
@@ -328,22 +332,27 @@ def decode_problem(path):
   return None
 
 
-def full_problem(path, max_pixels=DEFAULT_MAX_PIXELS):
+def full_problem(path, max_pixels=DEFAULT_MAX_PIXELS, info=None):
   """header_problem, then a full decode with Pillow (catches corrupt pixel data)."""
-  problem = header_problem(path, max_pixels)
+  problem = header_problem(path, max_pixels, info)
   if problem and not problem.startswith(NOTE):
     return problem
   return decode_problem(path) or problem
 
 
 def _check_chunk(args):
+  """[(problem, gray: True, False or None when the headers do not say)] of each path."""
   paths, decode, max_pixels = args
   fn = full_problem if decode else header_problem
-  return [fn(p, max_pixels) for p in paths]
+  out = []
+  for p in paths:
+    info = {}
+    out.append((fn(p, max_pixels, info), info.get('gray')))
+  return out
 
 
 def check_files(data_dir, names, decode=False, num_workers=0, progress=True,
-                max_pixels=DEFAULT_MAX_PIXELS, notes=None):
+                max_pixels=DEFAULT_MAX_PIXELS, notes=None, gray=None):
   """[(name, reason)] for every bad file of `names` (relative to data_dir), in list order.
 
   Args:
@@ -356,17 +365,22 @@ def check_files(data_dir, names, decode=False, num_workers=0, progress=True,
     max_pixels: larger images are bad (None: no limit).
     notes: a list to append (name, note) to for good images with a note (an EXIF
       orientation the pipeline does not apply).
+    gray: a list to append, for each name, whether its headers say grayscale (JPEG with
+      one component, PNG colour type 0 or 4), colour (False), or nothing (None: BMP, GIF).
   """
   paths = [os.path.join(data_dir, n) for n in names]
   chunks = [(paths[i:i + _CHUNK], decode, max_pixels) for i in range(0, len(paths), _CHUNK)]
-  problems = []
   report = progress_lib.Progress('  checked', len(paths), 'files', every_secs=5,
                                  log=print if progress and len(paths) >= 20000 else
                                  lambda line: None)
   with concurrent.futures.ThreadPoolExecutor(num_workers or _THREADS) as pool:
+    results = []
     for result in pool.map(_check_chunk, chunks):
-      problems.extend(result)
-      report.update(len(problems))
+      results.extend(result)
+      report.update(len(results))
+  problems = [p for p, _ in results]
+  if gray is not None:
+    gray.extend(g for _, g in results)
   if notes is not None:
     notes.extend((n, p[len(NOTE):]) for n, p in zip(names, problems)
                  if p and p.startswith(NOTE))
@@ -421,8 +435,23 @@ def read_skipped(run_dir):
   return [row[0] for row in _read_skipped_rows(os.path.join(run_dir, SKIPPED_NAME))]
 
 
+def colour_summary(gray, channels=None):
+  """What the headers said about colour, for the check's line: 'N grayscale, M colour'
+  (and K not said: BMP, GIF), with a note when --channels does not fit the images."""
+  counts = [sum(1 for g in gray if g is v) for v in (True, False, None)]
+  text = '%d grayscale, %d colour' % tuple(counts[:2])
+  if counts[2]:
+    text += ', %d not said in the headers (BMP, GIF)' % counts[2]
+  if channels == 3 and counts[0] and not counts[1]:
+    text += ('; every one with a colour header is grayscale: --channels 1 trains them on '
+             'one channel (docs/benchmarks.md)')
+  elif channels == 1 and counts[1]:
+    text += '; --channels 1 trains the colour images as their luma'
+  return text
+
+
 def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None,
-                       max_pixels=DEFAULT_MAX_PIXELS):
+                       max_pixels=DEFAULT_MAX_PIXELS, channels=None):
   """The check at the start of a new run; returns the names to train on.
 
   Args:
@@ -431,6 +460,7 @@ def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None,
     skip_bad: drop bad files instead of stopping.
     only: check only these names (the files new since the run started).
     max_pixels: larger images are bad (--max_megapixels).
+    channels: the run's --channels, for the note on grayscale and colour images.
   Raises:
     files.DataError: listing every bad file, unless `skip_bad`; then the bad files are
       dropped, added to RUN/skipped_images.tsv, and the rest is returned.
@@ -442,10 +472,10 @@ def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None,
     return names
   print('Checking %d images (headers; glo-check-data --decode decodes '
         'every pixel)...' % len(todo), flush=True)
-  notes = []
-  bad = check_files(data_dir, todo, max_pixels=max_pixels, notes=notes)
-  print('  %d images checked in %.1f s, %d bad.' % (len(todo), time.time() - start,
-                                                     len(bad)), flush=True)
+  notes, gray = [], []
+  bad = check_files(data_dir, todo, max_pixels=max_pixels, notes=notes, gray=gray)
+  print('  %d images checked in %.1f s, %d bad; %s.' % (
+      len(todo), time.time() - start, len(bad), colour_summary(gray, channels)), flush=True)
   if notes:  # once per run: the check runs at a run's start (and on new files)
     print(format_notes(notes), flush=True)
   if not bad:

@@ -79,11 +79,13 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
     kept = names
     if not os.path.exists(manifest_path):
       kept = data_check.check_for_training(data_dir, names, run_dir,
-                                           skip_bad_images, max_pixels=max_pixels)
+                                           skip_bad_images, max_pixels=max_pixels,
+                                           channels=cfg['channels'])
     elif allow_changed_data:  # check what is new since the run started
       kept = data_check.check_for_training(
           data_dir, names, run_dir, skip_bad_images, max_pixels=max_pixels,
-          only=remap.changed_names(files.read_manifest(manifest_path), manifest))
+          only=remap.changed_names(files.read_manifest(manifest_path), manifest),
+          channels=cfg['channels'])
     if kept != names:  # --skip_bad_images dropped some
       names, manifest = kept, files.keep_only(manifest, kept)
   if allow_changed_data:

@@ -222,3 +222,25 @@ def test_training_skips_bad_images_and_keeps_them_out_on_resume(tmp_path, flags_
     manifest = files.read_manifest(os.path.join(run, files.MANIFEST_NAME))
     assert [m[1] for m in manifest] == names[:4] + names[5:]
     assert data_check.read_skipped(run) == [names[4]]
+
+
+def test_the_check_says_which_images_are_grayscale_and_whether_channels_fits(zoo):
+  """JPEG components and PNG colour types (an independent reading: PIL's modes) give the
+  grayscale and colour counts; BMP and GIF headers say nothing. --channels 3 on only
+  grayscale files, or --channels 1 on colour ones, gets a note."""
+  folder = zoo[0]
+  good = ['good.jpg', 'good_gray.jpg', 'good.png', 'good_palette.png', 'good_rgba.png',
+          'good.bmp', 'good_still.gif']
+  gray = []
+  assert data_check.check_files(folder, good, gray=gray) == []
+  for name, g in zip(good, gray):
+    if name.endswith(('.bmp', '.gif')):
+      assert g is None, name
+    else:
+      with Image.open(os.path.join(folder, name)) as im:
+        assert g == (im.mode in ('L', 'LA')), (name, im.mode)
+  assert data_check.colour_summary(gray) == '1 grayscale, 4 colour, 2 not said in the ' \
+      'headers (BMP, GIF)'
+  assert 'luma' in data_check.colour_summary(gray, channels=1)
+  assert '--channels 1 trains them' in data_check.colour_summary([True, None], channels=3)
+  assert '--channels' not in data_check.colour_summary([True, False], channels=3)
