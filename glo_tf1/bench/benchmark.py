@@ -61,14 +61,14 @@ FULL = {
     'image_size': 128, 'batch_size': 64, 'decoder_filters': [256, 128, 64, 64, 32],
     'kernel_size': 5, 'latent_dims': 100, 'num_files': 1024, 'file_shape': (218, 178),
     'num_codes': [1000, 100000, 1000000], 'matmul_n': 2048,
-    'warmup': 3, 'repeats': 5, 'steps': 3, 'pipeline_batches': 6,
+    'warmup': 3, 'repeats': 5, 'steps': 3, 'pipeline_batches': 6, 'preset_steps': 10,
     'memory_optimizers': ['adam', 'lazy_adam', 'sgd'],
 }
 QUICK = {
     'image_size': 32, 'batch_size': 16, 'decoder_filters': [64, 32, 16],
     'kernel_size': 5, 'latent_dims': 32, 'num_files': 64, 'file_shape': (54, 44),
     'num_codes': [1000, 100000], 'matmul_n': 256,
-    'warmup': 1, 'repeats': 2, 'steps': 2, 'pipeline_batches': 2,
+    'warmup': 1, 'repeats': 2, 'steps': 2, 'pipeline_batches': 2, 'preset_steps': 1,
     'memory_optimizers': ['lazy_adam'], 'placement_codes': 1000,
 }
 CODES_OPTIMIZERS = ('adam', 'lazy_adam', 'sgd')
@@ -191,7 +191,8 @@ def _synthetic_inputs(cfg, num_codes):
   b, size = cfg['batch_size'], cfg['image_size']
   out = []
   for i in range(cfg['num_gpus']):
-    images = tf.Variable(tf.random_uniform([b, size, size, 3], -1., 1., seed=1 + 2 * i),
+    images = tf.Variable(tf.random_uniform([b, size, size, cfg['channels']], -1., 1.,
+                                           seed=1 + 2 * i),
                          trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES],
                          name='bench_images_%d' % i)
     index = tf.random_uniform([b], 0, num_codes, dtype=tf.int32, seed=2 + 2 * i)
@@ -756,6 +757,55 @@ def run_placement(s, work_dir, log=print):
   return {'settings': dict(s, file_shape=list(s['file_shape'])), 'machine': _machine(),
           'placement': rows, 'input_per_thread': pipe, 'gpu_tflops': GPU_TFLOPS,
           'images_per_sec_needed': need, 'wall_seconds': time.time() - t_start}
+
+
+# The training images of each benchmark preset's data set (the codes table's rows).
+PRESET_TRAIN_IMAGES = {'mnist': 60000, 'fashion_mnist': 60000, 'svhn': 73257,
+                       'cifar10': 50000, 'celeba64': 162770, 'celeba128': 162770}
+
+
+def run_presets(s, log=print):
+  """--mode presets: the training step of every benchmark preset (settings.DATASET_PRESETS)
+  on this machine's CPU, one tower, synthetic images in memory (no input cost), its data
+  set's number of codes: seconds per step, per 1,000 steps, and per epoch. The presets run
+  in turn, twice (alternating rounds), and the faster round counts."""
+  t_start = time.time()
+  rounds = {p: [] for p in settings.DATASET_PRESETS}
+  for r in range(2):
+    for preset in settings.DATASET_PRESETS:
+      log('presets: %s, round %d of 2...' % (preset, r + 1))
+      cfg = settings.resolve(preset, {'tower_device': 'cpu', 'num_gpus': 1})
+      op, (sess, coord, threads, _) = _training_session(cfg, PRESET_TRAIN_IMAGES[preset])
+      try:
+        _seconds_per_run(sess, op, s['warmup'])
+        rounds[preset].append(_seconds_per_run(sess, op, s['preset_steps']))
+      finally:
+        coord.request_stop()
+        coord.join(threads)
+        sess.close()
+  rows = []
+  for preset, times in rounds.items():
+    cfg = settings.resolve(preset)
+    step = min(times)
+    rows.append({'preset': preset, 'batch_size': cfg['batch_size'],
+                 'image_size': cfg['image_size'], 'channels': cfg['channels'],
+                 'seconds_per_step': step, 'rounds': times,
+                 'minutes_per_1000_steps': step * 1000 / 60,
+                 'hours_per_epoch': step * PRESET_TRAIN_IMAGES[preset] / cfg['batch_size'] / 3600,
+                 'hours_num_steps': step * cfg['num_steps'] / 3600})
+  return {'settings': {'steps': s['preset_steps'], 'warmup': s['warmup']},
+          'machine': _machine(), 'presets': rows, 'wall_seconds': time.time() - t_start}
+
+
+def format_presets_table(res):
+  """The benchmark presets' CPU step times (docs/benchmarks.md quotes it)."""
+  lines = ['| preset | batch | image | s/step | min per 1,000 steps | h per epoch | h for '
+           'num_steps |', '| --- | ---: | --- | ---: | ---: | ---: | ---: |']
+  for r in res['presets']:
+    lines.append('| `%s` | %d | %d px x %d | %.2f | %.0f | %.1f | %.0f |' % (
+        r['preset'], r['batch_size'], r['image_size'], r['channels'], r['seconds_per_step'],
+        r['minutes_per_1000_steps'], r['hours_per_epoch'], r['hours_num_steps']))
+  return '\n'.join(lines)
 
 
 def format_placement_table(res):

@@ -4,6 +4,8 @@
   glo-bench --mode precision                  (bf16 against fp32 only)
   glo-bench --mode towers --max_towers K [--tower_device cpu]   (reproduce/gpu_check.sh)
   glo-bench --mode placement --markdown figures/bench/placement.md   (GPU placement, no GPU)
+  glo-bench --mode presets --out figures/bench/presets.json --markdown figures/bench/presets.md
+                                              (the benchmark presets' CPU step times)
 
 Prints a table of images/s, GFLOP/s, step times with 1k to 1M codes, peak memory and bf16
 against fp32, and writes it as JSON (docs/performance.md); --markdown also writes the
@@ -26,12 +28,13 @@ _define.bool('quick', False, 'Tiny sizes, a few steps: a smoke test (CI), not fi
 _define.string('out', 'bench.json', 'Where to write the JSON results.')
 _define.string('work_dir', None, 'Folder for the synthetic JPEG files and the cache (default: '
                'a temporary folder, removed at the end).')
-_define.enum('mode', 'full', ['full', 'precision', 'towers', 'placement'], 'full: every '
+_define.enum('mode', 'full', ['full', 'precision', 'towers', 'placement', 'presets'], 'full: every '
              'measurement; precision: bf16 against fp32 only; towers: images/s for 1 ... '
              '--max_towers towers, JPEG files and cache, each precision the towers can run; '
              'placement: where TensorFlow puts each GPU preset\'s training graph on GPUs '
              '(predicted from the kernel registry, no GPU needed), the host cost of what '
-             'stays on the host, input rates per reader thread against a GPU step\'s needs.')
+             'stays on the host, input rates per reader thread against a GPU step\'s needs; '
+             'presets: the CPU training step of each benchmark preset (docs/benchmarks.md).')
 _define.integer('max_towers', None, 'Most towers of --mode towers (default: every visible '
                 'GPU, at least 1).')
 _define.enum('tower_device', 'gpu', ['gpu', 'cpu'], 'Towers of --mode towers: on /gpu:i, '
@@ -61,6 +64,9 @@ def main(fv):
     elif fv.mode == 'placement':
       res = benchmark.run_placement(s, work_dir, log)
       table = benchmark.format_placement_table(res)
+    elif fv.mode == 'presets':
+      res = benchmark.run_presets(s, log)
+      table = benchmark.format_presets_table(res)
     elif fv.mode == 'precision':
       res = benchmark.run_precision(s, work_dir, log)
       table = benchmark.format_precision_table(res['precision'])
