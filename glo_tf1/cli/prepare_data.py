@@ -8,10 +8,12 @@ the Python version is refused), downloaded by hand into DIR. Writes OUT/train/*.
 OUT/test/*.png, then OUT/train.txt and OUT/test.txt (for --file_list), the label lists and
 OUT/prepare.json (each source file's size, SHA-256, MD5 and image count; the publisher's
 checksum, checked, where one is published). Running it again resumes. When a file is
-missing it says where to get it and where to put it (exit status 2). See
-docs/benchmarks.md.
+missing it says where to get it and where to put it (exit status 2). Ctrl-C, SIGTERM and
+SIGHUP stop it at once (exit status 130) with no half-written file; run it again to
+resume. See docs/benchmarks.md.
 """
 import os
+import signal
 
 from absl import flags
 
@@ -28,6 +30,10 @@ _define.integer('num_threads', 8, 'Threads writing the PNG files.')
 _define.string('pad_to', 'auto', 'Pad smaller images with black to this side: auto pads '
                'the 28 px MNIST and Fashion-MNIST digits to 32 (the decoder\'s sizes are '
                'powers of 2); 0 keeps them as they are (glo-train then resizes them).')
+
+
+def _interrupt(signum, frame):  # pylint: disable=unused-argument
+  raise KeyboardInterrupt
 
 
 def main(fv, args):
@@ -51,9 +57,20 @@ def main(fv, args):
   if fv.num_threads < 1:
     raise settings.ConfigError('--num_threads: must be a positive integer, got %d'
                                % fv.num_threads)
-  record = prepare.prepare(args[0], fv.source, fv.out_dir,
-                           allow_checksum_mismatch=fv.allow_checksum_mismatch,
-                           num_threads=fv.num_threads, pad_to=pad_to)
+  # SIGTERM and SIGHUP would kill the process where it stands, leaving the temporaries
+  # of the images being written; as Ctrl-C they end it through prepare()'s cleanup. A
+  # signal ignored when the program started (nohup) stays ignored.
+  previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+  for sig, handler in previous.items():
+    if handler is not signal.SIG_IGN:
+      signal.signal(sig, _interrupt)
+  try:
+    record = prepare.prepare(args[0], fv.source, fv.out_dir,
+                             allow_checksum_mismatch=fv.allow_checksum_mismatch,
+                             num_threads=fv.num_threads, pad_to=pad_to)
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
   out = os.path.abspath(fv.out_dir)
   print('%s: %s. Train with: glo-train --data_dir %s --file_list %s --run_dir RUN' % (
       record['dataset'], ', '.join('%d %s images' % (record['splits'][s]['images'], s)

@@ -23,9 +23,11 @@ is refused unless `allow_checksum_mismatch`).
 
 Resuming: every image is written atomically (io.atomic_open), so a file that exists is
 whole; a rerun keeps each existing image whose pixels equal the source's and rewrites the
-others, then writes the lists and the record. OUT/.prepare-sources.json, written first
-and kept, names the sources (name, size, SHA-256), so a rerun against other sources (or
-an OUT holding other files) is refused instead of mixing two conversions.
+others, then writes the lists and the record; it first removes the temporaries of these
+files that a killed process left (of io.atomic_open's naming, nothing else). On Ctrl-C the
+queued images are dropped and the ones being written finished. OUT/.prepare-sources.json,
+written first and kept, names the sources (name, size, SHA-256), so a rerun against other
+sources (or an OUT holding other files) is refused instead of mixing two conversions.
 """
 import collections
 import concurrent.futures
@@ -436,6 +438,35 @@ def _write_image(path, image):
   return True
 
 
+def _top_names():
+  """The files prepare() writes at the top of out_dir."""
+  return [RECORD_NAME, SOURCES_NAME] + ['%s%s' % (split, end) for split in SPLITS
+                                        for end in ('.txt', '_labels.txt')]
+
+
+def _own_temporary(name, targets):
+  """Whether `name` is an io.atomic_open temporary of one of `targets`: ".TARGET.XXXX.tmp"
+  (mkstemp's random part holds no dot)."""
+  if not (name.startswith('.') and name.endswith('.tmp')):
+    return False
+  target, _, random_part = name[1:-len('.tmp')].rpartition('.')
+  return bool(random_part) and target in targets
+
+
+def _remove_own_temporaries(out_dir, names):
+  """Removes what a killed conversion left: temporaries of the files it writes (names:
+  {split: PNG names}), in the split folders and at the top of out_dir; nothing else."""
+  for folder, targets in [(out_dir, _top_names())] + [
+      (os.path.join(out_dir, split), names[split]) for split in SPLITS]:
+    if not os.path.isdir(folder):
+      continue
+    targets = set(targets)
+    for name in os.listdir(folder):
+      path = os.path.join(folder, name)
+      if _own_temporary(name, targets) and os.path.isfile(path) and not os.path.islink(path):
+        os.remove(path)
+
+
 def _identity(record):
   """What identifies a conversion: the data set, the format, each source's name, size
   and SHA-256 (of prepare.json or .prepare-sources.json)."""
@@ -531,6 +562,9 @@ def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_thread
   if side:  # a conversion without padding keeps the identity it had before pad_to existed
     identity['pad_to'] = side
   _check_out_dir(out_dir, identity)
+  names = {split: [_png_name(i, len(splits[split][0])) for i in range(len(splits[split][0]))]
+           for split in SPLITS}
+  _remove_own_temporaries(out_dir, names)
   os.makedirs(out_dir, exist_ok=True)
   io.write_json(os.path.join(out_dir, SOURCES_NAME), identity)
 
@@ -539,17 +573,24 @@ def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_thread
     images, labels = splits[split]
     folder = os.path.join(out_dir, split)
     os.makedirs(folder, exist_ok=True)
-    rel = ['%s/%s' % (split, _png_name(i, len(images))) for i in range(len(images))]
+    rel = ['%s/%s' % (split, n) for n in names[split]]
     meter = progress.Progress('%s %s:' % (ds.name, split), total=len(images),
                               unit='images', every_secs=every_secs, log=log)
     written = 0
-    with concurrent.futures.ThreadPoolExecutor(max(1, num_threads)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, num_threads))
+    try:
       jobs = pool.map(lambda i: _write_image(
           os.path.join(out_dir, rel[i]), pad_image(images[i], side) if side else images[i]),
                       range(len(images)))
       for done, wrote in enumerate(jobs, 1):
         written += wrote
         meter.update(done)
+    finally:
+      # On Ctrl-C (or SIGTERM, which the program turns into it) stop now: the queued
+      # images are dropped, the ones being written finish (each is whole, no temporary
+      # is left). A plain `with` would write every queued image first when the signal
+      # lands outside pool.map's wait (which cancels them itself).
+      pool.shutdown(wait=True, cancel_futures=True)
     log('%s %s: %d images, %d written, %d already complete.'
         % (ds.name, split, len(images), written, len(images) - written))
     io.write_text_atomic(os.path.join(out_dir, '%s_labels.txt' % split),

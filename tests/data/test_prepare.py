@@ -3,20 +3,26 @@ from arrays by the format's own description (IDX headers, MATLAB v5 through scip
 CIFAR-10 binary records and their tar.gz), converted, and compared pixel for pixel with
 those arrays; a truncated and a wrong file per format; the missing-file message; resume;
 the program's exit status."""
+import contextlib
 import gzip
 import hashlib
 import io as stdlib_io
 import json
 import os
 import shutil
+import signal
 import struct
 import tarfile
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import run_module
+from glo_tf1 import io
+from glo_tf1.cli import common
+from glo_tf1.cli import prepare_data
 from glo_tf1.data import files
 from glo_tf1.data import prepare
 
@@ -502,6 +508,59 @@ def test_an_interrupted_conversion_resumes_to_the_same_result(tmp_path, monkeypa
   prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=lines.append)
   assert snapshot(out) == snapshot(fresh)
   assert 'mnist train: 5 images, 2 written, 3 already complete.' in lines
+
+
+def test_sigterm_stops_the_program_at_once_leaving_no_temporaries(tmp_path, monkeypatch):
+  # The signal lands while a worker is inside atomic_open (its temporary exists): the
+  # program stops as on Ctrl-C, the queued images are dropped, the started ones finish.
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  write_cifar(src, archive=False, per_batch=40)  # 240 images
+  real, calls = io.atomic_open, []
+
+  @contextlib.contextmanager
+  def slow(path, mode='w'):
+    with real(path, mode) as f:
+      calls.append(path)
+      if len(calls) == 5:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+      yield f
+
+  monkeypatch.setattr(io, 'atomic_open', slow)
+  caught = []  # without the program's handler SIGTERM would end pytest: note it instead
+  previous = signal.signal(signal.SIGTERM, lambda *_: caught.append(1))
+  try:
+    rest = common.parse(prepare_data.FLAGS, ['prog', 'cifar10', '--source', src,
+                                             '--out_dir', out, '--num_threads=2'],
+                        positional=True)
+    with pytest.raises(KeyboardInterrupt):
+      prepare_data.main(prepare_data.FLAGS, rest[1:])
+    assert signal.getsignal(signal.SIGTERM) is not prepare_data._interrupt  # restored
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+    prepare_data.FLAGS.unparse_flags()
+  written = os.listdir(os.path.join(out, 'train'))
+  assert [n for n in written if not n.endswith('.png')] == []  # no temporary left
+  assert 3 <= len(written) < 20 and not caught
+
+
+def test_a_resume_removes_the_temporaries_a_killed_run_left_and_only_those(tmp_path):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  write_idx_set(src)
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  first = snapshot(out)
+  os.remove(os.path.join(out, 'train', '00003.png'))
+  stale = ['train/.00003.png.k2_9x0aq.tmp', 'test/.00001.png.abcdefgh.tmp',
+           '.train.txt.a1b2c3d4.tmp', '.prepare.json.zzzzzzzz.tmp']
+  for rel in stale:
+    with open(os.path.join(out, rel), 'wb') as f:
+      f.write(b'half a file')
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  assert snapshot(out) == first
+  # Not of its naming: another target, no random part, not a temporary of a name it writes.
+  for name in ('.00003.png.tmp', '.00099.png.abcdefgh.tmp', '.mine.txt.abcdefgh.tmp'):
+    assert not prepare._own_temporary(name, {'00003.png', 'mine.png'})  # pylint: disable=protected-access
+  assert prepare._own_temporary('.00003.png.abcdefgh.tmp', {'00003.png'})  # pylint: disable=protected-access
 
 
 def test_an_out_dir_holding_another_conversion_or_other_files_is_refused(tmp_path):
