@@ -238,15 +238,36 @@ def _read_svhn(dataset, source_dir):
                         'digits)' % (path, ' x '.join(map(str, x.shape)), x.dtype))
     if y.size != x.shape[3]:
       raise SourceError('%s has %d labels for %d images' % (path, y.size, x.shape[3]))
-    y = y.reshape(-1)
-    if y.size and (y.min() < 1 or y.max() > 10 or np.any(y != np.round(y))):
-      raise SourceError('%s: y holds values outside 1..10 (SVHN labels digit 0 as 10)'
-                        % path)
+    y = _svhn_labels(y.reshape(-1), path)
     labels = (y.astype(np.int64) % 10).astype(np.uint8)  # 10 is digit 0
     images = np.ascontiguousarray(np.transpose(x, (3, 0, 1, 2)))  # [N, row, column, RGB]
     sources.append(Source(path, len(images), None))
     splits[split] = (images, labels)
   return sources, splits
+
+
+_KINDS = {'U': 'text', 'S': 'bytes', 'O': 'MATLAB cells', 'V': 'a MATLAB struct',
+          'c': 'complex numbers', 'b': 'logical'}
+
+
+def _svhn_labels(y, path):
+  """The labels y of an SVHN file as integers 1..10 (MATLAB stores them as uint8 or
+  double); SourceError on text, non-integer or out-of-range values."""
+  if y.dtype.kind not in 'iuf':
+    raise SourceError('%s: y holds %s (%s), not numbers: SVHN labels are the integers '
+                      '1..10 (10 is the digit 0)'
+                      % (path, _KINDS.get(y.dtype.kind, 'values'), y.dtype))
+  if y.dtype.kind == 'f':
+    bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+    if bad.size:
+      raise SourceError('%s: y holds %d non-integer value%s (%r at index %d): SVHN labels '
+                        'are the integers 1..10 (10 is the digit 0)' % (
+                            path, bad.size, '' if bad.size == 1 else 's',
+                            float(y[bad[0]]), bad[0]))
+  if y.size and (y.min() < 1 or y.max() > 10):
+    raise SourceError('%s: y holds values outside 1..10 (found %d..%d; SVHN labels the '
+                      'digit 0 as 10)' % (path, y.min(), y.max()))
+  return y
 
 
 # --------------------------------------------------------------------------- CIFAR-10

@@ -378,6 +378,56 @@ def test_bad_svhn_files_are_refused_by_name(tmp_path):
   assert not os.path.exists(out)
 
 
+@pytest.mark.parametrize('y, message', [
+    (np.array(['1', '2']), r'y holds text \(<U1\), not numbers'),
+    (np.array([[1.5], [2.0]]), r'y holds 1 non-integer value \(1.5 at index 0\)'),
+    (np.array([[3.0], [np.nan]]), r'y holds 1 non-integer value \(nan at index 1\)'),
+    (np.array([[1 + 1j], [2]]), r'y holds complex numbers'),
+    (np.array([[0], [3]], np.uint8), r'y holds values outside 1..10 \(found 0..3;'),
+    (np.array([[10.0], [11.0]]), r'y holds values outside 1..10 \(found 10..11;'),
+])
+def test_svhn_labels_that_are_not_integers_1_to_10_are_refused_by_name(tmp_path, y, message):
+  import scipy.io  # pylint: disable=import-outside-toplevel
+  src = str(tmp_path / 'src')
+  write_svhn(src)
+  path = os.path.join(src, 'train_32x32.mat')
+  scipy.io.savemat(path, {'X': np.zeros((32, 32, 3, 2), np.uint8), 'y': y})
+  with pytest.raises(prepare.SourceError, match=message) as e:
+    prepare.prepare('svhn', src, str(tmp_path / 'out'), log=_quiet)
+  assert str(e.value).startswith(path + ': ')
+  # Whole numbers stored as doubles (MATLAB's default) are labels.
+  scipy.io.savemat(path, {'X': np.zeros((32, 32, 3, 2), np.uint8), 'y': [[10.0], [3.0]]})
+  prepare.prepare('svhn', src, str(tmp_path / 'out'), log=_quiet)
+  assert list(read_back(str(tmp_path / 'out'), 'train')[1]) == [0, 3]
+
+
+def test_idx_and_cifar_labels_are_bytes_0_to_9(tmp_path):
+  # IDX labels are unsigned bytes by their magic number (another type code is another
+  # magic); CIFAR's are a byte per record: both can only be out of range.
+  src = str(tmp_path / 'idx')
+  write_idx_set(src)
+  path = os.path.join(src, 'train-labels-idx1-ubyte.gz')
+  _rewrite(path, gzip.compress(idx_bytes(0x801, [0, 1, 10, 2, 3])))
+  with pytest.raises(prepare.SourceError, match=r'holds labels outside 0..9 \(found 0..10\)'):
+    prepare.prepare('mnist', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  floats = struct.pack('>II', 0xD01, 5) + np.zeros(5, '>f4').tobytes()  # IDX float labels
+  _rewrite(path, gzip.compress(floats))
+  with pytest.raises(prepare.SourceError, match='magic number is 0x00000d01, expected 0x0000'
+                                                '0801') as e:
+    prepare.prepare('mnist', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  assert path in str(e.value)
+  src = str(tmp_path / 'cifar')
+  write_cifar(src, archive=False)
+  batch = os.path.join(src, 'cifar-10-batches-bin', 'test_batch.bin')
+  _rewrite(batch, cifar_records(np.zeros((2, 32, 32, 3), np.uint8), [3, 200]))
+  with pytest.raises(prepare.SourceError, match=r'outside 0..9 \(found 3..200\)') as e:
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), log=_quiet)
+  assert batch in str(e.value)
+  assert not os.path.exists(str(tmp_path / 'out'))
+
+
 def test_bad_cifar_files_are_refused_by_name(tmp_path):
   src = str(tmp_path / 'folder')
   write_cifar(src, archive=False)
