@@ -34,6 +34,7 @@ import concurrent.futures
 import gzip
 import hashlib
 import os
+import posixpath
 import struct
 import tarfile
 import zlib
@@ -296,6 +297,15 @@ def _refuse_python_version(source_dir):
           % (os.path.join(source_dir, name), CIFAR_ARCHIVE, CIFAR_PAGE, source_dir))
 
 
+def _member_name(name):
+  """A tar member's name without the leading "./" of an archive packed from inside its
+  folder (tar -czf X.tar.gz ./cifar-10-batches-bin); nothing else is changed, so a ../ or
+  absolute name never matches the batches' names."""
+  while name.startswith('./'):
+    name = name[2:]
+  return name
+
+
 def _read_cifar10(dataset, source_dir):
   archive = os.path.join(source_dir, CIFAR_ARCHIVE)
   folder = os.path.join(source_dir, CIFAR_FOLDER)
@@ -304,20 +314,38 @@ def _read_cifar10(dataset, source_dir):
     with open(archive, 'rb') as f:
       if f.read(2) != b'\x1f\x8b':
         raise SourceError('%s is not a gzip file; download it again, unchanged' % archive)
-    data = {}
+    data, seen, elsewhere = {}, {}, []
     try:
       with tarfile.open(archive, 'r:gz') as tar:
         for member in tar:
-          base = os.path.basename(member.name)
-          if member.isfile() and base in names and os.path.dirname(member.name) == CIFAR_FOLDER:
+          name = _member_name(member.name)
+          base = posixpath.basename(name)
+          if base not in names:
+            continue
+          if posixpath.dirname(name) != CIFAR_FOLDER:  # ../, /, another folder: not read
+            elsewhere.append(member.name)
+            continue
+          if base in seen:
+            raise SourceError(
+                '%s holds %s/%s twice (members %r and %r): which one is the batch is not '
+                'clear; download the archive again, or repack it with each batch once'
+                % (archive, CIFAR_FOLDER, base, seen[base], member.name))
+          seen[base] = member.name
+          if member.isfile():  # a link or a device is not read
             data[base] = tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
       raise SourceError('%s is a truncated or damaged tar.gz archive (%s); download it '
                         'again' % (archive, e)) from e
     absent = [n for n in names if n not in data]
     if absent:
-      raise SourceError('%s lacks %s: not CIFAR-10\'s binary archive (or a truncated one)'
-                        % (archive, ', '.join('%s/%s' % (CIFAR_FOLDER, n) for n in absent)))
+      notes = ['%r is a link or not a regular file' % seen[n] for n in absent if n in seen]
+      if elsewhere:
+        notes.append('found %s (%d in all): the batches must be in %s/ at the top of the '
+                     'archive' % (', '.join(map(repr, elsewhere[:3])), len(elsewhere),
+                                  CIFAR_FOLDER))
+      raise SourceError('%s lacks %s: not CIFAR-10\'s binary archive (or a truncated one)%s'
+                        % (archive, ', '.join('%s/%s' % (CIFAR_FOLDER, n) for n in absent),
+                           ''.join('; ' + n for n in notes)))
     where = lambda n: '%s:%s/%s' % (archive, CIFAR_FOLDER, n)
   elif os.path.isdir(folder):
     data = {}

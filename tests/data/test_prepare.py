@@ -466,6 +466,85 @@ def test_bad_cifar_files_are_refused_by_name(tmp_path):
   assert not os.path.exists(str(tmp_path / 'out'))
 
 
+def _cifar_tar(src, members):
+  """src/cifar-10-binary.tar.gz of the batches write_cifar(src, archive=False) wrote, as
+  members [(name in the archive, batch file name, or ('link', target))]; removes the
+  folder."""
+  folder = os.path.join(src, 'cifar-10-batches-bin')
+  with tarfile.open(os.path.join(src, 'cifar-10-binary.tar.gz'), 'w:gz') as tar:
+    for name, what in members:
+      info = tarfile.TarInfo(name)
+      if isinstance(what, tuple):
+        info.type, info.linkname = tarfile.SYMTYPE, what[1]
+        tar.addfile(info)
+      else:
+        with open(os.path.join(folder, what), 'rb') as f:
+          data = f.read()
+        info.size = len(data)
+        tar.addfile(info, stdlib_io.BytesIO(data))
+  shutil.rmtree(folder)
+
+
+ALL_BATCHES = CIFAR_BATCHES['train'] + CIFAR_BATCHES['test']
+
+
+def test_a_cifar_archive_packed_with_a_dot_slash_prefix_converts(tmp_path):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  arrays = write_cifar(src, archive=False)
+  _cifar_tar(src, [('./cifar-10-batches-bin/' + n, n) for n in ALL_BATCHES])
+  with tarfile.open(os.path.join(src, 'cifar-10-binary.tar.gz')) as tar:
+    assert tar.getnames()[0] == './cifar-10-batches-bin/data_batch_1.bin'
+  record = prepare.prepare('cifar10', src, out, allow_checksum_mismatch=True, log=_quiet)
+  for split, (images, labels) in arrays.items():
+    pixels, got = read_back(out, split)
+    np.testing.assert_array_equal(pixels, images)
+    np.testing.assert_array_equal(got, labels)
+  assert record['sources'][0]['members'][0]['name'] == 'cifar-10-batches-bin/data_batch_1.bin'
+
+
+@pytest.mark.parametrize('extra, message', [
+    # The same batch twice (another copy last), with or without the ./ prefix.
+    (('cifar-10-batches-bin/data_batch_2.bin', 'test_batch.bin'),
+     "holds cifar-10-batches-bin/data_batch_2.bin twice \\(members "
+     "'cifar-10-batches-bin/data_batch_2.bin' and 'cifar-10-batches-bin/data_batch_2.bin'"),
+    (('./cifar-10-batches-bin/data_batch_2.bin', 'test_batch.bin'),
+     "holds cifar-10-batches-bin/data_batch_2.bin twice \\(members "
+     "'cifar-10-batches-bin/data_batch_2.bin' and './cifar-10-batches-bin/data_batch_2.bin'"),
+])
+def test_a_cifar_archive_holding_a_batch_twice_is_refused(tmp_path, extra, message):
+  src = str(tmp_path / 'src')
+  write_cifar(src, archive=False)
+  _cifar_tar(src, [('cifar-10-batches-bin/' + n, n) for n in ALL_BATCHES] + [extra])
+  with pytest.raises(prepare.SourceError, match=message) as e:
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  assert os.path.join(src, 'cifar-10-binary.tar.gz') in str(e.value)
+
+
+@pytest.mark.parametrize('name', ['../cifar-10-batches-bin/data_batch_1.bin',
+                                  '/cifar-10-batches-bin/data_batch_1.bin',
+                                  './../cifar-10-batches-bin/data_batch_1.bin',
+                                  'x/../cifar-10-batches-bin/data_batch_1.bin'])
+def test_cifar_members_outside_the_folder_or_links_are_not_read(tmp_path, name):
+  src = str(tmp_path / 'src')
+  write_cifar(src, archive=False)
+  members = [('cifar-10-batches-bin/' + n, n) for n in ALL_BATCHES[1:]]
+  _cifar_tar(src, members + [(name, 'data_batch_1.bin')])
+  with pytest.raises(prepare.SourceError, match='lacks cifar-10-batches-bin/data_batch_1.bin: '
+                     ".*; found '%s' \\(1 in all\\): the batches must be in "
+                     'cifar-10-batches-bin/ at the top' % name.replace('.', '\\.')):
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  write_cifar(src, archive=False)
+  _cifar_tar(src, members + [('cifar-10-batches-bin/data_batch_1.bin',
+                              ('link', '/etc/passwd'))])
+  with pytest.raises(prepare.SourceError, match="lacks cifar-10-batches-bin/data_batch_1.bin"
+                     ".*'cifar-10-batches-bin/data_batch_1.bin' is a link or not a regular"):
+    prepare.prepare('cifar10', src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  assert not os.path.exists(str(tmp_path / 'out'))
+
+
 @pytest.mark.parametrize('name', ['cifar-10-python.tar.gz', 'cifar-10-batches-py'])
 def test_cifar_python_version_is_refused_by_name(tmp_path, name):
   src = tmp_path / 'src'
