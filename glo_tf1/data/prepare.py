@@ -23,11 +23,14 @@ is refused unless `allow_checksum_mismatch`).
 
 Resuming: every image is written atomically (io.atomic_open), so a file that exists is
 whole; a rerun keeps each existing image whose pixels equal the source's and rewrites the
-others, then writes the lists and the record; it first removes the temporaries of these
-files that a killed process left (of io.atomic_open's naming, nothing else). On Ctrl-C the
-queued images are dropped and the ones being written finished. OUT/.prepare-sources.json,
-written first and kept, names the sources (name, size, SHA-256), so a rerun against other
-sources (or an OUT holding other files) is refused instead of mixing two conversions.
+others, then writes the lists and the record. Before writing it refuses any file in OUT
+or its split folders that the conversion does not write, naming it (a resume neither
+deletes what the user put there nor leaves it beside the lists' images), and removes the
+temporaries of its own files that a killed process left (io.atomic_open's names). On
+Ctrl-C the queued images are dropped and the ones being written finished.
+OUT/.prepare-sources.json, written first and kept, names the sources (name, size,
+SHA-256), so a rerun against other sources (or an OUT holding other files) is refused
+instead of mixing two conversions.
 """
 import collections
 import concurrent.futures
@@ -502,18 +505,36 @@ def _own_temporary(name, targets):
   return bool(random_part) and target in targets
 
 
-def _remove_own_temporaries(out_dir, names):
-  """Removes what a killed conversion left: temporaries of the files it writes (names:
-  {split: PNG names}), in the split folders and at the top of out_dir; nothing else."""
-  for folder, targets in [(out_dir, _top_names())] + [
-      (os.path.join(out_dir, split), names[split]) for split in SPLITS]:
+def _tidy_out_dir(out_dir, names):
+  """Makes out_dir hold only what the conversion writes (names: {split: PNG names}): any
+  other file or folder, in it or its split folders, is refused, named (a resume never
+  mixes it into the lists' folders, nor deletes what the user put there); the temporaries
+  of its own files that a killed process left are removed."""
+  strays, temporaries = [], []
+  for rel, targets in [('', _top_names())] + [(split, names[split]) for split in SPLITS]:
+    folder = os.path.join(out_dir, rel)
     if not os.path.isdir(folder):
       continue
     targets = set(targets)
-    for name in os.listdir(folder):
-      path = os.path.join(folder, name)
-      if _own_temporary(name, targets) and os.path.isfile(path) and not os.path.islink(path):
-        os.remove(path)
+    for entry in os.scandir(folder):
+      is_dir = entry.is_dir(follow_symlinks=False)
+      if not rel and entry.name in SPLITS and is_dir:
+        continue
+      if entry.name in targets and not is_dir:
+        continue
+      if _own_temporary(entry.name, targets) and entry.is_file(follow_symlinks=False):
+        temporaries.append(entry.path)
+      else:
+        strays.append(os.path.join(rel, entry.name) + ('/' if is_dir else ''))
+  if strays:
+    strays.sort()
+    raise SourceError(
+        '--out_dir %s holds %d file%s that this conversion does not write (%s%s): remove '
+        '%s, or convert into a new --out_dir' % (
+            out_dir, len(strays), '' if len(strays) == 1 else 's', ', '.join(strays[:3]),
+            ', ...' if len(strays) > 3 else '', 'it' if len(strays) == 1 else 'them'))
+  for path in temporaries:
+    os.remove(path)
 
 
 def _identity(record):
@@ -613,7 +634,7 @@ def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_thread
   _check_out_dir(out_dir, identity)
   names = {split: [_png_name(i, len(splits[split][0])) for i in range(len(splits[split][0]))]
            for split in SPLITS}
-  _remove_own_temporaries(out_dir, names)
+  _tidy_out_dir(out_dir, names)
   os.makedirs(out_dir, exist_ok=True)
   io.write_json(os.path.join(out_dir, SOURCES_NAME), identity)
 

@@ -710,6 +710,37 @@ def test_an_out_dir_holding_another_conversion_or_other_files_is_refused(tmp_pat
     prepare.prepare('mnist', src_a, str(other), allow_checksum_mismatch=True, log=_quiet)
 
 
+def test_a_resume_refuses_files_the_conversion_does_not_write_naming_them(tmp_path):
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  write_idx_set(src)
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  os.remove(os.path.join(out, 'prepare.json'))  # a resume of .prepare-sources.json too
+  stray = ['train/99999.png', 'README', 'test/.mine.tmp', 'train/00001.png.bak']
+  for rel in stray:
+    with open(os.path.join(out, rel), 'wb') as f:
+      f.write(b'mine')
+  os.mkdir(os.path.join(out, 'extra'))
+  with open(os.path.join(out, 'train', '.00002.png.abcdefgh.tmp'), 'wb') as f:
+    f.write(b'a stale temporary')
+  before = snapshot(out)
+  with pytest.raises(prepare.SourceError) as e:
+    prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  assert str(e.value).startswith(
+      '--out_dir %s holds 5 files that this conversion does not write (README, extra/, '
+      'test/.mine.tmp, ...): remove them' % out)
+  assert snapshot(out) == before and os.path.isdir(os.path.join(out, 'extra'))  # untouched
+  for rel in stray:
+    os.remove(os.path.join(out, rel))
+  os.rmdir(os.path.join(out, 'extra'))
+  os.remove(os.path.join(out, 'train', '00003.png'))  # a folder where an image goes
+  os.mkdir(os.path.join(out, 'train', '00003.png'))
+  with pytest.raises(prepare.SourceError, match=r'holds 1 file .* \(train/00003.png/\)'):
+    prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  os.rmdir(os.path.join(out, 'train', '00003.png'))
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  assert sorted(os.listdir(os.path.join(out, 'train'))) == ['%05d.png' % i for i in range(5)]
+
+
 # ------------------------------------------------------------------ the program
 
 
