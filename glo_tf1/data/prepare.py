@@ -184,6 +184,14 @@ def parse_idx(data, path, magic, dims):
   return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
 
 
+def _not_empty(count, path, split, what):
+  """SourceError naming `path` when it holds no image: an empty split trains or tests on
+  nothing (and writes an empty list)."""
+  if not count:
+    raise SourceError('%s holds no images (%s): the %s split would be empty; not this data '
+                      'set\'s file, or a damaged one' % (path, what, split))
+
+
 def _labels_ok(labels, path, low=0, high=9):
   if labels.size and (labels.min() < low or labels.max() > high):
     raise SourceError('%s holds labels outside %d..%d (found %d..%d): not this data set\'s '
@@ -200,6 +208,7 @@ def _read_idx_set(dataset, source_dir):
     images_path = os.path.join(source_dir, images_name)
     labels_path = os.path.join(source_dir, labels_name)
     images = parse_idx(_read_gzip(images_path), images_path, IDX_IMAGES_MAGIC, (28, 28))
+    _not_empty(len(images), images_path, split, 'its header says 0 x 28 x 28')
     labels = parse_idx(_read_gzip(labels_path), labels_path, IDX_LABELS_MAGIC, ())
     if len(labels) != len(images):
       raise SourceError('%s has %d labels but %s has %d images: they are not a pair'
@@ -240,6 +249,7 @@ def _read_svhn(dataset, source_dir):
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.dtype != np.uint8:
       raise SourceError('%s: X is %s %s, expected 32 x 32 x 3 x N uint8 (SVHN\'s cropped '
                         'digits)' % (path, ' x '.join(map(str, x.shape)), x.dtype))
+    _not_empty(x.shape[3], path, split, 'X is 32 x 32 x 3 x 0')
     if y.size != x.shape[3]:
       raise SourceError('%s has %d labels for %d images' % (path, y.size, x.shape[3]))
     y = _svhn_labels(y.reshape(-1), path)

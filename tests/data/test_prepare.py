@@ -401,6 +401,39 @@ def test_svhn_labels_that_are_not_integers_1_to_10_are_refused_by_name(tmp_path,
   assert list(read_back(str(tmp_path / 'out'), 'train')[1]) == [0, 3]
 
 
+@pytest.mark.parametrize('name', ['mnist', 'svhn', 'cifar10'])
+def test_a_source_with_no_images_is_refused_naming_it_and_its_split(tmp_path, name):
+  import scipy.io  # pylint: disable=import-outside-toplevel
+  src = str(tmp_path / 'src')
+  if name == 'mnist':
+    write_idx_set(src)
+    path = os.path.join(src, 't10k-images-idx3-ubyte.gz')
+    _rewrite(path, gzip.compress(idx_bytes(0x803, np.zeros((0, 28, 28), np.uint8))))
+    _rewrite(os.path.join(src, 't10k-labels-idx1-ubyte.gz'),
+             gzip.compress(idx_bytes(0x801, np.zeros(0, np.uint8))))
+    split, message = 'test', 'its header says 0 x 28 x 28'
+  elif name == 'svhn':
+    write_svhn(src)
+    path = os.path.join(src, 'train_32x32.mat')
+    scipy.io.savemat(path, {'X': np.zeros((32, 32, 3, 0), np.uint8),
+                            'y': np.zeros((0, 1), np.uint8)})
+    split, message = 'train', 'X is 32 x 32 x 3 x 0'
+  else:  # an empty batch is not a whole number of records
+    write_cifar(src, archive=False)
+    path = os.path.join(src, 'cifar-10-batches-bin', 'test_batch.bin')
+    _rewrite(path, b'')
+    split, message = 'test', None
+  with pytest.raises(prepare.SourceError) as e:
+    prepare.prepare(name, src, str(tmp_path / 'out'), allow_checksum_mismatch=True,
+                    log=_quiet)
+  if message:
+    assert str(e.value).startswith('%s holds no images (%s): the %s split would be empty'
+                                   % (path, message, split))
+  else:
+    assert str(e.value).startswith('%s is 0 bytes, not a whole number' % path)
+  assert not os.path.exists(str(tmp_path / 'out'))
+
+
 def test_idx_and_cifar_labels_are_bytes_0_to_9(tmp_path):
   # IDX labels are unsigned bytes by their magic number (another type code is another
   # magic); CIFAR's are a byte per record: both can only be out of range.
