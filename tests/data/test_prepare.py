@@ -720,9 +720,10 @@ def test_a_resume_removes_the_temporaries_a_killed_run_left_and_only_those(tmp_p
   prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
   assert snapshot(out) == first
   # Not of its naming: another target, no random part, not a temporary of a name it writes.
+  own = prepare._own_temporary  # pylint: disable=protected-access
   for name in ('.00003.png.tmp', '.00099.png.abcdefgh.tmp', '.mine.txt.abcdefgh.tmp'):
-    assert not prepare._own_temporary(name, {'00003.png', 'mine.png'})  # pylint: disable=protected-access
-  assert prepare._own_temporary('.00003.png.abcdefgh.tmp', {'00003.png'})  # pylint: disable=protected-access
+    assert not own(name, {'00003.png', 'mine.png'})
+  assert own('.00003.png.abcdefgh.tmp', {'00003.png'})
 
 
 def test_an_out_dir_holding_another_conversion_or_other_files_is_refused(tmp_path):
