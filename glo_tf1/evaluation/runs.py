@@ -62,7 +62,8 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
 
 def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
   """Restores `var_list` (by their names in the training graph) from `checkpoint` (a step
-  or a path) or the newest intact checkpoint of run_dir; returns the path restored.
+  or a path) or the newest checkpoint of run_dir (rundir.latest_checkpoint: a torn one is
+  refused); returns the path restored.
 
   Readers run beside a trainer, whose Saver prunes old checkpoints: one pruned between
   choosing and reading it is replaced by the then newest (up to `tries` times).

@@ -419,10 +419,17 @@ def _move_damaged(run_dir, prefix):
 
 
 def latest_checkpoint(run_dir, checkpoint=None):
-  """Path of `checkpoint` (a path or a step number) or of the newest intact one in run_dir.
+  """Path of `checkpoint` (a path or a step number) or of the newest checkpoint in run_dir,
+  either of which must read back completely (readers: glo-evaluate, glo-figures, ...).
 
   Reads only, never outside run_dir for a step number or the default (see
-  `find_checkpoints`); a newer checkpoint that does not read back is skipped with a note.
+  `find_checkpoints`). A newest checkpoint that does not read back is refused, not
+  replaced by an older one: a report or figure must be of the step the run reached unless
+  the user names another (--checkpoint); glo-train's resume moves it aside. One that
+  vanishes while being read (pruned by a running trainer) is looked for again.
+  Raises:
+    RunDirError: no such checkpoint, none at all, or the one asked for (or the newest)
+      does not read back, naming its files and the newest intact one.
   """
   if checkpoint:
     if str(checkpoint).isdigit():
@@ -433,15 +440,36 @@ def latest_checkpoint(run_dir, checkpoint=None):
       path = checkpoint
     if not tf.train.checkpoint_exists(path):
       raise RunDirError('checkpoint %s does not exist' % path)
+    reason = unreadable(path)
+    if reason is not None:
+      raise RunDirError('checkpoint %s does not read back (%s): its files %s.* are '
+                        'damaged (a truncated write or copy). Restore them from a backup, '
+                        'or choose another --checkpoint%s.' % (
+                            path, reason, path, _intact_hint(run_dir)))
     return path
-  path, torn = newest_intact(run_dir)
-  for prefix, reason in torn:
-    print('note: checkpoint %s does not read back (%s); using an older one.'
-          % (prefix, reason), file=sys.stderr)
+  for _ in range(3):
+    path, torn = newest_intact(run_dir)
+    damaged = [(p, r) for p, r in torn if _exists(p)]
+    if damaged:
+      newest, reason = damaged[0]
+      raise RunDirError(
+          'the newest checkpoint of %s, %s (step %s), does not read back (%s): its files are '
+          'damaged (a truncated write or copy). It is not replaced by an older step '
+          'unasked: restore it from a backup, pass --checkpoint to evaluate another step%s, '
+          'or resume training (glo-train moves it to %s/ and continues from the newest '
+          'intact one).' % (run_dir, newest, checkpoint_step(newest), reason,
+                            _intact_hint(run_dir), DAMAGED_NAME))
+    if not torn:
+      break
   if path is None:
-    raise RunDirError('run directory %s has no checkpoint%s' % (
-        run_dir, ' that reads back' if torn else ''))
+    raise RunDirError('run directory %s has no checkpoint' % run_dir)
   return path
+
+
+def _intact_hint(run_dir):
+  """' (the newest intact one: step N)', or '' when there is none."""
+  path, _ = newest_intact(run_dir)
+  return '' if path is None else ' (the newest intact one: step %s)' % checkpoint_step(path)
 
 
 def check_fits(prefix, shapes, source):

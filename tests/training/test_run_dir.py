@@ -3,6 +3,7 @@ Checkpoint bookkeeping is relative and repaired, one trainer writes at a time, r
 beside a trainer survive its pruning, and config.json is validated as a file."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -155,7 +156,6 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_intact_one(tmp_path, 
   assert survivor.startswith('%s (step 5); the newer %s does NOT read back'
                              % (os.path.join(run, 'model.ckpt-5'),
                                 os.path.join(run, 'model.ckpt-10'))), survivor
-  assert rundir.latest_checkpoint(run).endswith('model.ckpt-5')
   assert rundir.repair_checkpoints(run) == os.path.join(run, 'model.ckpt-5')
   out = capsys.readouterr().out
   assert 'model.ckpt-10 does not read back' in out and 'Resuming from model.ckpt-5' in out
@@ -164,6 +164,27 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_intact_one(tmp_path, 
   _truncate(os.path.join(run, 'model.ckpt-5.' + part), 20)
   with pytest.raises(rundir.RunDirError, match='no checkpoint in .* reads back'):
     rundir.repair_checkpoints(run)
+
+
+@pytest.mark.parametrize('part', ['data-00000-of-00001', 'index'])
+def test_readers_refuse_a_torn_checkpoint_naming_it_and_the_newest_intact_one(tmp_path,
+                                                                             part):
+  """Issue 22: glo-evaluate --checkpoint N of a torn checkpoint ended in OutOfRangeError,
+  and without --checkpoint a torn newest one was silently replaced by an older step."""
+  run = str(tmp_path / 'run')
+  _write_checkpoints(run, [5, 10])
+  _truncate(os.path.join(run, 'model.ckpt-10.' + part), 20)
+  torn = os.path.join(run, 'model.ckpt-10')
+  with pytest.raises(rundir.RunDirError) as e:
+    rundir.latest_checkpoint(run)
+  assert 'newest checkpoint of %s, %s (step 10), does not read back' % (run, torn) in str(
+      e.value) and 'the newest intact one: step 5' in str(e.value), e.value
+  with pytest.raises(rundir.RunDirError, match='checkpoint %s does not read back .*step 5'
+                     % re.escape(torn)):
+    rundir.latest_checkpoint(run, '10')
+  assert rundir.latest_checkpoint(run, '5') == os.path.join(run, 'model.ckpt-5')  # asked
+  rundir.repair_checkpoints(run)  # a resume moves the torn one aside: readers take step 5
+  assert rundir.latest_checkpoint(run) == os.path.join(run, 'model.ckpt-5')
 
 
 def test_a_checkpoint_named_but_absent_is_refused_never_looked_for_outside(tmp_path):
