@@ -1,6 +1,7 @@
 """The run directory as a whole (issue 14): copied, moved or shared, it stays one run.
 Checkpoint bookkeeping is relative and repaired, one trainer writes at a time, readers
 beside a trainer survive its pruning, and config.json is validated as a file."""
+import builtins
 import json
 import os
 import re
@@ -82,6 +83,24 @@ def test_copied_and_moved_runs_use_their_own_checkpoints(tmp_path):
                     '--num_steps=30', check=False)  # no --latent_dims: config.json's
   assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr
   assert 'config.json' in proc.stderr and 'codes: [16, 8] -> [16, 16]' in proc.stderr
+
+
+def test_a_lock_removed_by_its_holder_is_never_held_twice(tmp_path, monkeypatch):
+  """A failed start removes its lock file; a trainer that opened that file just before
+  locks a file no longer at RUN/lock, so it must notice and lock the new one, or two
+  trainers would each hold 'the' lock."""
+  run = str(tmp_path / 'run')
+  os.makedirs(run)
+  path = os.path.join(run, rundir.LOCK_NAME)
+  stale = open(path, 'a+')  # opened, then its holder ended and removed it
+  os.unlink(path)
+  real_open = open
+  monkeypatch.setattr(builtins, 'open', lambda name, *a, **k: stale if (
+      name == path and not stale.closed) else real_open(name, *a, **k))
+  with rundir.exclusive(run):
+    assert stale.closed and os.path.exists(path)  # dropped once seen not to be RUN/lock
+    with pytest.raises(rundir.RunDirError, match='in use by pid %d' % os.getpid()):
+      rundir._lock(run, path)  # pylint: disable=protected-access
 
 
 @pytest.mark.e2e
