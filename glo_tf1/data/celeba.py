@@ -81,10 +81,9 @@ def check_layout(celeba_dir, check_headers=True, heldout=True):
   present = {n for n in os.listdir(images) if n.lower().endswith('.jpg')}
   missing = sorted(set(partition) - present)
   if missing:
-    _fail(celeba_dir, '%s is incomplete: %d of the %d images that %s lists are missing '
-          '(first: %s); found %d JPEGs.' % (images, len(missing), len(partition),
-                                             os.path.basename(partition_path),
-                                             ', '.join(missing[:5]), len(present)))
+    _fail(celeba_dir, 'CelebA is incomplete: %s; found %d JPEGs there.' % (
+        files.describe_missing(missing, len(partition), 'images that %s lists'
+                               % os.path.basename(partition_path), images), len(present)))
   split = {name: sorted(n for n, p in partition.items() if p == code)
            for code, name in enumerate(PARTITIONS)}
   counts = tuple(len(split[p]) for p in PARTITIONS)

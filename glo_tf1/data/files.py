@@ -41,6 +41,15 @@ def _unencodable(name):
     return True
 
 
+def describe_missing(missing, total, what, folder, first=5):
+  """'N of M WHAT are missing from FOLDER: a, b, ... (first 5)': how many, and a few of
+  them, however many there are (every message about missing files says it so)."""
+  names = ', '.join(shown(n) for n in missing[:first])
+  return '%d of %d %s %s missing from %s: %s%s' % (
+      len(missing), total, what, 'is' if len(missing) == 1 else 'are', folder, names,
+      ' (first %d)' % first if len(missing) > first else '')
+
+
 def _refuse_unencodable(names, where):
   bad = [n for n in names if _unencodable(n)]
   if bad:
@@ -174,17 +183,18 @@ def _read_file_list(data_dir, file_list):
   entries = read_lines(file_list, names=True)
   if not entries:
     raise DataError('file list %s is empty' % file_list)
-  names = set()
+  names, missing = set(), []
   for line, entry in entries:
     name = os.path.normpath(entry).replace(os.sep, '/')
     if os.path.isabs(name) or name == '..' or name.startswith('../'):
       raise DataError('file list %s, line %d: %s is outside --data_dir %s; list paths '
                       'relative to it' % (file_list, line, shown(entry), data_dir))
-    path = os.path.join(data_dir, name)
-    if not os.path.isfile(path):
-      raise DataError('file list %s names %s, which is not a file in %s'
-                      % (file_list, shown(entry), data_dir))
+    if name not in names and not os.path.isfile(os.path.join(data_dir, name)):
+      missing.append(name)
     names.add(name)
+  if missing:
+    raise DataError('file list %s: %s' % (file_list, describe_missing(
+        missing, len(names), 'listed files', data_dir)))
   _refuse_unencodable(names, file_list)
   return sorted(names)
 

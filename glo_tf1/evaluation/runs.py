@@ -46,9 +46,8 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
         'was trained on' % (run_dir, data_dir))
   if missing:
     raise rundir.RunDirError(
-        '%d of the %d training images of %s are missing from %s (first: %s); pass '
-        '--data_dir with the folder the run was trained on'
-        % (len(missing), len(names), run_dir, data_dir, missing[0]))
+        '%s; pass --data_dir with the folder the run was trained on' % files.describe_missing(
+            missing, len(names), 'training images of %s' % run_dir, data_dir))
   if verify:
     diffs = files.manifest_differences(manifest, files.build_manifest(data_dir, names))
     if diffs:

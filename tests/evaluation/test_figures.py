@@ -110,7 +110,8 @@ def test_figure_errors_name_the_problem(tiny_run, tmp_path):
   assert proc.returncode == 2 and 'not a glo-tf1 run directory' in proc.stderr
   assert 'Traceback' not in proc.stderr
   out = str(tmp_path / 'o')
-  with pytest.raises(rundir.RunDirError, match='missing from'):
+  with pytest.raises(rundir.RunDirError, match=r'200 of 200 training images of .* are '
+                     r'missing from .*: lfw_000.jpg, lfw_000_mirror.jpg, .* \(first 5\); pass'):
     figures.write_figures(tiny_run, out, data_dir=str(tmp_path), **OPTIONS)
   with pytest.raises(rundir.RunDirError, match='model.ckpt-7 does not exist'):
     figures.write_figures(tiny_run, out, checkpoint='7', **OPTIONS)
