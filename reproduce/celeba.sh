@@ -69,7 +69,8 @@ FIGURES="$(realpath -m "${CELEBA_FIGURES_DIR:-figures/celeba}")"
 IMAGES="$CELEBA_DIR/img_align_celeba"
 LISTS="$RUN/celeba_partitions"
 
-glo-celeba-lists --celeba_dir "$CELEBA_DIR" --out_dir "$LISTS"
+LIST_FLAGS=(); [ "$SPLIT" = train ] || LIST_FLAGS=(--noheldout)  # all: no test partition needed
+glo-celeba-lists --celeba_dir "$CELEBA_DIR" --out_dir "$LISTS" "${LIST_FLAGS[@]}"
 # The input: a GPU step of 32 images at 128 px needs thousands of images a second, more
 # than reader threads decoding JPEG files deliver; the decoded-image cache (uint8, built
 # once, about 8 GB for the training partition) reads tens of thousands a second on one

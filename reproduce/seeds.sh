@@ -17,6 +17,9 @@
 # glo-evaluate's --max_images; default 1000: all of the demo's, a subset of CelebA's test
 # partition; the table's note states the counts), SEEDS_EVAL_FLAGS (extra glo-evaluate
 # flags, e.g. --nofid).
+# Ctrl-C, SIGTERM or SIGHUP stops the script: the glo-train of the current seed saves its
+# checkpoint and releases its lock, nothing further is evaluated or tabulated, and the
+# script exits 130, 143 or 129 saying how to resume (children.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 PUBLISH=0
@@ -38,6 +41,13 @@ for v in SEEDS_DATA_DIR SEEDS_TRAIN_LIST SEEDS_HELDOUT_LIST; do
 done
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GLO_ROOT"
+source reproduce/children.sh
+if [ "$PUBLISH" = 1 ]; then
+  GLO_RESUME_HINT="A published table comes from fresh runs: rerunning the command starts over."
+else
+  GLO_RESUME_HINT="Run the same command again to resume: each seed's glo-train continues from \
+its newest checkpoint, and the seeds already trained are evaluated again."
+fi
 abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
 # --publish starts from empty folders: published numbers come from runs of the tree as it
 # is. It deletes only what this script wrote (a folder holding its MARK file) or an empty
@@ -72,7 +82,7 @@ if [ -n "${SEEDS_DATA_DIR:-}" ]; then
   HELDOUT_LIST="${SEEDS_HELDOUT_LIST:-}"
 else
   DATA="$OUT/data"
-  glo-write-faces --out_dir "$DATA"
+  glo_run glo-write-faces --out_dir "$DATA"
   TRAIN_LIST="$OUT/train.txt"
   HELDOUT_LIST="$OUT/heldout.txt"
   (cd "$DATA" && ls) | grep '\.jpg$' | grep -v '^lfw_09' > "$TRAIN_LIST"
@@ -82,18 +92,21 @@ REPORTS=()
 for ((SEED = 0; SEED < K; SEED++)); do
   RUN="$OUT/seed-$SEED"
   echo "=== seed $SEED of $K: $RUN"
-  glo-train --preset "$PRESET" --seed "$SEED" --data_dir "$DATA" \
+  GLO_STOPPED_IN="while training seed $SEED ($RUN)"
+  glo_run glo-train --preset "$PRESET" --seed "$SEED" --data_dir "$DATA" \
     ${TRAIN_LIST:+--file_list "$TRAIN_LIST"} --run_dir "$RUN" "${TRAIN_FLAGS[@]}"
   EVAL_OUT="$RUN/eval"
   [ "$PUBLISH" = 1 ] && EVAL_OUT="$TABLES/seed-$SEED"
+  GLO_STOPPED_IN="while evaluating seed $SEED ($RUN)"
   # shellcheck disable=SC2086
-  glo-evaluate --run_dir "$RUN" ${HELDOUT_LIST:+--data_dir "$DATA" --file_list "$HELDOUT_LIST"} \
+  glo_run glo-evaluate --run_dir "$RUN" ${HELDOUT_LIST:+--data_dir "$DATA" --file_list "$HELDOUT_LIST"} \
     --max_images "$MAX_IMAGES" --out_dir "$EVAL_OUT" ${SEEDS_EVAL_FLAGS:-}
   REPORTS+=("$EVAL_OUT/evaluation.json")
 done
-glo-compare "${REPORTS[@]}" --format markdown --out "$TABLES/table.md"
-glo-compare "${REPORTS[@]}" --format latex --out "$TABLES/table.tex"
-glo-compare "${REPORTS[@]}" --format csv --out "$TABLES/table.csv"
+GLO_STOPPED_IN="while writing the tables"
+glo_run glo-compare "${REPORTS[@]}" --format markdown --out "$TABLES/table.md"
+glo_run glo-compare "${REPORTS[@]}" --format latex --out "$TABLES/table.tex"
+glo_run glo-compare "${REPORTS[@]}" --format csv --out "$TABLES/table.csv"
 cat "$TABLES/table.md"
 echo "Runs: $OUT"
 echo "Reports and tables (table.md, table.tex, table.csv): $TABLES"

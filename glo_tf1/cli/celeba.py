@@ -18,13 +18,16 @@ FLAGS = flags.FlagValues()
 _define = common.Definer(FLAGS)
 _define.string('celeba_dir', None, 'Folder with img_align_celeba/ and list_eval_partition.txt.')
 _define.string('out_dir', None, 'Where to write train.txt, valid.txt, test.txt.')
+_define.bool('heldout', True, 'The test partition is evaluated on: refuse a partition file '
+             'without test images (--noheldout: training on every listed image).')
 
 
 def main(fv):
   from glo_tf1.data import celeba  # pylint: disable=import-outside-toplevel
   if not fv.celeba_dir or not fv.out_dir:
     raise settings.ConfigError('--celeba_dir and --out_dir are required')
-  paths = celeba.write_lists(celeba.check_layout(fv.celeba_dir), fv.out_dir)
+  paths = celeba.write_lists(celeba.check_layout(fv.celeba_dir, heldout=fv.heldout),
+                             fv.out_dir)
   print('Partition lists: %s' % ', '.join(os.path.abspath(paths[p])
                                           for p in celeba.PARTITIONS))
   return 0

@@ -141,4 +141,25 @@ def run_program(flag_values, main, doc, argv=None, positional=False):
   except KeyboardInterrupt:
     print('Interrupted.', file=sys.stderr)
     status = EXIT_INTERRUPTED
+  except (ImportError, MemoryError) as e:
+    # Under `ulimit -v` a library that cannot be mapped, or memory that cannot be had,
+    # is the limit's doing: said so, not a traceback.
+    limit = _address_space_limit()
+    text = str(e).strip()
+    if limit is None or (isinstance(e, ImportError) and not any(
+        m in text.lower() for m in ('failed to map', 'cannot allocate memory'))):
+      raise
+    print('error: out of address space under the limit of ulimit -v %d (%s: %s); a '
+          'glo-tf1 program maps about 2.2 GB (TensorFlow\'s libraries, threads and '
+          'arenas) before its work begins: raise the limit'
+          % (limit // 1024, type(e).__name__, text.splitlines()[0] if text
+             else 'no message'), file=sys.stderr)
+    status = EXIT_USAGE
   sys.exit(status or 0)
+
+
+def _address_space_limit():
+  """The address-space limit (ulimit -v, RLIMIT_AS) in bytes, or None without one."""
+  import resource  # pylint: disable=import-outside-toplevel
+  soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+  return None if soft == resource.RLIM_INFINITY else soft

@@ -37,31 +37,35 @@ def _fail(celeba_dir, what):
 
 
 def read_partition(path):
-  """{name: partition code 0/1/2} from list_eval_partition.txt (or Kaggle's .csv)."""
+  """{name: partition code 0/1/2} from list_eval_partition.txt (or Kaggle's .csv): UTF-8
+  text, with or without a byte-order mark (files.read_lines refuses UTF-16 and binary
+  content, naming the line)."""
   out = {}
-  with open(path) as f:
-    for number, line in enumerate(f, 1):
-      line = line.strip()
-      if not line or (number == 1 and line.replace(' ', '') == 'image_id,partition'):
-        continue
-      fields = line.replace(',', ' ').split()
-      if len(fields) != 2 or fields[1] not in ('0', '1', '2'):
-        raise LayoutError('%s line %d: expected "<image>.jpg <0|1|2>", got %r'
-                          % (path, number, line))
-      if fields[0] in out:
-        raise LayoutError('%s line %d: %s is listed twice' % (path, number, fields[0]))
-      out[fields[0]] = int(fields[1])
+  for number, line in files.read_lines(path):
+    if number == 1 and line.replace(' ', '') == 'image_id,partition':
+      continue
+    fields = line.replace(',', ' ').split()
+    if len(fields) != 2 or fields[1] not in ('0', '1', '2'):
+      raise LayoutError('%s line %d: expected "<image>.jpg <0|1|2>", got %r'
+                        % (path, number, line))
+    if fields[0] in out:
+      raise LayoutError('%s line %d: %s is listed twice' % (path, number, fields[0]))
+    out[fields[0]] = int(fields[1])
   if not out:
     raise LayoutError('%s lists no images' % path)
   return out
 
 
-def check_layout(celeba_dir, check_headers=True):
+def check_layout(celeba_dir, check_headers=True, heldout=True):
   """Checks the layout; returns {partition name: sorted file names}.
 
+  Args:
+    heldout: the test partition is evaluated on, so it must hold images (refused now,
+      not after days of training).
   Raises:
     LayoutError: folder, images or partition file missing, a listed image missing, a
-      malformed partition file, or unreadable images (named).
+      malformed partition file, an empty training (or, with `heldout`, test) partition,
+      or unreadable images (named).
   """
   images = os.path.join(celeba_dir, IMAGES_DIR)
   if not os.path.isdir(celeba_dir):
@@ -77,10 +81,9 @@ def check_layout(celeba_dir, check_headers=True):
   present = {n for n in os.listdir(images) if n.lower().endswith('.jpg')}
   missing = sorted(set(partition) - present)
   if missing:
-    _fail(celeba_dir, '%s is incomplete: %d of the %d images that %s lists are missing '
-          '(first: %s); found %d JPEGs.' % (images, len(missing), len(partition),
-                                             os.path.basename(partition_path),
-                                             ', '.join(missing[:5]), len(present)))
+    _fail(celeba_dir, 'CelebA is incomplete: %s; found %d JPEGs there.' % (
+        files.describe_missing(missing, len(partition), 'images that %s lists'
+                               % os.path.basename(partition_path), images), len(present)))
   split = {name: sorted(n for n, p in partition.items() if p == code)
            for code, name in enumerate(PARTITIONS)}
   counts = tuple(len(split[p]) for p in PARTITIONS)
@@ -92,6 +95,11 @@ def check_layout(celeba_dir, check_headers=True):
           % STANDARD_COUNTS, flush=True)
   if not split['train']:
     raise LayoutError('%s has no training images (partition 0)' % partition_path)
+  if heldout and not split['test']:
+    raise LayoutError('%s has no test images (partition 2), the held-out images the run '
+                      'is evaluated on; fix the file, or train and evaluate on every listed '
+                      'image without a held-out set (celeba.sh: CELEBA_SPLIT=all)'
+                      % partition_path)
   if check_headers:
     bad = data_check.check_files(images, sorted(partition))
     if bad:

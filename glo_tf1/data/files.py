@@ -7,6 +7,7 @@ post's `glob` was not, defect 3), and each run directory records it as `manifest
 hold any character). A resume against a different list is refused.
 """
 import ast
+import codecs
 import concurrent.futures
 import hashlib
 import os
@@ -38,6 +39,15 @@ def _unencodable(name):
     return False
   except UnicodeEncodeError:  # bytes that are not UTF-8, kept as surrogates by os.fsdecode
     return True
+
+
+def describe_missing(missing, total, what, folder, first=5):
+  """'N of M WHAT are missing from FOLDER: a, b, ... (first 5)': how many, and a few of
+  them, however many there are (every message about missing files says it so)."""
+  names = ', '.join(shown(n) for n in missing[:first])
+  return '%d of %d %s %s missing from %s: %s%s' % (
+      len(missing), total, what, 'is' if len(missing) == 1 else 'are', folder, names,
+      ' (first %d)' % first if len(missing) > first else '')
 
 
 def _refuse_unencodable(names, where):
@@ -131,24 +141,60 @@ def list_images(data_dir, file_list=None):
   return sorted(names)
 
 
+def read_lines(path, names=False):
+  """[(line number, text)] of the non-empty lines of a UTF-8 text file, stripped; a UTF-8
+  byte-order mark (Windows editors write one) is skipped, not read as part of the first
+  name.
+
+  Args:
+    names: the lines are file names: bytes that are not UTF-8 are kept (as surrogates,
+      like os.fsdecode) for the caller to refuse by name; otherwise they are refused here.
+  Raises:
+    DataError: UTF-16 text, NUL bytes (a binary file) or, unless `names`, a line that is
+      not UTF-8, naming the file and the line.
+  """
+  with open(path, 'rb') as f:
+    data = f.read()
+  if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    raise DataError('%s is UTF-16 text; save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)'
+                    % path)
+  if data.startswith(codecs.BOM_UTF8):
+    data = data[len(codecs.BOM_UTF8):]
+  out = []
+  for number, raw in enumerate(data.splitlines(), 1):
+    if b'\0' in raw:
+      raise DataError('%s line %d holds NUL bytes: a binary file or UTF-16 text, not a '
+                      'UTF-8 text file' % (path, number))
+    try:
+      text = raw.decode('utf-8')
+    except UnicodeDecodeError:
+      if not names:
+        raise DataError('%s line %d is not UTF-8 text (%s): a binary or mis-encoded file'
+                        % (path, number, ascii(raw[:40])[2:-1])) from None
+      text = raw.decode('utf-8', 'surrogateescape')
+    if text.strip():
+      out.append((number, text.strip()))
+  return out
+
+
 def _read_file_list(data_dir, file_list):
   if not os.path.isfile(file_list):
     raise DataError('file list %s does not exist' % file_list)
-  with open(file_list, encoding='utf-8', errors='surrogateescape') as f:
-    entries = [(k + 1, line.strip()) for k, line in enumerate(f) if line.strip()]
+  entries = read_lines(file_list, names=True)
   if not entries:
     raise DataError('file list %s is empty' % file_list)
-  names = set()
+  names, missing = set(), []
   for line, entry in entries:
     name = os.path.normpath(entry).replace(os.sep, '/')
     if os.path.isabs(name) or name == '..' or name.startswith('../'):
       raise DataError('file list %s, line %d: %s is outside --data_dir %s; list paths '
                       'relative to it' % (file_list, line, shown(entry), data_dir))
-    path = os.path.join(data_dir, name)
-    if not os.path.isfile(path):
-      raise DataError('file list %s names %s, which is not a file in %s'
-                      % (file_list, shown(entry), data_dir))
+    if name not in names and not os.path.isfile(os.path.join(data_dir, name)):
+      missing.append(name)
     names.add(name)
+  if missing:
+    raise DataError('file list %s: %s' % (file_list, describe_missing(
+        missing, len(names), 'listed files', data_dir)))
   _refuse_unencodable(names, file_list)
   return sorted(names)
 

@@ -11,6 +11,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
 import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
 
+from glo_tf1 import io  # noqa: E402
 from glo_tf1.training import run_dir as rundir  # noqa: E402
 
 LOSS_TAG = 'loss'  # towers.build_training_graph: the loss averaged over towers
@@ -51,6 +52,7 @@ def save_loss_curve(run_dir, path, loss_name=None):
       len(steps), int(np.median(np.diff(steps))) if len(steps) > 1 else 0))
   ax.grid(True, alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  with io.atomic_open(path, 'wb') as f:
+    fig.savefig(f, dpi=100, format='png')
   plt.close(fig)
   return path

@@ -26,8 +26,11 @@ figure_interpolation, figure_nearest_neighbours, figure_loss. A new figure is on
 appended to FIGURES.
 """
 import collections
+import errno
 import os
+import shutil
 import sys
+import tempfile
 
 import matplotlib
 matplotlib.use('Agg')
@@ -36,6 +39,7 @@ import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
 
 from glo_tf1 import io  # noqa: E402
 from glo_tf1 import progress  # noqa: E402
+from glo_tf1 import settings  # noqa: E402
 from glo_tf1.compat import tf  # noqa: E402
 from glo_tf1.data import images as images_lib  # noqa: E402
 from glo_tf1.evaluation import curves  # noqa: E402
@@ -353,15 +357,53 @@ POST_FIGURES = [figure_post_grids, figure_post_nearest_neighbours]
 LAYOUTS = {'default': FIGURES, 'post': POST_FIGURES}
 
 
+# The errors of a disk that cannot take the figures: full, over quota, read-only.
+_WRITE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+
+
+class FiguresError(settings.UserError):
+  """The figures could not be written; the message names the folder and the cause."""
+
+
 def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, verify=True,
                   layout='default', **options):
   """Writes every figure of a layout (LAYOUTS) for a run; returns the written paths.
 
+  All or nothing: the figures are made in a hidden folder inside out_dir and moved in
+  together at the end, so a failure (a full disk) leaves out_dir as it was, never a set
+  of new figures beside older ones of another step.
   options: the flags of cli/figures.py (num_reconstructions, num_samples, ...).
+  Raises:
+    FiguresError: out_dir cannot be created, or a write failed for lack of space or
+      permission (nothing in out_dir was replaced).
   """
   run = runs.read_run(run_dir, data_dir, verify=verify)
+  try:
+    os.makedirs(out_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=out_dir, prefix='.glo-figures-')
+  except OSError as e:
+    raise FiguresError('--out_dir %s cannot be written: %s' % (out_dir, e.strerror or e))
+  try:
+    made = _make_figures(run, run_dir, staging, out_dir, checkpoint, seed, layout, options)
+    for name in sorted(os.listdir(staging)):  # renames in one folder: no space needed
+      os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
+  except OSError as e:
+    if e.errno not in _WRITE_FAULTS:
+      raise
+    raise FiguresError(
+        'writing the figures into %s failed: %s (%s). Nothing there was replaced: it holds '
+        'what it held before. Free space (or fix the permissions) and run again.'
+        % (out_dir, e.strerror or e, os.path.basename(e.filename) if e.filename
+           else 'while writing a figure')) from None
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return [os.path.join(out_dir, os.path.basename(p)) for p in made]
+
+
+def _make_figures(run, run_dir, staging, out_dir, checkpoint, seed, layout, options):
+  """Writes the figures of `layout` into `staging` (write_figures' hidden folder in
+  out_dir); returns their paths."""
   cfg = run['cfg']
-  os.makedirs(out_dir, exist_ok=True)
   with trained.TrainedRun(
       run_dir, checkpoint, batch_size=64, run=run, fit_projected=options['fit_projected'],
       k=options['neighbours'],
@@ -375,10 +417,10 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
       if warning:
         print('warning: %s' % warning, file=sys.stderr, flush=True)
     ctx = dict(options, sess=loaded.session, graph=loaded.ops, cfg=cfg, paths=run['paths'],
-               names=run['names'], run_dir=run_dir, out_dir=out_dir, seed=seed,
+               names=run['names'], run_dir=run_dir, out_dir=staging, seed=seed,
                checkpoint=loaded.checkpoint)
     written = []
     for writer in LAYOUTS[layout]:
       written.append(writer(ctx))
-      print('  wrote %s' % written[-1], flush=True)
+      print('  %s' % os.path.basename(written[-1]), flush=True)
   return written

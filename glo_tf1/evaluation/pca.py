@@ -16,8 +16,76 @@ values; their covariance would not fit):
 Images are the float images the trainer sees (cropped, resized, in [-1, 1]); projection
 and reconstruction are in float64: x' = mean + V V^T (x - mean), not clipped to [-1, 1].
 This module only does numpy; evaluation/report.py feeds it decoded batches.
+
+Under an address-space limit (`ulimit -v`, RLIMIT_AS), which TensorFlow's libraries,
+threads and malloc arenas fill to within a few MB, the BLAS library's first large call
+could not map its work buffers: OpenBLAS then exits ("Memory allocation still failed")
+or, in older versions, segfaults (exit 139). `fit` checks the space it needs first and
+refuses, saying how much (`AddressSpaceError`).
 """
+import resource
+
 import numpy as np
+
+from glo_tf1 import settings
+
+# Address space the BLAS library maps for its work buffers on top of the arrays (OpenBLAS
+# 0.3.31 on this project's machine: 4 to 36 MB at the first SVD), with a margin: a
+# process within a few MB of its limit is refused before the work, not killed in it.
+BLAS_RESERVE = 64 << 20
+BATCH = 128  # images per batch of the stream (report.fit_pca's chunk), for the estimate
+
+
+class AddressSpaceError(settings.UserError):
+  """The address-space limit leaves too little for the fit; the message says how much."""
+
+
+def fit_bytes(num_images, pixels, dims, max_bytes=256 << 20, oversample=10):
+  """About the most memory `fit` holds at once (its arrays, LAPACK's copy and work, the
+  BLAS buffers), in bytes: the exact method holds the images, the randomized one a few
+  (pixels x (dims + oversample)) matrices."""
+  k = min(dims, num_images - 1, pixels)
+  if num_images * pixels * 8 <= max_bytes:
+    m = min(num_images, pixels)
+    # The batches and their concatenation, LAPACK's copy of it, U, V^T and gesdd's work.
+    arrays = 3 * num_images * pixels + m * pixels + num_images * m + 4 * m * m
+  else:
+    width = min(k + oversample, num_images, pixels)
+    arrays = 5 * pixels * width + 2 * num_images * width + 3 * BATCH * pixels
+  return 8 * arrays + BLAS_RESERVE
+
+
+def address_space_left():
+  """(bytes left, limit in bytes) under the address-space limit (RLIMIT_AS), or None
+  without a limit or without /proc/self/status to tell the space in use."""
+  soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+  if soft == resource.RLIM_INFINITY:
+    return None
+  try:
+    with open('/proc/self/status', encoding='ascii', errors='replace') as f:
+      used = next(int(line.split()[1]) * 1024 for line in f if line.startswith('VmSize:'))
+  except (OSError, StopIteration, ValueError, IndexError):
+    return None
+  return soft - used, soft
+
+
+def check_address_space(need):
+  """Refuses when the address-space limit leaves less than `need` bytes.
+
+  Raises:
+    AddressSpaceError: naming the limit, what it leaves and what is needed.
+  """
+  space = address_space_left()
+  if space is None or space[0] >= need:
+    return
+  left, limit = space
+  mb = lambda n: max(n, 0) / 2. ** 20
+  raise AddressSpaceError(
+      'the PCA baseline needs about %.0f MB of address space, and the limit (ulimit -v %d) '
+      'leaves %.0f MB of it free, %.0f MB being mapped: raise the limit well above %.0f MB '
+      '(TensorFlow maps what a limit allows), fit on fewer images (--pca_max_images) or '
+      'skip the baseline (--nopca)'
+      % (mb(need), limit // 1024, mb(left), mb(limit - left), mb(limit - left + need)))
 
 
 def _flat(batch):
@@ -38,6 +106,8 @@ def fit(batches, num_images, dims, seed=0, max_bytes=256 << 20, power_iterations
     max_bytes: the images are held in memory (exact SVD) when they fit as float64.
     power_iterations: passes of subspace iteration after the first (randomized method).
     oversample: extra columns of the random subspace (randomized method).
+  Raises:
+    AddressSpaceError: the address-space limit (ulimit -v) leaves too little for it.
   Returns:
     dict: mean [D], components [D, k] float64 with orthonormal columns, singular values
     [k], method ('exact' or 'randomized'), passes (over the images), num_images, dims
@@ -49,6 +119,7 @@ def fit(batches, num_images, dims, seed=0, max_bytes=256 << 20, power_iterations
   first = next(iter(batches()))
   d = int(np.prod(np.shape(first)[1:]))
   k = min(dims, num_images - 1, d)
+  check_address_space(fit_bytes(num_images, d, dims, max_bytes, oversample))
   if num_images * d * 8 <= max_bytes:
     x = np.concatenate([_flat(b) for b in batches()])
     mean = x.mean(axis=0)

@@ -46,9 +46,8 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
         'was trained on' % (run_dir, data_dir))
   if missing:
     raise rundir.RunDirError(
-        '%d of the %d training images of %s are missing from %s (first: %s); pass '
-        '--data_dir with the folder the run was trained on'
-        % (len(missing), len(names), run_dir, data_dir, missing[0]))
+        '%s; pass --data_dir with the folder the run was trained on' % files.describe_missing(
+            missing, len(names), 'training images of %s' % run_dir, data_dir))
   if verify:
     diffs = files.manifest_differences(manifest, files.build_manifest(data_dir, names))
     if diffs:
@@ -62,7 +61,8 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
 
 def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
   """Restores `var_list` (by their names in the training graph) from `checkpoint` (a step
-  or a path) or the newest intact checkpoint of run_dir; returns the path restored.
+  or a path) or the newest checkpoint of run_dir (rundir.latest_checkpoint: a torn one is
+  refused); returns the path restored.
 
   Readers run beside a trainer, whose Saver prunes old checkpoints: one pruned between
   choosing and reading it is replaced by the then newest (up to `tries` times).

@@ -117,7 +117,7 @@ class TrainedRun:
 
   Args:
     run_dir: a run directory written by glo-train.
-    checkpoint: a step or a path (default: the newest intact checkpoint).
+    checkpoint: a step or a path (default: the newest checkpoint; a torn one is refused).
     data_dir: the training images (default: provenance.json's); only `load_images` of
       training files and `reconstructions` of them need them: a run whose images are
       elsewhere still loads (`paths` is then None).

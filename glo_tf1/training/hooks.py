@@ -204,7 +204,9 @@ class _Quiet:
 
 class StopOnSignal:
   """Turns the first SIGINT, SIGTERM or SIGHUP into a clean stop (checkpoint, then exit)
-  until `restore()` puts back the handlers it found."""
+  until `restore()` puts back the handlers it found. A second signal gives up the save at
+  once, except a repeated SIGTERM: a scheduler that signals every process of a job (Slurm)
+  and the script around the trainer (reproduce/children.sh) each pass the same stop on."""
 
   def __init__(self):
     self.signal = None
@@ -217,6 +219,8 @@ class StopOnSignal:
       signal.signal(sig, handler)
 
   def _handle(self, signum, frame):  # pylint: disable=unused-argument
+    if self.signal == signal.SIGTERM == signum:
+      return
     if self.signal is not None:  # second signal: give up at once
       raise KeyboardInterrupt
     self.signal = signum

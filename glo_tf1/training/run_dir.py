@@ -216,29 +216,22 @@ def exclusive(run_dir):
   An OS-level lock (flock) on an open file: the kernel releases it when the process ends,
   however it ends, so a kill -9 never leaves a stale lock. The file holds the holder's
   pid and host, so a second trainer names it.
-  A run directory this call created that holds nothing but the lock when it ends (training
-  failed before writing anything: a bad setting, bad data) is removed, so a failed start
-  leaves nothing behind.
+  A start that ends with nothing in the run directory but the lock (training failed or was
+  refused before writing anything: a bad setting, bad data) removes the lock, and the
+  run directory and its parents if this call created them, so a failed start leaves
+  nothing behind (a folder the user made stays, empty). A lock file is only ever removed
+  by its holder, and `_lock` checks that the file it locked is still the one at RUN/lock.
   Raises:
     RunDirError: another process holds the lock.
   """
-  created = not os.path.isdir(run_dir)
+  created = _missing_folders(run_dir)
   make_writable_dir(run_dir)
   key = os.path.realpath(run_dir)
   if key in _HELD:  # already ours (a test preparing twice in one process)
     yield
     return
   path = os.path.join(run_dir, LOCK_NAME)
-  f = open(path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
-  try:
-    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except OSError:
-    f.seek(0)
-    holder = f.read().strip() or 'another process'
-    f.close()
-    raise RunDirError('run directory %s is in use by %s (it holds %s); two trainers in one '
-                      'run directory would overwrite each other\'s steps. Wait for it to '
-                      'end, stop it, or use another --run_dir.' % (run_dir, holder, path))
+  f = _lock(run_dir, path)
   f.seek(0)
   f.truncate()
   f.write('pid %d on %s, started %s\n' % (os.getpid(), platform.node(),
@@ -249,10 +242,53 @@ def exclusive(run_dir):
     yield
   finally:
     del _HELD[key]
-    if created and os.listdir(run_dir) == [LOCK_NAME]:  # still held: nobody else is in
+    if os.listdir(run_dir) == [LOCK_NAME]:  # still held: nobody else is in
       os.unlink(path)
-      os.rmdir(run_dir)
-    f.close()  # releases the lock; the file stays (deleting it would race a new holder)
+      for folder in created:  # the run directory first, then the parents made for it
+        try:
+          os.rmdir(folder)
+        except OSError:  # not empty (another run's), or not ours to remove
+          break
+    f.close()  # releases the lock
+
+
+def _missing_folders(run_dir):
+  """The folders of run_dir's path that do not exist yet, deepest first."""
+  out, folder = [], os.path.abspath(run_dir)
+  while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+    out.append(folder)
+    folder = os.path.dirname(folder)
+  return out
+
+
+def _lock(run_dir, path):
+  """The open, flock-ed lock file at `path`: retried when the file was removed or
+  replaced between opening and locking it (its holder cleaned up a failed start).
+  Raises:
+    RunDirError: another process holds the lock.
+  """
+  while True:
+    try:
+      f = open(path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
+    except FileNotFoundError:  # the folder was removed by a failed start's cleanup
+      make_writable_dir(run_dir)
+      continue
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      f.seek(0)
+      holder = f.read().strip() or 'another process'
+      f.close()
+      raise RunDirError('run directory %s is in use by %s (it holds %s); two trainers in '
+                        'one run directory would overwrite each other\'s steps. Wait for it '
+                        'to end, stop it, or use another --run_dir.' % (run_dir, holder, path))
+    try:
+      same = os.path.samestat(os.fstat(f.fileno()), os.stat(path))
+    except FileNotFoundError:
+      same = False
+    if same:
+      return f
+    f.close()
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -440,10 +476,17 @@ def _move_damaged(run_dir, prefix):
 
 
 def latest_checkpoint(run_dir, checkpoint=None):
-  """Path of `checkpoint` (a path or a step number) or of the newest intact one in run_dir.
+  """Path of `checkpoint` (a path or a step number) or of the newest checkpoint in run_dir,
+  either of which must read back completely (readers: glo-evaluate, glo-figures, ...).
 
   Reads only, never outside run_dir for a step number or the default (see
-  `find_checkpoints`); a newer checkpoint that does not read back is skipped with a note.
+  `find_checkpoints`). A newest checkpoint that does not read back is refused, not
+  replaced by an older one: a report or figure must be of the step the run reached unless
+  the user names another (--checkpoint); glo-train's resume moves it aside. One that
+  vanishes while being read (pruned by a running trainer) is looked for again.
+  Raises:
+    RunDirError: no such checkpoint, none at all, or the one asked for (or the newest)
+      does not read back, naming its files and the newest intact one.
   """
   if checkpoint:
     if str(checkpoint).isdigit():
@@ -454,15 +497,36 @@ def latest_checkpoint(run_dir, checkpoint=None):
       path = checkpoint
     if not tf.train.checkpoint_exists(path):
       raise RunDirError('checkpoint %s does not exist' % path)
+    reason = unreadable(path)
+    if reason is not None:
+      raise RunDirError('checkpoint %s does not read back (%s): its files %s.* are '
+                        'damaged (a truncated write or copy). Restore them from a backup, '
+                        'or choose another --checkpoint%s.' % (
+                            path, reason, path, _intact_hint(run_dir)))
     return path
-  path, torn = newest_intact(run_dir)
-  for prefix, reason in torn:
-    print('note: checkpoint %s does not read back (%s); using an older one.'
-          % (prefix, reason), file=sys.stderr)
+  for _ in range(3):
+    path, torn = newest_intact(run_dir)
+    damaged = [(p, r) for p, r in torn if _exists(p)]
+    if damaged:
+      newest, reason = damaged[0]
+      raise RunDirError(
+          'the newest checkpoint of %s, %s (step %s), does not read back (%s): its files are '
+          'damaged (a truncated write or copy). It is not replaced by an older step '
+          'unasked: restore it from a backup, pass --checkpoint to evaluate another step%s, '
+          'or resume training (glo-train moves it to %s/ and continues from the newest '
+          'intact one).' % (run_dir, newest, checkpoint_step(newest), reason,
+                            _intact_hint(run_dir), DAMAGED_NAME))
+    if not torn:
+      break
   if path is None:
-    raise RunDirError('run directory %s has no checkpoint%s' % (
-        run_dir, ' that reads back' if torn else ''))
+    raise RunDirError('run directory %s has no checkpoint' % run_dir)
   return path
+
+
+def _intact_hint(run_dir):
+  """' (the newest intact one: step N)', or '' when there is none."""
+  path, _ = newest_intact(run_dir)
+  return '' if path is None else ' (the newest intact one: step %s)' % checkpoint_step(path)
 
 
 def check_fits(prefix, shapes, source):

@@ -5,6 +5,7 @@ glo-train, glo-evaluate, glo-figures on PATH): one tower by default, as the publ
 CELEBA_GPUS=K says how K towers differ from it; a bad CELEBA_GPUS is refused."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -188,8 +189,8 @@ def test_missing_or_incomplete_layout_says_what_to_download(tmp_path):
 
   layout = fake_celeba(str(tmp_path / 'celeba'), n=4, partition=(2, 1, 1))
   os.remove(os.path.join(layout, 'img_align_celeba', '000003.jpg'))
-  with pytest.raises(celeba.LayoutError, match=r'1 of the 4 images .* missing \(first: '
-                     r'000003.jpg\)'):
+  with pytest.raises(celeba.LayoutError, match=r'1 of 4 images that list_eval_partition.txt '
+                     r'lists is missing from .*img_align_celeba: 000003.jpg;'):
     celeba.check_layout(layout)
   os.remove(os.path.join(layout, 'list_eval_partition.txt'))
   with pytest.raises(celeba.LayoutError, match='has no list_eval_partition.txt'):
@@ -213,6 +214,46 @@ def test_partition_file_and_unreadable_images_are_checked(tmp_path):
     f.write(b'\xff\xd8\xff\xe0 truncated')
   with pytest.raises(celeba.LayoutError, match='000002.jpg'):
     celeba.check_layout(layout)
+
+
+def test_partition_file_encodings_are_read_or_refused_naming_file_and_line(tmp_path):
+  """Issue 22: a UTF-8 byte-order mark read as part of the first name ('missing
+  000001.jpg'); UTF-16 or binary content gave a UnicodeDecodeError traceback."""
+  layout = fake_celeba(str(tmp_path / 'celeba'), n=4, partition=(2, 1, 1))
+  part = os.path.join(layout, 'list_eval_partition.txt')
+  with open(part, encoding='utf-8') as f:
+    text = f.read()
+  with open(part, 'w', encoding='utf-8-sig') as f:  # Notepad's "UTF-8 with BOM"
+    f.write(text.replace('\n', '\r\n'))
+  assert celeba.check_layout(layout)['train'] == ['000001.jpg', '000002.jpg']
+  with open(part, 'w', encoding='utf-16') as f:
+    f.write(text)
+  with pytest.raises(files.DataError, match='%s is UTF-16 text; save it as UTF-8'
+                     % re.escape(part)):
+    celeba.check_layout(layout)
+  with open(part, 'wb') as f:
+    f.write(text.encode() + b'\x00\x00\x00\x01 0\n')
+  with pytest.raises(files.DataError, match='%s line 5 holds NUL bytes' % re.escape(part)):
+    celeba.check_layout(layout)
+  with open(part, 'wb') as f:
+    f.write(text.encode() + b'\x89PNG\r\n\x1a\n')
+  with pytest.raises(files.DataError, match=r'line 5 is not UTF-8 text \(\\x89PNG\)'):
+    celeba.check_layout(layout)
+
+
+def test_an_empty_test_partition_is_refused_before_training(tmp_path):
+  """Issue 22: a partition file without test images was accepted, and the run failed in
+  its evaluation, after training. CELEBA_SPLIT=all needs no test partition."""
+  layout = fake_celeba(str(tmp_path / 'celeba'), n=4, partition=(3, 1, 0))
+  with pytest.raises(celeba.LayoutError, match='has no test images \\(partition 2\\)'):
+    celeba.check_layout(layout)
+  assert celeba.check_layout(layout, heldout=False)['test'] == []
+  proc, calls = _recorded_script(tmp_path)
+  assert proc.returncode == 2 and 'has no test images' in proc.stderr, proc.stderr
+  assert 'glo-train' not in calls
+  proc, calls = _recorded_script(tmp_path, env={'CELEBA_SPLIT': 'all'})
+  assert proc.returncode == 0, proc.stderr
+  assert len(calls['glo-train']) == 1
 
 
 @pytest.mark.e2e

@@ -75,6 +75,19 @@ def test_unknown_flag_or_argument_exits_2_naming_it(module):
 
 
 @pytest.mark.e2e
+def test_a_too_small_address_space_limit_is_named_not_a_traceback(tmp_path):
+  """Issue 22: under `ulimit -v` glo-evaluate died (a segfault in PCA, or an ImportError
+  traceback loading TensorFlow's or scipy's libraries); it is refused naming the limit."""
+  import resource  # pylint: disable=import-outside-toplevel
+  limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (600 << 20, resource.RLIM_INFINITY))
+  proc = run_module('glo_tf1.cli.evaluate', '--run_dir', str(tmp_path), check=False,
+                    preexec_fn=limit, timeout=60)
+  assert proc.returncode == 2, proc.stderr
+  assert proc.stderr.startswith('error: out of address space under the limit of ulimit -v '
+                                '614400') and 'Traceback' not in proc.stderr, proc.stderr
+
+
+@pytest.mark.e2e
 def test_python_dash_m_forms_work():
   for module in ('glo_tf1.cli.figures', 'glo_tf1.bench'):
     proc = run_module(module, '--help')

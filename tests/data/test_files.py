@@ -136,6 +136,40 @@ def test_file_list_entries_are_normalised_and_kept_inside_data_dir(tmp_path):
       files.list_images(data, listing)
 
 
+def test_a_file_list_with_a_byte_order_mark_is_read_and_utf16_refused_by_name(tmp_path):
+  """A Windows editor's "UTF-8 with BOM" and CRLF lines name the same files; UTF-16 or a
+  binary file is refused naming it (the first name read as '\\ufeffimg_00000.png')."""
+  data = str(tmp_path / 'data')
+  names = write_index_images(data, 2)
+  listing = tmp_path / 'list.txt'
+  listing.write_text('\r\n'.join(names), encoding='utf-8-sig')
+  assert files.list_images(data, str(listing)) == names
+  listing.write_text('\n'.join(names), encoding='utf-16')
+  with pytest.raises(files.DataError, match='list.txt is UTF-16 text'):
+    files.list_images(data, str(listing))
+  listing.write_bytes(names[0].encode() + b'\n\x00\x01\x02\n')
+  with pytest.raises(files.DataError, match='list.txt line 2 holds NUL bytes'):
+    files.list_images(data, str(listing))
+
+
+def test_missing_listed_files_are_counted_and_a_few_named(tmp_path):
+  """Issue 22: a file list naming 80,000 absent files reported only the first."""
+  data = str(tmp_path / 'data')
+  names = write_index_images(data, 2)
+  listing = tmp_path / 'list.txt'
+  absent = ['gone_%05d.jpg' % i for i in range(80000)]
+  listing.write_text('\n'.join(absent))
+  with pytest.raises(files.DataError) as e:
+    files.list_images(data, str(listing))
+  assert str(e.value) == ('file list %s: 80000 of 80000 listed files are missing from %s: '
+                          'gone_00000.jpg, gone_00001.jpg, gone_00002.jpg, gone_00003.jpg, '
+                          'gone_00004.jpg (first 5)' % (listing, data))
+  listing.write_text('\n'.join(names + ['./%s' % names[0], 'gone.jpg']))
+  with pytest.raises(files.DataError, match=r'1 of 3 listed files is missing from .*data: '
+                     r'gone.jpg$'):  # './a' is 'a': one file
+    files.list_images(data, str(listing))
+
+
 def _jpeg(width=24, height=20, **kwargs):
   buf = bytes_io.BytesIO()
   rgb = np.random.RandomState(0).randint(0, 256, (height, width, 3)).astype(np.uint8)

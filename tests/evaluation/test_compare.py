@@ -2,20 +2,25 @@
 named by preset and flags, mixed protocols refused naming the difference, the LaTeX
 tabular's structure, the CSV, and reproduce/seeds.sh end to end on the embedded faces."""
 import csv
+import fcntl
 import io
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
+import time
 
 import pytest
 
 from conftest import ROOT
 from conftest import run_module
+from conftest import TINY
 from glo_tf1 import io as glo_io
 from glo_tf1 import settings
 from glo_tf1.evaluation import compare
+from glo_tf1.training import run_dir as rundir
 
 
 def _report(seed, psnr, latent_dims=32, steps=1000, heldout=20, step=3000):
@@ -332,3 +337,69 @@ def test_seeds_on_other_data_are_not_averaged_and_leaked_held_out_images_are_ref
   _write(leaked, 'z', report(4, identical_to_training=10))
   with pytest.raises(compare.CompareError, match='include training images'):
     compare.build_table([str(tmp_path / 'same-0'), str(leaked)])
+
+
+def _seeds_until_training(tmp_path, lfw_dir, log_name):
+  """reproduce/seeds.sh (2 seeds of a 100,000-step TINY run, its own process group)
+  started and left to train until glo-train prints a progress line; returns (process,
+  path of its combined output). The process group is killed if it fails to get there."""
+  names = sorted(os.listdir(lfw_dir))
+  (tmp_path / 'train.txt').write_text('\n'.join(n for n in names if 'lfw_09' not in n))
+  (tmp_path / 'heldout.txt').write_text('\n'.join(n for n in names if 'lfw_09' in n))
+  env = dict(os.environ, SEEDS_OUT=str(tmp_path / 'seeds'), SEEDS_DATA_DIR=lfw_dir,
+             SEEDS_TRAIN_LIST=str(tmp_path / 'train.txt'),
+             SEEDS_HELDOUT_LIST=str(tmp_path / 'heldout.txt'),
+             SEEDS_EVAL_FLAGS='--steps=3 --nofid', SEEDS_MAX_IMAGES='12')
+  flags = [f for f in TINY if not f.startswith('--preset')] + ['--num_steps=100000']
+  log = tmp_path / log_name
+  with open(log, 'w') as out:
+    proc = subprocess.Popen(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh'), 'demo',
+                             '2'] + flags, stdout=out, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+  deadline = time.time() + 120
+  while not re.search(r'ing at step \d+.*\nstep \d+/100000', log.read_text(), re.S):
+    if proc.poll() is not None or time.time() > deadline:
+      _kill_group(proc)
+      raise AssertionError(log.read_text()[-3000:])
+    time.sleep(0.2)
+  return proc, log
+
+
+def _kill_group(proc):
+  """SIGKILL to the script and the programs it started (in process groups of their own)."""
+  subprocess.run(['pkill', '-KILL', '-P', str(proc.pid)], check=False)
+  proc.kill()
+
+
+def _lock_is_free(run):
+  with open(os.path.join(run, rundir.LOCK_NAME)) as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      return False
+  return True
+
+
+@pytest.mark.e2e
+def test_seeds_script_stopped_by_a_signal_stops_its_trainer_and_tabulates_nothing(
+    tmp_path, lfw_dir):
+  """Issue 22: SIGTERM to seeds.sh left its glo-train running with the run's lock (a rerun
+  exited 2); Ctrl-C (SIGINT to the process group) went on to evaluate the partial run,
+  train the next seed and print a table of one-seed rows, exit 0."""
+  run = str(tmp_path / 'seeds' / 'seed-0')
+  proc, log = _seeds_until_training(tmp_path, lfw_dir, 'term.log')
+  proc.send_signal(signal.SIGTERM)  # the script alone, as `kill PID` does
+  assert proc.wait(timeout=60) == 143, log.read_text()[-3000:]
+  text = log.read_text()
+  assert 'stopped by SIGTERM while training seed 0' in text and 'to resume' in text, text
+  assert 'checkpoint saved' in text and _lock_is_free(run)  # the trainer saved and ended
+  # The same command resumes (no 'in use' refusal); Ctrl-C on the whole group stops it.
+  proc, log = _seeds_until_training(tmp_path, lfw_dir, 'int.log')
+  assert 'Resuming at step' in log.read_text()
+  os.killpg(proc.pid, signal.SIGINT)
+  assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
+  text = log.read_text()
+  assert 'stopped by SIGINT while training seed 0' in text and 'checkpoint saved' in text
+  assert _lock_is_free(run)
+  assert sorted(os.listdir(str(tmp_path / 'seeds'))) == ['.glo_seeds_output', 'seed-0']
+  assert not os.path.exists(os.path.join(run, 'eval'))  # no evaluation, no table

@@ -1,5 +1,7 @@
 """The figure script: fixed pixel map, mosaics, and the four figures of a tiny trained run
 (files, sizes, neighbours against a brute-force search, same seed same figures)."""
+import contextlib
+import errno
 import json
 import os
 import shutil
@@ -9,6 +11,7 @@ from PIL import Image
 import pytest
 
 from conftest import run_module
+from glo_tf1 import io as glo_io
 from glo_tf1.compat import tf
 from glo_tf1.data import images
 from glo_tf1.evaluation import figures
@@ -107,7 +110,8 @@ def test_figure_errors_name_the_problem(tiny_run, tmp_path):
   assert proc.returncode == 2 and 'not a glo-tf1 run directory' in proc.stderr
   assert 'Traceback' not in proc.stderr
   out = str(tmp_path / 'o')
-  with pytest.raises(rundir.RunDirError, match='missing from'):
+  with pytest.raises(rundir.RunDirError, match=r'200 of 200 training images of .* are '
+                     r'missing from .*: lfw_000.jpg, lfw_000_mirror.jpg, .* \(first 5\); pass'):
     figures.write_figures(tiny_run, out, data_dir=str(tmp_path), **OPTIONS)
   with pytest.raises(rundir.RunDirError, match='model.ckpt-7 does not exist'):
     figures.write_figures(tiny_run, out, checkpoint='7', **OPTIONS)
@@ -118,6 +122,32 @@ def test_figure_errors_name_the_problem(tiny_run, tmp_path):
     f.write(b'\0')
   with pytest.raises(rundir.RunDirError, match='modified: lfw_005.jpg'):
     figures.write_figures(tiny_run, out, data_dir=data, **OPTIONS)
+
+
+def test_a_full_disk_is_refused_naming_the_folder_and_replaces_no_figure(tiny_run,
+                                                                         tmp_path,
+                                                                         monkeypatch):
+  """Issue 22: glo-figures on a full disk ended in a traceback with some figures new and
+  the rest missing or old. The disk fills at the third figure (a write raising ENOSPC):
+  the folder keeps exactly what it held, and nothing of the attempt is left in it."""
+  out = tmp_path / 'figs'
+  out.mkdir()
+  (out / 'reconstructions.png').write_bytes(b'the figures of an older step')
+  real = glo_io.atomic_open
+
+  @contextlib.contextmanager
+  def filling(path, mode='w'):
+    with real(path, mode) as f:
+      if os.path.basename(path) == 'interpolation.png':
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+      yield f
+  monkeypatch.setattr(glo_io, 'atomic_open', filling)
+  with pytest.raises(figures.FiguresError) as e:
+    figures.write_figures(tiny_run, str(out), **OPTIONS)
+  assert str(e.value).startswith('writing the figures into %s failed: No space left on '
+                                 'device (interpolation.png)' % out), e.value
+  assert os.listdir(str(out)) == ['reconstructions.png']
+  assert (out / 'reconstructions.png').read_bytes() == b'the figures of an older step'
 
 
 @pytest.mark.e2e

@@ -1,8 +1,13 @@
 """The PCA baseline against numpy's eigendecomposition of the covariance: the optimal
 rank-k error, exact and streamed (randomized) fits, any batching, low-rank data."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from glo_tf1.evaluation import pca
 
 
@@ -82,3 +87,46 @@ def test_held_out_images_are_projected_on_the_training_components():
   v = vecs[:, ::-1][:, :5]
   want = ((test.reshape(20, -1) - mean) @ v @ v.T + mean).reshape(test.shape)
   np.testing.assert_allclose(pca.reconstruct(model, test), want, atol=1e-8)
+
+
+_UNDER_A_LIMIT = r'''
+import resource, sys
+import numpy as np
+from glo_tf1.evaluation import pca
+
+def mapped():
+  with open('/proc/self/status') as f:
+    return next(int(l.split()[1]) * 1024 for l in f if l.startswith('VmSize:'))
+
+n, d, max_bytes = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+x = np.random.RandomState(0).randn(n, d)
+batches = lambda: (x[i:i + pca.BATCH] for i in range(0, n, pca.BATCH))
+need = pca.fit_bytes(n, d, 8, max_bytes)
+hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+resource.setrlimit(resource.RLIMIT_AS, (mapped() + need // 4, hard))
+try:
+  pca.fit(batches, n, 8, max_bytes=max_bytes)
+  print('fitted under a quarter')
+except pca.AddressSpaceError as e:
+  print('refused: %s' % e)
+resource.setrlimit(resource.RLIMIT_AS, (mapped() + need + (1 << 20), hard))
+print('fitted', pca.fit(batches, n, 8, max_bytes=max_bytes)['method'])
+'''
+
+
+@pytest.mark.parametrize('method,max_bytes', [('exact', 256 << 20), ('randomized', 1 << 20)])
+def test_a_fit_the_address_space_limit_cannot_hold_is_refused_saying_how_much(method,
+                                                                              max_bytes):
+  """Issue 22: under `ulimit -v` glo-evaluate died in PCA (exit 139, or OpenBLAS's
+  'Memory allocation still failed'). Under a limit that leaves a quarter of fit_bytes the
+  fit is refused naming the need; one that leaves fit_bytes holds the whole fit."""
+  if not os.path.exists('/proc/self/status'):
+    pytest.skip('needs /proc to tell the address space in use')
+  proc = subprocess.run([sys.executable, '-c', _UNDER_A_LIMIT, '600', '1728', str(max_bytes)],
+                        capture_output=True, text=True, timeout=60, cwd=ROOT,
+                        env=dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS='2'))
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  lines = proc.stdout.splitlines()
+  assert lines[0].startswith('refused: the PCA baseline needs about') and (
+      'ulimit -v' in lines[0] and '--nopca' in lines[0]), proc.stdout
+  assert lines[1] == 'fitted ' + method, proc.stdout

@@ -36,8 +36,13 @@ def test_a_bad_setting_raises_before_anything_is_trained(tmp_path):
     launch.run(str(tmp_path / 'run'), data, preset='demo', overrides={'image_size': 20},
                handle_signals=False)
   assert not os.path.exists(str(tmp_path / 'run'))  # a failed start leaves no run directory
-  os.makedirs(str(tmp_path / 'mine'))  # one the user made stays, with the lock alone
+  # Issue 22: nor the parents it made, nor a lock in a folder the user made (mktemp -d).
+  with pytest.raises(settings.ConfigError, match='--image_size'):
+    launch.run(str(tmp_path / 'a' / 'b' / 'run'), data, preset='demo',
+               overrides={'image_size': 20}, handle_signals=False)
+  assert sorted(os.listdir(str(tmp_path))) == ['data']
+  os.makedirs(str(tmp_path / 'mine'))  # one the user made stays, empty
   with pytest.raises(settings.ConfigError, match='--image_size'):
     launch.run(str(tmp_path / 'mine'), data, preset='demo', overrides={'image_size': 20},
                handle_signals=False)
-  assert os.listdir(str(tmp_path / 'mine')) == [rundir.LOCK_NAME]
+  assert os.listdir(str(tmp_path / 'mine')) == []

@@ -1,8 +1,10 @@
 """The run directory as a whole (issue 14): copied, moved or shared, it stays one run.
 Checkpoint bookkeeping is relative and repaired, one trainer writes at a time, readers
 beside a trainer survive its pruning, and config.json is validated as a file."""
+import builtins
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +85,24 @@ def test_copied_and_moved_runs_use_their_own_checkpoints(tmp_path):
   assert 'config.json' in proc.stderr and 'codes: [16, 8] -> [16, 16]' in proc.stderr
 
 
+def test_a_lock_removed_by_its_holder_is_never_held_twice(tmp_path, monkeypatch):
+  """A failed start removes its lock file; a trainer that opened that file just before
+  locks a file no longer at RUN/lock, so it must notice and lock the new one, or two
+  trainers would each hold 'the' lock."""
+  run = str(tmp_path / 'run')
+  os.makedirs(run)
+  path = os.path.join(run, rundir.LOCK_NAME)
+  stale = open(path, 'a+')  # opened, then its holder ended and removed it
+  os.unlink(path)
+  real_open = open
+  monkeypatch.setattr(builtins, 'open', lambda name, *a, **k: stale if (
+      name == path and not stale.closed) else real_open(name, *a, **k))
+  with rundir.exclusive(run):
+    assert stale.closed and os.path.exists(path)  # dropped once seen not to be RUN/lock
+    with pytest.raises(rundir.RunDirError, match='in use by pid %d' % os.getpid()):
+      rundir._lock(run, path)  # pylint: disable=protected-access
+
+
 @pytest.mark.e2e
 def test_second_trainer_stops_at_once_naming_the_first(tmp_path):
   """Issue 14, problem 2: two trainers in one run directory both ran. The lock is held
@@ -155,7 +175,6 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_intact_one(tmp_path, 
   assert survivor.startswith('%s (step 5); the newer %s does NOT read back'
                              % (os.path.join(run, 'model.ckpt-5'),
                                 os.path.join(run, 'model.ckpt-10'))), survivor
-  assert rundir.latest_checkpoint(run).endswith('model.ckpt-5')
   assert rundir.repair_checkpoints(run) == os.path.join(run, 'model.ckpt-5')
   out = capsys.readouterr().out
   assert 'model.ckpt-10 does not read back' in out and 'Resuming from model.ckpt-5' in out
@@ -164,6 +183,27 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_intact_one(tmp_path, 
   _truncate(os.path.join(run, 'model.ckpt-5.' + part), 20)
   with pytest.raises(rundir.RunDirError, match='no checkpoint in .* reads back'):
     rundir.repair_checkpoints(run)
+
+
+@pytest.mark.parametrize('part', ['data-00000-of-00001', 'index'])
+def test_readers_refuse_a_torn_checkpoint_naming_it_and_the_newest_intact_one(tmp_path,
+                                                                             part):
+  """Issue 22: glo-evaluate --checkpoint N of a torn checkpoint ended in OutOfRangeError,
+  and without --checkpoint a torn newest one was silently replaced by an older step."""
+  run = str(tmp_path / 'run')
+  _write_checkpoints(run, [5, 10])
+  _truncate(os.path.join(run, 'model.ckpt-10.' + part), 20)
+  torn = os.path.join(run, 'model.ckpt-10')
+  with pytest.raises(rundir.RunDirError) as e:
+    rundir.latest_checkpoint(run)
+  assert 'newest checkpoint of %s, %s (step 10), does not read back' % (run, torn) in str(
+      e.value) and 'the newest intact one: step 5' in str(e.value), e.value
+  with pytest.raises(rundir.RunDirError, match='checkpoint %s does not read back .*step 5'
+                     % re.escape(torn)):
+    rundir.latest_checkpoint(run, '10')
+  assert rundir.latest_checkpoint(run, '5') == os.path.join(run, 'model.ckpt-5')  # asked
+  rundir.repair_checkpoints(run)  # a resume moves the torn one aside: readers take step 5
+  assert rundir.latest_checkpoint(run) == os.path.join(run, 'model.ckpt-5')
 
 
 def test_a_checkpoint_named_but_absent_is_refused_never_looked_for_outside(tmp_path):

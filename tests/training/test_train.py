@@ -89,6 +89,27 @@ def test_scalar_summaries_trigger_every_n_steps_and_at_the_last():
 
 
 @pytest.mark.e2e
+def test_a_repeated_sigterm_keeps_the_save_and_a_second_ctrl_c_gives_it_up():
+  """A scheduler that signals every process (Slurm) and the script that passes its SIGTERM
+  on (reproduce/children.sh) are one stop, not the 'second signal: give up' of Ctrl-C."""
+  stopper = hooks.StopOnSignal()
+  try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)  # no KeyboardInterrupt: the save goes on
+    assert stopper.signal == signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt):
+      os.kill(os.getpid(), signal.SIGINT)
+  finally:
+    stopper.restore()
+  stopper = hooks.StopOnSignal()
+  try:
+    os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+      os.kill(os.getpid(), signal.SIGINT)
+  finally:
+    stopper.restore()
+
+
 def test_loss_scalar_is_written_at_the_last_step(lfw_dir, tmp_path):
   """23 steps, scalars every 5 (TINY): the loss curve ends at step 23, with the loss the
   progress line prints for step 23 (the same step's loss); a resume to 30 ends at 30."""
