@@ -56,31 +56,14 @@ OUT="$(abs "${PAPER_OUT_DIR:-figures/$DATASET}")"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GLO_ROOT"
 
-# Runs one stage in the background so that Ctrl-C or SIGTERM reaches this script, which
-# passes SIGTERM on (the trainer saves a checkpoint), waits for the stage to finish, and
-# stops with 128 + the signal's number instead of going on with a partial result.
-STOPPED=
-stage() {
-  "$@" &
-  local child=$!
-  trap 'STOPPED=130; kill -TERM "$child" 2>/dev/null || true' INT
-  trap 'STOPPED=143; kill -TERM "$child" 2>/dev/null || true' TERM
-  local rc=0
-  while true; do
-    wait "$child" && rc=0 || rc=$?
-    kill -0 "$child" 2>/dev/null || break  # a signal woke wait; the stage still runs
-  done
-  trap - INT TERM
-  if [ -n "$STOPPED" ]; then
-    echo "Stopped ($1 saved what it had). Run the same command again to resume." >&2
-    exit "$STOPPED"
-  fi
-  return "$rc"
-}
+# Each program runs through children.sh's glo_run: Ctrl-C or SIGTERM reaches it once, the
+# trainer saves, and the script stops with 128 + the signal's number.
+source reproduce/children.sh
+GLO_RESUME_HINT="Run the same command again to resume: bash reproduce/paper.sh $DATASET${STEPS:+ $STEPS}."
 
 if [ -n "$SOURCE" ]; then
   # shellcheck disable=SC2086
-  stage glo-prepare-data "$DATASET" --source "$SOURCE" --out_dir "$DATA" ${PAPER_PREPARE_FLAGS:-}
+  glo_run glo-prepare-data "$DATASET" --source "$SOURCE" --out_dir "$DATA" ${PAPER_PREPARE_FLAGS:-}
 elif [ ! -f "$DATA/prepare.json" ]; then
   echo "$DATA holds no finished conversion (prepare.json): give --source DIR, the folder" \
     "of the publisher's files (docs/benchmarks.md says where to get them)" >&2
@@ -88,16 +71,16 @@ elif [ ! -f "$DATA/prepare.json" ]; then
 fi
 # The conversion checked every file, so the trainer's own check is skipped.
 # shellcheck disable=SC2086
-stage glo-train --preset "$DATASET" --data_dir "$DATA" --file_list "$DATA/train.txt" \
+glo_run glo-train --preset "$DATASET" --data_dir "$DATA" --file_list "$DATA/train.txt" \
   --run_dir "$RUN" ${STEPS:+--num_steps "$STEPS"} --skip_data_check ${PAPER_TRAIN_FLAGS:-}
 mkdir -p "$OUT"
 # shellcheck disable=SC2086
-stage glo-evaluate --run_dir "$RUN" --data_dir "$DATA" --file_list "$DATA/test.txt" \
+glo_run glo-evaluate --run_dir "$RUN" --data_dir "$DATA" --file_list "$DATA/test.txt" \
   --fid_protocol glann --out_dir "$OUT" ${PAPER_EVAL_FLAGS:-}
 METRICS=mse_01,psnr_db
 grep -q '"fid_heldout"' "$OUT/evaluation.json" && METRICS="$METRICS,fid_heldout"
 for FORMAT in markdown:md latex:tex csv:csv; do
-  glo-compare "$OUT/evaluation.json" --label "$OUT/evaluation.json=GLO ($DATASET)" \
+  glo_run glo-compare "$OUT/evaluation.json" --label "$OUT/evaluation.json=GLO ($DATASET)" \
     --metrics "$METRICS" --format "${FORMAT%%:*}" --out "$OUT/table.${FORMAT##*:}"
 done
 cat "$OUT/table.md"

@@ -14,7 +14,7 @@
 # go to runs/seeds-publish/ and the K reports and the tables to figures/demo_seeds/
 # (SEEDS_FIGURES to change), where README.md's table is generated from.
 # Environment: SEEDS_MAX_IMAGES (training and held-out images each evaluation measures,
-# glo-evaluate's --max_images; default 1000: all of the demo's, a subset of CelebA's test
+# glo-evaluate's --max_images, 0: all; default 1000: all of the demo's, a subset of CelebA's test
 # partition; the table's note states the counts), SEEDS_EVAL_FLAGS (extra glo-evaluate
 # flags, e.g. --nofid).
 # Ctrl-C, SIGTERM or SIGHUP stops the script: the glo-train of the current seed saves its
@@ -29,8 +29,9 @@ if [ $# -lt 2 ] || ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 MAX_IMAGES="${SEEDS_MAX_IMAGES:-1000}"
-if ! [[ "$MAX_IMAGES" =~ ^[1-9][0-9]*$ ]]; then
-  echo "SEEDS_MAX_IMAGES must be a positive number of images, got '$MAX_IMAGES'" >&2
+if ! [[ "$MAX_IMAGES" =~ ^(0|[1-9][0-9]*)$ ]]; then
+  echo "SEEDS_MAX_IMAGES must be a number of images (0: all, as glo-evaluate's" \
+    "--max_images), got '$MAX_IMAGES'" >&2
   exit 2
 fi
 PRESET="$1"; K="$2"; shift 2
@@ -74,8 +75,15 @@ else
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-$PRESET}")"
   TABLES="$OUT"
 fi
+# The mark goes only into a folder this script creates or finds empty (or marked before):
+# a folder of the user's that SEEDS_OUT names never becomes one --publish may delete.
+for d in "$OUT" "$TABLES"; do
+  if [ ! -e "$d" ] || { [ -d "$d" ] && [ -z "$(ls -A "$d")" ]; } || [ -f "$d/$MARK" ]; then
+    mkdir -p "$d"
+    echo "written by reproduce/seeds.sh" > "$d/$MARK"
+  fi
+done
 mkdir -p "$OUT" "$TABLES"
-for d in "$OUT" "$TABLES"; do echo "written by reproduce/seeds.sh" > "$d/$MARK"; done
 if [ -n "${SEEDS_DATA_DIR:-}" ]; then
   DATA="$(cd "$SEEDS_DATA_DIR" && pwd)"
   TRAIN_LIST="${SEEDS_TRAIN_LIST:-}"

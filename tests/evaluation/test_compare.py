@@ -301,6 +301,12 @@ def test_seeds_publish_deletes_only_what_it_wrote(tmp_path):
   mine.mkdir()
   (mine / 'thesis.tex').write_text('years of work')
   env = dict(os.environ, SEEDS_OUT=str(mine), SEEDS_FIGURES=str(tmp_path / 'tables'))
+  # A run without --publish into that folder first (stopped by a bad flag): it must not
+  # mark the folder as the script's, or --publish would then delete it (a hostile test).
+  proc = subprocess.run(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh'), 'demo', '1',
+                         '--num_steps=notanumber'], capture_output=True, text=True, env=env,
+                        timeout=300)
+  assert proc.returncode == 2 and not (mine / '.glo_seeds_output').exists(), proc.stderr
   proc = subprocess.run(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh'), '--publish',
                          'demo', '1'], capture_output=True, text=True, env=env, timeout=300)
   assert proc.returncode == 2 and 'was not written by seeds.sh' in proc.stderr, proc.stderr
@@ -403,3 +409,16 @@ def test_seeds_script_stopped_by_a_signal_stops_its_trainer_and_tabulates_nothin
   assert _lock_is_free(run)
   assert sorted(os.listdir(str(tmp_path / 'seeds'))) == ['.glo_seeds_output', 'seed-0']
   assert not os.path.exists(os.path.join(run, 'eval'))  # no evaluation, no table
+
+
+@pytest.mark.parametrize('value,refused', [('abc', True), ('-1', True), ('007', True),
+                                           ('0', False), ('12', False)])
+def test_seeds_max_images_is_a_count_and_0_means_all(tmp_path, value, refused):
+  """As glo-evaluate's --max_images (0: every image); a bad value is refused before
+  anything runs (a bad training flag then stops an accepted one at glo-train)."""
+  env = dict(os.environ, SEEDS_OUT=str(tmp_path / 'out'), SEEDS_MAX_IMAGES=value)
+  proc = subprocess.run(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh'), 'demo', '1',
+                         '--num_steps=notanumber'], capture_output=True, text=True, env=env,
+                        timeout=300)
+  assert proc.returncode == 2
+  assert ('SEEDS_MAX_IMAGES must be a number of images' in proc.stderr) == refused, proc.stderr
