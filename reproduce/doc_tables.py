@@ -18,6 +18,10 @@ Blocks (each between its begin and end markers):
                      figures/bench/bench.md (glo-bench --markdown), verbatim.
   placement          docs/gpus.md: the committed placement report figures/bench/placement.md
                      (glo-bench --mode placement --markdown), verbatim.
+  benchmark-presets  docs/benchmarks.md: the committed report figures/bench/presets.md of
+                     the benchmark presets' CPU step times (glo-bench --mode presets
+                     --out figures/bench/presets.json --markdown figures/bench/presets.md),
+                     verbatim.
 tests/cli/test_docs.py checks that each file holds exactly its current block.
 """
 import os
@@ -76,6 +80,11 @@ def placement_table():
     return f.read().rstrip('\n')
 
 
+def benchmark_presets_table():
+  with open(os.path.join(ROOT, 'figures', 'bench', 'presets.md')) as f:
+    return f.read().rstrip('\n')
+
+
 def demo_seeds_table():
   with open(os.path.join(ROOT, 'figures', 'demo_seeds', 'table.md')) as f:
     return f.read().rstrip('\n')
@@ -89,6 +98,7 @@ BLOCKS = {
     'demo-seeds': ('README.md', demo_seeds_table),
     'bench': (os.path.join('docs', 'performance.md'), bench_table),
     'placement': (os.path.join('docs', 'gpus.md'), placement_table),
+    'benchmark-presets': (os.path.join('docs', 'benchmarks.md'), benchmark_presets_table),
 }
 
 

@@ -79,7 +79,9 @@ def main(fv):
   res['machine']['load_average'] = {'before': load_before, 'after': os.getloadavg()[0]}
   report = ['%s, %d CPU(s), TensorFlow %s; %s; load average %.1f before, %.1f after' % (
       res['machine']['processor'], res['machine']['cpus'], res['machine']['tensorflow'],
-      'QUICK (smoke test sizes)' if fv.quick else 'blog sizes', load_before,
+      'QUICK (smoke test sizes)' if fv.quick else (
+          'each benchmark preset at its own sizes' if fv.mode == 'presets' else 'blog sizes'),
+      load_before,
       res['machine']['load_average']['after']), '', table]
   if res.get('targets'):
     report += ['', 'targets: ' + ', '.join('%s %s' % (k, 'met' if v else 'NOT met')

@@ -152,3 +152,24 @@ def test_committed_placement_report_keeps_the_host_out_of_the_default_step():
   auto = [r for r in rows if r['variable_device'] == 'auto']
   assert len(auto) == 6
   assert all(r['host_variable_mb'] == 0 and r['host_updates'] == 0 for r in auto)
+
+
+def test_committed_preset_times_cover_every_benchmark_preset_as_it_is_now():
+  """figures/bench/presets.json (glo-bench --mode presets): a row for each benchmark preset
+  at its current batch, size and channels, the per-1,000-step and num_steps figures from
+  its own s/step (a preset changed since the report makes it stale)."""
+  import os  # pylint: disable=import-outside-toplevel
+  from conftest import ROOT  # pylint: disable=import-outside-toplevel
+  from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, 'figures', 'bench', 'presets.json')) as f:
+    report = json.load(f)
+  rows = {r['preset']: r for r in report['presets']}
+  assert list(rows) == list(settings.DATASET_PRESETS)
+  for name, r in rows.items():
+    cfg = settings.resolve(name)
+    assert (r['batch_size'], r['image_size'], r['channels']) == (
+        cfg['batch_size'], cfg['image_size'], cfg['channels']), name
+    assert r['seconds_per_step'] == min(r['rounds']) and len(r['rounds']) == 2
+    assert abs(r['minutes_per_1000_steps'] - r['seconds_per_step'] * 1000 / 60) < 1e-9
+    assert abs(r['hours_num_steps'] * 3600 - r['seconds_per_step'] * cfg['num_steps']) < 1e-6
+  assert 'load_average' in report['machine']

@@ -38,7 +38,8 @@ def _doc_tables():
 
 
 @pytest.mark.parametrize('name', ['presets', 'presets-full', 'demo-evaluation',
-                                  'demo-seeds', 'bench'])
+                                  'demo-seeds', 'bench', 'placement',
+                                  'benchmark-presets'])
 def test_generated_blocks_are_current(name):
   module = _doc_tables()
   rel = module.BLOCKS[name][0]
