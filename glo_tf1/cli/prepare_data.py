@@ -10,7 +10,9 @@ OUT/prepare.json (each source file's size, SHA-256, MD5 and image count; the pub
 checksum, checked, where one is published). Running it again resumes. When a file is
 missing it says where to get it and where to put it (exit status 2). Ctrl-C, SIGTERM and
 SIGHUP stop it at once (exit status 130) with no half-written file; run it again to
-resume. See docs/benchmarks.md.
+resume. celeba64 and celeba128 (--source: aligned CelebA as reproduce/celeba.sh reads it)
+check the layout and write the partition lists and prepare.json only: the JPEGs are
+trained on as they are. See docs/benchmarks.md.
 """
 import os
 import signal
@@ -38,13 +40,24 @@ def _interrupt(signum, frame):  # pylint: disable=unused-argument
 
 def main(fv, args):
   from glo_tf1.data import prepare  # pylint: disable=import-outside-toplevel
+  names = list(prepare.DATASETS) + list(prepare.CELEBA_DATASETS)
   if len(args) != 1:
     raise settings.ConfigError(
         'expected one DATASET argument (%s), got %s' % (
-            ', '.join(prepare.DATASETS), ' '.join(args) if args else 'none'))
-  prepare.dataset(args[0])  # an unknown name is refused before the flags are checked
+            ', '.join(names), ' '.join(args) if args else 'none'))
+  if args[0] not in prepare.CELEBA_DATASETS:
+    prepare.dataset(args[0])  # an unknown name is refused before the flags are checked
   if not fv.source or not fv.out_dir:
     raise settings.ConfigError('--source and --out_dir are required')
+  if args[0] in prepare.CELEBA_DATASETS:
+    record = prepare.prepare_celeba(args[0], fv.source, fv.out_dir)
+    print('%s: %s. Train with: glo-train --preset %s --data_dir %s --file_list %s '
+          '--run_dir RUN (or: bash reproduce/paper.sh %s --source %s)' % (
+              args[0], ', '.join('%d %s images' % (record['splits'][s]['images'], s)
+                                 for s in prepare.SPLITS), args[0], record['images_dir'],
+              os.path.join(os.path.abspath(fv.out_dir), 'train.txt'), args[0],
+              os.path.abspath(fv.source)))
+    return 0
   pad_to = fv.pad_to
   if pad_to != 'auto':
     try:

@@ -814,3 +814,28 @@ def test_each_benchmark_preset_trains_at_the_size_and_channels_its_conversion_wr
     assert cfg['image_size'] == (prepare.pad_size(ds, 'auto') or ds.shape[0]), name
     assert cfg['channels'] == ds.shape[2], name
   assert set(prepare.DATASETS) <= set(settings.DATASET_PRESETS)
+
+
+def test_celeba64_writes_the_partition_lists_and_a_record_of_aligned_celeba(tmp_path):
+  """CelebA is trained on as it is: its preparation checks the layout (celeba.sh's check)
+  and writes the lists, which name its own JPEGs, and the partition file's digest."""
+  sys_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'cli')
+  import sys  # pylint: disable=import-outside-toplevel
+  sys.path.insert(0, sys_path)
+  from test_celeba_script import fake_celeba  # pylint: disable=import-outside-toplevel
+  src = fake_celeba(str(tmp_path / 'celeba'))  # 8 train, 2 valid, 2 test
+  out = str(tmp_path / 'out')
+  proc = run_module('glo_tf1.cli.prepare_data', 'celeba64', '--source', src, '--out_dir', out)
+  images = os.path.join(src, 'img_align_celeba')
+  assert '--preset celeba64 --data_dir %s' % images in proc.stdout
+  assert files.list_images(images, os.path.join(out, 'test.txt')) == ['000011.jpg',
+                                                                      '000012.jpg']
+  with open(os.path.join(out, 'prepare.json')) as f:
+    record = json.load(f)
+  assert record['splits']['train'] == {'images': 8, 'list': 'train.txt'}
+  assert record['images_dir'] == images
+  assert record['sources'][0]['sha256'] == _sha256(os.path.join(src, 'list_eval_partition.txt'))
+  os.remove(os.path.join(images, '000003.jpg'))
+  proc = run_module('glo_tf1.cli.prepare_data', 'celeba128', '--source', src, '--out_dir',
+                    out, check=False)
+  assert proc.returncode == 2 and '000003.jpg' in proc.stderr
