@@ -66,6 +66,7 @@ def main(fv):
   from glo_tf1.data import files
   from glo_tf1.evaluation import export
   from glo_tf1.evaluation import trained
+  export.check_out(fv.out, fv.run_dir, fv.data_dir)  # before TensorFlow and the checkpoint
   names = files.list_images(fv.data_dir, fv.file_list) if fv.data_dir else None
   with trained.load(fv.run_dir, fv.checkpoint, batch_size=fv.batch_size) as run:
     print('%r -> %s' % (run, fv.out), flush=True)

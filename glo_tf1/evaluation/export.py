@@ -10,7 +10,12 @@ goes in chunks of CHUNK images, each seeded by (seed, chunk index) alone, so an 
 export resumes where it stopped and gives the same files as an uninterrupted one: a
 folder keeps its finished PNGs, an .npz its finished chunks in OUT.partial/ until the
 last one is merged. EXPORT_META (in the folder, or OUT.partial/) records what is being
-written; a resume that asks for something else is refused, naming saved -> asked.
+written and which chunks this export finished: a resume trusts only those (a file of
+the output's name that it did not write is never taken for its own), and one that asks
+for something else is refused, naming saved -> asked. `check_out` refuses, before
+anything is loaded, an --out that is a file, not writable, inside the images read or the
+run directory, or a folder of other files. This module imports no TensorFlow until it
+writes an image, so glo-sample checks its --out before it loads a checkpoint.
 """
 import os
 import shutil
@@ -20,17 +25,46 @@ import numpy as np
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings
-from glo_tf1.data import images as images_lib
 
 CHUNK = 500
 EXPORT_META = 'glo_sample.json'
 WHATS = ('samples', 'reconstructions', 'codes')
+_DONE = 'done_chunks'  # EXPORT_META's record of the chunks this export finished
+
+
+def _inside(path, folder):
+  """Whether `path` is `folder` or lies under it (symbolic links resolved)."""
+  path, folder = os.path.realpath(path), os.path.realpath(folder)
+  return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_out(out, run_dir, data_dir=None):
+  """Refuses an --out that cannot receive this export (settings.ConfigError naming it):
+  a place inside `data_dir` (the exports would be read back as the images they are made
+  of) or inside the run directory, or a folder of other files (no EXPORT_META: a resume
+  would take them for its own). Touches nothing."""
+  if data_dir and _inside(out, data_dir):
+    raise settings.ConfigError('--out %s is %s --data_dir %s: the exports would mix with '
+                               'the images they are made of; choose a place outside it' % (
+                                   out, 'the very folder of' if os.path.realpath(out) ==
+                                   os.path.realpath(data_dir) else 'inside', data_dir))
+  if _inside(out, run_dir):
+    raise settings.ConfigError('--out %s is inside the run directory %s; write the export '
+                               'elsewhere' % (out, run_dir))
+  folder = out + '.partial' if out.endswith('.npz') else out
+  if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(
+      os.path.join(folder, EXPORT_META)):
+    raise settings.ConfigError('--out %s already holds files that no glo-sample export '
+                               'wrote (no %s); choose a new or empty folder'
+                               % (folder, EXPORT_META))
 
 
 def _check_meta(folder, meta):
-  """Writes `meta` into folder/EXPORT_META, or checks it equals the one there."""
+  """Writes `meta` into folder/EXPORT_META, or checks it equals the one there; returns
+  the chunks that the saved export recorded as finished."""
   path = os.path.join(folder, EXPORT_META)
   saved = io.read_json(path, missing=None)
+  done = set(saved.pop(_DONE, [])) if saved is not None else set()
   if saved is not None and saved != meta:
     diffs = ['  %s: %r -> %r' % (k, saved.get(k), meta.get(k))
              for k in sorted(set(saved) | set(meta)) if saved.get(k) != meta.get(k)]
@@ -40,37 +74,46 @@ def _check_meta(folder, meta):
   if saved is None:
     os.makedirs(folder, exist_ok=True)
     io.write_json(path, meta)
+  return done
 
 
 class _Writer:
-  """Writes chunks to a PNG folder or to OUT.partial/ chunks merged into OUT (.npz)."""
+  """Writes chunks to a PNG folder or to OUT.partial/ chunks merged into OUT (.npz), and
+  records each finished chunk in EXPORT_META: only those count as done on a resume."""
 
   def __init__(self, out, meta):
-    self.out, self.npz = out, out.endswith('.npz')
+    self.out, self.npz, self.meta = out, out.endswith('.npz'), meta
     if self.npz and os.path.exists(out):
       raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
     self.folder = out + '.partial' if self.npz else out
-    _check_meta(self.folder, meta)
+    self.finished = _check_meta(self.folder, meta)
 
   def _chunk_path(self, c):
     return os.path.join(self.folder, 'chunk_%05d.npz' % c)
 
   def done(self, c, names):
+    """Chunk c was written by this export (its record) and its files are all there."""
+    if c not in self.finished:
+      return False
     if self.npz:
       return os.path.exists(self._chunk_path(c))
     return all(os.path.exists(os.path.join(self.folder, n)) for n in names)
 
   def write(self, c, names, pixels, codes):
+    from glo_tf1.data import images as images_lib  # pylint: disable=import-outside-toplevel
     if self.npz:
       with io.atomic_open(self._chunk_path(c), 'wb') as f:
         np.savez(f, images=images_lib.to_uint8(pixels), codes=np.asarray(codes, np.float32),
                  names=np.asarray(names))
-      return
-    for name, image in zip(names, images_lib.to_uint8(pixels)):
-      path = os.path.join(self.folder, name)
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      with io.atomic_open(path, 'wb') as f:
-        images_lib.to_pil(image).save(f, format='PNG')  # one channel: an 8-bit gray PNG
+    else:
+      for name, image in zip(names, images_lib.to_uint8(pixels)):
+        path = os.path.join(self.folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with io.atomic_open(path, 'wb') as f:
+          images_lib.to_pil(image).save(f, format='PNG')  # one channel: an 8-bit gray PNG
+    self.finished.add(c)
+    io.write_json(os.path.join(self.folder, EXPORT_META),
+                  dict(self.meta, **{_DONE: sorted(self.finished)}))
 
   def finish(self, num_chunks, meta):
     """Merges an .npz's chunks (then removes OUT.partial/); returns the output path."""
@@ -92,6 +135,7 @@ def _meta(loaded, what, **extra):
 def export_samples(loaded, out, num, kind='full', seed=0):
   """`num` samples of sampler `kind` of a TrainedRun: OUT/000000.png ... or OUT.npz (with
   their raw codes). Chunk c's noise: numpy.random.RandomState([seed, c])."""
+  check_out(out, loaded.run_dir)
   meta = _meta(loaded, 'samples', sampler=kind, num=num, seed=seed)
   writer = _Writer(out, meta)
   meter = progress.Progress('samples (%s)' % kind, num, 'images')
@@ -112,6 +156,7 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   """GLO's reconstructions of `names` (relative to data_dir): OUT/<name>.png ... (the
   source's extension replaced) or OUT.npz (with the fitted raw codes and the names).
   Chunk c's initial codes: numpy.random.RandomState([seed, c])."""
+  check_out(out, loaded.run_dir, data_dir)
   meta = _meta(loaded, 'reconstructions', data_dir=os.path.abspath(data_dir),
                num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size)
   writer = _Writer(out, meta)

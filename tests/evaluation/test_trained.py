@@ -14,6 +14,7 @@ from PIL import Image
 from conftest import ROOT
 from conftest import run_module
 import glo_tf1
+from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.data import files
 from glo_tf1.evaluation import export
@@ -210,3 +211,42 @@ def test_glo_sample_reconstructions_and_codes(tiny_run, lfw_dir, tmp_path):
                        (['--num=0', '--out', str(tmp_path / 's')], '--num must be positive')):
     proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, *bad, check=False)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_an_export_refuses_to_write_among_its_sources_or_the_run(tiny_run, lfw_dir, tmp_path):
+  src = str(tmp_path / 'pngs')
+  shutil.copytree(lfw_dir, src)
+  before = sorted(os.listdir(src))
+  for out, message in ((src, 'is the very folder of --data_dir'),
+                       (os.path.join(src, 'sub'), 'is inside --data_dir'),
+                       (os.path.join(tiny_run, 'x'), 'inside the run directory')):
+    proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--what',
+                      'reconstructions', '--data_dir', src, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert 'Traceback' not in proc.stderr and '-> %s' % out not in proc.stdout  # not loaded
+  assert sorted(os.listdir(src)) == before
+  # A folder of other files: a resume would take them for its own.
+  other = tmp_path / 'other'
+  other.mkdir()
+  (other / '000000.png').write_bytes(b'not ours')
+  with pytest.raises(settings.ConfigError, match='no glo-sample export wrote'):
+    export.check_out(str(other), tiny_run)
+
+
+def test_a_resume_trusts_only_the_chunks_it_recorded(loaded, tmp_path, monkeypatch):
+  """A chunk whose files exist but that the export never recorded as finished (stopped in
+  the middle of it) is written again; the recorded ones are kept."""
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'samples')
+  export.export_samples(loaded, out, 8, 'unit', seed=0)
+  meta_path = os.path.join(out, export.EXPORT_META)
+  meta = io.read_json(meta_path)
+  assert meta['done_chunks'] == [0, 1]
+  good = open(os.path.join(out, '000005.png'), 'rb').read()
+  with open(os.path.join(out, '000005.png'), 'wb') as f:
+    f.write(b'a file the export did not finish')
+  os.utime(os.path.join(out, '000000.png'), (1, 1))
+  io.write_json(meta_path, dict(meta, done_chunks=[0]))
+  export.export_samples(loaded, out, 8, 'unit', seed=0)
+  assert open(os.path.join(out, '000005.png'), 'rb').read() == good
+  assert os.stat(os.path.join(out, '000000.png')).st_mtime == 1
