@@ -25,11 +25,14 @@ import numpy as np
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings
+from glo_tf1.data import files
 
 CHUNK = 500
 EXPORT_META = 'glo_sample.json'
 WHATS = ('samples', 'reconstructions', 'codes')
 _DONE = 'done_chunks'  # EXPORT_META's record of the chunks this export finished
+_HINTS = {'files_sha256': ' (another file list, or files changed: the names, sizes and '
+                          'contents of the images, in order)'}
 
 
 def _inside(path, folder):
@@ -66,7 +69,7 @@ def _check_meta(folder, meta):
   saved = io.read_json(path, missing=None)
   done = set(saved.pop(_DONE, [])) if saved is not None else set()
   if saved is not None and saved != meta:
-    diffs = ['  %s: %r -> %r' % (k, saved.get(k), meta.get(k))
+    diffs = ['  %s: %r -> %r%s' % (k, saved.get(k), meta.get(k), _HINTS.get(k, ''))
              for k in sorted(set(saved) | set(meta)) if saved.get(k) != meta.get(k)]
     raise settings.ConfigError(
         '%s already holds another export (saved -> asked):\n%s\nchoose another --out or '
@@ -155,10 +158,14 @@ def export_samples(loaded, out, num, kind='full', seed=0):
 def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   """GLO's reconstructions of `names` (relative to data_dir): OUT/<name>.png ... (the
   source's extension replaced) or OUT.npz (with the fitted raw codes and the names).
-  Chunk c's initial codes: numpy.random.RandomState([seed, c])."""
+  Chunk c's initial codes: numpy.random.RandomState([seed, c]). EXPORT_META records a
+  digest of the names, sizes and contents of the list (files.fingerprint): a resume on
+  another list, even of the same length, is refused."""
   check_out(out, loaded.run_dir, data_dir)
   meta = _meta(loaded, 'reconstructions', data_dir=os.path.abspath(data_dir),
-               num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size)
+               num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size,
+               files_sha256=files.manifest_digest(files.build_manifest(data_dir, names),
+                                                  ordered=True))
   writer = _Writer(out, meta)
   meter = progress.Progress('reconstructions (%d code steps)' % steps, len(names), 'images')
   chunks = range(-(-len(names) // CHUNK))

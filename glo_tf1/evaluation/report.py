@@ -32,7 +32,6 @@ Numbers (images as the trainer sees them: cropped, resized, float, no quantisati
 """
 import collections
 import contextlib
-import hashlib
 import os
 import sys
 import time
@@ -250,11 +249,7 @@ def _identical_to_training(manifest, data_dir, names):
   if overlap:
     print('warning: %d of the %d held-out images are byte-identical to training images'
           % (overlap, len(names)), file=sys.stderr)
-  return overlap, _digest(sorted((n, sz, h) for _, n, sz, h in rows))
-
-
-def _digest(rows):
-  return hashlib.sha256(repr(rows).encode()).hexdigest()
+  return overlap, files.manifest_digest(rows)
 
 
 def _new_report(run, run_dir, cfg, seed, steps, batch_size):
@@ -280,7 +275,7 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
       'provenance': run['provenance'],
       # The training files (names, sizes, contents of manifest.tsv): glo-compare averages
       # only reports of the same training data as seeds.
-      'training_data_sha256': _digest(sorted((n, sz, h) for _, n, sz, h in run['manifest'])),
+      'training_data_sha256': files.manifest_digest(run['manifest']),
       'sections': {},
   }
 

@@ -250,3 +250,27 @@ def test_a_resume_trusts_only_the_chunks_it_recorded(loaded, tmp_path, monkeypat
   export.export_samples(loaded, out, 8, 'unit', seed=0)
   assert open(os.path.join(out, '000005.png'), 'rb').read() == good
   assert os.stat(os.path.join(out, '000000.png')).st_mtime == 1
+
+
+def test_a_resume_on_another_file_list_of_the_same_length_is_refused(loaded, lfw_dir,
+                                                                     tmp_path, monkeypatch):
+  monkeypatch.setattr(export, 'CHUNK', 2)
+  out = str(tmp_path / 'recons.npz')
+  real = loaded.fit_codes
+
+  def stop_after_one(*a, **k):
+    monkeypatch.setattr(loaded, 'fit_codes', lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    return real(*a, **k)
+
+  monkeypatch.setattr(loaded, 'fit_codes', stop_after_one)
+  first = ['lfw_000.jpg', 'lfw_001.jpg', 'lfw_002.jpg']
+  with pytest.raises(KeyboardInterrupt):
+    export.export_reconstructions(loaded, out, lfw_dir, first, steps=0)
+  monkeypatch.setattr(loaded, 'fit_codes', real)
+  with pytest.raises(settings.ConfigError, match=r'(?s)saved -> asked.*files_sha256: '
+                     r"'[0-9a-f]{64}' -> '[0-9a-f]{64}' \(another file list"):
+    export.export_reconstructions(loaded, out, lfw_dir,
+                                  ['lfw_003.jpg', 'lfw_004.jpg', 'lfw_005.jpg'], steps=0)
+  export.export_reconstructions(loaded, out, lfw_dir, first, steps=0)  # the same list resumes
+  assert list(np.load(out)['names']) == first
