@@ -65,9 +65,11 @@ def main(fv):
   # pylint: disable=import-outside-toplevel
   from glo_tf1.data import files
   from glo_tf1.evaluation import export
-  from glo_tf1.evaluation import trained
   export.check_out(fv.out, fv.run_dir, fv.data_dir)  # before TensorFlow and the checkpoint
   names = files.list_images(fv.data_dir, fv.file_list) if fv.data_dir else None
+  if names and not fv.out.endswith('.npz'):
+    export.output_names(names)  # two sources of one PNG name
+  from glo_tf1.evaluation import trained  # TensorFlow: after every check of the flags
   with trained.load(fv.run_dir, fv.checkpoint, batch_size=fv.batch_size) as run:
     print('%r -> %s' % (run, fv.out), flush=True)
     if fv.what == 'samples':

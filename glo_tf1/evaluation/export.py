@@ -62,6 +62,22 @@ def check_out(out, run_dir, data_dir=None):
                                % (folder, EXPORT_META))
 
 
+def output_names(names):
+  """The PNG name of each source name, its extension replaced by .png; refuses two
+  sources that would share one (a.jpg and a.png: the second would overwrite the first),
+  naming the pair."""
+  outs, seen = [], {}
+  for name in names:
+    png = os.path.splitext(name)[0] + '.png'
+    if png in seen:
+      raise settings.ConfigError(
+          '%s and %s would both be written as %s; rename one, or leave one out with '
+          '--file_list' % (files.shown(seen[png]), files.shown(name), files.shown(png)))
+    seen[png] = name
+    outs.append(png)
+  return outs
+
+
 def _check_meta(folder, meta):
   """Writes `meta` into folder/EXPORT_META, or checks it equals the one there; returns
   the chunks that the saved export recorded as finished."""
@@ -162,6 +178,7 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   digest of the names, sizes and contents of the list (files.fingerprint): a resume on
   another list, even of the same length, is refused."""
   check_out(out, loaded.run_dir, data_dir)
+  pngs = None if out.endswith('.npz') else output_names(names)
   meta = _meta(loaded, 'reconstructions', data_dir=os.path.abspath(data_dir),
                num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size,
                files_sha256=files.manifest_digest(files.build_manifest(data_dir, names),
@@ -171,7 +188,7 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   chunks = range(-(-len(names) // CHUNK))
   for c in chunks:
     part = names[c * CHUNK:(c + 1) * CHUNK]
-    outs = [os.path.splitext(n)[0] + '.png' for n in part] if not writer.npz else part
+    outs = pngs[c * CHUNK:(c + 1) * CHUNK] if not writer.npz else part
     if not writer.done(c, outs):
       images = loaded.load_images([os.path.join(data_dir, n) for n in part])
       loaded_codes, recons = loaded.fit_codes(images, steps, seed=[seed, c])

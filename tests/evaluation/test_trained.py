@@ -274,3 +274,18 @@ def test_a_resume_on_another_file_list_of_the_same_length_is_refused(loaded, lfw
                                   ['lfw_003.jpg', 'lfw_004.jpg', 'lfw_005.jpg'], steps=0)
   export.export_reconstructions(loaded, out, lfw_dir, first, steps=0)  # the same list resumes
   assert list(np.load(out)['names']) == first
+
+
+def test_sources_that_differ_only_in_extension_are_refused(tiny_run, tmp_path):
+  src = tmp_path / 'src'
+  src.mkdir()
+  write = lambda name, fmt: Image.new('RGB', (8, 8)).save(str(src / name), format=fmt)
+  write('a.jpg', 'JPEG')
+  write('a.png', 'PNG')
+  write('b.png', 'PNG')
+  assert export.output_names(['b.png', 'c/d.jpeg']) == ['b.png', 'c/d.png']
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', tmp_path / 'r',
+                    '--what', 'reconstructions', '--data_dir', src, check=False)
+  assert proc.returncode == 2, proc.stderr
+  assert 'a.jpg and a.png would both be written as a.png' in proc.stderr
+  assert not os.path.exists(tmp_path / 'r')
