@@ -25,6 +25,7 @@ import numpy as np
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings
+from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 
 CHUNK = 500
@@ -176,9 +177,11 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   source's extension replaced) or OUT.npz (with the fitted raw codes and the names).
   Chunk c's initial codes: numpy.random.RandomState([seed, c]). EXPORT_META records a
   digest of the names, sizes and contents of the list (files.fingerprint): a resume on
-  another list, even of the same length, is refused."""
+  another list, even of the same length, is refused. Every source is decoded first
+  (check.check_decodable): a bad file is named before any work."""
   check_out(out, loaded.run_dir, data_dir)
   pngs = None if out.endswith('.npz') else output_names(names)
+  data_check.check_decodable(data_dir, names, 'source')  # before any work
   meta = _meta(loaded, 'reconstructions', data_dir=os.path.abspath(data_dir),
                num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size,
                files_sha256=files.manifest_digest(files.build_manifest(data_dir, names),

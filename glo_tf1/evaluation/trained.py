@@ -19,6 +19,7 @@ decoder projects what it is given, so decode(codes()) reproduces the training im
 import numpy as np
 
 from glo_tf1.compat import tf
+from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import runs
@@ -232,11 +233,19 @@ class TrainedRun:
 
   def load_images(self, paths):
     """Images [n, S, S, C] in [-1, 1] of image files, cropped and resized as training (C:
-    the run's channels)."""
-    out = [generation.load_images(self.session, self.ops, list(paths[i:i + 256]))
-           for i in range(0, len(paths), 256)]
+    the run's channels). A file that is missing or does not decode: files.DataError
+    naming it (the data check, run on the batch that failed)."""
+    paths = [str(p) for p in paths]
+    out = [self._load_batch(paths[i:i + 256]) for i in range(0, len(paths), 256)]
     return np.concatenate(out) if out else np.zeros(
         (0, self.cfg['image_size'], self.cfg['image_size'], self.cfg['channels']), np.float32)
+
+  def _load_batch(self, paths):
+    try:
+      return generation.load_images(self.session, self.ops, paths)
+    except tf.errors.OpError:
+      data_check.check_decodable('', paths, 'given')
+      raise  # the check found nothing: TensorFlow's own error
 
   def _check_images(self, images):
     images = np.asarray(images, np.float32)

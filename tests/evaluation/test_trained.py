@@ -289,3 +289,21 @@ def test_sources_that_differ_only_in_extension_are_refused(tiny_run, tmp_path):
   assert proc.returncode == 2, proc.stderr
   assert 'a.jpg and a.png would both be written as a.png' in proc.stderr
   assert not os.path.exists(tmp_path / 'r')
+
+
+def test_a_bad_source_file_is_named_before_any_work(tiny_run, loaded, lfw_dir, tmp_path):
+  src = tmp_path / 'src'
+  shutil.copytree(lfw_dir, str(src))
+  (src / 'lfw_001.jpg').write_bytes(b'not an image at all')
+  with pytest.raises(files.DataError, match=r'(?s)1 source image\(s\) in .*lfw_001\.jpg: '):
+    export.export_reconstructions(loaded, str(tmp_path / 'r'), str(src),
+                                  ['lfw_000.jpg', 'lfw_001.jpg'], steps=0)
+  assert not os.path.exists(tmp_path / 'r')
+  with pytest.raises(files.DataError, match=r'lfw_001\.jpg: '):
+    loaded.load_images([str(src / 'lfw_000.jpg'), str(src / 'lfw_001.jpg')])
+  with pytest.raises(files.DataError, match=r'gone\.png: '):
+    loaded.load_images([str(src / 'gone.png')])
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', tmp_path / 'r',
+                    '--what', 'reconstructions', '--data_dir', src, check=False)
+  assert proc.returncode == 2 and 'lfw_001.jpg' in proc.stderr, proc.stderr
+  assert 'Traceback' not in proc.stderr and not os.path.exists(tmp_path / 'r')
