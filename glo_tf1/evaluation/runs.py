@@ -80,7 +80,7 @@ def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
       return path
     except (rundir.RunDirError, tf.errors.NotFoundError, tf.errors.DataLossError,
             ValueError) as e:
-      if checkpoint or attempt == tries - 1 or tf.train.checkpoint_exists(path):
+      if checkpoint is not None or attempt == tries - 1 or tf.train.checkpoint_exists(path):
         if isinstance(e, rundir.RunDirError):
           raise
         raise rundir.RunDirError('checkpoint %s could not be read (%s)' % (

@@ -19,6 +19,7 @@ from glo_tf1 import settings
 from glo_tf1.data import files
 from glo_tf1.evaluation import export
 from glo_tf1.evaluation import report as evaluate
+from glo_tf1.training import run_dir as rundir
 
 
 @pytest.fixture(scope='module')
@@ -307,3 +308,23 @@ def test_a_bad_source_file_is_named_before_any_work(tiny_run, loaded, lfw_dir, t
                     '--what', 'reconstructions', '--data_dir', src, check=False)
   assert proc.returncode == 2 and 'lfw_001.jpg' in proc.stderr, proc.stderr
   assert 'Traceback' not in proc.stderr and not os.path.exists(tmp_path / 'r')
+
+
+def test_checkpoint_zero_is_step_zero(tiny_run, tmp_path):
+  """glo_tf1.load(run, checkpoint=0) loads step 0, not the newest; a step without a
+  checkpoint is refused, listing the steps there are."""
+  run_dir = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, run_dir)
+  for name in os.listdir(run_dir):
+    if name.startswith('model.ckpt-15.'):
+      os.rename(os.path.join(run_dir, name),
+                os.path.join(run_dir, name.replace('ckpt-15', 'ckpt-0')))
+  with open(os.path.join(run_dir, 'checkpoint'), 'w') as f:
+    f.write('model_checkpoint_path: "model.ckpt-30"\nall_model_checkpoint_paths: '
+            '"model.ckpt-0"\nall_model_checkpoint_paths: "model.ckpt-30"\n')
+  with glo_tf1.load(run_dir, checkpoint=0) as zero, glo_tf1.load(run_dir) as newest:
+    assert zero.step == 0 and zero.checkpoint.endswith('model.ckpt-0')
+    assert newest.step == 30 and not np.allclose(zero.codes(), newest.codes())
+  with pytest.raises(rundir.RunDirError,
+                     match=r'no checkpoint of step 7 \(its steps: 0, 30\)'):
+    glo_tf1.load(run_dir, checkpoint=7)
