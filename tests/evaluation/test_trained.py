@@ -328,3 +328,35 @@ def test_checkpoint_zero_is_step_zero(tiny_run, tmp_path):
   with pytest.raises(rundir.RunDirError,
                      match=r'no checkpoint of step 7 \(its steps: 0, 30\)'):
     glo_tf1.load(run_dir, checkpoint=7)
+
+
+def test_the_api_refuses_non_finite_and_out_of_range_input(loaded):
+  z = loaded.codes()[:2]
+  images = loaded.decode(z)
+  refusals = [
+      (lambda: loaded.reconstruct(np.full((2, 16, 16, 3), np.nan)), r'images hold 1536 NaN'),
+      (lambda: loaded.decode(np.zeros((2, 8))), r'codes row 0 has norm 0.*sphere'),
+      (lambda: loaded.decode(np.where(np.eye(2, 8) > 0, np.inf, z)), r'codes hold 2 NaN or '
+       r'inf value\(s\) \(first in row 0\)'),
+      (lambda: loaded.sample(2, noise=np.full((2, 8), np.nan)), r'noise hold 16 NaN'),
+      (lambda: loaded.reconstruct(images, steps=-5), r'steps must be an integer >= 0, got -5'),
+      (lambda: loaded.reconstruct(images, steps=2.5), r'steps must be an integer'),
+      (lambda: loaded.sample(3, noise=np.zeros((5, 8))), r'noise must be \[n, 8\] = \[3, 8\]'),
+      (lambda: loaded.sample(-1), r'n must be an integer >= 0, got -1'),
+      (lambda: loaded.codes(indices=[10 ** 6]), r'indices must be integers in \[0, 200\).*'
+       r'got 1000000'),
+      (lambda: loaded.codes(indices=[-1]), r'got -1'),
+      (lambda: loaded.codes(indices=[0.7]), r'got float64 values \(e.g. 0.7\)'),
+      (lambda: loaded.batch_norm_check(-3), r'max_images must be an integer >= 0, got -3'),
+      (lambda: loaded.sample(2, seed=-1), r'seed must be an integer in \[0, 2\*\*32\)'),
+      (lambda: loaded.reconstruct(images, steps=0, seed=2 ** 40), r'seed must be'),
+  ]
+  for call, message in refusals:
+    with pytest.raises(ValueError, match=message):
+      call()
+  assert loaded.sample(0).shape == (0, 16, 16, 3)
+  assert loaded.codes(indices=[]).shape == (0, 8)
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', loaded.run_dir, '--out', 'unused',
+                    '--seed=-1', check=False)
+  assert proc.returncode == 2 and '--seed' in proc.stderr and not os.path.exists(
+      os.path.join(ROOT, 'unused'))
