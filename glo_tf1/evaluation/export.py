@@ -19,6 +19,7 @@ writes an image, so glo-sample checks its --out before it loads a checkpoint.
 """
 import os
 import shutil
+import tempfile
 
 import numpy as np
 
@@ -45,8 +46,10 @@ def _inside(path, folder):
 def check_out(out, run_dir, data_dir=None):
   """Refuses an --out that cannot receive this export (settings.ConfigError naming it):
   a place inside `data_dir` (the exports would be read back as the images they are made
-  of) or inside the run directory, or a folder of other files (no EXPORT_META: a resume
-  would take them for its own). Touches nothing."""
+  of) or inside the run directory, a folder of other files (no EXPORT_META: a resume
+  would take them for its own), a file where a folder goes (or under a file), an existing
+  .npz, or a place that cannot be written (a temp file is tried in the nearest existing
+  folder). Leaves nothing behind."""
   if data_dir and _inside(out, data_dir):
     raise settings.ConfigError('--out %s is %s --data_dir %s: the exports would mix with '
                                'the images they are made of; choose a place outside it' % (
@@ -55,7 +58,22 @@ def check_out(out, run_dir, data_dir=None):
   if _inside(out, run_dir):
     raise settings.ConfigError('--out %s is inside the run directory %s; write the export '
                                'elsewhere' % (out, run_dir))
-  folder = out + '.partial' if out.endswith('.npz') else out
+  npz = out.endswith('.npz')
+  if npz and os.path.exists(out):
+    raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
+  folder = out + '.partial' if npz else out
+  existing = os.path.abspath(folder)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise settings.ConfigError('--out %s: %s is a file, not a folder; %s' % (
+        out, existing, 'give a folder for PNG files, or FILE.npz' if existing ==
+        os.path.abspath(folder) else 'choose another place'))
+  try:
+    tempfile.TemporaryFile(dir=existing).close()
+  except OSError as e:
+    raise settings.ConfigError('--out %s: cannot write in %s (%s)'
+                               % (out, existing, e.strerror or e)) from None
   if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(
       os.path.join(folder, EXPORT_META)):
     raise settings.ConfigError('--out %s already holds files that no glo-sample export '
@@ -86,7 +104,8 @@ def _check_meta(folder, meta):
   saved = io.read_json(path, missing=None)
   done = set(saved.pop(_DONE, [])) if saved is not None else set()
   if saved is not None and saved != meta:
-    diffs = ['  %s: %r -> %r%s' % (k, saved.get(k), meta.get(k), _HINTS.get(k, ''))
+    hints = dict(_HINTS, step=' (--checkpoint %s resumes the saved export)' % saved.get('step'))
+    diffs = ['  %s: %r -> %r%s' % (k, saved.get(k), meta.get(k), hints.get(k, ''))
              for k in sorted(set(saved) | set(meta)) if saved.get(k) != meta.get(k)]
     raise settings.ConfigError(
         '%s already holds another export (saved -> asked):\n%s\nchoose another --out or '
@@ -103,8 +122,6 @@ class _Writer:
 
   def __init__(self, out, meta):
     self.out, self.npz, self.meta = out, out.endswith('.npz'), meta
-    if self.npz and os.path.exists(out):
-      raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
     self.folder = out + '.partial' if self.npz else out
     self.finished = _check_meta(self.folder, meta)
 
@@ -149,7 +166,7 @@ class _Writer:
 
 def _meta(loaded, what, **extra):
   return dict({'what': what, 'run_dir': os.path.abspath(loaded.run_dir),
-               'step': loaded.step, 'image_size': loaded.cfg['image_size']}, **extra)
+               'checkpoint': os.path.abspath(loaded.checkpoint), 'step': loaded.step, 'image_size': loaded.cfg['image_size']}, **extra)
 
 
 def export_samples(loaded, out, num, kind='full', seed=0):
@@ -206,8 +223,7 @@ def export_codes(loaded, out, projected=False):
   if not out.endswith('.npz'):
     raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
                                % out)
-  if os.path.exists(out):
-    raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
+  check_out(out, loaded.run_dir)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with io.atomic_open(out, 'wb') as f:
     np.savez(f, codes=loaded.codes(projected=projected), names=np.asarray(loaded.names),

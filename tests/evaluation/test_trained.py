@@ -360,3 +360,43 @@ def test_the_api_refuses_non_finite_and_out_of_range_input(loaded):
                     '--seed=-1', check=False)
   assert proc.returncode == 2 and '--seed' in proc.stderr and not os.path.exists(
       os.path.join(ROOT, 'unused'))
+
+
+def test_glo_sample_refuses_an_unusable_out_before_importing_tensorflow(tiny_run, tmp_path):
+  afile = tmp_path / 'afile'
+  afile.write_text('x')
+  code = '''
+import sys
+from glo_tf1 import settings
+from glo_tf1.cli import common, sample
+for out in sys.argv[2:]:
+  common.parse(sample.FLAGS, ['glo-sample', '--run_dir', sys.argv[1], '--out', out])
+  try:
+    sample.main(sample.FLAGS)
+  except settings.ConfigError as e:
+    print('refused:', e)
+print('tensorflow' in sys.modules)
+'''
+  outs = [str(afile), str(afile / 'sub'), '/proc/glo_sample_test']
+  proc = subprocess.run([sys.executable, '-c', code, tiny_run] + outs, capture_output=True,
+                        text=True, timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+  lines = proc.stdout.splitlines()
+  assert lines[-1] == 'False' and len(lines) == 4, proc.stdout + proc.stderr
+  assert 'refused: --out %s: %s is a file, not a folder; give a folder' % (afile, afile) in lines[0]
+  assert 'refused: --out %s: %s is a file, not a folder; choose another' % (
+      afile / 'sub', afile) in lines[1]
+  assert lines[2].startswith('refused: --out /proc/glo_sample_test: cannot write in /proc (')
+
+
+def test_the_export_records_its_checkpoint_and_a_step_change_suggests_it(tiny_run, loaded,
+                                                                          tmp_path, monkeypatch):
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'samples')
+  export.export_samples(loaded, out, 4, 'unit')
+  meta = io.read_json(os.path.join(out, export.EXPORT_META))
+  assert meta['checkpoint'] == os.path.abspath(loaded.checkpoint)
+  assert meta['checkpoint'].endswith('model.ckpt-30')
+  with glo_tf1.load(tiny_run, checkpoint=15) as older:
+    with pytest.raises(settings.ConfigError, match=r'(?s)checkpoint: .*model.ckpt-30\' -> '
+                       r'.*model.ckpt-15\'.*step: 30 -> 15 \(--checkpoint 30 resumes'):
+      export.export_samples(older, out, 4, 'unit')
