@@ -166,7 +166,8 @@ class _Writer:
 
 def _meta(loaded, what, **extra):
   return dict({'what': what, 'run_dir': os.path.abspath(loaded.run_dir),
-               'checkpoint': os.path.abspath(loaded.checkpoint), 'step': loaded.step, 'image_size': loaded.cfg['image_size']}, **extra)
+               'checkpoint': os.path.abspath(loaded.checkpoint), 'step': loaded.step,
+               'image_size': loaded.cfg['image_size']}, **extra)
 
 
 def export_samples(loaded, out, num, kind='full', seed=0):
