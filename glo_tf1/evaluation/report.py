@@ -294,7 +294,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
     raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
   cfg = run['cfg']
-  rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
+  rundir.latest_checkpoint(run_dir, checkpoint, quiet=True)  # before any work: is there one?
   num_train = len(run['paths'])
   all_heldout = files.list_images(data_dir, file_list) if data_dir else []
   names = heldout_images(data_dir, all_heldout, max_images, seed, verify) if data_dir else []

@@ -170,7 +170,7 @@ class TrainedRun:
     self.names, self.paths = self.info['names'], self.info['paths']
     self.num_codes = len(self.names)
     self.batch_size = batch_size or self.cfg['batch_size']
-    rundir.latest_checkpoint(run_dir, checkpoint)  # before building: is there one?
+    rundir.latest_checkpoint(run_dir, checkpoint, quiet=True)  # is there one? (no build yet)
     self.graph_ = tf.Graph()
     with self.graph_.as_default():
       self.ops = generation.build_generation_graph(self.cfg, self.num_codes,

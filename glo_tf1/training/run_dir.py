@@ -439,11 +439,12 @@ def _move_damaged(run_dir, prefix):
   return folder
 
 
-def latest_checkpoint(run_dir, checkpoint=None):
+def latest_checkpoint(run_dir, checkpoint=None, quiet=False):
   """Path of `checkpoint` (a path or a step number) or of the newest intact one in run_dir.
 
   Reads only, never outside run_dir for a step number or the default (see
-  `find_checkpoints`); a newer checkpoint that does not read back is skipped with a note.
+  `find_checkpoints`); a newer checkpoint that does not read back is skipped with a note
+  (none when `quiet`: a caller that looks first and restores later says it once).
   """
   if checkpoint is not None:  # step 0 is a step
     if str(checkpoint).isdigit():
@@ -460,7 +461,7 @@ def latest_checkpoint(run_dir, checkpoint=None):
       raise RunDirError('checkpoint %s does not exist' % path)
     return path
   path, torn = newest_intact(run_dir)
-  for prefix, reason in torn:
+  for prefix, reason in [] if quiet else torn:
     print('note: checkpoint %s does not read back (%s); using an older one.'
           % (prefix, reason), file=sys.stderr)
   if path is None:

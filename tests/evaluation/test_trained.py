@@ -400,3 +400,18 @@ def test_the_export_records_its_checkpoint_and_a_step_change_suggests_it(tiny_ru
     with pytest.raises(settings.ConfigError, match=r'(?s)checkpoint: .*model.ckpt-30\' -> '
                        r'.*model.ckpt-15\'.*step: 30 -> 15 \(--checkpoint 30 resumes'):
       export.export_samples(older, out, 4, 'unit')
+
+
+def test_a_torn_checkpoint_is_noted_once_and_a_missing_run_is_named(tiny_run, tmp_path,
+                                                                    capfd):
+  run_dir = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, run_dir)
+  with open(os.path.join(run_dir, 'model.ckpt-30.data-00000-of-00001'), 'r+b') as f:
+    f.truncate(100)
+  capfd.readouterr()
+  with glo_tf1.load(run_dir) as run:
+    assert run.step == 15
+  err = capfd.readouterr().err
+  assert err.count('model.ckpt-30 does not read back') == 1, err
+  with pytest.raises(rundir.RunDirError, match=r'run directory /nonexistent does not exist'):
+    glo_tf1.load('/nonexistent')
