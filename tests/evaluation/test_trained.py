@@ -292,6 +292,7 @@ def test_sources_that_differ_only_in_extension_are_refused(tiny_run, tmp_path):
   assert not os.path.exists(tmp_path / 'r')
 
 
+@pytest.mark.e2e
 def test_a_bad_source_file_is_named_before_any_work(tiny_run, loaded, lfw_dir, tmp_path):
   src = tmp_path / 'src'
   shutil.copytree(lfw_dir, str(src))
