@@ -44,9 +44,13 @@ def labels(values):
   out = {}
   for value in values:
     run_dir, eq, name = value.partition('=')
-    if not eq or not run_dir or not name.strip():
+    if not eq or not run_dir or not name.strip() or not name.isprintable():
       raise settings.ConfigError('--label: give RUN=NAME (a report or run directory, then the '
-                                 'row\'s name), got %r' % value)
+                                 'row\'s name, printable: no newline or tab), got %r' % value)
+    same = [k for k in out if os.path.abspath(k) == os.path.abspath(run_dir)]
+    if same:
+      raise settings.ConfigError('--label %s is given twice (%r and %r); label each path once'
+                                 % (run_dir, out[same[0]], name.strip()))
     out[run_dir] = name.strip()
   return out
 

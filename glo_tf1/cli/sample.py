@@ -22,7 +22,8 @@ _define.string('out', None, 'A folder of PNG files, or FILE.npz.')
 _define.enum('what', 'samples', ['samples', 'reconstructions', 'codes'], 'What to write: '
              'samples of --sampler, reconstructions of --data_dir\'s images, or the learned '
              'codes of the training images (.npz only).')
-_define.integer('num', 10000, 'Samples to write.')
+MAX_NUM = 10 ** 7  # 200 times FID's 50,000; at 64 px about 100 GB of PNG files
+_define.integer('num', 10000, 'Samples to write (at most %d).' % MAX_NUM)
 _define.enum('sampler', 'full', list(settings.SAMPLERS), 'unit: N(0, I); fitted: the '
              'diagonal Gaussian fitted to the codes (the post); full: the full-covariance '
              'Gaussian (the paper).')
@@ -33,7 +34,8 @@ _define.integer('steps', 1000, 'Optimisation steps of the fresh codes of each ba
                 'glo-evaluate\'s --steps).')
 _define.bool('projected', False, 'Codes as the decoder sees them (projected) instead of as '
              'stored (raw).')
-_define.integer('seed', 0, 'Seed of the noise and of the fresh codes\' initialisation.')
+_define.integer('seed', 0, 'Seed of the noise and of the fresh codes\' initialisation, in '
+                '[0, 2**32).', lower_bound=0, upper_bound=2 ** 32 - 1)
 _define.integer('batch_size', None, 'Decoder batch (default: the run\'s; code fitting sees '
                 'the loss at this batch size).')
 _define.string('checkpoint', None, 'Checkpoint: a step number or a path (default: the latest '
@@ -45,6 +47,10 @@ def check_flags(fv):
     raise settings.ConfigError('--run_dir and --out are required (glo-sample --help)')
   if fv.what == 'samples' and fv.num < 1:
     raise settings.ConfigError('--num must be positive, got %d' % fv.num)
+  if fv.what == 'samples' and fv.num > MAX_NUM:
+    raise settings.ConfigError(
+        '--num %d is above %d (FID takes 50,000); its PNG files would fill about %.0f GB '
+        'at 64 px' % (fv.num, MAX_NUM, fv.num * 10e3 / 1e9))
   if fv.what == 'reconstructions' and not fv.data_dir:
     raise settings.ConfigError('--what reconstructions needs --data_dir')
   if fv.what != 'reconstructions' and (fv.data_dir or fv.file_list):
@@ -65,8 +71,11 @@ def main(fv):
   # pylint: disable=import-outside-toplevel
   from glo_tf1.data import files
   from glo_tf1.evaluation import export
-  from glo_tf1.evaluation import trained
+  export.check_out(fv.out, fv.run_dir, fv.data_dir)  # before TensorFlow and the checkpoint
   names = files.list_images(fv.data_dir, fv.file_list) if fv.data_dir else None
+  if names and not fv.out.endswith('.npz'):
+    export.output_names(names)  # two sources of one PNG name
+  from glo_tf1.evaluation import trained  # TensorFlow: after every check of the flags
   with trained.load(fv.run_dir, fv.checkpoint, batch_size=fv.batch_size) as run:
     print('%r -> %s' % (run, fv.out), flush=True)
     if fv.what == 'samples':

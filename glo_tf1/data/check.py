@@ -405,6 +405,17 @@ def format_problems(bad, data_dir, limit=None):
   return '\n'.join(lines)
 
 
+def check_decodable(data_dir, names, what):
+  """Decodes every file of `names` (relative to data_dir; '' for paths) first: a
+  files.DataError naming each bad one, so a bad image stops the work before it starts,
+  not in the middle of it with a TensorFlow traceback."""
+  bad = check_files(data_dir, names, decode=True, progress=False)
+  if bad:
+    raise files.DataError('%d %s image(s)%s are not usable:\n%s' % (
+        len(bad), what, ' in %s' % data_dir if data_dir else '',
+        format_problems(bad, data_dir, limit=20)))
+
+
 _SKIPPED_HEAD = 'path (escaped)\treason'  # an older version's 'path\treason': raw paths
 
 

@@ -243,6 +243,13 @@ def build_manifest(data_dir, names, num_threads=8):
   return [(i, n, s, h) for i, (n, (s, h)) in enumerate(zip(names, prints))]
 
 
+def manifest_digest(rows, ordered=False):
+  """sha256 of a manifest's (name, size, hash) rows: in list order when `ordered`, else
+  of the set (glo-compare's check that reports saw the same files)."""
+  key = [(n, sz, h) for _, n, sz, h in rows]
+  return hashlib.sha256(repr(key if ordered else sorted(key)).encode()).hexdigest()
+
+
 _MANIFEST_V1 = 'index\tpath\tsize\thash'
 _MANIFEST_V2 = '# glo-tf1 manifest 2: tab-separated; paths escaped as Python literals'
 

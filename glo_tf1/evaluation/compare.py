@@ -60,6 +60,9 @@ EXTERNAL_EXAMPLE = {
     'protocol': {'held-out images': 20, 'training images': 32},
 }
 _EXTERNAL_KEYS = ('method', 'source', 'seeds', 'sections', 'protocol', 'step')
+# No metric of report.SECTIONS comes near it (PSNR, FID, MSE): a larger value is a typo,
+# and a mean of such values can overflow.
+MAX_VALUE = 1e9
 
 
 class CompareError(settings.UserError):
@@ -146,16 +149,21 @@ def check_external(report, path):
   if unknown:
     bad('unknown field(s) %s; a report of another method has %s'
         % (', '.join(unknown), ', '.join(_EXTERNAL_KEYS)))
-  if not isinstance(report['method'], str) or not report['method'].strip():
-    bad('"method" must be the row\'s name, a non-empty string')
+  for key in ('method', 'source'):
+    value = report.get(key, 'x')
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+      bad('"%s" must be a non-empty string of printable characters (no newline, tab or '
+          'other control character), got %r' % (key, value))
   section_names = [s.name for s in report_lib.SECTIONS]
   metric_names = [c.key for c in metrics_lib.columns()]
   sections = report.get('sections')
   if not isinstance(sections, dict) or not sections:
     bad('"sections" must map section names to {metric: value}')
   seeds = report.get('seeds')
-  if seeds is not None and (not isinstance(seeds, list) or not seeds):
-    bad('"seeds" must be a non-empty list')
+  if seeds is not None and (not isinstance(seeds, list) or not seeds or not all(
+      _count(v) for v in seeds) or len(set(seeds)) < len(seeds)):
+    bad('"seeds" must be a non-empty list of distinct non-negative integers, got %r'
+        % (seeds,))
   out, counts = {}, set()
   for name, values in sections.items():
     if name not in section_names:
@@ -170,6 +178,9 @@ def check_external(report, path):
       if not value or not all(_number(v) for v in value):
         bad('%s.%s must be a finite number or a non-empty list of them, got %r'
             % (name, metric, values[metric]))
+      if any(abs(v) > MAX_VALUE for v in value):
+        bad('%s.%s: %r is beyond any such metric (|value| above %g)'
+            % (name, metric, values[metric], MAX_VALUE))
       if len(value) > 1:
         counts.add(len(value))
       out[name][metric] = [float(v) for v in value]
@@ -182,15 +193,23 @@ def check_external(report, path):
   if not isinstance(proto, dict):
     bad('"protocol" must map protocol fields to values')
   fields = list(protocol({}))
-  for name in proto:
+  for name, value in proto.items():
     if name not in fields:
       bad('unknown protocol field %r; fields are %s' % (name, ', '.join(fields)))
+    if not (_number(value) or isinstance(value, str) and value.isprintable()):
+      bad('protocol field %r must be a number or a printable string, got %r' % (name, value))
   step = report.get('step')
-  if step is not None and not isinstance(step, (int, str)):
-    bad('"step" must be a number or a string')
+  if step is not None and not _count(step) and not (
+      isinstance(step, str) and step.strip() and step.isprintable()):
+    bad('"step" must be a non-negative integer or a printable string, got %r' % (step,))
   return {'external': True, 'method': report['method'].strip(), 'step': step,
           'seeds': seeds or [None] * max(counts or {1}), 'sections': out,
-          'protocol': dict(proto)}
+          'protocol': dict(proto), 'source': report.get('source')}
+
+
+def _count(value):
+  """Whether `value` is a non-negative integer (not a bool)."""
+  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def protocol(report):
@@ -254,16 +273,19 @@ def check_protocols(reports):
 
 def check_external_protocols(shared, externals):
   """Each protocol field an external report states must equal the glo-evaluate reports'
-  (`shared`); CompareError naming the file, `theirs -> glo-evaluate's`. Without
-  glo-evaluate reports the stated fields must agree among themselves; returns them."""
-  shared = dict(shared)
+  (`shared`); CompareError naming the file, `theirs -> glo-evaluate's`. A field the
+  glo-evaluate reports do not have (or, without them, any field) must agree among the
+  external reports that state it; it stays theirs (their row's note), never the table's.
+  Returns `shared`."""
+  shared, stated = dict(shared), {}
   diffs = []
   for path, r in externals.items():
     for name, value in r['protocol'].items():
-      if shared.get(name) is None:
-        shared[name] = value
-      elif shared[name] != value:
-        diffs.append('  %s in %s: %r -> %r' % (name, _short([path])[0], value, shared[name]))
+      theirs = shared.get(name)
+      if theirs is None:
+        theirs = stated.setdefault(name, value)
+      if theirs != value:
+        diffs.append('  %s in %s: %r -> %r' % (name, _short([path])[0], value, theirs))
   if diffs:
     raise CompareError('another method\'s report states a protocol the other reports did '
                        'not use (its value -> theirs), so its numbers are not comparable:\n%s'
@@ -363,7 +385,15 @@ def build_table(paths, metrics=DEFAULT_METRICS, sections=None, labels=None):
   for path, r in ext.items():
     rows.append({'label': r['method'], 'step': r['step'], 'seeds': r['seeds'],
                  'reports': [path], 'external': True, 'protocol': r['protocol'],
+                 'source': r['source'],
                  'values': {c: r['sections'].get(c[0], {}).get(c[1]) for c in cols}})
+  for row in rows:
+    for c, values in row['values'].items():
+      with np.errstate(all='ignore'):
+        stats = mean_std(values) if values is not None else ()
+      if not all(np.isfinite(v) for v in stats if v is not None):
+        raise CompareError('%s: the mean or spread of %s.%s (%r) is not a finite number'
+                           % (', '.join(_short(row['reports'])), c[0], c[1], values))
   _apply_labels(rows, labels or {})
   return {'columns': cols, 'rows': rows, 'protocol': shared}
 
@@ -386,6 +416,14 @@ def _apply_labels(rows, labels):
     hits[0].update(label=name, labelled=True)
   names = collections.Counter(row['label'] for row in rows)
   twice = sorted(n for n, k in names.items() if k > 1)
+  methods = [n for n in twice if all(r['external'] and not r.get('labelled')
+                                     for r in rows if r['label'] == n)]
+  if methods:
+    raise CompareError('duplicate method %r: %s give it as their "method"; give one report '
+                       'per method, or name them apart with --label FILE=NAME' % (
+                           methods[0], ', '.join(_short(
+                               [p for r in rows if r['label'] == methods[0]
+                                for p in r['reports']]))))
   if twice:
     raise CompareError('two rows would be named %s (the same settings, but another step or '
                        'other training data, so not averaged as seeds); name them apart '
@@ -432,17 +470,21 @@ def protocol_text(table):
   units = [text for metric, text in (('psnr_db', 'PSNR in dB'),
                                      ('fid_train', 'FID against the training images'))
            if any(m == metric for _, m in cols)]
-  text = 'Evaluation protocol: %s.' % ', '.join(parts)
+  text = ['Evaluation protocol: %s.' % ', '.join(parts)] if parts else []
   if units:
-    text += ' %s.' % '; '.join(units)
-  text += (' Mean ± sample standard deviation over the seeds (their number in the seeds '
-           'column); a mean alone: one seed, or a deviation that rounds to zero.')
-  others = [r['label'] for r in table['rows'] if r['external']]
+    text.append('%s.' % '; '.join(units))
+  text.append('Mean ± sample standard deviation over the seeds (their number in the seeds '
+              'column); a mean alone: one seed, or a deviation that rounds to zero.')
+  others = [r for r in table['rows'] if r['external']]
+  for row in others:
+    # What its report states beyond the table's protocol is its own, said of its row only.
+    own = [kv for kv in _stated(row['protocol']) if proto.get(kv[0]) is None]
+    text.append('%s: numbers from its own report%s%s.' % (
+        row['label'], ' (%s)' % row['source'] if row.get('source') else '',
+        '; it states %s' % ', '.join('%s %s' % kv for kv in own) if own else ''))
   if others:
-    text += (' %s: numbers from %s own report%s; a dash: not reported.'
-             % (', '.join(others), 'its' if len(others) == 1 else 'their',
-                '' if len(others) == 1 else 's'))
-  return text
+    text.append('A dash: not reported.')
+  return ' '.join(text)
 
 
 def _stated(proto):
@@ -473,10 +515,14 @@ def markdown(table):
 
 _LATEX_SPECIAL = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#',
                   '_': r'\_', '{': r'\{', '}': r'\}', '~': r'\textasciitilde{}',
-                  '^': r'\textasciicircum{}', '-': '-{}', '±': r'$\pm$'}
+                  '^': r'\textasciicircum{}', '-': '-{}', '±': r'$\pm$',
+                  '<': r'\textless{}', '>': r'\textgreater{}', '|': r'\textbar{}'}
 
 
 def latex_escape(text):
+  """`text` with every character that is special to LaTeX escaped; other non-ASCII
+  characters pass as they are (LaTeX reads UTF-8 input by default since 2018; a glyph
+  its fonts lack fails at compile time, docs/evaluation.md)."""
   return ''.join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 

@@ -10,29 +10,102 @@ goes in chunks of CHUNK images, each seeded by (seed, chunk index) alone, so an 
 export resumes where it stopped and gives the same files as an uninterrupted one: a
 folder keeps its finished PNGs, an .npz its finished chunks in OUT.partial/ until the
 last one is merged. EXPORT_META (in the folder, or OUT.partial/) records what is being
-written; a resume that asks for something else is refused, naming saved -> asked.
+written and which chunks this export finished: a resume trusts only those (a file of
+the output's name that it did not write is never taken for its own), and one that asks
+for something else is refused, naming saved -> asked. `check_out` refuses, before
+anything is loaded, an --out that is a file, not writable, inside the images read or the
+run directory, or a folder of other files. This module imports no TensorFlow until it
+writes an image, so glo-sample checks its --out before it loads a checkpoint.
 """
 import os
 import shutil
+import tempfile
 
 import numpy as np
 
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings
-from glo_tf1.data import images as images_lib
+from glo_tf1.data import check as data_check
+from glo_tf1.data import files
 
 CHUNK = 500
 EXPORT_META = 'glo_sample.json'
 WHATS = ('samples', 'reconstructions', 'codes')
+_DONE = 'done_chunks'  # EXPORT_META's record of the chunks this export finished
+_HINTS = {'files_sha256': ' (another file list, or files changed: the names, sizes and '
+                          'contents of the images, in order)'}
+
+
+def _inside(path, folder):
+  """Whether `path` is `folder` or lies under it (symbolic links resolved)."""
+  path, folder = os.path.realpath(path), os.path.realpath(folder)
+  return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_out(out, run_dir, data_dir=None):
+  """Refuses an --out that cannot receive this export (settings.ConfigError naming it):
+  a place inside `data_dir` (the exports would be read back as the images they are made
+  of) or inside the run directory, a folder of other files (no EXPORT_META: a resume
+  would take them for its own), a file where a folder goes (or under a file), an existing
+  .npz, or a place that cannot be written (a temp file is tried in the nearest existing
+  folder). Leaves nothing behind."""
+  if data_dir and _inside(out, data_dir):
+    raise settings.ConfigError('--out %s is %s --data_dir %s: the exports would mix with '
+                               'the images they are made of; choose a place outside it' % (
+                                   out, 'the very folder of' if os.path.realpath(out) ==
+                                   os.path.realpath(data_dir) else 'inside', data_dir))
+  if _inside(out, run_dir):
+    raise settings.ConfigError('--out %s is inside the run directory %s; write the export '
+                               'elsewhere' % (out, run_dir))
+  npz = out.endswith('.npz')
+  if npz and os.path.exists(out):
+    raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
+  folder = out + '.partial' if npz else out
+  existing = os.path.abspath(folder)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise settings.ConfigError('--out %s: %s is a file, not a folder; %s' % (
+        out, existing, 'give a folder for PNG files, or FILE.npz' if existing ==
+        os.path.abspath(folder) else 'choose another place'))
+  try:
+    tempfile.TemporaryFile(dir=existing).close()
+  except OSError as e:
+    raise settings.ConfigError('--out %s: cannot write in %s (%s)'
+                               % (out, existing, e.strerror or e)) from None
+  if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(
+      os.path.join(folder, EXPORT_META)):
+    raise settings.ConfigError('--out %s already holds files that no glo-sample export '
+                               'wrote (no %s); choose a new or empty folder'
+                               % (folder, EXPORT_META))
+
+
+def output_names(names):
+  """The PNG name of each source name, its extension replaced by .png; refuses two
+  sources that would share one (a.jpg and a.png: the second would overwrite the first),
+  naming the pair."""
+  outs, seen = [], {}
+  for name in names:
+    png = os.path.splitext(name)[0] + '.png'
+    if png in seen:
+      raise settings.ConfigError(
+          '%s and %s would both be written as %s; rename one, or leave one out with '
+          '--file_list' % (files.shown(seen[png]), files.shown(name), files.shown(png)))
+    seen[png] = name
+    outs.append(png)
+  return outs
 
 
 def _check_meta(folder, meta):
-  """Writes `meta` into folder/EXPORT_META, or checks it equals the one there."""
+  """Writes `meta` into folder/EXPORT_META, or checks it equals the one there; returns
+  the chunks that the saved export recorded as finished."""
   path = os.path.join(folder, EXPORT_META)
   saved = io.read_json(path, missing=None)
+  done = set(saved.pop(_DONE, [])) if saved is not None else set()
   if saved is not None and saved != meta:
-    diffs = ['  %s: %r -> %r' % (k, saved.get(k), meta.get(k))
+    hints = dict(_HINTS, step=' (--checkpoint %s resumes the saved export)' % saved.get('step'))
+    diffs = ['  %s: %r -> %r%s' % (k, saved.get(k), meta.get(k), hints.get(k, ''))
              for k in sorted(set(saved) | set(meta)) if saved.get(k) != meta.get(k)]
     raise settings.ConfigError(
         '%s already holds another export (saved -> asked):\n%s\nchoose another --out or '
@@ -40,37 +113,44 @@ def _check_meta(folder, meta):
   if saved is None:
     os.makedirs(folder, exist_ok=True)
     io.write_json(path, meta)
+  return done
 
 
 class _Writer:
-  """Writes chunks to a PNG folder or to OUT.partial/ chunks merged into OUT (.npz)."""
+  """Writes chunks to a PNG folder or to OUT.partial/ chunks merged into OUT (.npz), and
+  records each finished chunk in EXPORT_META: only those count as done on a resume."""
 
   def __init__(self, out, meta):
-    self.out, self.npz = out, out.endswith('.npz')
-    if self.npz and os.path.exists(out):
-      raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
+    self.out, self.npz, self.meta = out, out.endswith('.npz'), meta
     self.folder = out + '.partial' if self.npz else out
-    _check_meta(self.folder, meta)
+    self.finished = _check_meta(self.folder, meta)
 
   def _chunk_path(self, c):
     return os.path.join(self.folder, 'chunk_%05d.npz' % c)
 
   def done(self, c, names):
+    """Chunk c was written by this export (its record) and its files are all there."""
+    if c not in self.finished:
+      return False
     if self.npz:
       return os.path.exists(self._chunk_path(c))
     return all(os.path.exists(os.path.join(self.folder, n)) for n in names)
 
   def write(self, c, names, pixels, codes):
+    from glo_tf1.data import images as images_lib  # pylint: disable=import-outside-toplevel
     if self.npz:
       with io.atomic_open(self._chunk_path(c), 'wb') as f:
         np.savez(f, images=images_lib.to_uint8(pixels), codes=np.asarray(codes, np.float32),
                  names=np.asarray(names))
-      return
-    for name, image in zip(names, images_lib.to_uint8(pixels)):
-      path = os.path.join(self.folder, name)
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      with io.atomic_open(path, 'wb') as f:
-        images_lib.to_pil(image).save(f, format='PNG')  # one channel: an 8-bit gray PNG
+    else:
+      for name, image in zip(names, images_lib.to_uint8(pixels)):
+        path = os.path.join(self.folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with io.atomic_open(path, 'wb') as f:
+          images_lib.to_pil(image).save(f, format='PNG')  # one channel: an 8-bit gray PNG
+    self.finished.add(c)
+    io.write_json(os.path.join(self.folder, EXPORT_META),
+                  dict(self.meta, **{_DONE: sorted(self.finished)}))
 
   def finish(self, num_chunks, meta):
     """Merges an .npz's chunks (then removes OUT.partial/); returns the output path."""
@@ -86,12 +166,14 @@ class _Writer:
 
 def _meta(loaded, what, **extra):
   return dict({'what': what, 'run_dir': os.path.abspath(loaded.run_dir),
-               'step': loaded.step, 'image_size': loaded.cfg['image_size']}, **extra)
+               'checkpoint': os.path.abspath(loaded.checkpoint), 'step': loaded.step,
+               'image_size': loaded.cfg['image_size']}, **extra)
 
 
 def export_samples(loaded, out, num, kind='full', seed=0):
   """`num` samples of sampler `kind` of a TrainedRun: OUT/000000.png ... or OUT.npz (with
   their raw codes). Chunk c's noise: numpy.random.RandomState([seed, c])."""
+  check_out(out, loaded.run_dir)
   meta = _meta(loaded, 'samples', sampler=kind, num=num, seed=seed)
   writer = _Writer(out, meta)
   meter = progress.Progress('samples (%s)' % kind, num, 'images')
@@ -111,15 +193,23 @@ def export_samples(loaded, out, num, kind='full', seed=0):
 def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   """GLO's reconstructions of `names` (relative to data_dir): OUT/<name>.png ... (the
   source's extension replaced) or OUT.npz (with the fitted raw codes and the names).
-  Chunk c's initial codes: numpy.random.RandomState([seed, c])."""
+  Chunk c's initial codes: numpy.random.RandomState([seed, c]). EXPORT_META records a
+  digest of the names, sizes and contents of the list (files.fingerprint): a resume on
+  another list, even of the same length, is refused. Every source is decoded first
+  (check.check_decodable): a bad file is named before any work."""
+  check_out(out, loaded.run_dir, data_dir)
+  pngs = None if out.endswith('.npz') else output_names(names)
+  data_check.check_decodable(data_dir, names, 'source')  # before any work
   meta = _meta(loaded, 'reconstructions', data_dir=os.path.abspath(data_dir),
-               num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size)
+               num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size,
+               files_sha256=files.manifest_digest(files.build_manifest(data_dir, names),
+                                                  ordered=True))
   writer = _Writer(out, meta)
   meter = progress.Progress('reconstructions (%d code steps)' % steps, len(names), 'images')
   chunks = range(-(-len(names) // CHUNK))
   for c in chunks:
     part = names[c * CHUNK:(c + 1) * CHUNK]
-    outs = [os.path.splitext(n)[0] + '.png' for n in part] if not writer.npz else part
+    outs = pngs[c * CHUNK:(c + 1) * CHUNK] if not writer.npz else part
     if not writer.done(c, outs):
       images = loaded.load_images([os.path.join(data_dir, n) for n in part])
       loaded_codes, recons = loaded.fit_codes(images, steps, seed=[seed, c])
@@ -134,8 +224,7 @@ def export_codes(loaded, out, projected=False):
   if not out.endswith('.npz'):
     raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
                                % out)
-  if os.path.exists(out):
-    raise settings.ConfigError('--out %s exists; choose another file or delete it' % out)
+  check_out(out, loaded.run_dir)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with io.atomic_open(out, 'wb') as f:
     np.savez(f, codes=loaded.codes(projected=projected), names=np.asarray(loaded.names),

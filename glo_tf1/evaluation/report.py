@@ -32,7 +32,6 @@ Numbers (images as the trainer sees them: cropped, resized, float, no quantisati
 """
 import collections
 import contextlib
-import hashlib
 import os
 import sys
 import time
@@ -227,17 +226,8 @@ def heldout_images(data_dir, names, max_images, seed, verify):
   names = [names[i] for i in
            files.seeded_subset(len(names), max_images, np.random.RandomState([seed, 1]))]
   if verify:
-    check_decodable(data_dir, names, 'held-out')
+    data_check.check_decodable(data_dir, names, 'held-out')
   return names
-
-
-def check_decodable(data_dir, names, what):
-  """Decodes every file of `names` first (files.DataError naming each bad one), so a bad
-  image stops the evaluation before any work, not in the middle with a TF traceback."""
-  bad = data_check.check_files(data_dir, names, decode=True, progress=False)
-  if bad:
-    raise files.DataError('%d %s image(s) in %s are not usable:\n%s' % (
-        len(bad), what, data_dir, '\n'.join('  %s: %s' % b for b in bad[:20])))
 
 
 def _identical_to_training(manifest, data_dir, names):
@@ -250,11 +240,7 @@ def _identical_to_training(manifest, data_dir, names):
   if overlap:
     print('warning: %d of the %d held-out images are byte-identical to training images'
           % (overlap, len(names)), file=sys.stderr)
-  return overlap, _digest(sorted((n, sz, h) for _, n, sz, h in rows))
-
-
-def _digest(rows):
-  return hashlib.sha256(repr(rows).encode()).hexdigest()
+  return overlap, files.manifest_digest(rows)
 
 
 def _new_report(run, run_dir, cfg, seed, steps, batch_size):
@@ -280,7 +266,7 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
       'provenance': run['provenance'],
       # The training files (names, sizes, contents of manifest.tsv): glo-compare averages
       # only reports of the same training data as seeds.
-      'training_data_sha256': _digest(sorted((n, sz, h) for _, n, sz, h in run['manifest'])),
+      'training_data_sha256': files.manifest_digest(run['manifest']),
       'sections': {},
   }
 
@@ -337,7 +323,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   fid_ops = _fid_extractor() if fid_num_images else None
   if fid_ops:
     if verify and all_heldout:  # FID reads up to fid_num_images of them, not only `names`
-      check_decodable(data_dir, [all_heldout[i] for i in fid.choose_subset(
+      data_check.check_decodable(data_dir, [all_heldout[i] for i in fid.choose_subset(
           len(all_heldout), fid_num_images, seed)], 'held-out (FID reference)')
     print(fid_cost_note(fid_num_images, fid_num_samples, num_train, len(names),
                         len(all_heldout), pca_max_images is not None), flush=True)

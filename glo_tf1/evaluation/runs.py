@@ -24,6 +24,9 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
   Raises:
     rundir.RunDirError: not a run directory, or its data cannot be found / differ.
   """
+  if not os.path.isdir(run_dir):
+    raise rundir.RunDirError('run directory %s %s; pass the --run_dir of a training run' % (
+        run_dir, 'is not a directory' if os.path.exists(run_dir) else 'does not exist'))
   cfg = rundir.read_config(run_dir)
   manifest_path = os.path.join(run_dir, files.MANIFEST_NAME)
   if cfg is None or not os.path.exists(manifest_path):
@@ -80,7 +83,7 @@ def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
       return path
     except (rundir.RunDirError, tf.errors.NotFoundError, tf.errors.DataLossError,
             ValueError) as e:
-      if checkpoint or attempt == tries - 1 or tf.train.checkpoint_exists(path):
+      if checkpoint is not None or attempt == tries - 1 or tf.train.checkpoint_exists(path):
         if isinstance(e, rundir.RunDirError):
           raise
         raise rundir.RunDirError('checkpoint %s could not be read (%s)' % (

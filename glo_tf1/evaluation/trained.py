@@ -19,6 +19,7 @@ decoder projects what it is given, so decode(codes()) reproduces the training im
 import numpy as np
 
 from glo_tf1.compat import tf
+from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import runs
@@ -50,6 +51,32 @@ def batch_norm_warning(mse_inference, mse_batch_stats, cfg, step):
           % (mse_inference / mse_batch_stats, mse_inference, mse_batch_stats, step, decay,
              100. * decay ** int(step or 0),
              max(0, int(np.ceil(np.log(1e-3) / np.log(decay))) - int(step or 0))))
+
+
+def _count(value, name, low=0):
+  """`value` as an int, refused (ValueError naming `name`) unless an integer >= low."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+    raise ValueError('%s must be an integer >= %d, got %r' % (name, low, value))
+  return int(value)
+
+
+def check_seed(seed):
+  """`seed` as numpy's RandomState takes it: an integer in [0, 2**32), or a list of them
+  (ValueError naming the seed otherwise, rather than numpy's error or a wrapped value)."""
+  parts = list(seed) if isinstance(seed, (list, tuple)) else [seed]
+  if not parts or not all(not isinstance(p, bool) and isinstance(p, (int, np.integer)) and
+                          0 <= p < 2 ** 32 for p in parts):
+    raise ValueError('seed must be an integer in [0, 2**32) or a list of them, got %r'
+                     % (seed,))
+  return seed
+
+
+def _finite(x, what):
+  """Refuses NaN and inf in `x` (ValueError naming `what` and the first bad row)."""
+  bad = ~np.isfinite(x)
+  if bad.any():
+    raise ValueError('%s hold %d NaN or inf value(s) (first in row %d)'
+                     % (what, int(bad.sum()), int(np.argwhere(bad)[0][0])))
 
 
 # ----------------------------------------------------------------------------- graph
@@ -110,6 +137,13 @@ def fit_codes(sess, fit, cfg, images, steps, num_train, rng):
   return codes[:len(images)], recon[:len(images)]
 
 
+def _first_bad(idx, num):
+  flat = idx.reshape(-1)
+  if idx.dtype.kind not in 'iu':
+    return '%s values (e.g. %r)' % (idx.dtype, flat[0].item())
+  return repr(int(next(i for i in flat if i < 0 or i >= num)))
+
+
 # ----------------------------------------------------------------------------- the object
 
 class TrainedRun:
@@ -136,7 +170,7 @@ class TrainedRun:
     self.names, self.paths = self.info['names'], self.info['paths']
     self.num_codes = len(self.names)
     self.batch_size = batch_size or self.cfg['batch_size']
-    rundir.latest_checkpoint(run_dir, checkpoint)  # before building: is there one?
+    rundir.latest_checkpoint(run_dir, checkpoint)  # is there one? (no build yet)
     self.graph_ = tf.Graph()
     with self.graph_.as_default():
       self.ops = generation.build_generation_graph(self.cfg, self.num_codes,
@@ -168,6 +202,11 @@ class TrainedRun:
     if z.ndim != 2 or z.shape[1] != self.cfg['latent_dims']:
       raise ValueError('codes must be [n, %d] (latent_dims of %s), got shape %s'
                        % (self.cfg['latent_dims'], self.run_dir, z.shape))
+    _finite(z, 'codes')
+    zero = np.flatnonzero(np.sqrt(np.sum(np.square(z), axis=1)) == 0)  # float32, as TF
+    if zero.size and self.cfg['projection'] == 'sphere':
+      raise ValueError('codes row %d has norm 0 (in float32): the sphere projection '
+                       'z / ||z|| is undefined for it (%d such row(s))' % (zero[0], zero.size))
     return generation.decode_codes(self.session, self.ops, z, batch_stats)
 
   def batch_norm_check(self, max_images=64, seed=0):
@@ -177,7 +216,9 @@ class TrainedRun:
     if self.paths is None:
       raise ValueError('the training images of %s are not found: the check needs them'
                        % self.run_dir)
-    idx = files.seeded_subset(self.num_codes, max_images, np.random.RandomState([seed, 7]))
+    max_images = _count(max_images, 'max_images')
+    idx = files.seeded_subset(self.num_codes, max_images,
+                              np.random.RandomState([check_seed(seed), 7]))
     images = self.load_images([self.paths[i] for i in idx]).astype(np.float64)
     z = self.codes(indices=idx)
     mse = [float(np.mean((self.decode(z, batch_stats=b) - images) ** 2)) for b in (False, True)]
@@ -190,10 +231,16 @@ class TrainedRun:
     if kind not in generation.SAMPLERS:
       raise ValueError('kind must be one of %s, got %r' % (', '.join(generation.SAMPLERS),
                                                           kind))
+    n, dims = _count(n, 'n'), self.cfg['latent_dims']
     if noise is None:
-      noise = np.random.RandomState(seed).standard_normal((n, self.cfg['latent_dims']))
+      noise = np.random.RandomState(check_seed(seed)).standard_normal((n, dims))
+    noise = np.asarray(noise, np.float32)
+    if noise.shape != (n, dims):
+      raise ValueError('noise must be [n, %d] = [%d, %d] for n = %d, got shape %s'
+                       % (dims, n, dims, n, noise.shape))
+    _finite(noise, 'noise')
     return self.session.run(self.ops['sampled_' + kind],
-                            {self.ops['noise']: np.asarray(noise, np.float32)})
+                            {self.ops['noise']: noise})
 
   def sample(self, n, kind='full', seed=0, noise=None):
     """n images [n, S, S, C] in [-1, 1] of a sampler (see sample_codes)."""
@@ -204,8 +251,13 @@ class TrainedRun:
     of `indices`; raw (as stored) or `projected` (as the decoder sees them)."""
     if indices is None:
       return self.session.run(self._projected if projected else self.ops['codes'])
+    idx = np.asarray(indices)
+    if idx.size and (idx.dtype.kind not in 'iu' or idx.min() < 0 or
+                     idx.max() >= self.num_codes):
+      raise ValueError('indices must be integers in [0, %d) (the training images of %s), '
+                       'got %s' % (self.num_codes, self.run_dir, _first_bad(idx, self.num_codes)))
     return self.session.run(self._projected_gathered if projected else self.ops['gathered'],
-                            {self.ops['index']: np.asarray(indices, np.int32)})
+                            {self.ops['index']: idx.astype(np.int32)})
 
   def fit_codes(self, images, steps=DEFAULT_CODE_STEPS, seed=0, progress=None):
     """(raw codes [n, dims], reconstructions [n, S, S, C]) of `images` [n, S, S, C] in
@@ -213,7 +265,8 @@ class TrainedRun:
     batch, as glo-evaluate does (the same initial codes for the same seed).
     progress: optional progress.Progress, updated with the images done."""
     images = self._check_images(images)
-    rng = np.random.RandomState(seed)
+    steps = _count(steps, 'steps')
+    rng = np.random.RandomState(check_seed(seed))
     codes, recons = [], []
     for start in range(0, len(images), self.batch_size):
       z, r = fit_codes(self.session, self.fit, self.cfg, images[start:start + self.batch_size],
@@ -232,11 +285,19 @@ class TrainedRun:
 
   def load_images(self, paths):
     """Images [n, S, S, C] in [-1, 1] of image files, cropped and resized as training (C:
-    the run's channels)."""
-    out = [generation.load_images(self.session, self.ops, list(paths[i:i + 256]))
-           for i in range(0, len(paths), 256)]
+    the run's channels). A file that is missing or does not decode: files.DataError
+    naming it (the data check, run on the batch that failed)."""
+    paths = [str(p) for p in paths]
+    out = [self._load_batch(paths[i:i + 256]) for i in range(0, len(paths), 256)]
     return np.concatenate(out) if out else np.zeros(
         (0, self.cfg['image_size'], self.cfg['image_size'], self.cfg['channels']), np.float32)
+
+  def _load_batch(self, paths):
+    try:
+      return generation.load_images(self.session, self.ops, paths)
+    except tf.errors.OpError:
+      data_check.check_decodable('', paths, 'given')
+      raise  # the check found nothing: TensorFlow's own error
 
   def _check_images(self, images):
     images = np.asarray(images, np.float32)
@@ -244,6 +305,7 @@ class TrainedRun:
     if images.ndim != 4 or images.shape[1:] != (size, size, c):
       raise ValueError('images must be [n, %d, %d, %d] (the image_size and channels of %s), '
                        'got shape %s' % (size, size, c, self.run_dir, images.shape))
+    _finite(images, 'images')
     if images.size and (images.min() < -1 or images.max() > 1):
       raise ValueError('images must be floats in [-1, 1] (as load_images returns), got '
                        'values in [%g, %g]; pixels in [0, 255] map as x / 127.5 - 1'

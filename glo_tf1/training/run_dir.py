@@ -488,11 +488,15 @@ def latest_checkpoint(run_dir, checkpoint=None):
     RunDirError: no such checkpoint, none at all, or the one asked for (or the newest)
       does not read back, naming its files and the newest intact one.
   """
-  if checkpoint:
+  if checkpoint is not None:  # step 0 is a step
     if str(checkpoint).isdigit():
       prefixes, _ = find_checkpoints(run_dir)
       path = next((p for p in prefixes if checkpoint_step(p) == int(checkpoint)),
                   os.path.join(run_dir, 'model.ckpt-%s' % checkpoint))
+      if not tf.train.checkpoint_exists(path):
+        raise RunDirError('run %s has no checkpoint of step %s (its steps: %s)' % (
+            run_dir, checkpoint, ', '.join(str(checkpoint_step(p)) for p in prefixes)
+            or 'none'))
     else:
       path = checkpoint
     if not tf.train.checkpoint_exists(path):

@@ -169,6 +169,14 @@ def test_an_other_methods_report_is_a_labelled_row_in_every_format(runs, tmp_pat
     ({'sections': {'fid_samples_full': {'fid_train': 40.0}}},
      r'gives fid_samples_full.fid_train, which the glo-evaluate reports do not have'),
     ({'colour': 'red'}, r"unknown field\(s\) colour"),
+    ({'method': 'VAE\n| x |'}, r'"method" must be a non-empty string of printable'),
+    ({'source': 'a\tb'}, r'"source" must be'),
+    ({'step': True}, r'"step" must be a non-negative integer'),
+    ({'step': -3}, r'"step" must be a non-negative integer'),
+    ({'seeds': [0, 0, 1]}, r'"seeds" must be a non-empty list of distinct'),
+    ({'sections': {'heldout': {'psnr_db': [1e308, 1e308, 1e308]}}},
+     r'heldout.psnr_db: .* is beyond any such metric'),
+    ({'protocol': {'held-out images': [20]}}, r"protocol field 'held-out images' must be"),
 ])
 def test_a_bad_other_methods_report_is_refused_naming_file_and_field(runs, tmp_path, change,
                                                                      message):
@@ -422,3 +430,48 @@ def test_seeds_max_images_is_a_count_and_0_means_all(tmp_path, value, refused):
                         timeout=300)
   assert proc.returncode == 2
   assert ('SEEDS_MAX_IMAGES must be a number of images' in proc.stderr) == refused, proc.stderr
+
+
+def test_another_methods_protocol_and_source_are_its_rows_own(runs, tmp_path):
+  """A protocol field the glo-evaluate reports lack is said of the external row only, its
+  source is cited; alone, the externals' table has no empty protocol sentence."""
+  folder, _ = runs
+  vae = tmp_path / 'vae.json'
+  vae.write_text(json.dumps(dict(compare.EXTERNAL_EXAMPLE, protocol={
+      'held-out images': 20, 'FID method': 'eigh'})))
+  table = compare.build_table([str(folder), str(vae)])
+  assert table['protocol']['FID method'] is None
+  md = compare.markdown(table)
+  assert 'FID method eigh' not in md.split('VAE (our run): ')[0]
+  assert ('VAE (our run): numbers from its own report (Kingma & Welling 2014; 3 seeds, our '
+          'training script); it states FID method eigh.') in md
+  alone = compare.markdown(compare.build_table([str(vae)]))
+  assert 'Evaluation protocol: .' not in alone and 'Evaluation protocol' not in alone
+  assert 'it states held-out images 20, FID method eigh.' in alone
+  twin = tmp_path / 'twin.json'
+  twin.write_text(vae.read_text())
+  with pytest.raises(compare.CompareError, match="duplicate method 'VAE \\(our run\\)'"):
+    compare.build_table([str(vae), str(twin)])
+
+
+def test_latex_escapes_angle_brackets_and_bars_and_huge_means_are_refused(runs, tmp_path):
+  folder, _ = runs
+  table = compare.build_table([str(folder)], labels={str(folder / 'a-0'): 'a<b>|c'})
+  assert r'a\textless{}b\textgreater{}\textbar{}c &' in compare.latex(table)
+  assert compare.latex_escape('é') == 'é'  # UTF-8 input, as documented
+  for seed in (0, 1):
+    path = folder / ('a-%d' % seed) / 'eval' / 'evaluation.json'
+    report = glo_io.read_json(str(path))
+    report['sections']['train_learned']['psnr_db'] = 1.7e308
+    glo_io.write_json(str(path), report)
+  with pytest.raises(compare.CompareError, match=r'mean or spread of train_learned.psnr_db'):
+    compare.build_table([str(folder)])
+
+
+def test_cli_refuses_a_path_labelled_twice():
+  from glo_tf1.cli import compare as cli  # pylint: disable=import-outside-toplevel
+  with pytest.raises(settings.ConfigError, match=r"--label cmp is given twice \('A' and 'B'\)"):
+    cli.labels(['cmp=A', 'cmp=B'])
+  with pytest.raises(settings.ConfigError, match='printable'):
+    cli.labels(['cmp=A\nB'])
+  assert cli.labels(['cmp=A', 'other=B']) == {'cmp': 'A', 'other': 'B'}

@@ -14,10 +14,12 @@ from PIL import Image
 from conftest import ROOT
 from conftest import run_module
 import glo_tf1
+from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.data import files
 from glo_tf1.evaluation import export
 from glo_tf1.evaluation import report as evaluate
+from glo_tf1.training import run_dir as rundir
 
 
 @pytest.fixture(scope='module')
@@ -112,7 +114,7 @@ def test_a_run_loads_without_its_images_and_closes(tiny_run, tmp_path):
   assert run.decode(run.codes()[:2]).shape == (2, 16, 16, 3)
   run.close()
   with pytest.raises(RuntimeError):
-    run.decode(np.zeros((1, 8)))
+    run.decode(np.ones((1, 8)))
 
 
 @pytest.mark.e2e
@@ -210,3 +212,207 @@ def test_glo_sample_reconstructions_and_codes(tiny_run, lfw_dir, tmp_path):
                        (['--num=0', '--out', str(tmp_path / 's')], '--num must be positive')):
     proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, *bad, check=False)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_an_export_refuses_to_write_among_its_sources_or_the_run(tiny_run, lfw_dir, tmp_path):
+  src = str(tmp_path / 'pngs')
+  shutil.copytree(lfw_dir, src)
+  before = sorted(os.listdir(src))
+  for out, message in ((src, 'is the very folder of --data_dir'),
+                       (os.path.join(src, 'sub'), 'is inside --data_dir'),
+                       (os.path.join(tiny_run, 'x'), 'inside the run directory')):
+    proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--what',
+                      'reconstructions', '--data_dir', src, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert 'Traceback' not in proc.stderr and '-> %s' % out not in proc.stdout  # not loaded
+  assert sorted(os.listdir(src)) == before
+  # A folder of other files: a resume would take them for its own.
+  other = tmp_path / 'other'
+  other.mkdir()
+  (other / '000000.png').write_bytes(b'not ours')
+  with pytest.raises(settings.ConfigError, match='no glo-sample export wrote'):
+    export.check_out(str(other), tiny_run)
+
+
+def test_a_resume_trusts_only_the_chunks_it_recorded(loaded, tmp_path, monkeypatch):
+  """A chunk whose files exist but that the export never recorded as finished (stopped in
+  the middle of it) is written again; the recorded ones are kept."""
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'samples')
+  export.export_samples(loaded, out, 8, 'unit', seed=0)
+  meta_path = os.path.join(out, export.EXPORT_META)
+  meta = io.read_json(meta_path)
+  assert meta['done_chunks'] == [0, 1]
+  good = open(os.path.join(out, '000005.png'), 'rb').read()
+  with open(os.path.join(out, '000005.png'), 'wb') as f:
+    f.write(b'a file the export did not finish')
+  os.utime(os.path.join(out, '000000.png'), (1, 1))
+  io.write_json(meta_path, dict(meta, done_chunks=[0]))
+  export.export_samples(loaded, out, 8, 'unit', seed=0)
+  assert open(os.path.join(out, '000005.png'), 'rb').read() == good
+  assert os.stat(os.path.join(out, '000000.png')).st_mtime == 1
+
+
+def test_a_resume_on_another_file_list_of_the_same_length_is_refused(loaded, lfw_dir,
+                                                                     tmp_path, monkeypatch):
+  monkeypatch.setattr(export, 'CHUNK', 2)
+  out = str(tmp_path / 'recons.npz')
+  real = loaded.fit_codes
+
+  def stop_after_one(*a, **k):
+    monkeypatch.setattr(loaded, 'fit_codes', lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    return real(*a, **k)
+
+  monkeypatch.setattr(loaded, 'fit_codes', stop_after_one)
+  first = ['lfw_000.jpg', 'lfw_001.jpg', 'lfw_002.jpg']
+  with pytest.raises(KeyboardInterrupt):
+    export.export_reconstructions(loaded, out, lfw_dir, first, steps=0)
+  monkeypatch.setattr(loaded, 'fit_codes', real)
+  with pytest.raises(settings.ConfigError, match=r'(?s)saved -> asked.*files_sha256: '
+                     r"'[0-9a-f]{64}' -> '[0-9a-f]{64}' \(another file list"):
+    export.export_reconstructions(loaded, out, lfw_dir,
+                                  ['lfw_003.jpg', 'lfw_004.jpg', 'lfw_005.jpg'], steps=0)
+  export.export_reconstructions(loaded, out, lfw_dir, first, steps=0)  # the same list resumes
+  assert list(np.load(out)['names']) == first
+
+
+def test_sources_that_differ_only_in_extension_are_refused(tiny_run, tmp_path):
+  src = tmp_path / 'src'
+  src.mkdir()
+  write = lambda name, fmt: Image.new('RGB', (8, 8)).save(str(src / name), format=fmt)
+  write('a.jpg', 'JPEG')
+  write('a.png', 'PNG')
+  write('b.png', 'PNG')
+  assert export.output_names(['b.png', 'c/d.jpeg']) == ['b.png', 'c/d.png']
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', tmp_path / 'r',
+                    '--what', 'reconstructions', '--data_dir', src, check=False)
+  assert proc.returncode == 2, proc.stderr
+  assert 'a.jpg and a.png would both be written as a.png' in proc.stderr
+  assert not os.path.exists(tmp_path / 'r')
+
+
+@pytest.mark.e2e
+def test_a_bad_source_file_is_named_before_any_work(tiny_run, loaded, lfw_dir, tmp_path):
+  src = tmp_path / 'src'
+  shutil.copytree(lfw_dir, str(src))
+  (src / 'lfw_001.jpg').write_bytes(b'not an image at all')
+  with pytest.raises(files.DataError, match=r'(?s)1 source image\(s\) in .*lfw_001\.jpg: '):
+    export.export_reconstructions(loaded, str(tmp_path / 'r'), str(src),
+                                  ['lfw_000.jpg', 'lfw_001.jpg'], steps=0)
+  assert not os.path.exists(tmp_path / 'r')
+  with pytest.raises(files.DataError, match=r'lfw_001\.jpg: '):
+    loaded.load_images([str(src / 'lfw_000.jpg'), str(src / 'lfw_001.jpg')])
+  with pytest.raises(files.DataError, match=r'gone\.png: '):
+    loaded.load_images([str(src / 'gone.png')])
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', tmp_path / 'r',
+                    '--what', 'reconstructions', '--data_dir', src, check=False)
+  assert proc.returncode == 2 and 'lfw_001.jpg' in proc.stderr, proc.stderr
+  assert 'Traceback' not in proc.stderr and not os.path.exists(tmp_path / 'r')
+
+
+def test_checkpoint_zero_is_step_zero(tiny_run, tmp_path):
+  """glo_tf1.load(run, checkpoint=0) loads step 0, not the newest; a step without a
+  checkpoint is refused, listing the steps there are."""
+  run_dir = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, run_dir)
+  for name in os.listdir(run_dir):
+    if name.startswith('model.ckpt-15.'):
+      os.rename(os.path.join(run_dir, name),
+                os.path.join(run_dir, name.replace('ckpt-15', 'ckpt-0')))
+  with open(os.path.join(run_dir, 'checkpoint'), 'w') as f:
+    f.write('model_checkpoint_path: "model.ckpt-30"\nall_model_checkpoint_paths: '
+            '"model.ckpt-0"\nall_model_checkpoint_paths: "model.ckpt-30"\n')
+  with glo_tf1.load(run_dir, checkpoint=0) as zero, glo_tf1.load(run_dir) as newest:
+    assert zero.step == 0 and zero.checkpoint.endswith('model.ckpt-0')
+    assert newest.step == 30 and not np.allclose(zero.codes(), newest.codes())
+  with pytest.raises(rundir.RunDirError,
+                     match=r'no checkpoint of step 7 \(its steps: 0, 30\)'):
+    glo_tf1.load(run_dir, checkpoint=7)
+
+
+def test_the_api_refuses_non_finite_and_out_of_range_input(loaded):
+  z = loaded.codes()[:2]
+  images = loaded.decode(z)
+  refusals = [
+      (lambda: loaded.reconstruct(np.full((2, 16, 16, 3), np.nan)), r'images hold 1536 NaN'),
+      (lambda: loaded.decode(np.zeros((2, 8))), r'codes row 0 has norm 0.*sphere'),
+      (lambda: loaded.decode(np.where(np.eye(2, 8) > 0, np.inf, z)), r'codes hold 2 NaN or '
+       r'inf value\(s\) \(first in row 0\)'),
+      (lambda: loaded.sample(2, noise=np.full((2, 8), np.nan)), r'noise hold 16 NaN'),
+      (lambda: loaded.reconstruct(images, steps=-5), r'steps must be an integer >= 0, got -5'),
+      (lambda: loaded.reconstruct(images, steps=2.5), r'steps must be an integer'),
+      (lambda: loaded.sample(3, noise=np.zeros((5, 8))), r'noise must be \[n, 8\] = \[3, 8\]'),
+      (lambda: loaded.sample(-1), r'n must be an integer >= 0, got -1'),
+      (lambda: loaded.codes(indices=[10 ** 6]), r'indices must be integers in \[0, 200\).*'
+       r'got 1000000'),
+      (lambda: loaded.codes(indices=[-1]), r'got -1'),
+      (lambda: loaded.codes(indices=[0.7]), r'got float64 values \(e.g. 0.7\)'),
+      (lambda: loaded.batch_norm_check(-3), r'max_images must be an integer >= 0, got -3'),
+      (lambda: loaded.sample(2, seed=-1), r'seed must be an integer in \[0, 2\*\*32\)'),
+      (lambda: loaded.reconstruct(images, steps=0, seed=2 ** 40), r'seed must be'),
+  ]
+  for call, message in refusals:
+    with pytest.raises(ValueError, match=message):
+      call()
+  assert loaded.sample(0).shape == (0, 16, 16, 3)
+  assert loaded.codes(indices=[]).shape == (0, 8)
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', loaded.run_dir, '--out', 'unused',
+                    '--seed=-1', check=False)
+  assert proc.returncode == 2 and '--seed' in proc.stderr and not os.path.exists(
+      os.path.join(ROOT, 'unused'))
+
+
+def test_glo_sample_refuses_an_unusable_out_before_importing_tensorflow(tiny_run, tmp_path):
+  afile = tmp_path / 'afile'
+  afile.write_text('x')
+  code = '''
+import sys
+from glo_tf1 import settings
+from glo_tf1.cli import common, sample
+for out in sys.argv[2:]:
+  common.parse(sample.FLAGS, ['glo-sample', '--run_dir', sys.argv[1], '--out', out])
+  try:
+    sample.main(sample.FLAGS)
+  except settings.ConfigError as e:
+    print('refused:', e)
+print('tensorflow' in sys.modules)
+'''
+  outs = [str(afile), str(afile / 'sub'), '/proc/glo_sample_test']
+  proc = subprocess.run([sys.executable, '-c', code, tiny_run] + outs, capture_output=True,
+                        text=True, timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+  lines = proc.stdout.splitlines()
+  assert lines[-1] == 'False' and len(lines) == 4, proc.stdout + proc.stderr
+  assert 'refused: --out %s: %s is a file, not a folder; give a folder' % (afile, afile) in lines[0]
+  assert 'refused: --out %s: %s is a file, not a folder; choose another' % (
+      afile / 'sub', afile) in lines[1]
+  assert lines[2].startswith('refused: --out /proc/glo_sample_test: cannot write in /proc (')
+
+
+def test_the_export_records_its_checkpoint_and_a_step_change_suggests_it(tiny_run, loaded,
+                                                                          tmp_path, monkeypatch):
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'samples')
+  export.export_samples(loaded, out, 4, 'unit')
+  meta = io.read_json(os.path.join(out, export.EXPORT_META))
+  assert meta['checkpoint'] == os.path.abspath(loaded.checkpoint)
+  assert meta['checkpoint'].endswith('model.ckpt-30')
+  with glo_tf1.load(tiny_run, checkpoint=15) as older:
+    with pytest.raises(settings.ConfigError, match=r'(?s)checkpoint: .*model.ckpt-30\' -> '
+                       r'.*model.ckpt-15\'.*step: 30 -> 15 \(--checkpoint 30 resumes'):
+      export.export_samples(older, out, 4, 'unit')
+
+
+def test_a_torn_newest_checkpoint_is_refused_naming_the_intact_one_and_a_missing_run_is_named(
+    tiny_run, tmp_path):
+  run_dir = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, run_dir)
+  with open(os.path.join(run_dir, 'model.ckpt-30.data-00000-of-00001'), 'r+b') as f:
+    f.truncate(100)
+  with pytest.raises(rundir.RunDirError, match=r'(?s)model.ckpt-30 \(step 30\), does not '
+                     r'read back.*step 15'):
+    glo_tf1.load(run_dir)
+  with glo_tf1.load(run_dir, checkpoint=15) as run:  # asked for: the older step
+    assert run.step == 15
+  with pytest.raises(rundir.RunDirError, match=r'run directory /nonexistent does not exist'):
+    glo_tf1.load('/nonexistent')
