@@ -293,19 +293,19 @@ def test_end_to_end_on_fake_celeba_and_resume(tmp_path):
     assert json.load(f)['step'] == 6
 
 
-@pytest.mark.e2e
 def test_split_all_trains_on_every_listed_file_and_evaluates_training_images_only(tmp_path):
-  tmp = str(tmp_path)
-  layout = fake_celeba(str(tmp_path / 'celeba'))
-  proc = _script(layout, 2, 1, env={'CELEBA_SPLIT': 'all',
-                                    'CELEBA_FIGURE_FLAGS': FIGURE_FLAGS + ' --nn_max_images=5'},
-                 tmp=tmp)
+  """CELEBA_SPLIT=all: glo-train gets the list of all 12 listed files and glo-evaluate no
+  held-out images (the commands as the script runs them; test_end_to_end_on_fake_celeba
+  trains for real)."""
+  proc, calls = _recorded_script(tmp_path, env={'CELEBA_SPLIT': 'all'})
   assert proc.returncode == 0, proc.stdout + proc.stderr
-  manifest = files.read_manifest(os.path.join(tmp, 'run', 'manifest.tsv'))
-  assert [m[1] for m in manifest] == ['%06d.jpg' % i for i in range(1, 13)]  # the 12 listed
-  with open(os.path.join(tmp, 'figures', 'evaluation.json')) as f:
-    assert 'heldout' not in json.load(f)['sections']
-  proc = _script(layout, 2, 1, env={'CELEBA_SPLIT': 'valid'}, tmp=tmp)
+  ((train,),) = [calls['glo-train']]
+  listed = files.list_images(_flag(train, '--data_dir'), _flag(train, '--file_list'))
+  assert os.path.basename(_flag(train, '--file_list')) == 'all.txt'
+  assert listed == ['%06d.jpg' % i for i in range(1, 13)]  # the 12 listed
+  ((evaluate,),) = [calls['glo-evaluate']]
+  assert '--data_dir' not in evaluate and '--file_list' not in evaluate
+  proc, _ = _recorded_script(tmp_path, env={'CELEBA_SPLIT': 'valid'})
   assert proc.returncode == 2 and 'CELEBA_SPLIT must be train or all' in proc.stderr
 
 
