@@ -22,6 +22,19 @@ class FileFormatError(settings.UserError):
   """A file glo-tf1 reads back is damaged or not what it should be; the message names it."""
 
 
+_TEMP_SUFFIX = '.tmp'
+
+
+def temporary_target(name):
+  """The file name an atomic_open temporary named `name` was to become, or None when
+  `name` is not one: ".TARGET.XXXXXXXX.tmp" (mkstemp's random part holds no dot). For
+  cleaning up after a process that was killed while writing."""
+  if not (name.startswith('.') and name.endswith(_TEMP_SUFFIX)):
+    return None
+  target, _, random_part = name[1:-len(_TEMP_SUFFIX)].rpartition('.')
+  return target if target and random_part else None
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode='w'):
   """Opens a unique temp file beside `path`; on success fsyncs it and renames it to `path`.
@@ -33,7 +46,7 @@ def atomic_open(path, mode='w'):
   """
   folder = os.path.dirname(os.path.abspath(path))
   fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path),
-                             suffix='.tmp')
+                             suffix=_TEMP_SUFFIX)
   try:
     os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:

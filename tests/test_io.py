@@ -65,3 +65,15 @@ def test_written_files_get_the_umasks_mode_not_0600(tmp_path, umask):
     os.umask(old)
   assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
   assert stat.S_IMODE(os.stat(path).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)
+
+
+def test_temporary_target_names_what_an_unfinished_atomic_write_was_to_become(tmp_path):
+  """The temporary atomic_open writes in is recognised by temporary_target (a resume that
+  cleans up after a killed writer reads the rule beside the writer that makes the names)."""
+  target = str(tmp_path / 'train.txt')
+  with io.atomic_open(target) as f:
+    (temp,) = [n for n in os.listdir(str(tmp_path)) if n != 'train.txt']
+    assert io.temporary_target(temp) == 'train.txt'
+    f.write('x')
+  for name in ('train.txt', '.tmp', '.train.tmp', 'train.txt.abc.tmp', '.abc.txt'):
+    assert io.temporary_target(name) is None, name

@@ -535,15 +535,6 @@ def _top_names():
                                         for end in ('.txt', '_labels.txt')]
 
 
-def _own_temporary(name, targets):
-  """Whether `name` is an io.atomic_open temporary of one of `targets`: ".TARGET.XXXX.tmp"
-  (mkstemp's random part holds no dot)."""
-  if not (name.startswith('.') and name.endswith('.tmp')):
-    return False
-  target, _, random_part = name[1:-len('.tmp')].rpartition('.')
-  return bool(random_part) and target in targets
-
-
 def _tidy_out_dir(out_dir, names):
   """Makes out_dir hold only what the conversion writes (names: {split: PNG names}): any
   other file or folder, in it or its split folders, is refused, named (a resume never
@@ -561,7 +552,8 @@ def _tidy_out_dir(out_dir, names):
         continue
       if entry.name in targets and not is_dir:
         continue
-      if _own_temporary(entry.name, targets) and entry.is_file(follow_symlinks=False):
+      if (io.temporary_target(entry.name) in targets and
+          entry.is_file(follow_symlinks=False)):
         temporaries.append(entry.path)
       else:
         strays.append(os.path.join(rel, entry.name) + ('/' if is_dir else ''))

@@ -720,7 +720,8 @@ def test_a_resume_removes_the_temporaries_a_killed_run_left_and_only_those(tmp_p
   prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
   assert snapshot(out) == first
   # Not of its naming: another target, no random part, not a temporary of a name it writes.
-  own = prepare._own_temporary  # pylint: disable=protected-access
+  from glo_tf1 import io as io_lib  # pylint: disable=import-outside-toplevel
+  own = lambda name, targets: io_lib.temporary_target(name) in targets
   for name in ('.00003.png.tmp', '.00099.png.abcdefgh.tmp', '.mine.txt.abcdefgh.tmp'):
     assert not own(name, {'00003.png', 'mine.png'})
   assert own('.00003.png.abcdefgh.tmp', {'00003.png'})
