@@ -169,7 +169,7 @@ def run_ps(cluster):
   host = cluster.ps_hosts[cluster.task_index]
   print('Parameter server %d of %d listening on %s; serving until killed.\nWho can connect: '
         '%s' % (cluster.task_index, cluster.num_ps, host,
-                exposure(int(host.rpartition(':')[2]))), flush=True)
+                exposure(_host_port(host)[1])), flush=True)
   server.join()
 
 
