@@ -47,8 +47,10 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import cache as cache_lib
+from glo_tf1.data import celeba
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
+from glo_tf1.data import prepare
 from glo_tf1.model import decoder
 from glo_tf1.model import devices
 from glo_tf1.model import placement
@@ -645,7 +647,7 @@ def format_towers_table(res):
 
 
 PLACEMENT_PRESETS = ('blog', 'paper', 'paper64')
-CELEBA_TRAIN_IMAGES = 162770
+CELEBA_TRAIN_IMAGES = celeba.STANDARD_COUNTS[0]
 # The stated GPU throughput behind "the rate a GPU step needs": sustained float32 TFLOP/s
 # of the transpose convolutions, about an A100's FP32 peak (19.5) and a third of an
 # H100's. An estimate, not a measurement: no GPU here runs TensorFlow.
@@ -760,8 +762,9 @@ def run_placement(s, work_dir, log=print):
 
 
 # The training images of each benchmark preset's data set (the codes table's rows).
-PRESET_TRAIN_IMAGES = {'mnist': 60000, 'fashion_mnist': 60000, 'svhn': 73257,
-                       'cifar10': 50000, 'celeba64': 162770, 'celeba128': 162770}
+PRESET_TRAIN_IMAGES = dict(
+    {name: ds.standard_counts[0] for name, ds in prepare.DATASETS.items()},
+    **{name: CELEBA_TRAIN_IMAGES for name in prepare.CELEBA_DATASETS})
 
 
 def run_presets(s, log=print):
