@@ -194,7 +194,7 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   """GLO's reconstructions of `names` (relative to data_dir): OUT/<name>.png ... (the
   source's extension replaced) or OUT.npz (with the fitted raw codes and the names).
   Chunk c's initial codes: numpy.random.RandomState([seed, c]). EXPORT_META records a
-  digest of the names, sizes and contents of the list (files.fingerprint): a resume on
+  digest of the names, sizes and contents of the list (files.manifest_digest): a resume on
   another list, even of the same length, is refused. Every source is decoded first
   (check.check_decodable): a bad file is named before any work."""
   check_out(out, loaded.run_dir, data_dir)

@@ -13,8 +13,9 @@ glo-figures and glo-sample use these very functions, so a number computed in a n
 is the number a report gives for the same seed.
 
 Images are float [n, S, S, C] in [-1, 1] (C: the run's --channels, 3 or 1), as the
-trainer sees them (`load_images` reads files that way). Codes are raw (before the projection) unless `projected=True`: the
-decoder projects what it is given, so decode(codes()) reproduces the training images.
+trainer sees them (`load_images` reads files that way). Codes are raw (before the
+projection) unless `projected=True`: the decoder projects what it is given, so
+decode(codes()) reproduces the training images.
 """
 import numpy as np
 
