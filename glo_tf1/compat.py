@@ -27,6 +27,14 @@ import warnings
 # Silence TensorFlow's C++ banner and its Python deprecation noise. Our own messages go
 # through print and are kept.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Before TensorFlow initialises CUDA (below), unless the user set them: GPUs numbered as
+# nvidia-smi numbers them (the notebook set CUDA_DEVICE_ORDER=PCI_BUS_ID too), and the
+# driver's JIT cache at NVIDIA's maximum, 4 GiB (default 256 MiB), so that the kernels
+# compiled from PTX on a GPU the wheel has no machine code for are kept for the next run
+# (docs/gpus.md, "Before your first GPU run"; model/devices.py says so at start).
+os.environ.setdefault('CUDA_DEVICE_ORDER', 'PCI_BUS_ID')
+CUDA_CACHE_SET_HERE = 'CUDA_CACHE_MAXSIZE' not in os.environ
+os.environ.setdefault('CUDA_CACHE_MAXSIZE', str(4 * 1024 ** 3))
 warnings.filterwarnings('ignore', category=DeprecationWarning)
 warnings.filterwarnings('ignore', category=UserWarning, module=r'tensorflow.*')
 warnings.filterwarnings('ignore', category=UserWarning, module=r'tf_slim.*')

@@ -66,6 +66,8 @@ BLOG = {
     'tower_device': 'gpu',
     'variable_device': 'auto',            # the notebook's: the first GPU with GPU towers
     'precision': 'fp32',                  # the post's float32 (docs/gpus.md)
+    'tf32': False,                        # true float32 on Ampere and newer too, as the post
+    'gpu_memory': 'grow',                 # ours: shared machines (docs/gpus.md)
     'input_pipeline': 'fixed',
     'input_cache': 'off',                 # auto: decoded uint8 images in one file (cache.py)
     'num_samples': None,                  # the notebook's NUM_SAMPLES: first N files only
@@ -188,6 +190,7 @@ CHOICES = {
     'tower_device': ('gpu', 'cpu'),
     'variable_device': ('auto', 'gpu', 'cpu'),
     'precision': ('fp32', 'bf16', 'fp16'),
+    'gpu_memory': ('grow', 'all'),
     'input_pipeline': ('fixed', 'post'),
     'input_cache': ('off', 'auto'),
     'channels': (1, 3),
@@ -232,6 +235,13 @@ HELP = {
                        'servers.',
     'precision': 'Arithmetic of the decoder: fp32 (the post), bf16 (CPUs with native bf16), '
                  'fp16 (GPUs, dynamic loss scaling); variables and loss stay float32.',
+    'tf32': 'Let float32 convolutions and matrix products of GPUs of compute capability 8.0 '
+            'and newer (Ampere on) run in TensorFloat-32 (10-bit mantissa inputs, float32 '
+            'sums; TensorFlow\'s default, faster); off: true float32 on every GPU, as the '
+            'post\'s 2017 GPU ran. No effect on CPUs or older GPUs.',
+    'gpu_memory': 'GPU memory of the GPUs the run uses: grow (allocate as needed, so a '
+                  'shared machine keeps the rest) or all (map nearly all of it at start, '
+                  'TensorFlow\'s default). Other GPUs are never touched.',
     'input_pipeline': 'fixed (default) or post (the notebook\'s, one reader thread only).',
     'input_cache': 'off: read the image files every epoch; auto: decode, crop and resize '
                    'them once into a uint8 cache file (--cache_dir) and train from it.',
@@ -316,6 +326,8 @@ SPECS = {
     'tower_device': _spec('enum'),
     'variable_device': _spec('enum'),
     'precision': _spec('enum'),
+    'tf32': _spec('bool'),
+    'gpu_memory': _spec('enum'),
     'input_pipeline': _spec('enum'),
     'input_cache': _spec('enum'),
     'num_samples': _spec('int', 1, optional=True),

@@ -57,14 +57,38 @@ _define.integer('codes_shards', None, 'Row blocks of the codes table on a cluste
 common.define_settings_flags(FLAGS)
 
 
+def deterministic_from_environment(overrides, environ=None):
+  """`overrides` with deterministic=True when TF_DETERMINISTIC_OPS is set (1 or true).
+
+  TensorFlow then requires a seed of every random op ('Random ops require a seed'), which
+  only --deterministic gives (a graph seed), so the variable is taken as that flag, and
+  said so.
+  Raises:
+    settings.ConfigError: --deterministic=false was given as well.
+  """
+  value = (os.environ if environ is None else environ).get('TF_DETERMINISTIC_OPS', '')
+  if value.strip().lower() not in ('1', 'true'):
+    return overrides
+  if overrides.get('deterministic') is False:
+    raise settings.ConfigError(
+        '--deterministic=false: TF_DETERMINISTIC_OPS=%s is set in the environment, which '
+        'makes TensorFlow require a seed of every random op; unset TF_DETERMINISTIC_OPS, or '
+        'drop --nodeterministic' % value)
+  if overrides.get('deterministic') is None:
+    print('note: TF_DETERMINISTIC_OPS=%s is set in the environment: training as with '
+          '--deterministic (TensorFlow then needs the graph seed it gives).' % value)
+  return dict(overrides, deterministic=True)
+
+
 def prepare_options(flag_values, chief=True):
   """The keyword arguments of loop.prepare_run that the flags give."""
   if flag_values.max_megapixels < 0:
     raise settings.ConfigError('--max_megapixels: must be 0 (no limit) or positive, got %g'
                                % flag_values.max_megapixels)
+  overrides = deterministic_from_environment(common.settings_overrides(flag_values))
   return dict(run_dir=flag_values.run_dir, data_dir=flag_values.data_dir,
               file_list=flag_values.file_list, preset=flag_values.preset,
-              overrides=common.settings_overrides(flag_values), chief=chief,
+              overrides=overrides, chief=chief,
               skip_data_check=flag_values.skip_data_check,
               skip_bad_images=flag_values.skip_bad_images,
               max_pixels=int(flag_values.max_megapixels * 1e6),

@@ -2,8 +2,8 @@
 
 A run directory holds everything a run is: TensorFlow checkpoints and event files, the
 resolved config (`config.json`), the ordered file list (`manifest.tsv`, see files.py) and
-`provenance.json` (versions, commit, devices, towers, where the variables live, precision,
-seed). Running the same
+`provenance.json` (versions, commit, devices, the GPUs with their driver and the CUDA stack,
+towers, where the variables live, precision, seed). Running the same
 command again resumes from it (the post's timestamped directories never resumed, defect 4).
 """
 import contextlib
@@ -154,9 +154,9 @@ def provenance(cfg, data_dir, num_images):
   """What a number in a paper needs to be traced back to this run."""
   import numpy  # pylint: disable=import-outside-toplevel
   import tf_slim  # pylint: disable=import-outside-toplevel
-  from tensorflow.python.client import device_lib  # pylint: disable=import-outside-toplevel
-  try:
-    local = [d.name + ' (' + d.device_type + ')' for d in device_lib.list_local_devices()]
+  try:  # physical devices: listing them creates no TensorFlow device on any GPU
+    local = [d.name + ' (' + d.device_type + ')'
+             for d in tf.config.experimental.list_physical_devices()]
   except Exception:  # pylint: disable=broad-except
     local = []
   try:
@@ -172,6 +172,7 @@ def provenance(cfg, data_dir, num_images):
       'python_version': platform.python_version(),
       'platform': platform.platform(),
       'devices': local,
+      'gpus': devices.gpu_record(cfg),  # nvidia-smi's GPUs, driver, CUDA stack
       'towers': devices.describe_towers(cfg),
       'variables': devices.describe_variables(cfg),
       'precision': cfg['precision'],
@@ -187,7 +188,7 @@ def provenance(cfg, data_dir, num_images):
 
 _RESUME_KEYS = ('started', 'git_commit', 'glo_tf1_version', 'tensorflow_version',
                 'tf_slim_version', 'numpy_version', 'python_version', 'platform', 'devices',
-                'towers', 'variables', 'precision')
+                'gpus', 'towers', 'variables', 'precision')
 
 
 def record_provenance(run_dir, cfg, data_dir, num_images, resumed):
