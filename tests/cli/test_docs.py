@@ -200,7 +200,7 @@ KNOWN_DIFFERENCES = (
     'variable placement', 'CelebA input', 'summary fit on a cluster', 'batch-norm updates', 'device placement log', 'kernel size',
     'loss tag', 'progress line', 'config summary',
     'samples per grid', 'saved JPEG grids', 'interruption', 'figures from a checkpoint',
-    'nearest neighbours', 'PCA initialisation', 'Lap1', 'determinism')
+    'nearest neighbours', 'PCA initialisation', 'Lap1', 'determinism', 'GPU memory', 'TF32')
 
 
 def test_departures_page_names_every_known_difference_with_four_columns():
