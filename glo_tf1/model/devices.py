@@ -523,3 +523,21 @@ def skipped_gpu_warning(cfg, gpus, created, num_visible=None):
              'tower%s %s run%s' % ('s' if len(towers) > 1 else '', ', '.join(towers),
                                    '' if len(towers) > 1 else 's')
              if towers else 'the variables run'))
+
+
+def start_gpus(cfg):
+  """A run's start on its GPUs, before any session: prints start_lines (the GPUs used, the
+  CUDA stack, a PTX compile to come, shadowing libraries), claims them
+  (configure_process), and warns when TensorFlow skips one.
+
+  Raises:
+    DriverTooOldError: see check_driver.
+  """
+  gpus = query_gpus()
+  for line in start_lines(cfg, gpus):
+    print(line, flush=True)
+  configure_process(cfg)
+  if towers_on_gpu(cfg):
+    warning = skipped_gpu_warning(cfg, gpus, created_gpu_ordinals(cfg))
+    if warning:
+      print(warning, flush=True)

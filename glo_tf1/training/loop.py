@@ -54,22 +54,14 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   machine whose GPUs TensorFlow cannot see (devices.GpuSetupError), a driver too old for
   them (devices.DriverTooOldError) and a precision the towers' devices cannot run fast
   (precision.PrecisionError) stop here, before anything is written. The GPUs used are
-  named (devices.start_lines) and claimed (devices.configure_process: only those, with
-  --gpu_memory and --tf32) before any session.
+  named and claimed here (devices.start_gpus), before any session.
   """
   if not run_dir:
     raise settings.ConfigError('--run_dir is required')
   cfg, resumed = rundir.resolve_for_run(run_dir, preset, overrides or {})
   cfg = devices.resolve_num_gpus(cfg)
   devices.check_precision(cfg)
-  for line in devices.start_lines(cfg):  # before TensorFlow touches a GPU (a PTX compile)
-    print(line, flush=True)
-  devices.configure_process(cfg)
-  warning = devices.skipped_gpu_warning(cfg, devices.query_gpus(),
-                                        devices.created_gpu_ordinals(cfg)) \
-      if devices.towers_on_gpu(cfg) else None
-  if warning:
-    print(warning, flush=True)
+  devices.start_gpus(cfg)
   names = files.list_images(data_dir, file_list)
   if cfg['num_samples']:
     names = names[:cfg['num_samples']]

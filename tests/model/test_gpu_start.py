@@ -285,14 +285,15 @@ def tf32_restored():
   tf.config.experimental.enable_tensor_float_32_execution(before)
 
 
-def test_tf32_is_off_for_every_preset_and_the_flag_turns_it_on(tf32_restored):  # pylint: disable=unused-argument
+@pytest.mark.usefixtures('tf32_restored')
+def test_tf32_is_off_for_every_preset_and_the_flag_turns_it_on():
   assert all(p['tf32'] is False for p in settings.PRESETS.values())
   tf.config.experimental.enable_tensor_float_32_execution(True)  # TensorFlow's default
   devices.configure_process(settings.resolve('blog', {}))
   assert not tf.config.experimental.tensor_float_32_execution_enabled()
   # The C++ process-wide switch that the GPU MatMul and Conv kernels read, in graph mode
   # as in eager (tensorflow::tensor_float_32_execution_enabled()), not a context setting.
-  from tensorflow.python.util import _pywrap_tensor_float_32_execution as tf32  # pylint: disable=import-outside-toplevel,no-name-in-module
+  from tensorflow.python.util import _pywrap_tensor_float_32_execution as tf32  # pylint: disable=all
   assert not tf32.is_enabled()
   devices.configure_process(settings.resolve('blog', {'tf32': True}))
   assert tf32.is_enabled()
