@@ -29,7 +29,7 @@ import warnings
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Before TensorFlow initialises CUDA (below), unless the user set them: GPUs numbered as
 # nvidia-smi numbers them (the notebook set CUDA_DEVICE_ORDER=PCI_BUS_ID too), and the
-# driver's JIT cache at NVIDIA's maximum, 4 GiB (default 256 MiB), so that the kernels
+# driver's JIT cache at NVIDIA's maximum, 4 GiB (default 256 MiB or 1 GiB), so that the kernels
 # compiled from PTX on a GPU the wheel has no machine code for are kept for the next run
 # (docs/gpus.md, "Before your first GPU run"; model/devices.py says so at start).
 os.environ.setdefault('CUDA_DEVICE_ORDER', 'PCI_BUS_ID')

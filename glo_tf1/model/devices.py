@@ -384,7 +384,7 @@ def ptx_note(gpu, info=None, environ=None):
   cache = ('the driver keeps them in its JIT cache (%s, CUDA_CACHE_MAXSIZE=%s%s) until the '
            'driver changes, so later starts are quick'
            % (env.get('CUDA_CACHE_PATH', '~/.nv/ComputeCache'),
-              env.get('CUDA_CACHE_MAXSIZE', '256 MiB, the default'),
+              env.get('CUDA_CACHE_MAXSIZE', 'the driver\'s default'),
               ', set by glo-tf1' if compat.CUDA_CACHE_SET_HERE and environ is None else ''))
   if env.get('CUDA_CACHE_DISABLE') == '1':
     cache = 'CUDA_CACHE_DISABLE=1 turns the driver\'s JIT cache off, so this repeats at ' \
