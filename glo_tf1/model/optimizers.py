@@ -132,13 +132,14 @@ def _local(name, value):
 def _unscale(grad, scale):
   """`grad` / `scale`, in float32 whatever Grappler's mixed precision does.
 
-  A multiply by 1/scale is in the CUDA rewrite's infer list: it follows a float16 input
-  (a decoder kernel's Conv2DBackpropFilter), so it, and the IsFinite after it, would run in
-  float16, where every unscaled gradient below 2**-24 flushes to 0, 1/scale is already
-  subnormal at the initial 2**15, and 0 past 2**24 (the finite check passes, the scale
-  grows, the decoder stops learning). DivNoNan is in none of the rewrite's lists, so it
-  stays float32 and the rewrite casts its float16 input up first. Exact with the
-  power-of-two scales (tests/model/test_fp16_grappler.py checks the rewritten graphs).
+  Mul and RealDiv are in the CUDA rewrite's infer list (auto_mixed_precision_lists.h) and
+  IsFinite in its clear list: after a float16 gradient (a decoder kernel's
+  Conv2DBackpropFilter) they would run in float16, where every unscaled gradient below
+  2**-24 flushes to 0, 1/scale is already subnormal at the initial 2**15, and 0 past 2**24
+  (the finite check passes, the scale grows, the decoder stops learning). DivNoNan is in
+  none of the rewrite's lists, so it stays float32, the rewrite casts its float16 input up
+  first, and the IsFinite checks after it are float32 too. Exact with the power-of-two
+  scales; tests/model/test_fp16_grappler.py checks the rewritten graphs.
   """
   if isinstance(grad, tf.IndexedSlices):
     return tf.IndexedSlices(tf.math.divide_no_nan(grad.values, scale), grad.indices,

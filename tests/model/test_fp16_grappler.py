@@ -56,7 +56,8 @@ devices = [device('CPU', 0, frequency=2000, num_cores=16, memory_size=64 << 30)]
            shared_memory_size_per_multiprocessor=233472, memory_size=80 << 30,
            bandwidth=3350000000) for i in range(gpus)]
 config = config_pb2.ConfigProto()
-config.graph_options.rewrite_options.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
+options = config.graph_options.rewrite_options  # the defaults (layout, remapper...) stay on
+options.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
 for src, dst in zip(sys.argv[2::2], sys.argv[3::2]):
   with open(src, 'rb') as f:
     meta = meta_graph_pb2.MetaGraphDef.FromString(f.read())
@@ -199,6 +200,10 @@ def test_fp16_unscales_and_checks_the_gradients_in_float32(rewritten, preset):
   casts = [nodes[_name(t)] for t in entries if nodes[_name(t)].op == 'Cast'
            and nodes[_name(t)].attr['SrcT'].type == HALF]
   assert casts and all(n.attr['DstT'].type == types_pb2.DT_FLOAT for n in casts)
+  # And the float32 path stays on the GPUs: each of its GPU ops has a GPU kernel.
+  on_gpu = [n for n in path if 'GPU' in n.device.upper()]
+  lacking = [n.name for n in on_gpu if not placement.has_kernel(_Node(n), 'GPU')]
+  assert on_gpu and lacking == []
   assert any(n.op == 'Conv2DBackpropFilter' and _half_attrs(n) == ['T']
              for n in graph.node)
 
@@ -212,5 +217,6 @@ def test_every_float16_op_has_a_gpu_kernel(rewritten, preset):
   convs = [n for n in graph.node if n.op == 'Conv2DBackpropInput'
            and n.name.startswith('model_0/')]
   assert convs and all(_half_attrs(n) == ['T'] for n in convs)  # the rewrite ran
-  missing = sorted((n.name, n.op) for n in half if not placement.has_kernel(_Node(n), 'GPU'))
+  missing = sorted((n.name, n.op) for n in half
+                   if not placement.has_kernel(_Node(n), 'GPU'))
   assert half and missing == []
