@@ -129,10 +129,22 @@ def _local(name, value):
                      collections=[tf.GraphKeys.LOCAL_VARIABLES])
 
 
-def _unscale(grad, inverse):
+def _unscale(grad, scale):
+  """`grad` / `scale`, in float32 whatever Grappler's mixed precision does.
+
+  Mul and RealDiv are in the CUDA rewrite's infer list (auto_mixed_precision_lists.h) and
+  IsFinite in its clear list: after a float16 gradient (a decoder kernel's
+  Conv2DBackpropFilter) they would run in float16, where every unscaled gradient below
+  2**-24 flushes to 0, 1/scale is already subnormal at the initial 2**15, and 0 past 2**24
+  (the finite check passes, the scale grows, the decoder stops learning). DivNoNan is in
+  none of the rewrite's lists, so it stays float32, the rewrite casts its float16 input up
+  first, and the IsFinite checks after it are float32 too. Exact with the power-of-two
+  scales; tests/model/test_fp16_grappler.py checks the rewritten graphs.
+  """
   if isinstance(grad, tf.IndexedSlices):
-    return tf.IndexedSlices(grad.values * inverse, grad.indices, grad.dense_shape)
-  return grad * inverse
+    return tf.IndexedSlices(tf.math.divide_no_nan(grad.values, scale), grad.indices,
+                            grad.dense_shape)
+  return tf.math.divide_no_nan(grad, scale)
 
 
 def _all_finite(grads):
@@ -158,7 +170,8 @@ def loss_scaled_train_op(loss, var_lists, opts, global_step):
     good_steps = _local('good_steps', tf.constant(0, tf.int64))
   flat = [v for vs in var_lists for v in vs]
   grads = tf.gradients(loss * scale, flat, colocate_gradients_with_ops=True)
-  grads = [_unscale(g, 1. / scale) for g in grads]
+  with tf.name_scope('loss_scale/unscale'):
+    grads = [_unscale(g, scale) for g in grads]
   finite = _all_finite(grads)
 
   def apply():
