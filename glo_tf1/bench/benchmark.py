@@ -361,9 +361,12 @@ def input_rates(s, work_dir, cfg, jpeg_threads, cache_threads, log=print):
   for threads in cache_threads:
     log('cache pipeline alone, %d thread(s)...' % threads)
     with tf.Graph().as_default():
-      batch = cache_lib.cache_pipeline(cache_file, b, num_threads=threads)
+      batch = cache_lib.cache_pipeline(cache_file, b, num_threads=threads,
+                                       capacity=cfg['shuffle_capacity'],
+                                       min_after_dequeue=cfg['min_after_dequeue'])
       pipe['cache_%d_threads' % threads] = _pipeline_images_per_sec(
-          batch, b, s, uses_cache=True, drain_images=cache_lib.PREFETCH_BATCHES * b)
+          batch, b, s, uses_cache=True,
+          drain_images=cache_lib.PREFETCH_BATCHES * b + cfg['shuffle_capacity'])
   return pipe, paths, cache_file
 
 
@@ -392,15 +395,16 @@ def run_benchmark(s, work_dir, quick, log=print):
   pipe, paths, cache_file = input_rates(s, work_dir, cfg, JPEG_THREADS, CACHE_THREADS, log)
   res['input_pipeline_images_per_sec'] = pipe
 
-  # The cache's queue holds a few batches that cost milliseconds to refill, so its
-  # training step is timed in rounds alternating with the decoder-only step. The JPEG
+  # The cache's queues (its shuffle buffer of shuffle_capacity images, a few batches)
+  # cost milliseconds to refill, so its training step is timed, after a warm-up that has
+  # emptied the buffer once, in rounds alternating with the decoder-only step. The JPEG
   # pipeline's shuffle buffer holds shuffle_capacity decoded images, seconds of work
   # done ahead, so it is timed on its own, after a warm-up that has emptied it once.
   log('training step with the cache pipeline (alternating with decoder only)...')
   step = {}
   op, handles = _training_session(bench_config(s, input_cache='auto'), len(paths), paths,
                                   cache_file)
-  for _ in range(s['warmup']):
+  for _ in range(s['warmup'] + -(-cfg['shuffle_capacity'] // b)):
     handles[0].run(op)
   cache_times, beside = [], []
   for _ in range(s['repeats']):
@@ -595,7 +599,7 @@ def run_towers(s, work_dir, max_towers, tower_device, log=print):
   """Training images/s for 1 ... max_towers towers on `tower_device`, reading the JPEG
   files and the cache, for every precision these towers can run (glo-bench --mode towers,
   reproduce/gpu_check.sh). Each tower has batch_size images; every configuration is its
-  own session, timed after warm-up (the JPEG one after its shuffle buffer emptied once)."""
+  own session, timed after warm-up and after its shuffle buffer emptied once."""
   t_start = time.time()
   paths = write_jpeg_files(os.path.join(work_dir, 'jpeg'), s['num_files'], s['file_shape'])
   cache_file = input_cache.build_cache(paths, files.build_manifest('', paths),
@@ -613,8 +617,7 @@ def run_towers(s, work_dir, max_towers, tower_device, log=print):
         op, handles = _training_session(cfg, len(paths), paths,
                                         cache_file if source == 'cache' else None)
         b = cfg['batch_size'] * k
-        drain = dict(s, warmup=s['warmup'] + (-(-cfg['shuffle_capacity'] // b)
-                                              if source == 'jpeg' else 0))
+        drain = dict(s, warmup=s['warmup'] + -(-cfg['shuffle_capacity'] // b))
         rows.append({'towers': k, 'devices': devices.describe_towers(cfg, visible),
                      'precision': p, 'input': source,
                      'images_per_sec': b / _median_seconds(handles[0], op, drain)})

@@ -26,10 +26,17 @@ that was interrupted leaves no cache that looks valid.
 Reading: `tf.raw_ops.ImmutableConst` memory-maps the file as one [N, S, S, C] uint8
 tensor (a core TensorFlow op, no Python in the loop), so memory does not grow with N (9.8
 GB for CelebA at 128 px stays on disk / in the page cache). A `range_input_producer`
-reshuffles all N indices every epoch (seeded); reader threads take B indices at once,
-gather their rows and enqueue whole batches into a FIFO queue, so each index travels with
-its own image whatever the number of threads. Sessions that run it need
-`configure_session` (training/loop.py applies it). Building the file is
+reshuffles all N indices every epoch (seeded); the rows go through a shuffle buffer of
+the file pipeline's size (a RandomShuffleQueue of `--shuffle_capacity` rows that keeps at
+least `--min_after_dequeue` after each draw, as `shuffle_batch` in
+`pipelines.fixed_pipeline` and the notebook), so a batch is drawn from the rows read last
+and the epochs mix at their boundaries. The buffer holds row numbers, not pixels: a row
+is random access, so reading it when drawn gives the same order as buffering its image,
+at no copy. Under --deterministic there is no buffer (its draws depend on thread timing),
+as the file pipeline's FIFO batch. Reader threads take B drawn rows at once, gather them
+and enqueue whole batches, converted to float, into a FIFO queue of `prefetch` batches,
+so each index travels with its own image whatever the number of threads. Sessions that
+run it need `configure_session` (training/loop.py applies it). Building the file is
 training/input_cache.py's job: it runs a session.
 """
 import collections
@@ -137,17 +144,22 @@ def configure_session(config):
 
 
 def cache_pipeline(cache_file, batch_size, num_threads=1, seed=None,
-                   prefetch=PREFETCH_BATCHES, indices=None):
-  """Batches of cached images with their indices, reshuffled every epoch.
+                   prefetch=PREFETCH_BATCHES, indices=None, capacity=800,
+                   min_after_dequeue=100, deterministic=False):
+  """Batches of cached images with their indices, reshuffled every epoch, drawn through
+  the file pipeline's shuffle buffer (see the module doc).
 
   Args:
     cache_file: a CacheFile from training/input_cache.py.
     batch_size: images per dequeue (all towers together).
-    num_threads: threads that gather batches (one is deterministic for a seed).
-    seed: op seed of the per-epoch shuffle of the rows.
+    num_threads: threads that gather batches.
+    seed: op seed of the per-epoch shuffle of the rows and of the buffer's draws.
     prefetch: batches held ready in the FIFO queue.
     indices: the code index of each cached row (as in pipelines.fixed_pipeline); default:
       row i is index i.
+    capacity, min_after_dequeue: of the shuffle buffer, as pipelines.fixed_pipeline's
+      (capacity at least min_after_dequeue + 2 batches, as there).
+    deterministic: no shuffle buffer; one thread is then deterministic for a seed.
   Returns:
     {'image': [batch_size, S, S, C] float32 in [-1, 1], 'index': [batch_size] int32}.
     Run it in a session configured by `configure_session`.
@@ -158,6 +170,14 @@ def cache_pipeline(cache_file, batch_size, num_threads=1, seed=None,
                                              capacity=max(32, 4 * batch_size),
                                              name='rows')
     rows = producer.dequeue_many(batch_size)
+    if not deterministic:
+      # The buffer holds row numbers: a row is read when it is drawn, so the draws, and
+      # the order, are those of a buffer of images, without copying pixels twice more.
+      buffer = tf.RandomShuffleQueue(
+          max(capacity, min_after_dequeue + 2 * batch_size), min_after_dequeue, [tf.int32],
+          shapes=[[]], seed=seed, name='shuffle_buffer')
+      tf.train.add_queue_runner(tf.train.QueueRunner(buffer, [buffer.enqueue_many([rows])]))
+      rows = buffer.dequeue_many(batch_size)
     table = tf.raw_ops.ImmutableConst(dtype=tf.uint8, shape=[n, s, s, c],
                                       memory_region_name=cache_file.path, name='images')
     image = images.to_float(tf.gather(table, rows))

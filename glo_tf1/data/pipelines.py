@@ -99,7 +99,9 @@ def tower_inputs(cfg, paths, num_towers, indices=None, cache=None):
             for i in range(num_towers)]
   if cache is not None:
     batch = cache_lib.cache_pipeline(cache, b * num_towers, cfg['num_reader_threads'], seed,
-                                     indices=indices)
+                                     indices=indices, capacity=cfg['shuffle_capacity'],
+                                     min_after_dequeue=cfg['min_after_dequeue'],
+                                     deterministic=cfg['deterministic'])
   else:
     batch = fixed_pipeline(paths, b * num_towers, cfg['image_size'], cfg['tight_crop'],
                            cfg['num_reader_threads'], cfg['shuffle_capacity'],

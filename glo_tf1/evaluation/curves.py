@@ -14,7 +14,9 @@ import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
 from glo_tf1 import io  # noqa: E402
 from glo_tf1.training import run_dir as rundir  # noqa: E402
 
-LOSS_TAG = 'loss'  # towers.build_training_graph: the loss averaged over towers
+# towers.build_training_graph: the loss averaged over towers, under the notebook's tag
+LOSS_TAG = 'losses/losses/total'
+LEGACY_LOSS_TAG = 'loss'  # the same scalar in runs written before it took the notebook's tag
 
 
 class NoEventsError(rundir.RunDirError):
@@ -43,7 +45,14 @@ def save_loss_curve(run_dir, path, loss_name=None):
   loss_name: the run's loss setting (pairwise, mse, lap1), named on the y axis, since
   the scales differ (the post's pairwise loss of about 2.0 is not an MSE, defect 6).
   """
-  steps, values = read_scalars(run_dir, LOSS_TAG)
+  try:
+    steps, values = read_scalars(run_dir, LOSS_TAG)
+  except NoEventsError:
+    try:
+      steps, values = read_scalars(run_dir, LEGACY_LOSS_TAG)
+    except NoEventsError:
+      raise NoEventsError('no %r (or older %r) scalars in the TensorBoard events of %s'
+                          % (LOSS_TAG, LEGACY_LOSS_TAG, run_dir)) from None
   fig, ax = plt.subplots(figsize=(6, 3.5))
   ax.plot(steps, values, linewidth=1)
   ax.set_xlabel('step')

@@ -102,8 +102,8 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
     samples/sampled_fitted, samples/interpolated), grids ({name: [1, H, W, C] in [-1, 1]}
     for reconstruction_grid, sampled_unit_grid, sampled_fitted_grid, interpolated_grid, the
     notebook's SAVE_IMAGES_KEYS), summary_fit (the diagonal fit behind sampled_fitted).
-    Scalar summaries (default collection): loss, loss_tower_i, learning_rate/network and
-    learning_rate/codes.
+    Scalar summaries (default collection): losses/losses/total (the notebook's tag),
+    loss_tower_i, learning_rate/network and learning_rate/codes.
   """
   # No op seeds: under --deterministic, loop.build_training sets the graph seed, from which TF gives
   # each random op its own (one explicit seed would give the codes and every decoder layer
@@ -137,15 +137,19 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
     with tf.control_dependencies([op]):
       index = tf.concat([t['index'] for t in towers], axis=0)
       op = tf.group(codes_lib.project_rows_op(codes, index, cfg['projection']))
-  tf.summary.scalar('loss', total)
+  # The notebook's `tf.summary.scalar('total', loss, family='losses')`, made at the top of
+  # the graph as there: TF1 repeats the family in the tag, `losses/losses/total`.
+  tf.summary.scalar('total', total, family='losses')
   for i, t in enumerate(towers):
     tf.summary.scalar('loss_tower_%d' % i, t['loss'])
   for part, opt in sorted(opts.items()):
     tf.summary.scalar('learning_rate/' + part, learning_rate_tensor(opt))
   # The notebook's four grids: the reconstruction grid shows the training step's own outputs
-  # (first tower, batch norm in training mode); samples and interpolation use inference mode.
-  grids = {'reconstruction_grid': images_lib.comparison_grid(towers[0]['image'],
-                                                             towers[0]['reconstruction'])}
+  # (batch norm in training mode) of the LAST tower, whose `inputs` and `outputs` the
+  # notebook's tower loop left bound when it called add_glo_summaries; samples and
+  # interpolation use inference mode.
+  grids = {'reconstruction_grid': images_lib.comparison_grid(towers[-1]['image'],
+                                                             towers[-1]['reconstruction'])}
   with tf.device(devices.device_fn(tower_devices[0], var_device)):
     generated, summary_fit = generation_grids(codes, cfg)
   grids.update(generated)

@@ -62,14 +62,17 @@ def test_pipeline_pairs_each_real_image_with_its_index(lfw_cache):
     assert np.abs(b['image'] - want[b['index']]).max() <= 1. / 255. + 1e-6
 
 
-def test_each_epoch_is_a_new_permutation_and_seeded(tmp_path):
+def test_deterministic_each_epoch_is_a_new_permutation_and_seeded(tmp_path):
+  """Under --deterministic (no shuffle buffer, as the file pipeline's FIFO batch) the
+  seeded per-epoch permutation is the order."""
   n, batch = 48, 8
   paths = _index_data(str(tmp_path / 'img'), n)
   cf = input_cache.prepare_cache(paths, 16, False, str(tmp_path / 'c'), log=_Log())
 
   def orders(seed):
     with tf.Graph().as_default():
-      bs = _dequeue(cache.cache_pipeline(cf, batch, num_threads=1, seed=seed), 3 * n // batch)
+      bs = _dequeue(cache.cache_pipeline(cf, batch, num_threads=1, seed=seed,
+                                         deterministic=True), 3 * n // batch)
     for b in bs:
       assert [decode_index(im) for im in b['image']] == list(b['index'])
     flat = np.concatenate([b['index'] for b in bs])
@@ -84,21 +87,59 @@ def test_each_epoch_is_a_new_permutation_and_seeded(tmp_path):
 
 
 def test_towers_get_different_images_and_their_own_indices(tmp_path):
-  n = 48
+  # 3 dequeues of 2 x 8 have read at most 48 + 4 x 16 (prefetched) + 2 x 16 (being
+  # gathered) + 42 (the shuffle buffer) + 16 (being put in it) + 64 (the producer queue)
+  # = 266 of the 300 rows: all from the first epoch, so a repeated index could only come
+  # from towers sharing images.
+  n = 300
   paths = _index_data(str(tmp_path / 'img'), n)
   cf = input_cache.prepare_cache(paths, 16, False, str(tmp_path / 'c'), log=_Log())
   cfg = settings.resolve('demo', {'image_size': 16, 'batch_size': 8, 'num_gpus': 2,
+                                'shuffle_capacity': 40, 'min_after_dequeue': 10,
                                 'num_reader_threads': 2, 'input_cache': 'auto'})
   with tf.Graph().as_default():
     towers = pipelines.tower_inputs(cfg, paths, 2, cache=cf)
-    batches = _dequeue(towers, 6)
+    batches = _dequeue(towers, 3)
   seen = collections.Counter()
   for t0, t1 in batches:
     assert not set(t0['index']) & set(t1['index'])
     for t in (t0, t1):
       assert [decode_index(im) for im in t['image']] == list(t['index'])
       seen.update(int(i) for i in t['index'])
-  assert sorted(seen) == list(range(n))
+  assert len(seen) == sum(seen.values()) == 48
+
+
+@pytest.mark.parametrize('source', ['files', 'cache'])
+def test_both_pipelines_draw_through_the_bounded_shuffle_buffer(source, tmp_path):
+  """--shuffle_capacity and --min_after_dequeue bound the order of either source, as the
+  notebook's shuffle_batch(capacity=800, min_after_dequeue=100) did: a property of any
+  bounded shuffle buffer fed with per-epoch permutations, not of one implementation.
+
+  * The epochs mix at their boundaries: when the last image of an epoch enters the
+    buffer, at least min_after_dequeue (20) of that epoch are still in it, and the next
+    draws of 8 take the next epoch's images too (all 20 left over drawn before any of
+    the next epoch: about 1e-4 at a boundary). So some run of N consecutive images is not
+    a permutation of the N indices, which slicing a per-epoch permutation always gives.
+  * The buffer is bounded: the first N images come from the first N + (what is held
+    upstream, under 200 here) images read, within two epochs, so no index appears in
+    them more than twice (a buffer of 800 would hold four epochs).
+  """
+  n, b = 200, 8
+  paths = _index_data(str(tmp_path / 'img'), n)
+  cf = None if source == 'files' else input_cache.prepare_cache(
+      paths, 16, False, str(tmp_path / 'c'), log=_Log())
+  cfg = settings.resolve('demo', {'image_size': 16, 'batch_size': b, 'shuffle_capacity': 40,
+                                'min_after_dequeue': 20, 'num_reader_threads': 2,
+                                'input_cache': 'off' if cf is None else 'auto'})
+  with tf.Graph().as_default():
+    (batch,) = pipelines.tower_inputs(cfg, paths, 1, cache=cf)
+    batches = _dequeue(batch, 3 * n // b)
+  for x in batches:
+    assert [decode_index(im) for im in x['image']] == list(x['index'])
+  order = np.concatenate([x['index'] for x in batches])
+  epochs = [sorted(order[e * n:(e + 1) * n]) == list(range(n)) for e in range(3)]
+  assert not all(epochs), 'every epoch drawn whole, as if there were no buffer'
+  assert max(collections.Counter(order[:n].tolist()).values()) <= 2
 
 
 def test_worker_share_rows_carry_their_global_indices(tmp_path):

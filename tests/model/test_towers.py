@@ -164,6 +164,34 @@ def test_grids_lay_out_images_as_the_notebook():
   np.testing.assert_array_equal(cells[:14:2], np.arange(7))
   assert np.all(cells[14:] == -1)
 
+def test_reconstruction_grid_shows_the_last_towers_share_as_the_notebook():
+  """Two CPU towers of 4 images each: the grid's originals are the second tower's images
+  (the notebook's add_glo_summaries ran after its tower loop, on the last tower's inputs
+  and outputs), its reconstructions that tower's outputs of the same step."""
+  cfg = settings.resolve('demo', dict(SMALL, num_gpus=2, batch_size=4, tower_device='cpu'))
+  side, per_tower = 16, 4
+  # Image j of tower t is the constant (4 t + j + 1) / 10: every cell says whose it is.
+  values = (np.arange(1, 2 * per_tower + 1) / 10.).astype(np.float32)
+  batch = values[:, None, None, None] * np.ones((1, side, side, 3), np.float32)
+  with tf.Graph().as_default():
+    tower_inputs = [{'image': tf.constant(batch[t * per_tower:(t + 1) * per_tower]),
+                     'index': tf.constant(np.arange(per_tower, dtype=np.int32) + t * per_tower)}
+                    for t in range(2)]
+    model = towers.build_training_graph(cfg, tower_inputs, 8)
+    conf = tf.ConfigProto(device_count={'CPU': 2}, allow_soft_placement=True)
+    with tf.Session(config=conf) as sess:
+      sess.run(tf.global_variables_initializer())
+      grid, last = sess.run([model['grids']['reconstruction_grid'],
+                             model['towers'][1]['reconstruction']])
+  cells = grid[0, ::side, ::side, 0].ravel()  # row by row: original, reconstruction, ...
+  np.testing.assert_allclose(cells[:2 * per_tower:2], values[per_tower:])
+  for j in range(per_tower):  # each reconstruction cell is the last tower's output j
+    row, col = divmod(2 * j + 1, 10)
+    np.testing.assert_allclose(
+        grid[0, row * side:(row + 1) * side, col * side:(col + 1) * side], last[j],
+        rtol=1e-5, atol=1e-6)
+
+
 def test_num_gpus_0_is_one_tower_on_the_cpu_on_purpose():
   cfg = devices.resolve_num_gpus(settings.resolve('blog', {'num_gpus': 0}))
   assert cfg['num_gpus'] == 1 and cfg['tower_device'] == 'cpu'

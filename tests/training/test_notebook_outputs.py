@@ -15,6 +15,9 @@ SIDE = 16
 BLOG_TINY = ['--preset=blog', '--image_size=%d' % SIDE, '--latent_dims=8',
              '--decoder_filters=16,8', '--batch_size=30', '--shuffle_capacity=64',
              '--min_after_dequeue=8', '--num_reader_threads=1', '--save_images_steps=100']
+# The notebook's `tf.summary.scalar('total', loss, family='losses')` at the top of its graph:
+# TF1's summary_scope names the op `losses/total` and prefixes the family again.
+NOTEBOOK_LOSS_TAG = 'losses/losses/total'
 GRIDS = ('reconstruction_grid', 'sampled_unit_grid', 'sampled_fitted_grid',
          'interpolated_grid')
 
@@ -51,11 +54,26 @@ def test_grids_every_100_steps_and_config_text_at_each_start(blog_run):
     assert [e.step for e in events] == [1, 101, 201, 202], tag  # 202: the resumed session
     assert all((e.width, e.height) == (width, height) for e in events), tag
   # The scalars also at each session's last step: 201 (on the grid, once) and 203.
-  assert [e.step for e in acc.Scalars('loss')] == [1, 101, 201, 202, 203]
+  assert [e.step for e in acc.Scalars(NOTEBOOK_LOSS_TAG)] == [1, 101, 201, 202, 203]
   config = acc.Tensors('config')
   assert [e.step for e in config] == [0, 201]
   text = config[0].tensor_proto.string_val[0].decode()
   assert 'preset = blog' in text and 'image_summary_steps = 100' in text
+
+
+@pytest.mark.e2e
+def test_loss_scalar_has_the_notebooks_tag(blog_run):
+  """The events files, read record by record, carry the loss under the notebook's tag and
+  under no other: the towers' own losses and the learning rates besides."""
+  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  tags = set()
+  for name in os.listdir(blog_run):
+    if name.startswith('events.out.tfevents'):
+      for event in tf.compat.v1.train.summary_iterator(os.path.join(blog_run, name)):
+        tags.update(v.tag for v in event.summary.value if v.HasField('simple_value'))
+  assert NOTEBOOK_LOSS_TAG in tags
+  assert 'loss' not in tags and 'losses/total' not in tags
+  assert 'loss_tower_0' in tags
 
 
 @pytest.mark.e2e

@@ -152,11 +152,11 @@ def test_tensorboard_shows_losses_learning_rates_speed_and_image_grids(twins):
   # log at the step a run starts (1), then every N steps after it; the scalars also at
   # the last step.
   scalar_steps = list(range(1, STEPS, 5)) + [STEPS]
-  for tag in ('loss', 'loss_tower_0', 'learning_rate/network', 'learning_rate/codes'):
+  for tag in (curves.LOSS_TAG, 'loss_tower_0', 'learning_rate/network', 'learning_rate/codes'):
     assert [e.step for e in acc.Scalars(tag)] == scalar_steps, tag
   assert all(e.value == pytest.approx(1e-3) for e in acc.Scalars('learning_rate/network'))
   assert all(e.value == pytest.approx(1e-3) for e in acc.Scalars('learning_rate/codes'))
-  losses = [e.value for e in acc.Scalars('loss')]
+  losses = [e.value for e in acc.Scalars(curves.LOSS_TAG)]
   assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
   speed = acc.Scalars('perf/images_per_sec')
   assert [e.step for e in speed] == [10, 20, 30] and all(e.value > 0 for e in speed)
@@ -170,10 +170,10 @@ def test_tensorboard_shows_losses_learning_rates_speed_and_image_grids(twins):
     events = acc.Images(tag)
     assert [e.step for e in events] == [1, 11, 21], tag
     assert all((e.width, e.height) == (width, height) for e in events), tag
-  steps, values = curves.read_scalars(twins['runs'][0], 'loss')
+  steps, values = curves.read_scalars(twins['runs'][0], curves.LOSS_TAG)
   assert list(steps) == scalar_steps and np.allclose(values, losses)
 
 
 def test_loss_curve_of_a_run_without_events_names_the_run(tmp_path):
   with pytest.raises(curves.NoEventsError, match=str(tmp_path)):
-    curves.read_scalars(str(tmp_path), 'loss')
+    curves.read_scalars(str(tmp_path), curves.LOSS_TAG)

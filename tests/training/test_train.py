@@ -117,13 +117,14 @@ def test_loss_scalar_is_written_at_the_last_step(lfw_dir, tmp_path):
   out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
                    '--num_steps=23', *TINY).stdout
   assert '--save_summaries_steps=5' in TINY
-  points = _event_scalars(run, 'loss')
+  points = _event_scalars(run, curves.LOSS_TAG)
   assert [p[0] for p in points] == [1, 6, 11, 16, 21, 23], points
   (printed,) = re.findall(r'step 23/23 +loss ([0-9.]+)', out)
   assert abs(points[-1][1] - float(printed)) < 1e-4
   out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
                    '--num_steps=30', *TINY).stdout
-  assert [p[0] for p in _event_scalars(run, 'loss')] == [1, 6, 11, 16, 21, 23, 24, 29, 30]
+  assert [p[0] for p in _event_scalars(run, curves.LOSS_TAG)] == [1, 6, 11, 16, 21, 23, 24, 29,
+                                                                    30]
   steps, _ = curves.read_scalars(run, curves.LOSS_TAG)  # what loss.png draws
   assert list(steps) == [1, 6, 11, 16, 21, 23, 24, 29, 30]
 
