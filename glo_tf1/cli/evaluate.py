@@ -105,7 +105,7 @@ def fid_images(fv, fid_num_images, fid_num_samples):
 # allowed) and, with FID, the cached statistics of its two real image sets (train and
 # held-out: a 2048 x 2048 float64 covariance and its mean, 33.6 MB each).
 REPORT_BYTES = 1 << 20
-FID_STATS_BYTES = 2 * (2048 * 2048 + 2048) * 8 + (1 << 16)
+FID_STATS_BYTES = (2048 * 2048 + 2048) * 8 + (1 << 16)  # one set
 
 
 def check_room(out_dir, fid_cache_dir, fid_num_images):
