@@ -5,6 +5,11 @@ provenance.json, reports, cache files) goes through `atomic_open`: a uniquely na
 file beside the target, fsync, rename. A crash or a second process never leaves half a
 file, and two writers never share a temp name.
 
+Every output whose size is known before it is written (glo-sample's exports,
+glo-prepare-data's images, the input cache, glo-evaluate's report) is checked against the
+free space first (`check_room`), so a disk too small refuses at once instead of filling
+part-way; a disk that fills anyway still fails as each writer handles it.
+
 Every JSON file glo-tf1 reads goes through `read_json`: a missing file is `missing`
 (None by default), anything unreadable or of the wrong type is a `FileFormatError` that
 names the file.
@@ -13,6 +18,7 @@ import contextlib
 import collections.abc
 import json
 import os
+import shutil
 import tempfile
 
 from glo_tf1 import settings
@@ -22,7 +28,71 @@ class FileFormatError(settings.UserError):
   """A file glo-tf1 reads back is damaged or not what it should be; the message names it."""
 
 
+class NoRoomError(settings.UserError):
+  """An output would not fit in the free space of its file system; the message names the
+  folder, the size needed and the space free."""
+
+
 _TEMP_SUFFIX = '.tmp'
+# `check_room`'s margin: 5% of the estimate plus 16 MiB stay free, for what an estimate
+# misses (file-system metadata, a log) and for the rest of the machine.
+ROOM_MARGIN = 0.05
+ROOM_RESERVE = 16 << 20
+BLOCK = 4096  # a file takes whole blocks of the file system (ext4's and XFS's usual size)
+
+
+def human_size(nbytes):
+  """'40.1 GB', '512.0 kB', '12 bytes' (decimal units, as df -H and the issue speak)."""
+  for unit, scale in (('TB', 1e12), ('GB', 1e9), ('MB', 1e6), ('kB', 1e3)):
+    if nbytes >= scale:
+      return '%.1f %s' % (nbytes / scale, unit)
+  return '%d bytes' % nbytes
+
+
+def blocks(nbytes):
+  """`nbytes` rounded up to whole file-system blocks: the room one file of that size takes."""
+  return -(-int(nbytes) // BLOCK) * BLOCK
+
+
+def png_bytes(height, width, channels):
+  """An upper bound on the room an 8-bit PNG of these pixels takes on disk: its raw pixels
+  (PNG never stores more), a filter byte per row, zlib's 5 bytes per stored 64 KiB
+  block and 256 bytes of chunks, in whole blocks. Smooth images take less, noise as much."""
+  raw = height * width * channels
+  return blocks(raw + height + 5 * (raw // 65535 + 1) + 256)
+
+
+def used_bytes(folder):
+  """The room the files under `folder` take now (0 when it does not exist): what a
+  resumed output already wrote."""
+  total = 0
+  for top, _, names in os.walk(folder):
+    for name in names:
+      try:
+        total += os.lstat(os.path.join(top, name)).st_blocks * 512
+      except OSError:
+        pass
+  return total
+
+
+def check_room(folder, needed, what):
+  """Refuses (NoRoomError) an output of about `needed` bytes at `folder` (a folder or a
+  file to be: the nearest existing folder of it or above it is measured) when its file
+  system has less free space than that plus the margin (ROOM_MARGIN of it and
+  ROOM_RESERVE). `what` names the output. Returns the free bytes. A disk that fills anyway (another writer) still fails where it is written."""
+  existing = os.path.abspath(folder)
+  while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+    existing = os.path.dirname(existing)
+  free = shutil.disk_usage(existing).free
+  needed = max(0, int(needed))
+  want = needed + int(needed * ROOM_MARGIN) + ROOM_RESERVE
+  if want > free:
+    raise NoRoomError(
+        '%s: not enough free space in %s for %s: it needs about %s (%s with a margin of '
+        '%d%% and %s), %s free; free some space or choose another place'
+        % (folder, existing, what, human_size(needed), human_size(want),
+           round(ROOM_MARGIN * 100), human_size(ROOM_RESERVE), human_size(free)))
+  return free
 
 
 def temporary_target(name):

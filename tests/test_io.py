@@ -1,6 +1,9 @@
 """glo_tf1/io.py: writes are whole or absent, temp names never collide, JSON errors name
 the file."""
+import collections
 import os
+import re
+import shutil
 import stat
 import threading
 
@@ -77,3 +80,52 @@ def test_temporary_target_names_what_an_unfinished_atomic_write_was_to_become(tm
     f.write('x')
   for name in ('train.txt', '.tmp', '.train.tmp', 'train.txt.abc.tmp', '.abc.txt'):
     assert io.temporary_target(name) is None, name
+
+
+def fake_free(monkeypatch, free):
+  """shutil.disk_usage reports `free` bytes free on every file system (records the paths
+  it was asked about)."""
+  asked = []
+  usage = collections.namedtuple('usage', 'total used free')
+
+  def disk_usage(path):
+    asked.append(path)
+    return usage(10 * free + 1, 9 * free + 1, free)
+  monkeypatch.setattr(shutil, 'disk_usage', disk_usage)
+  return asked
+
+
+def test_check_room_refuses_naming_folder_size_and_free_space(tmp_path, monkeypatch):
+  asked = fake_free(monkeypatch, 50 * 10 ** 6)
+  target = str(tmp_path / 'new' / 'deeper')  # not there yet: its nearest folder is asked
+  with pytest.raises(io.NoRoomError) as e:
+    io.check_room(target, 40 * 10 ** 9, 'the export of 9999999 images')
+  assert asked == [str(tmp_path)]
+  text = str(e.value)
+  assert text.startswith(target + ': not enough free space in %s' % tmp_path)
+  assert re.search(r'needs about 40\.0 GB \(42\.0 GB with a margin of 5% and 16\.8 MB\), '
+                   r'50\.0 MB free', text), text
+  assert '\n' not in text
+  # The margin: 5% of the estimate plus ROOM_RESERVE stay free.
+  fits = int((50 * 10 ** 6 - io.ROOM_RESERVE) / (1 + io.ROOM_MARGIN))
+  assert io.check_room(target, fits - 1, 'x') == 50 * 10 ** 6
+  with pytest.raises(io.NoRoomError):
+    io.check_room(target, fits + 100, 'x')
+  assert not os.path.exists(target)
+
+
+def test_png_bound_holds_for_noise_and_used_bytes_counts_blocks(tmp_path):
+  """png_bytes bounds the room of the least compressible PNG (noise) of each shape, within
+  a factor of 2 of it; used_bytes adds up the files' blocks."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(0)
+  for i, shape in enumerate([(16, 16, 1), (32, 32, 3), (64, 64, 3), (150, 150, 3)]):
+    pixels = rng.randint(0, 256, shape).astype(np.uint8)
+    path = str(tmp_path / ('%d.png' % i))
+    Image.fromarray(pixels.squeeze()).save(path)
+    actual = os.stat(path).st_blocks * 512
+    assert actual <= io.png_bytes(*shape) <= 2 * max(actual, io.BLOCK), shape
+  assert io.used_bytes(str(tmp_path)) == sum(
+      os.stat(str(p)).st_blocks * 512 for p in tmp_path.iterdir())
+  assert io.used_bytes(str(tmp_path / 'none')) == 0

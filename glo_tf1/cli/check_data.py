@@ -18,8 +18,9 @@ _define = common.Definer(FLAGS)
 _define.string('data_dir', None, 'Folder of images (searched recursively).')
 _define.string('file_list', None, 'Optional text file of paths relative to --data_dir to '
                'check instead.')
-_define.bool('decode', False, 'Also decode every pixel (Pillow): slower, catches corrupt data '
-             'inside intact headers.')
+_define.bool('decode', False, 'Also decode every pixel (Pillow; JPEGs strictly, libjpeg\'s '
+             '"Corrupt JPEG data" warnings included): slower, catches corrupt data inside '
+             'intact headers.')
 _define.integer('num_workers', 0, 'Threads (0: 16).')
 _define.float('max_megapixels', 50, 'Images of more pixels are bad (found from their '
               'headers, never decoded); 0: no limit.')

@@ -101,6 +101,25 @@ def fid_images(fv, fid_num_images, fid_num_samples):
   return fid_num_images
 
 
+# What glo-evaluate writes, at most: the report (evaluation.json and .md, kilobytes; 1 MiB
+# allowed) and, with FID, the cached statistics of its two real image sets (train and
+# held-out: a 2048 x 2048 float64 covariance and its mean, 33.6 MB each).
+REPORT_BYTES = 1 << 20
+FID_STATS_BYTES = (2048 * 2048 + 2048) * 8 + (1 << 16)  # one set
+
+
+def check_room(out_dir, fid_cache_dir, fid_num_images):
+  """Refuses (io.NoRoomError) before any work when the report, or FID's statistics
+  cache, cannot fit where it goes."""
+  from glo_tf1 import io  # pylint: disable=import-outside-toplevel
+  io.check_room(out_dir, REPORT_BYTES, 'the evaluation report')
+  if fid_num_images:
+    from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
+    cache_dir = fid.default_cache_dir() if fid_cache_dir is None else fid_cache_dir
+    if cache_dir:  # '': no cache
+      io.check_room(cache_dir, 2 * FID_STATS_BYTES, "FID's cached statistics")
+
+
 def main(fv):
   from glo_tf1.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   if not fv.run_dir:
@@ -117,10 +136,12 @@ def main(fv):
   if not os.access(out_dir, os.W_OK | os.X_OK):
     raise settings.ConfigError('--out_dir %s is not writable' % out_dir)
   fid_num_images, fid_num_samples, max_images = protocol_counts(fv)
+  fid_num_images = fid_images(fv, fid_num_images, fid_num_samples)
+  check_room(out_dir, fv.fid_cache_dir, fid_num_images)
   report = report_lib.evaluate(
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
       max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
-      fid_num_images=fid_images(fv, fid_num_images, fid_num_samples),
+      fid_num_images=fid_num_images,
       fid_num_samples=fid_num_samples, fid_cache_dir=fv.fid_cache_dir,
       fid_method=fv.fid_method, pca_max_images=fv.pca_max_images if fv.pca else None,
       fid_protocol=fv.fid_protocol)

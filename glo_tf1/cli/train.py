@@ -109,13 +109,14 @@ EXIT_STATUS = {'done': 0, 'nonfinite': common.EXIT_NONFINITE,
 
 
 def main(fv):
-  from glo_tf1.training import launch  # pylint: disable=import-outside-toplevel
+  # The cluster first: resolvers needs no TensorFlow, so a bad launch is refused at once.
   from glo_tf1.training import resolvers  # pylint: disable=import-outside-toplevel
   cluster = resolvers.resolve(fv.cluster, os.environ, fv.ps_hosts, fv.worker_hosts,
                               fv.job_name, fv.task_index, fv.sync_replicas, fv.codes_shards,
                               num_ps=fv.num_ps, port=fv.cluster_port,
                               ps_timeout_secs=fv.ps_timeout_secs)
   options = prepare_options(fv)
+  from glo_tf1.training import launch  # pylint: disable=import-outside-toplevel
   del options['chief']  # launch.run knows it from the cluster
   outcome = launch.run(cluster=cluster, cache_dir=fv.cache_dir, **options)
   if outcome.status == 'done':

@@ -666,6 +666,12 @@ def prepare(name, source_dir, out_dir, allow_checksum_mismatch=False, num_thread
   names = {split: [_png_name(i, len(splits[split][0])) for i in range(len(splits[split][0]))]
            for split in SPLITS}
   _tidy_out_dir(out_dir, names)
+  height, width = (side, side) if side else ds.shape[:2]
+  total = sum(len(names[split]) for split in SPLITS)
+  # Room first: every PNG at its upper bound, less what a resumed conversion wrote.
+  io.check_room(out_dir, total * io.png_bytes(height, width, ds.shape[2]) +
+                64 * io.BLOCK - io.used_bytes(out_dir),
+                'the %d images of %s' % (total, ds.name))
   os.makedirs(out_dir, exist_ok=True)
   io.write_json(os.path.join(out_dir, SOURCES_NAME), identity)
 

@@ -15,7 +15,11 @@ the output's name that it did not write is never taken for its own), and one tha
 for something else is refused, naming saved -> asked. `check_out` refuses, before
 anything is loaded, an --out that is a file, not writable, inside the images read or the
 run directory, or a folder of other files. This module imports no TensorFlow until it
-writes an image, so glo-sample checks its --out before it loads a checkpoint.
+writes an image, so glo-sample checks its --out before it loads a checkpoint. Before
+the first image, `check_export_room` compares the export's estimated size (`export_bytes`,
+an upper bound) with the free space (io.check_room), so an export that cannot fit is
+refused before anything is written; one that fills the disk anyway stops with the error
+of the write, its finished chunks kept for a resume.
 """
 import os
 import shutil
@@ -79,6 +83,33 @@ def check_out(out, run_dir, data_dir=None):
     raise settings.ConfigError('--out %s already holds files that no glo-sample export '
                                'wrote (no %s); choose a new or empty folder'
                                % (folder, EXPORT_META))
+
+
+def export_bytes(num, image_size, channels, latent_dims, npz, name_chars=12):
+  """An upper bound on the bytes an export of `num` images takes on disk.
+
+  A PNG takes at most io.png_bytes (its raw pixels and PNG's overhead, in whole
+  blocks): GLO's smooth images compress, noise would not. An .npz holds the uint8
+  images, the float32 codes and the names (4 bytes a character), twice: its chunks
+  stay in OUT.partial/ until the merged file is written.
+  """
+  raw = image_size * image_size * channels
+  if not npz:
+    return num * io.png_bytes(image_size, image_size, channels) + io.BLOCK
+  per_image = raw + 4 * latent_dims + 4 * name_chars
+  chunks = -(-num // CHUNK)
+  return 2 * (num * per_image + io.blocks(4096) * (chunks + 1)) + io.BLOCK
+
+
+def check_export_room(out, num, cfg, name_chars=12):
+  """Refuses (io.NoRoomError) an export of `num` images of the run config `cfg` that its
+  file system cannot hold: `export_bytes` less what a resumed export already wrote."""
+  npz = out.endswith('.npz')
+  needed = export_bytes(num, cfg['image_size'], cfg['channels'], cfg['latent_dims'], npz,
+                        name_chars)
+  folder = out + '.partial' if npz else out
+  needed -= io.used_bytes(folder)
+  io.check_room(out, needed, 'the export of %d images' % num)
 
 
 def output_names(names):
@@ -174,6 +205,7 @@ def export_samples(loaded, out, num, kind='full', seed=0):
   """`num` samples of sampler `kind` of a TrainedRun: OUT/000000.png ... or OUT.npz (with
   their raw codes). Chunk c's noise: numpy.random.RandomState([seed, c])."""
   check_out(out, loaded.run_dir)
+  check_export_room(out, num, loaded.cfg, name_chars=len('%06d.png' % num))
   meta = _meta(loaded, 'samples', sampler=kind, num=num, seed=seed)
   writer = _Writer(out, meta)
   meter = progress.Progress('samples (%s)' % kind, num, 'images')
@@ -200,6 +232,8 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   check_out(out, loaded.run_dir, data_dir)
   pngs = None if out.endswith('.npz') else output_names(names)
   data_check.check_decodable(data_dir, names, 'source')  # before any work
+  check_export_room(out, len(names), loaded.cfg,
+                    name_chars=max([len(n) for n in names] + [1]))
   meta = _meta(loaded, 'reconstructions', data_dir=os.path.abspath(data_dir),
                num=len(names), steps=steps, seed=seed, batch_size=loaded.batch_size,
                files_sha256=files.manifest_digest(files.build_manifest(data_dir, names),
@@ -225,6 +259,10 @@ def export_codes(loaded, out, projected=False):
     raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
                                % out)
   check_out(out, loaded.run_dir)
+  names_bytes = sum(4 * len(n) for n in loaded.names)
+  io.check_room(out, io.blocks(
+      4 * loaded.num_codes * loaded.cfg['latent_dims'] + names_bytes + 4096),
+                'the codes of %d images' % loaded.num_codes)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with io.atomic_open(out, 'wb') as f:
     np.savez(f, codes=loaded.codes(projected=projected), names=np.asarray(loaded.names),

@@ -27,7 +27,6 @@ parameter servers and compute stays on the worker (its towers, see towers.py).
   0.0.0.0 whatever host the cluster names) and has no authentication; `exposure` says
   what the kernel reports for a server's port (docs/scaling.md, "Who can connect").
 """
-import collections
 import json
 import os
 import signal
@@ -36,96 +35,21 @@ import sys
 import threading
 import time
 
-from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import optimizers
+from glo_tf1.training import resolvers
 
 
-class ClusterError(settings.UserError):
-  """The cluster flags do not describe a usable cluster. The message names the flag."""
-
-
-# How long a worker waits for a parameter server that does not answer (at its start, or
-# lost while training) before it stops; a restarted parameter server within it is fine.
-DEFAULT_PS_TIMEOUT = 120
+# The flags' cluster, its refusals and the wait for a lost parameter server live in
+# resolvers.py, which needs no TensorFlow: a launcher's bad values are refused at once.
+ClusterError = resolvers.ClusterError
+Cluster = resolvers.Cluster
+parse = resolvers.parse
+DEFAULT_PS_TIMEOUT = resolvers.DEFAULT_PS_TIMEOUT
 # The exit status of a worker that lost a parameter server (cli/common.py's
 # EXIT_TRAINING_FAULT: training stopped on a fault, described).
 EXIT_LOST_SERVER = 4
-
-
-class Cluster(collections.namedtuple(
-    'Cluster', 'ps_hosts worker_hosts job_name task_index sync_replicas codes_shards '
-    'ps_timeout_secs')):
-  """One process's view of the cluster (see `parse`)."""
-
-  @property
-  def num_ps(self):
-    return len(self.ps_hosts)
-
-  @property
-  def num_workers(self):
-    return len(self.worker_hosts)
-
-  @property
-  def is_chief(self):
-    return self.job_name == 'worker' and self.task_index == 0
-
-  @property
-  def worker_device(self):
-    return '/job:worker/task:%d' % self.task_index
-
-  def spec(self):
-    return tf.train.ClusterSpec({'ps': list(self.ps_hosts), 'worker': list(self.worker_hosts)})
-
-
-def _hosts(flag, value):
-  hosts = [h.strip() for h in (value or []) if h.strip()]
-  if not hosts:
-    raise ClusterError('--%s: needs at least one host:port' % flag)
-  for h in hosts:
-    host, _, port = h.rpartition(':')
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-      raise ClusterError('--%s: %r is not host:port' % (flag, h))
-  if len(set(hosts)) != len(hosts):
-    raise ClusterError('--%s: a host:port is listed twice in %s' % (flag, ','.join(hosts)))
-  return tuple(hosts)
-
-
-def parse(ps_hosts, worker_hosts, job_name, task_index, sync_replicas=False,
-          codes_shards=None, ps_timeout_secs=DEFAULT_PS_TIMEOUT):
-  """The Cluster of this process, or None for a single-process run (no cluster flags).
-
-  Args:
-    ps_hosts, worker_hosts: lists of 'host:port'.
-    job_name: 'ps' or 'worker'.
-    task_index: this process's position in its job's list.
-    sync_replicas: synchronous updates (SyncReplicasOptimizer) instead of asynchronous.
-    codes_shards: row blocks of the codes table (default: the number of parameter servers).
-    ps_timeout_secs: how long a worker waits for a parameter server that does not answer.
-  Raises:
-    ClusterError: naming the flag at fault.
-  """
-  if not ps_hosts and not worker_hosts and not job_name:
-    return None
-  ps = _hosts('ps_hosts', ps_hosts)
-  workers = _hosts('worker_hosts', worker_hosts)
-  if set(ps) & set(workers):
-    raise ClusterError('--ps_hosts and --worker_hosts share %s'
-                       % ','.join(sorted(set(ps) & set(workers))))
-  if job_name not in ('ps', 'worker'):
-    raise ClusterError('--job_name: must be ps or worker, got %r' % (job_name,))
-  n = len(ps) if job_name == 'ps' else len(workers)
-  if task_index is None or not 0 <= task_index < n:
-    raise ClusterError('--task_index: must be in [0, %d) for job %s, got %r'
-                       % (n, job_name, task_index))
-  shards = len(ps) if codes_shards is None else codes_shards
-  if not isinstance(shards, int) or shards < 1:
-    raise ClusterError('--codes_shards: must be a positive integer, got %r' % (codes_shards,))
-  if not isinstance(ps_timeout_secs, (int, float)) or not ps_timeout_secs > 0:
-    raise ClusterError('--ps_timeout_secs: must be positive, got %r' % (ps_timeout_secs,))
-  return Cluster(ps, workers, job_name, task_index, bool(sync_replicas), shards,
-                 ps_timeout_secs)
 
 
 def check_config(cfg, cluster, num_images):

@@ -3,6 +3,7 @@ shuffled per epoch, rebuilt whenever it does not match the files and settings.""
 import collections
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 
 from conftest import decode_index
 from conftest import write_index_images
+from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import cache
@@ -239,3 +241,20 @@ def test_training_reads_the_cache_and_resumes_from_it(tmp_path, capsys):
   assert os.path.getsize(data_path) == 24 * 16 * 16 * 3
   assert train.train(dict(cfg, num_steps=6), paths, run) == 6
   assert 'Using input cache' in capsys.readouterr().out
+
+
+def test_a_cache_that_cannot_fit_is_refused_before_decoding(tmp_path, monkeypatch):
+  """The cache's exact size (N * S * S * C bytes) against the free space: refused naming
+  the folder, nothing written; the data file of a build that fits is that size."""
+  paths = _index_data(str(tmp_path / 'img'), 6)
+  cdir = str(tmp_path / 'c')
+  usage = shutil.disk_usage('.')
+  monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage._replace(free=io.ROOM_RESERVE))
+  with pytest.raises(io.NoRoomError) as e:
+    input_cache.prepare_cache(paths, 16, False, cdir, log=_Log())
+  assert str(e.value).startswith('%s: not enough free space in %s for the input cache of 6 '
+                                 'images at 16 px: it needs about 4.6 kB' % (cdir, cdir))
+  assert os.listdir(cdir) == []
+  monkeypatch.undo()
+  cf = input_cache.prepare_cache(paths, 16, False, cdir, log=_Log())
+  assert os.path.getsize(cf.path) == 6 * 16 * 16 * 3

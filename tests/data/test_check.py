@@ -134,6 +134,72 @@ def test_full_decode_finds_corrupt_data_behind_intact_headers(tmp_path):
   assert not _tf_decodes([str(tmp_path / 'scan.jpg')])[str(tmp_path / 'scan.jpg')]
 
 
+def corrupt_scan_jpeg(seed=0, size=64):
+  """(a JPEG whose entropy-coded data is corrupt in the middle, the clean one): valid
+  header and end-of-image marker, 64 scan bytes between them overwritten with values
+  that form no marker, so libjpeg only warns and decodes garbage."""
+  rgb = np.random.RandomState(seed).randint(0, 256, (size, size, 3)).astype(np.uint8)
+  clean = _encode(Image.fromarray(rgb), 'JPEG', quality=90)
+  data = bytearray(clean)
+  sos, eoi = data.index(b'\xff\xda'), data.rindex(b'\xff\xd9')
+  scan = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], 'big')
+  middle = (scan + eoi) // 2
+  for k in range(middle, middle + 64):
+    if data[k] != 0xFF and data[k - 1] != 0xFF:  # leave byte stuffing alone
+      data[k] = 0x00 if k % 2 else 0xFE
+  return bytes(data), clean
+
+
+def _pixels(data):
+  with Image.open(io.BytesIO(data)) as im:
+    return np.asarray(im.convert('RGB'), np.float64)
+
+
+def test_full_decode_names_a_jpeg_corrupt_in_its_entropy_coded_data(tmp_path):
+  """libjpeg only warns about corrupt Huffman data: Pillow (and TensorFlow) decode on and
+  hand back garbage. The strict decode makes the file bad, named with libjpeg's words."""
+  bad, clean = corrupt_scan_jpeg()
+  (tmp_path / 'mid.jpg').write_bytes(bad)
+  (tmp_path / 'clean.jpg').write_bytes(clean)
+  # The blind spot: intact headers, Pillow decodes without complaint, yet the pixels of
+  # the lower half are not the clean image's (independent evidence of the corruption).
+  assert data_check.check_files(str(tmp_path), ['mid.jpg']) == []
+  damage = np.abs(_pixels(bad) - _pixels(clean)).mean(axis=(1, 2))
+  assert damage[:16].max() < 1 and damage[-16:].min() > 10
+  assert _tf_decodes([str(tmp_path / 'mid.jpg')])[str(tmp_path / 'mid.jpg')]
+  got = data_check.check_files(str(tmp_path), ['clean.jpg', 'mid.jpg'], decode=True)
+  assert [n for n, _ in got] == ['mid.jpg'] and got[0][1].startswith('corrupt JPEG data')
+  assert data_check.strict_jpeg_problem(str(tmp_path / 'clean.jpg')) is None
+
+
+def test_full_decode_passes_every_good_file(zoo):
+  """Strictness flags no good file: the good JPEGs (baseline, grayscale, progressive) and
+  the other formats decode without a warning."""
+  folder, names = zoo
+  good = [n for n in names if not EXPECTED[n]]
+  assert data_check.check_files(folder, good, decode=True) == []
+
+
+@pytest.mark.e2e
+def test_check_data_decode_and_the_heldout_check_name_a_corrupt_jpeg(tmp_path):
+  """glo-check-data --decode names the file (exit 1); glo-evaluate's held-out check
+  (report.heldout_images, verify) refuses naming it, before any work."""
+  from glo_tf1.evaluation import report  # pylint: disable=import-outside-toplevel
+  bad, clean = corrupt_scan_jpeg(seed=3)
+  (tmp_path / 'a.jpg').write_bytes(clean)
+  (tmp_path / 'b.jpg').write_bytes(bad)
+  proc = run_module('glo_tf1.cli.check_data', '--data_dir', str(tmp_path), check=False)
+  assert proc.returncode == 0, proc.stdout + proc.stderr  # headers only: it passes
+  proc = run_module('glo_tf1.cli.check_data', '--data_dir', str(tmp_path), '--decode',
+                    check=False)
+  assert proc.returncode == 1, proc.stdout + proc.stderr
+  assert '%s: corrupt JPEG data' % (tmp_path / 'b.jpg') in proc.stdout
+  assert str(tmp_path / 'a.jpg') + ':' not in proc.stdout
+  with pytest.raises(files.DataError) as e:
+    report.heldout_images(str(tmp_path), ['a.jpg', 'b.jpg'], 10, 0, verify=True)
+  assert '1 held-out image(s)' in str(e.value) and 'b.jpg: corrupt JPEG data' in str(e.value)
+
+
 def test_jpeg_with_exif_thumbnail_and_trailing_bytes(tmp_path):
   """A thumbnail's own end marker must not hide a cut-off main image; padding after the
   end marker (some cameras) is not a fault."""

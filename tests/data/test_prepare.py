@@ -840,3 +840,26 @@ def test_celeba64_writes_the_partition_lists_and_a_record_of_aligned_celeba(tmp_
   proc = run_module('glo_tf1.cli.prepare_data', 'celeba128', '--source', src, '--out_dir',
                     out, check=False)
   assert proc.returncode == 2 and '000003.jpg' in proc.stderr
+
+
+def _fake_free(monkeypatch, free):
+  usage = shutil.disk_usage('.')
+  monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage._replace(free=free))
+
+
+def test_a_conversion_that_cannot_fit_is_refused_before_writing(tmp_path, monkeypatch):
+  """8 PNGs of 32 x 32 gray take at most 8 blocks (io.png_bytes); with 16 MiB free (the
+  reserve alone) the conversion is refused naming the folder, the size and the free
+  space, and writes nothing; with room it converts, within the estimate."""
+  src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+  write_idx_set(src)
+  _fake_free(monkeypatch, io.ROOM_RESERVE)
+  with pytest.raises(io.NoRoomError) as e:
+    prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  assert str(e.value).startswith('%s: not enough free space in %s for the 8 images of mnist'
+                                 % (out, tmp_path)), str(e.value)
+  assert '16.8 MB free' in str(e.value) and not os.path.exists(out)
+  monkeypatch.undo()
+  prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet)
+  images = io.used_bytes(os.path.join(out, 'train')) + io.used_bytes(os.path.join(out, 'test'))
+  assert images <= 8 * io.png_bytes(32, 32, 1)

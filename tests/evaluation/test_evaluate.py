@@ -330,3 +330,23 @@ def test_an_exact_reconstruction_prints_exact_not_a_psnr():
   noisy = x + rng.normal(0, 0.1, x.shape) * (np.arange(6) % 2)[:, None, None, None]
   half = metrics.summarise(*metrics.image_metrics(x, noisy))
   assert half['exact_images'] == 3 and metrics.shown('psnr_db', half['psnr_db'], '%.2f') != 'exact'
+
+
+def test_evaluate_refuses_a_report_or_fid_cache_that_cannot_fit(tmp_path, monkeypatch):
+  """glo-evaluate's room check, before any work: the report's folder, then FID's cache
+  (two real-image statistics of 2048 x 2048 float64, 33.6 MB each, and a margin), which '' turns off."""
+  from glo_tf1 import io  # pylint: disable=import-outside-toplevel
+  from glo_tf1.cli import evaluate as cli_evaluate  # pylint: disable=import-outside-toplevel
+  assert cli_evaluate.FID_STATS_BYTES > 2048 * 2048 * 8
+  usage = shutil.disk_usage('.')
+  free = io.ROOM_RESERVE + (2 << 20)  # room for the report only
+  monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage._replace(free=free))
+  out, cache = str(tmp_path / 'eval'), str(tmp_path / 'fid')
+  cli_evaluate.check_room(out, cache, 0)
+  cli_evaluate.check_room(out, '', 100)
+  with pytest.raises(io.NoRoomError, match="^%s: .* for FID's cached statistics: it needs "
+                     r"about 67\.3 MB" % cache):
+    cli_evaluate.check_room(out, cache, 100)
+  monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage._replace(free=0))
+  with pytest.raises(io.NoRoomError, match='^%s: .* for the evaluation report' % out):
+    cli_evaluate.check_room(out, cache, 0)

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -178,6 +179,93 @@ def test_samples_resume_to_the_same_files_in_both_formats(tiny_run, loaded, tmp_
   folder = np.stack([np.asarray(Image.open(os.path.join(out, n))) for n in names])
   np.testing.assert_array_equal(data['images'], folder)
   assert data['codes'].shape == (10, 8) and str(data['meta_sampler']) == 'fitted'
+
+
+def _fake_free(monkeypatch, free):
+  usage = shutil.disk_usage('.')
+  monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage._replace(free=free))
+
+
+def test_an_export_that_cannot_fit_is_refused_before_anything_is_written(loaded, tmp_path,
+                                                                         monkeypatch):
+  """--num 9999999 at 16 px needs 41 GB of PNGs (one 4 KiB block each): with 1 GB free it
+  is refused naming the folder, the size and the free space; nothing is written."""
+  _fake_free(monkeypatch, 10 ** 9)
+  for out in (str(tmp_path / 'samples'), str(tmp_path / 'samples.npz')):
+    with pytest.raises(io.NoRoomError) as e:
+      export.export_samples(loaded, out, 9999999, 'unit')
+    text = str(e.value)
+    assert text.startswith(out + ': not enough free space in %s for the export of 9999999 '
+                           'images' % tmp_path) and '1.0 GB free' in text, text
+    assert os.listdir(str(tmp_path)) == []
+  assert 'needs about 41.0 GB' in str(pytest.raises(
+      io.NoRoomError, export.export_samples, loaded, str(tmp_path / 's'), 9999999, 'unit').value)
+
+
+def test_a_resumed_export_needs_room_for_the_rest_only(loaded, tmp_path, monkeypatch):
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'resumed')
+  calls, real = [], loaded.sample_codes
+
+  def stop_after_two(*a, **k):
+    if len(calls) == 2:
+      raise KeyboardInterrupt
+    calls.append(1)
+    return real(*a, **k)
+
+  monkeypatch.setattr(loaded, 'sample_codes', stop_after_two)
+  with pytest.raises(KeyboardInterrupt):
+    export.export_samples(loaded, out, 12, 'unit')
+  monkeypatch.setattr(loaded, 'sample_codes', real)
+  whole = export.export_bytes(12, 16, 3, 8, npz=False)
+  rest = whole - io.used_bytes(out)
+  assert 0 < rest < whole
+  free = int(rest * (1 + io.ROOM_MARGIN)) + io.ROOM_RESERVE + 1
+  assert whole * (1 + io.ROOM_MARGIN) + io.ROOM_RESERVE > free  # the whole would not fit
+  _fake_free(monkeypatch, free)
+  export.export_samples(loaded, out, 12, 'unit')
+  assert len([n for n in os.listdir(out) if n.endswith('.png')]) == 12
+
+
+def test_the_export_estimate_bounds_the_real_export_within_a_factor_of_2(loaded, tmp_path,
+                                                                          monkeypatch):
+  """export_bytes against the room an export takes: a PNG folder, and an .npz at its peak
+  (its chunks and the merged file, both kept here)."""
+  monkeypatch.setattr(export, 'CHUNK', 5)
+  out = str(tmp_path / 'png')
+  export.export_samples(loaded, out, 12, 'full')
+  actual = io.used_bytes(out)
+  estimate = export.export_bytes(12, 16, 3, 8, npz=False)
+  assert actual <= estimate <= 2 * actual, (actual, estimate)
+  monkeypatch.setattr(export.shutil, 'rmtree', lambda path: None)  # keep the chunks
+  npz = str(tmp_path / 'x.npz')
+  export.export_samples(loaded, npz, 12, 'full')
+  actual = io.used_bytes(npz + '.partial') + os.stat(npz).st_blocks * 512
+  estimate = export.export_bytes(12, 16, 3, 8, npz=True, name_chars=10)
+  assert actual <= estimate <= 2 * actual, (actual, estimate)
+
+
+@pytest.mark.e2e
+def test_glo_sample_beyond_the_free_space_is_refused_before_writing(tiny_run, tmp_path):
+  """The real disk: one 16 px PNG more than its free space holds in 4 KiB blocks exits 2
+  naming the folder, after loading the run, before writing a file. On /dev/shm (tmpfs),
+  whose free space is within --num's cap of 10**7 such files."""
+  if not os.path.isdir('/dev/shm'):
+    pytest.skip('no /dev/shm')
+  folder = tempfile.mkdtemp(dir='/dev/shm')
+  try:
+    num = shutil.disk_usage(folder).free // io.BLOCK + 1
+    if num > 10 ** 7:
+      pytest.skip('/dev/shm holds more than 10**7 files of 4 KiB')
+    out = os.path.join(folder, 'samples')
+    proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--num',
+                      num, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert 'error: %s: not enough free space in %s for the export of %d images' % (
+        out, folder, num) in proc.stderr
+    assert os.listdir(folder) == []
+  finally:
+    shutil.rmtree(folder)
 
 
 def test_a_resume_asking_for_something_else_is_refused(loaded, tmp_path, monkeypatch):

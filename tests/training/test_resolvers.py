@@ -91,6 +91,96 @@ def test_slurm_refusals_name_the_variable(env, kwargs, name):
     resolvers.resolve('slurm', env, **kwargs)
 
 
+# Hostile values of the kind a reliability test tried: each is refused from its compressed
+# form (a range's size, a repeat count), naming the variable and the value, long before a
+# list of its size could be built.
+HOSTILE_SLURM = [
+    (dict(SLURM_STEP_TASKS_PER_NODE='1(x99999999999)'),
+     'SLURM_STEP_TASKS_PER_NODE=1(x99999999999): more than 4 tasks (SLURM_STEP_NUM_TASKS=4)'),
+    (dict(SLURM_STEP_NODELIST='node[1-99999999]'),
+     'SLURM_STEP_NODELIST=node[1-99999999]: more than 4 hosts (SLURM_STEP_NUM_TASKS=4)'),
+    (dict(SLURM_STEP_NODELIST='r[1-999999]n[1-999999]c[1-999999]'),  # a product of ranges
+     'SLURM_STEP_NODELIST=r[1-999999]n[1-999999]c[1-999999]: more than 4 hosts'),
+    (dict(SLURM_STEP_NODELIST='n[000000000000000001-999999999999999999]'),
+     'SLURM_STEP_NODELIST=n[000000000000000001-999999999999999999]: more than 4 hosts'),
+    (dict(SLURM_STEP_NODELIST=','.join('n%d' % i for i in range(200000))),
+     'SLURM_STEP_NODELIST=n0,n1,n2,'),
+    (dict(SLURM_STEP_NODELIST='n[1-[2-3]]'), 'SLURM_STEP_NODELIST=n[1-[2-3]]: unbalanced or '
+     'nested brackets'),
+    (dict(SLURM_STEP_NODELIST='n[9-2]'), 'SLURM_STEP_NODELIST=n[9-2]: range 9-2 runs '
+     'backwards'),
+    (dict(SLURM_STEP_NODELIST='n[1-%s]' % ('9' * 5000)), 'SLURM_STEP_NODELIST=n[1-999'),
+    (dict(SLURM_STEP_TASKS_PER_NODE='3(x2)'),
+     'SLURM_STEP_TASKS_PER_NODE=3(x2): more than 4 tasks (SLURM_STEP_NUM_TASKS=4)'),
+    (dict(SLURM_STEP_TASKS_PER_NODE='1(x2)'),
+     'SLURM_STEP_TASKS_PER_NODE=1(x2) adds up to 2 tasks, SLURM_STEP_NUM_TASKS=4'),
+    (dict(SLURM_STEP_TASKS_PER_NODE='2(xtwo)'),
+     'SLURM_STEP_TASKS_PER_NODE=2(xtwo): 2(xtwo) is not a count or count(xN)'),
+    (dict(SLURM_STEP_TASKS_PER_NODE='2(x%s)' % ('9' * 5000)), 'SLURM_STEP_TASKS_PER_NODE=2(x99'),
+    (dict(SLURM_STEP_NUM_TASKS='99999999999', SLURM_STEP_TASKS_PER_NODE='1(x99999999999)'),
+     "SLURM_STEP_NUM_TASKS=99999999999: must be in 1..%d (glo-train's cap of %d Slurm tasks)"
+     % (resolvers.MAX_SLURM_TASKS, resolvers.MAX_SLURM_TASKS)),
+    (dict(SLURM_STEP_NUM_TASKS='9' * 5000), 'SLURM_STEP_NUM_TASKS: must be a non-negative '
+     'integer, got 999'),
+    (dict(SLURM_PROCID='\u00b2'), 'SLURM_PROCID: must be a non-negative integer, got \u00b2'),
+    (dict(SLURMD_NODENAME='n9\nFAKE'), "SLURMD_NODENAME='n9\\nFAKE'"),
+]
+
+
+@pytest.mark.parametrize('values, message', HOSTILE_SLURM)
+def test_hostile_slurm_values_are_refused_at_once_naming_variable_and_value(values, message):
+  env = _slurm(1, SLURM_LOCALID='1')
+  env.update(values)
+  start = time.monotonic()
+  with pytest.raises(cluster.ClusterError) as caught:
+    resolvers.resolve('slurm', env)
+  assert time.monotonic() - start < 0.5
+  text = str(caught.value)
+  assert message in text and '\n' not in text and len(text) < 400
+
+
+def test_slurm_at_its_cap_is_built():
+  """The cap is a bound, not a refusal of big clusters: MAX_SLURM_TASKS tasks on as many
+  nodes resolve, the last rank being the last node's task."""
+  n = resolvers.MAX_SLURM_TASKS
+  env = _slurm(n - 1, nodes='n[00001-%05d]' % n, per_node='1(x%d)' % n, tasks=n)
+  got = resolvers.resolve('slurm', env)
+  assert got.num_workers == n - 1 and got.worker_hosts[-1] == 'n%05d:2222' % n
+  assert resolvers.count_hostlist('n[1-3,10]m[1-2],x') == 9
+  with pytest.raises(cluster.ClusterError, match=re.escape('SLURM_STEP_NUM_TASKS=%d: must be '
+                                                           'in 1..%d' % (n + 1, n))):
+    resolvers.resolve('slurm', _slurm(0, tasks=n + 1))
+
+
+def test_resolving_a_cluster_needs_no_tensorflow():
+  """A bad launch is refused before TensorFlow loads (seconds): resolvers imports none."""
+  code = ('import sys; from glo_tf1.training import resolvers; '
+          'print("tensorflow" in sys.modules)')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
+  assert out.stdout.strip() == 'False', out.stderr
+
+
+@pytest.mark.e2e
+def test_hostile_slurm_values_exit_2_on_one_line_within_seconds(tmp_path):
+  """The two values a reliability test saw crash or hang glo-train (MemoryError; building
+  a 10**8 host list), through the program: exit 2, one line naming the variable, fast."""
+  for values, message in HOSTILE_SLURM[:2]:
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='3', **_slurm(1))
+    env.pop('TF_CONFIG', None)
+    env.update(values)
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, '-m', 'glo_tf1.cli.train', '--cluster', 'slurm', '--run_dir',
+         str(tmp_path / 'run'), '--data_dir', str(tmp_path)], capture_output=True, text=True,
+        cwd=ROOT, timeout=60, env=env)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == common.EXIT_USAGE, proc.stderr
+    assert proc.stderr == 'error: %s\n' % message, proc.stderr
+    assert elapsed < 5, elapsed  # measured about 0.5 s on an idle machine: no TensorFlow
+    assert not (tmp_path / 'run').exists()
+
+
 def _tf_config(task_type, index, jobs=None, **extra):
   config = {'cluster': jobs or {'chief': CHIEF, 'worker': WORKERS, 'ps': PS},
             'task': {'type': task_type, 'index': index}}
