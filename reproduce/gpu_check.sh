@@ -288,10 +288,12 @@ fp16() {  # EVERY steps, a snapshot of the decoder, EVERY more; every variable m
 }
 run_step fp16 needs data -- fp16
 
-first_start() {
-  local runs=() n
+first_start() {  # the first launch (train) against the later fresh ones (det1, det2)
+  local runs=() n dir
   for n in train det1 det2; do
-    [ -n "${LAUNCHED[$n]:-}" ] && runs+=("$n=$OUT/$([ "$n" = train ] && echo run || echo "$n")@${LAUNCHED[$n]}")
+    dir="$OUT/$n"
+    [ "$n" = train ] && dir="$RUN"
+    [ -n "${LAUNCHED[$n]:-}" ] && runs+=("$n=$dir@${LAUNCHED[$n]}")
   done
   "${PY[@]}" first_step "$OUT/sections/first_start.md" "${runs[@]}"
 }
@@ -351,7 +353,8 @@ FAILED=$(awk -F'\t' '$2 == "FAILED"' "$OUT/steps.tsv" | cut -f1 | paste -sd' ')
   if [ -f "$OUT/logs/tests.log" ] && [ "${RESULT[tests]:-}" = ok ]; then
     echo '```'; grep -E "passed|failed|error" "$OUT/logs/tests.log" | tail -n 5; echo '```'
   fi
-  section training "Training end to end: interrupted at step ${INTERRUPTED:-?}, resumed to $TARGET" \
+  section training \
+    "Training end to end: interrupted at step ${INTERRUPTED:-?}, resumed to $TARGET" \
     "$OUT/sections/training.md"
   section determinism "Determinism: two --deterministic runs of $EVERY steps" \
     "$OUT/sections/determinism.md"
