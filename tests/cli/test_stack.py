@@ -152,7 +152,37 @@ def test_one_tensorflow_wheel_the_gpu_stack_adds_only_the_cuda_extra():
   (tf_pin,) = [p for p in cpu if p.startswith('tensorflow')
                and p.split('==')[0] == 'tensorflow']
   assert not [p for p in cpu + gpu if p.startswith('tensorflow-cpu')]
-  assert gpu == ['-r requirements.txt', 'tensorflow[and-cuda]==' + tf_pin.split('==')[1]]
+  # Beyond the extra itself, only its CUDA libraries (pinned: the test below).
+  assert gpu[:2] == ['-r requirements.txt', 'tensorflow[and-cuda]==' + tf_pin.split('==')[1]]
+  assert gpu[2:] and all(p.startswith('nvidia-') for p in gpu[2:]), gpu
+
+
+def test_the_gpu_stack_pins_every_cuda_wheel_of_the_extra_within_its_range():
+  """requirements-gpu.txt pins each nvidia-* wheel of tensorflow's `and-cuda` extra to one
+  exact version that the installed TensorFlow's own metadata (Requires-Dist) admits, and
+  pins nothing else of that kind (issue 28: the extra alone gives ranges)."""
+  from importlib import metadata  # pylint: disable=import-outside-toplevel
+  from packaging.requirements import Requirement  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, 'requirements.txt')) as f:
+    (tf_version,) = re.findall(r'^tensorflow==(\S+)$', f.read(), re.M)
+  assert metadata.version('tensorflow') == tf_version  # the metadata of the pinned release
+  extra = {}
+  for line in metadata.requires('tensorflow'):
+    req = Requirement(line)
+    if req.marker is not None and req.marker.evaluate({'extra': 'and-cuda'}) and \
+        not req.marker.evaluate({'extra': ''}):
+      extra[req.name] = req.specifier
+  assert len(extra) >= 10 and all(n.startswith('nvidia-') for n in extra), extra
+  pins = {}
+  for line in _pins('requirements-gpu.txt')[2:]:
+    req = Requirement(line)
+    (spec,) = req.specifier
+    assert spec.operator == '==' and '*' not in spec.version, line  # exact
+    assert req.name not in pins, 'pinned twice: %s' % req.name
+    pins[req.name] = spec.version
+  assert sorted(pins) == sorted(extra)  # every wheel of the extra, nothing else
+  outside = {n: (v, str(extra[n])) for n, v in pins.items() if v not in extra[n]}
+  assert not outside, 'pins outside the and-cuda extra (pin, range): %s' % outside
 
 
 def test_the_installed_tensorflow_registers_gpu_kernels():
