@@ -384,8 +384,10 @@ def test_seeds_on_other_data_are_not_averaged_and_leaked_held_out_images_are_ref
   other = tmp_path / 'other'
   _write(other, 'x', report(2, train='bbb'))
   with pytest.raises(compare.CompareError, match="two rows would be named 'demo'.*other "
-                     "training data"):
+                     "training data") as e:
     compare.build_table([str(tmp_path)])
+  for name in ('same-0', 'same-1', 'other/x'):  # issue 31: the reports of both rows, named
+    assert os.path.join(name, 'eval', 'evaluation.json') in str(e.value), str(e.value)
   assert len(compare.build_table([str(tmp_path)], labels={str(other): 'demo, other data'})[
       'rows']) == 2
   elsewhere = tmp_path / 'elsewhere'
