@@ -50,68 +50,12 @@ else
 its newest checkpoint, and the seeds already trained are evaluated again."
 fi
 abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
-# Nothing of the user's is deleted or overwritten. Each output folder holds MARK, the list
-# of the names (files and folders) this script created in it, each recorded before it is
-# made. A name is written only when it is listed or absent (`claim`); a folder is used only
-# when it is new, empty or marked, so SEEDS_OUT=$HOME is refused, not written into.
-# --publish starts from empty folders (published numbers come from runs of the tree as it
-# is): it removes exactly the listed names, and refuses, listing them, when anything else
-# is in the folder (a file the user added later, as a thesis beside the tables).
+# Nothing of the user's is deleted or overwritten (owned.sh): MARK in each output folder
+# lists the names this script created there; --publish (published numbers come from runs
+# of the tree as it is) removes exactly those, and refuses when anything else is there.
 MARK=.glo_seeds_output
-MARK_HEAD="# reproduce/seeds.sh created these names in this folder; --publish removes only them"
-refuse() { echo "seeds.sh: $*" >&2; exit 2; }
-listed() { [ -f "$1/$MARK" ] && tail -n +2 "$1/$MARK" | grep -qxF -- "$2"; }
-# The entries of folder $1 that are neither MARK nor listed in it, one a line.
-strangers() {
-  local entry
-  for entry in "$1"/.[!.]* "$1"/..?* "$1"/*; do
-    { [ -e "$entry" ] || [ -L "$entry" ]; } || continue
-    entry="${entry##*/}"
-    [ "$entry" = "$MARK" ] || listed "$1" "$entry" || echo "$entry"
-  done
-}
-# Makes $1 this script's output folder: new or empty (then marked), or marked before.
-own_dir() {
-  if [ -f "$1/$MARK" ]; then return; fi
-  if [ -e "$1" ] || [ -L "$1" ]; then
-    [ -d "$1" ] && [ -z "$(ls -A "$1")" ] || refuse "$1 exists and was not written by" \
-      "seeds.sh (no $MARK in it; it holds: $(strangers "$1" | head -5 | paste -sd' ' -));" \
-      "nothing was written there. Set SEEDS_OUT / SEEDS_FIGURES to a new or empty folder"
-  fi
-  mkdir -p "$1"
-  echo "$MARK_HEAD" > "$1/$MARK"
-}
-# Records name $2 in folder $1's MARK before it is made; refuses a name there that this
-# script did not create (a user's train.txt is never overwritten).
-claim() {
-  if listed "$1" "$2"; then return; fi
-  if [ -e "$1/$2" ] || [ -L "$1/$2" ]; then
-    refuse "$1/$2 exists and was not written by seeds.sh (not listed in $1/$MARK);" \
-      "nothing was overwritten. Move it, or set SEEDS_OUT / SEEDS_FIGURES to a new folder"
-  fi
-  echo "$2" >> "$1/$MARK"
-}
-# --publish: removes the names MARK lists in $1 (then MARK), only when nothing else is there.
-clear_dir() {
-  local name others
-  if ! [ -e "$1" ] && ! [ -L "$1" ]; then return; fi
-  if ! [ -f "$1/$MARK" ]; then
-    [ -d "$1" ] && [ -z "$(ls -A "$1")" ] && return
-    refuse "--publish: $1 exists and was not written by seeds.sh (no $MARK in it);" \
-      "nothing was deleted. Move it or set SEEDS_OUT / SEEDS_FIGURES to a new folder"
-  fi
-  others="$(strangers "$1" | paste -sd' ' -)"
-  if [ -n "$others" ]; then
-    refuse "--publish: $1 holds names seeds.sh did not create (not listed in $MARK):" \
-      "$others; nothing was deleted. Move them out, or set SEEDS_OUT / SEEDS_FIGURES to a" \
-      "new folder"
-  fi
-  while IFS= read -r name; do
-    case "$name" in ""|.|..|*/*) continue ;; esac  # a hand-edited line names nothing outside
-    rm -rf -- "${1:?}/$name"
-  done < <(tail -n +2 "$1/$MARK")
-  rm -f -- "$1/$MARK"
-}
+OWNED_BY=seeds.sh OWNED_HINT="set SEEDS_OUT / SEEDS_FIGURES to a new or empty folder"
+source reproduce/owned.sh
 if [ "$PUBLISH" = 1 ]; then
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-publish}")"
   TABLES="$(abs "${SEEDS_FIGURES:-figures/demo_seeds}")"

@@ -367,6 +367,32 @@ def test_seeds_mark_lists_its_names_and_publish_removes_only_those(tmp_path):
   assert (out / 'train.txt').read_text() == 'my list'
 
 
+@pytest.mark.e2e
+def test_demo_publish_never_deletes_a_run_folder_it_did_not_create(tmp_path):
+  """Issue 31: demo.sh --publish ran `rm -rf "$OUT/run"` on whatever DEMO_OUT held. A
+  folder of the user's is refused before anything is written; in the script's own folder
+  a name it did not create is refused too (reproduce/owned.sh, shared with seeds.sh)."""
+  mine = tmp_path / 'mine'
+  (mine / 'run').mkdir(parents=True)
+  (mine / 'run' / 'thesis.tex').write_text('years of work')
+  demo = os.path.join(ROOT, 'reproduce', 'demo.sh')
+  env = dict(os.environ, DEMO_OUT=str(mine), DEMO_STEPS='notanumber')
+  proc = subprocess.run(['bash', demo, '--publish'], capture_output=True, text=True, env=env,
+                        timeout=300)
+  assert proc.returncode == 2 and 'was not written by demo.sh' in proc.stderr, proc.stderr
+  assert os.listdir(str(mine)) == ['run'] and 'holds: run' in proc.stderr
+  assert (mine / 'run' / 'thesis.tex').read_text() == 'years of work'
+  ours = tmp_path / 'ours'  # marked by demo.sh, but "run" is the user's: not listed
+  ours.mkdir()
+  (ours / '.glo_demo_output').write_text('# reproduce/demo.sh created these names\n')
+  (ours / 'run').mkdir()
+  (ours / 'run' / 'thesis.tex').write_text('years of work')
+  proc = subprocess.run(['bash', demo, '--publish'], capture_output=True, text=True,
+                        env=dict(env, DEMO_OUT=str(ours)), timeout=300)
+  assert proc.returncode == 2 and 'run exists and was not written by demo.sh' in proc.stderr
+  assert (ours / 'run' / 'thesis.tex').read_text() == 'years of work'
+
+
 def test_seeds_on_other_data_are_not_averaged_and_leaked_held_out_images_are_refused(tmp_path):
   """Issue 22: a run trained on other files, or evaluated on other held-out files or on its
   own training images, is not averaged with the others as a seed."""
