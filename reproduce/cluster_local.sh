@@ -8,7 +8,8 @@
 # Who can connect: TensorFlow's servers listen on every interface, without
 # authentication. Where unprivileged namespaces are allowed, the cluster runs in a
 # private network namespace (unshare --net) whose only interface is the loopback, so no
-# other process, local or remote, can reach it; elsewhere the script says that it is open.
+# other process, local or remote, can reach it (root can still enter the namespace with
+# nsenter); elsewhere the script says that it is open.
 # Environment:
 #   CLUSTER_DATA_DIR  training images (default: the embedded faces, written to data/lfw)
 #   CLUSTER_RUN_DIR   run directory (default runs/cluster_demo; an existing one resumes)

@@ -8,7 +8,8 @@
 # on the held-out faces, and writes the figures and the evaluation report.
 # Environment: DEMO_STEPS (default: the preset's), DEMO_EVAL_FLAGS (extra glo-evaluate
 # flags), DEMO_OUT (default runs/demo; with --publish runs/demo-publish; relative to the
-# current directory).
+# current directory; a new, empty or earlier demo.sh folder: its .glo_demo_output lists
+# what demo.sh wrote there, and nothing else is written over or deleted).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 PUBLISH=0
@@ -25,11 +26,22 @@ if [ "$PUBLISH" = 1 ]; then
   OUT="${DEMO_OUT:-$ROOT/runs/demo-publish}"
   FIGURES="$ROOT/figures/demo"
   TRAIN_FLAGS=(--deterministic)   # bit-identical reruns on the same CPU and TensorFlow
-  rm -rf "$OUT/run"               # published numbers come from a run of the tree as it is
 else
   OUT="${DEMO_OUT:-$ROOT/runs/demo}"
   FIGURES="$OUT/figures"
   TRAIN_FLAGS=()
+fi
+# Nothing of the user's is deleted or overwritten (owned.sh): OUT is new, empty or marked,
+# and MARK lists the names this script created in it, each recorded before it is made.
+MARK=.glo_demo_output
+OWNED_BY=demo.sh OWNED_HINT="set DEMO_OUT to a new or empty folder"
+source reproduce/owned.sh
+own_dir "$OUT"
+for name in data split run; do claim "$OUT" "$name"; done
+if [ "$PUBLISH" = 1 ]; then
+  rm -rf "${OUT:?}/run"  # listed, so this script's: published numbers come from a fresh run
+else
+  claim "$OUT" figures
 fi
 DATA="$OUT/data"
 SPLIT="$OUT/split"

@@ -50,21 +50,12 @@ else
 its newest checkpoint, and the seeds already trained are evaluated again."
 fi
 abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
-# --publish starts from empty folders: published numbers come from runs of the tree as it
-# is. It deletes only what this script wrote (a folder holding its MARK file) or an empty
-# folder, and refuses anything else: SEEDS_OUT=$HOME must never wipe a home directory.
+# Nothing of the user's is deleted or overwritten (owned.sh): MARK in each output folder
+# lists the names this script created there; --publish (published numbers come from runs
+# of the tree as it is) removes exactly those, and refuses when anything else is there.
 MARK=.glo_seeds_output
-clear_dir() {
-  if [ -e "$1" ]; then
-    if [ -f "$1/$MARK" ] || { [ -d "$1" ] && [ -z "$(ls -A "$1")" ]; }; then
-      rm -rf "$1"
-    else
-      echo "seeds.sh --publish: $1 exists and was not written by seeds.sh (no $MARK in it);" \
-        "move it or set SEEDS_OUT / SEEDS_FIGURES to a new folder" >&2
-      exit 2
-    fi
-  fi
-}
+OWNED_BY=seeds.sh OWNED_HINT="set SEEDS_OUT / SEEDS_FIGURES to a new or empty folder"
+source reproduce/owned.sh
 if [ "$PUBLISH" = 1 ]; then
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-publish}")"
   TABLES="$(abs "${SEEDS_FIGURES:-figures/demo_seeds}")"
@@ -75,20 +66,14 @@ else
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-$PRESET}")"
   TABLES="$OUT"
 fi
-# The mark goes only into a folder this script creates or finds empty (or marked before):
-# a folder of the user's that SEEDS_OUT names never becomes one --publish may delete.
-for d in "$OUT" "$TABLES"; do
-  if [ ! -e "$d" ] || { [ -d "$d" ] && [ -z "$(ls -A "$d")" ]; } || [ -f "$d/$MARK" ]; then
-    mkdir -p "$d"
-    echo "written by reproduce/seeds.sh" > "$d/$MARK"
-  fi
-done
-mkdir -p "$OUT" "$TABLES"
+own_dir "$OUT"
+own_dir "$TABLES"
 if [ -n "${SEEDS_DATA_DIR:-}" ]; then
   DATA="$(cd "$SEEDS_DATA_DIR" && pwd)"
   TRAIN_LIST="${SEEDS_TRAIN_LIST:-}"
   HELDOUT_LIST="${SEEDS_HELDOUT_LIST:-}"
 else
+  for name in data train.txt heldout.txt; do claim "$OUT" "$name"; done
   DATA="$OUT/data"
   glo_run glo-write-faces --out_dir "$DATA"
   TRAIN_LIST="$OUT/train.txt"
@@ -98,13 +83,14 @@ else
 fi
 REPORTS=()
 for ((SEED = 0; SEED < K; SEED++)); do
+  claim "$OUT" "seed-$SEED"
   RUN="$OUT/seed-$SEED"
   echo "=== seed $SEED of $K: $RUN"
   GLO_STOPPED_IN="while training seed $SEED ($RUN)"
   glo_run glo-train --preset "$PRESET" --seed "$SEED" --data_dir "$DATA" \
     ${TRAIN_LIST:+--file_list "$TRAIN_LIST"} --run_dir "$RUN" "${TRAIN_FLAGS[@]}"
   EVAL_OUT="$RUN/eval"
-  [ "$PUBLISH" = 1 ] && EVAL_OUT="$TABLES/seed-$SEED"
+  if [ "$PUBLISH" = 1 ]; then claim "$TABLES" "seed-$SEED"; EVAL_OUT="$TABLES/seed-$SEED"; fi
   GLO_STOPPED_IN="while evaluating seed $SEED ($RUN)"
   # shellcheck disable=SC2086
   glo_run glo-evaluate --run_dir "$RUN" ${HELDOUT_LIST:+--data_dir "$DATA" --file_list "$HELDOUT_LIST"} \
@@ -112,6 +98,7 @@ for ((SEED = 0; SEED < K; SEED++)); do
   REPORTS+=("$EVAL_OUT/evaluation.json")
 done
 GLO_STOPPED_IN="while writing the tables"
+for name in table.md table.tex table.csv; do claim "$TABLES" "$name"; done
 glo_run glo-compare "${REPORTS[@]}" --format markdown --out "$TABLES/table.md"
 glo_run glo-compare "${REPORTS[@]}" --format latex --out "$TABLES/table.tex"
 glo_run glo-compare "${REPORTS[@]}" --format csv --out "$TABLES/table.csv"

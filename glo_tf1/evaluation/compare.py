@@ -426,8 +426,11 @@ def _apply_labels(rows, labels):
                                 for p in r['reports']]))))
   if twice:
     raise CompareError('two rows would be named %s (the same settings, but another step or '
-                       'other training data, so not averaged as seeds); name them apart '
-                       'with --label RUN=NAME' % ', '.join(repr(n) for n in twice))
+                       'other training data, so not averaged as seeds): %s; name them apart '
+                       'with --label RUN=NAME' % (', '.join(repr(n) for n in twice), '; '.join(
+                           '%r from %s' % (n, ' and '.join(
+                               ', '.join(_short(r['reports'])) for r in rows
+                               if r['label'] == n)) for n in twice)))
 
 
 def mean_std(values):

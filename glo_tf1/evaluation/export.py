@@ -22,7 +22,6 @@ refused before anything is written; one that fills the disk anyway stops with th
 of the write, its finished chunks kept for a resume.
 """
 import os
-import shutil
 import tempfile
 
 import numpy as np
@@ -37,6 +36,7 @@ CHUNK = 500
 EXPORT_META = 'glo_sample.json'
 WHATS = ('samples', 'reconstructions', 'codes')
 _DONE = 'done_chunks'  # EXPORT_META's record of the chunks this export finished
+_STARTED = 'started_chunks'  # ... and of those it began writing (recorded before the files)
 _HINTS = {'files_sha256': ' (another file list, or files changed: the names, sizes and '
                           'contents of the images, in order)'}
 
@@ -130,10 +130,11 @@ def output_names(names):
 
 def _check_meta(folder, meta):
   """Writes `meta` into folder/EXPORT_META, or checks it equals the one there; returns
-  the chunks that the saved export recorded as finished."""
+  the chunks that the saved export recorded as finished, and those it began."""
   path = os.path.join(folder, EXPORT_META)
   saved = io.read_json(path, missing=None)
   done = set(saved.pop(_DONE, [])) if saved is not None else set()
+  started = set(saved.pop(_STARTED, [])) if saved is not None else set()
   if saved is not None and saved != meta:
     hints = dict(_HINTS, step=' (--checkpoint %s resumes the saved export)' % saved.get('step'))
     diffs = ['  %s: %r -> %r%s' % (k, saved.get(k), meta.get(k), hints.get(k, ''))
@@ -144,17 +145,42 @@ def _check_meta(folder, meta):
   if saved is None:
     os.makedirs(folder, exist_ok=True)
     io.write_json(path, meta)
-  return done
+  return done, started | done
 
 
 class _Writer:
   """Writes chunks to a PNG folder or to OUT.partial/ chunks merged into OUT (.npz), and
-  records each finished chunk in EXPORT_META: only those count as done on a resume."""
+  records each finished chunk in EXPORT_META: only those count as done on a resume.
+  Only what this export wrote is replaced or removed: a chunk is recorded as started
+  before its files are written, and a file of a chunk never started (a user's 000123.png
+  put in the folder later) is refused, named, not overwritten."""
 
   def __init__(self, out, meta):
     self.out, self.npz, self.meta = out, out.endswith('.npz'), meta
     self.folder = out + '.partial' if self.npz else out
-    self.finished = _check_meta(self.folder, meta)
+    self.finished, self.started = _check_meta(self.folder, meta)
+
+  def _save_meta(self):
+    io.write_json(os.path.join(self.folder, EXPORT_META),
+                  dict(self.meta, **{_DONE: sorted(self.finished),
+                                     _STARTED: sorted(self.started)}))
+
+  def _start(self, c, names):
+    """Records chunk c as this export's before its first file is written; refuses a file
+    of its names that no chunk of this export wrote."""
+    if c in self.started:
+      return
+    paths = [self._chunk_path(c)] if self.npz else [os.path.join(self.folder, n) for n in names]
+    theirs = [p for p in paths if os.path.lexists(p)]
+    if theirs:
+      raise settings.ConfigError(
+          '--out %s: %s %s not written by this export (chunk %d was never started); nothing '
+          'was overwritten. Move %s, or choose another --out' % (
+              self.out, ', '.join(files.shown(os.path.relpath(p, self.folder))
+                                  for p in theirs[:3]) + (', ...' if len(theirs) > 3 else ''),
+              'was' if len(theirs) == 1 else 'were', c, 'it' if len(theirs) == 1 else 'them'))
+    self.started.add(c)
+    self._save_meta()
 
   def _chunk_path(self, c):
     return os.path.join(self.folder, 'chunk_%05d.npz' % c)
@@ -169,6 +195,7 @@ class _Writer:
 
   def write(self, c, names, pixels, codes):
     from glo_tf1.data import images as images_lib  # pylint: disable=import-outside-toplevel
+    self._start(c, names)
     if self.npz:
       with io.atomic_open(self._chunk_path(c), 'wb') as f:
         np.savez(f, images=images_lib.to_uint8(pixels), codes=np.asarray(codes, np.float32),
@@ -180,18 +207,26 @@ class _Writer:
         with io.atomic_open(path, 'wb') as f:
           images_lib.to_pil(image).save(f, format='PNG')  # one channel: an 8-bit gray PNG
     self.finished.add(c)
-    io.write_json(os.path.join(self.folder, EXPORT_META),
-                  dict(self.meta, **{_DONE: sorted(self.finished)}))
+    self._save_meta()
 
   def finish(self, num_chunks, meta):
-    """Merges an .npz's chunks (then removes OUT.partial/); returns the output path."""
+    """Merges an .npz's chunks, then removes what it wrote in OUT.partial/ (the chunks,
+    EXPORT_META, their temporaries) and the folder if that leaves it empty; returns the
+    output path."""
     if not self.npz:
       return self.out
     parts = [np.load(self._chunk_path(c)) for c in range(num_chunks)]
     arrays = {k: np.concatenate([p[k] for p in parts]) for k in ('images', 'codes', 'names')}
     with io.atomic_open(self.out, 'wb') as f:
       np.savez(f, **arrays, **{'meta_' + k: np.asarray(v) for k, v in meta.items()})
-    shutil.rmtree(self.folder)
+    ours = {os.path.basename(self._chunk_path(c)) for c in self.started} | {EXPORT_META}
+    for name in os.listdir(self.folder):
+      if name in ours or io.temporary_target(name) in ours:
+        os.remove(os.path.join(self.folder, name))
+    try:
+      os.rmdir(self.folder)
+    except OSError:  # something else is in it: not ours to delete
+      print('note: %s is kept: it holds files this export did not write' % self.folder)
     return self.out
 
 

@@ -371,11 +371,14 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
 
   All or nothing: the figures are made in a hidden folder inside out_dir and moved in
   together at the end, so a failure (a full disk) leaves out_dir as it was, never a set
-  of new figures beside older ones of another step.
+  of new figures beside older ones of another step. Only what glo-figures wrote is
+  replaced: out_dir's WRITTEN lists those names, and any other file of a figure's name
+  stops the move, named.
   options: the flags of cli/figures.py (num_reconstructions, num_samples, ...).
   Raises:
-    FiguresError: out_dir cannot be created, or a write failed for lack of space or
-      permission (nothing in out_dir was replaced).
+    FiguresError: out_dir cannot be created, holds a file of a figure's name that
+      glo-figures did not write, or a write failed for lack of space or permission
+      (nothing in out_dir was replaced).
   """
   run = runs.read_run(run_dir, data_dir, verify=verify)
   try:
@@ -385,7 +388,9 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
     raise FiguresError('--out_dir %s cannot be written: %s' % (out_dir, e.strerror or e))
   try:
     made = _make_figures(run, run_dir, staging, out_dir, checkpoint, seed, layout, options)
-    for name in sorted(os.listdir(staging)):  # renames in one folder: no space needed
+    names = sorted(os.listdir(staging))
+    _record_written(out_dir, names)
+    for name in names:  # renames in one folder: no space needed
       os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
   except OSError as e:
     if e.errno not in _WRITE_FAULTS:
@@ -398,6 +403,28 @@ def write_figures(run_dir, out_dir, checkpoint=None, data_dir=None, seed=0, veri
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return [os.path.join(out_dir, os.path.basename(p)) for p in made]
+
+
+WRITTEN = '.glo_figures.json'  # out_dir's record of the names glo-figures wrote there
+
+
+def _record_written(out_dir, names):
+  """Adds `names` to out_dir's record (WRITTEN) before they replace anything; refuses,
+  naming them, when a name is there already that glo-figures did not write (a user's
+  samples.png is never replaced). Nothing is moved in before this returns."""
+  path = os.path.join(out_dir, WRITTEN)
+  written = io.read_json(path, missing={'written': []}).get('written')
+  if not isinstance(written, list):
+    raise io.FileFormatError('%s: "written" must list file names, got %r' % (path, written))
+  theirs = [n for n in names if n not in written and (
+      os.path.lexists(os.path.join(out_dir, n)))]
+  if theirs:
+    raise FiguresError(
+        '--out_dir %s already holds %s, which glo-figures did not write (not in %s); '
+        'nothing there was replaced. Move %s, or choose another --out_dir' % (
+            out_dir, ', '.join(theirs), WRITTEN, 'it' if len(theirs) == 1 else 'them'))
+  if set(names) - set(written):
+    io.write_json(path, {'written': sorted(set(written) | set(names))})
 
 
 def _make_figures(run, run_dir, staging, out_dir, checkpoint, seed, layout, options):

@@ -90,11 +90,22 @@ def run_ps(cluster):
       signal.signal(sig, signal.SIG_DFL)
   server = start_server(cluster, tf.ConfigProto(device_count={'GPU': 0}))
   publish_description(server, cluster)
-  host = cluster.ps_hosts[cluster.task_index]
-  print('Parameter server %d of %d listening on %s; serving until killed.\nWho can connect: '
-        '%s' % (cluster.task_index, cluster.num_ps, host,
-                exposure(_host_port(host)[1])), flush=True)
+  print(started_line(cluster), flush=True)
   server.join()
+
+
+def started_line(cluster):
+  """What a cluster process prints once its server runs: where it listens, and who can
+  connect (`exposure`). A worker's server is as open as a parameter server's, so every
+  process says it, whoever launched it."""
+  if cluster.job_name == 'ps':
+    hosts, what = cluster.ps_hosts, 'Parameter server %d of %d listening on %s; serving until ' \
+        'killed.'
+  else:
+    hosts, what = cluster.worker_hosts, 'Worker %d of %d listening on %s.'
+  host = hosts[cluster.task_index]
+  return '%s\nWho can connect: %s' % (what % (cluster.task_index, len(hosts), host),
+                                      exposure(_host_port(host)[1]))
 
 
 # ----------------------------------------------------------------- the same cluster everywhere

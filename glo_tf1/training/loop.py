@@ -191,6 +191,15 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   return model, scaffold, hooks, progress
 
 
+def interrupted_line(step, run_dir, chief):
+  """What a stopped trainer says. Only the chief saves (MonitoredTrainingSession's saver
+  runs on the chief alone, when it stops), so another worker must not claim a save."""
+  if chief:
+    return 'Interrupted at step %d; checkpoint saved in %s' % (step, run_dir)
+  return ('Interrupted at step %d; this worker saves nothing: the chief saves the checkpoint '
+          'in %s when it stops' % (step, run_dir))
+
+
 def train(cfg, paths, run_dir, cluster=None, cache_dir=None, worker_manifest=None):
   """Builds the graph and runs MonitoredTrainingSession; returns the last global step.
 
@@ -218,6 +227,7 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None, worker_manifest=Non
     config, master = devices.session_config(cfg), ''
     if cluster is not None:
       master = cluster_lib.start_server(cluster, config).target
+      print(cluster_lib.started_line(cluster), flush=True)
       config = cluster_lib.session_config(cluster, config)
     with tf.device(cluster_lib.device_setter(cluster) if cluster else None):
       model, scaffold, hooks, progress = build_training(cfg, paths, run_dir, pca, cluster, cache)
@@ -259,7 +269,7 @@ def train(cfg, paths, run_dir, cluster=None, cache_dir=None, worker_manifest=Non
         print('Worker %d ran %d steps; global step %s.'
               % (cluster.task_index, local_steps, step), flush=True)
       if stopper.signal is not None:
-        print('Interrupted at step %d; checkpoint saved in %s' % (step, run_dir))
+        print(interrupted_line(step, run_dir, chief))
       return step
     finally:  # the caller's handlers again (a notebook, training.launch)
       stopper.restore()

@@ -112,7 +112,7 @@ def finish_pending(run_dir):
   before = os.path.join(stage, 'before')
   os.makedirs(before, exist_ok=True)
   for name in sorted(os.listdir(run_dir)):
-    if name.startswith('model.ckpt-') and os.path.isfile(os.path.join(run_dir, name)):
+    if rundir.is_checkpoint_file(name) and os.path.isfile(os.path.join(run_dir, name)):
       os.replace(os.path.join(run_dir, name), os.path.join(before, name))
   files.write_manifest(os.path.join(run_dir, files.MANIFEST_NAME),
                        files.read_manifest(os.path.join(stage, files.MANIFEST_NAME)))

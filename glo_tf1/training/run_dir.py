@@ -466,13 +466,29 @@ def repair_checkpoints(run_dir):
   return prefixes[-1]
 
 
+# The files TensorFlow's Saver (V2) writes for one checkpoint prefix.
+_CHECKPOINT_PART = r'\.(index|meta|data-\d{5}-of-\d{5})$'
+
+
+def is_checkpoint_file(name, base=r'model\.ckpt-\d+'):
+  """Whether file `name` is one TensorFlow's Saver wrote for a checkpoint of prefix
+  `base` (a regular expression; default: any step): only those are ever moved."""
+  return re.match(base + _CHECKPOINT_PART, name) is not None
+
+
 def _move_damaged(run_dir, prefix):
-  folder = os.path.join(run_dir, DAMAGED_NAME)
+  """Moves the torn checkpoint's own files (TensorFlow's names for `prefix`, nothing else
+  of the same stem: a user's model.ckpt-10.notes stays) into RUN/damaged/, or into
+  damaged/PREFIX-k/ when damaged/ already holds one of those names: nothing is replaced."""
+  base, source = os.path.basename(prefix), os.path.dirname(prefix)
+  names = [n for n in os.listdir(source) if is_checkpoint_file(n, re.escape(base))]
+  folder, k = os.path.join(run_dir, DAMAGED_NAME), 0
+  while any(os.path.lexists(os.path.join(folder, n)) for n in names):
+    k += 1
+    folder = os.path.join(run_dir, DAMAGED_NAME, '%s-%d' % (base, k))
   os.makedirs(folder, exist_ok=True)
-  base = os.path.basename(prefix)
-  for name in os.listdir(os.path.dirname(prefix)):
-    if name.startswith(base + '.'):
-      os.replace(os.path.join(os.path.dirname(prefix), name), os.path.join(folder, name))
+  for name in names:
+    os.replace(os.path.join(source, name), os.path.join(folder, name))
   return folder
 
 

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SOURCED = ('env.sh', 'stack.sh', 'help.sh', 'children.sh')  # sourced by the others, never run
+SOURCED = ('env.sh', 'stack.sh', 'help.sh', 'children.sh', 'owned.sh')  # sourced by the others, never run
 SCRIPTS = sorted(n for n in os.listdir(os.path.join(ROOT, 'reproduce'))
                  if n.endswith('.sh') and n not in SOURCED)
 

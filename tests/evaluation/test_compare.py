@@ -315,11 +315,82 @@ def test_seeds_publish_deletes_only_what_it_wrote(tmp_path):
                          '--num_steps=notanumber'], capture_output=True, text=True, env=env,
                         timeout=300)
   assert proc.returncode == 2 and not (mine / '.glo_seeds_output').exists(), proc.stderr
+  assert 'holds: thesis.tex' in proc.stderr and os.listdir(str(mine)) == ['thesis.tex']
   proc = subprocess.run(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh'), '--publish',
                          'demo', '1'], capture_output=True, text=True, env=env, timeout=300)
   assert proc.returncode == 2 and 'was not written by seeds.sh' in proc.stderr, proc.stderr
   assert (mine / 'thesis.tex').read_text() == 'years of work'
   assert not (tmp_path / 'tables').exists()
+
+
+def _seeds(env, *args):
+  """reproduce/seeds.sh stopped at its first glo-train by a bad flag: everything it does
+  to its folders (refusals, --publish's removal, the data it writes) happens before."""
+  return subprocess.run(['bash', os.path.join(ROOT, 'reproduce', 'seeds.sh')] + list(args)
+                        + ['demo', '1', '--num_steps=notanumber'], capture_output=True,
+                        text=True, env=dict(os.environ, **env), timeout=300)
+
+
+@pytest.mark.e2e
+def test_seeds_mark_lists_its_names_and_publish_removes_only_those(tmp_path):
+  """Issue 31: a folder empty at the first run was marked as a whole, and --publish then
+  deleted the thesis.tex the user put there later. The mark lists the names the script
+  created; anything else in the folder stops --publish, named, before anything is deleted;
+  a name the script did not create is never overwritten."""
+  out, tables = tmp_path / 'd', tmp_path / 'f'
+  out.mkdir()
+  env = dict(SEEDS_OUT=str(out), SEEDS_FIGURES=str(tables))
+  assert _seeds(env).returncode == 2  # the data written, then glo-train refuses the flag
+  mark = (out / '.glo_seeds_output').read_text().splitlines()
+  assert mark[1:] == ['data', 'train.txt', 'heldout.txt', 'seed-0'], mark
+  (out / 'thesis.tex').write_text('years of work')
+  before = sorted(os.listdir(str(out)))
+  proc = _seeds(env, '--publish')
+  assert proc.returncode == 2 and 'did not create' in proc.stderr, proc.stderr
+  assert 'thesis.tex' in proc.stderr and 'nothing was deleted' in proc.stderr
+  assert sorted(os.listdir(str(out))) == before and not tables.exists()
+  assert (out / 'thesis.tex').read_text() == 'years of work'
+  # Without the stranger, --publish removes exactly the listed names and starts over.
+  (out / 'thesis.tex').unlink()
+  (out / 'data' / 'stale.jpg').write_text('an earlier run of the script')
+  proc = _seeds(env, '--publish')
+  assert proc.returncode == 2 and 'notanumber' in proc.stderr, proc.stderr
+  assert not (out / 'data' / 'stale.jpg').exists() and (out / 'train.txt').exists()
+  assert (tables / '.glo_seeds_output').exists()  # made by this run: the script's
+  # A name the script would write but did not create, in a marked folder: refused, kept.
+  os.remove(str(out / 'train.txt'))
+  (out / '.glo_seeds_output').write_text('\n'.join(
+      l for l in (out / '.glo_seeds_output').read_text().splitlines() if l != 'train.txt'))
+  (out / 'train.txt').write_text('my list')
+  proc = _seeds(env)
+  assert proc.returncode == 2 and 'train.txt exists and was not written' in proc.stderr
+  assert (out / 'train.txt').read_text() == 'my list'
+
+
+@pytest.mark.e2e
+def test_demo_publish_never_deletes_a_run_folder_it_did_not_create(tmp_path):
+  """Issue 31: demo.sh --publish ran `rm -rf "$OUT/run"` on whatever DEMO_OUT held. A
+  folder of the user's is refused before anything is written; in the script's own folder
+  a name it did not create is refused too (reproduce/owned.sh, shared with seeds.sh)."""
+  mine = tmp_path / 'mine'
+  (mine / 'run').mkdir(parents=True)
+  (mine / 'run' / 'thesis.tex').write_text('years of work')
+  demo = os.path.join(ROOT, 'reproduce', 'demo.sh')
+  env = dict(os.environ, DEMO_OUT=str(mine), DEMO_STEPS='notanumber')
+  proc = subprocess.run(['bash', demo, '--publish'], capture_output=True, text=True, env=env,
+                        timeout=300)
+  assert proc.returncode == 2 and 'was not written by demo.sh' in proc.stderr, proc.stderr
+  assert os.listdir(str(mine)) == ['run'] and 'holds: run' in proc.stderr
+  assert (mine / 'run' / 'thesis.tex').read_text() == 'years of work'
+  ours = tmp_path / 'ours'  # marked by demo.sh, but "run" is the user's: not listed
+  ours.mkdir()
+  (ours / '.glo_demo_output').write_text('# reproduce/demo.sh created these names\n')
+  (ours / 'run').mkdir()
+  (ours / 'run' / 'thesis.tex').write_text('years of work')
+  proc = subprocess.run(['bash', demo, '--publish'], capture_output=True, text=True,
+                        env=dict(env, DEMO_OUT=str(ours)), timeout=300)
+  assert proc.returncode == 2 and 'run exists and was not written by demo.sh' in proc.stderr
+  assert (ours / 'run' / 'thesis.tex').read_text() == 'years of work'
 
 
 def test_seeds_on_other_data_are_not_averaged_and_leaked_held_out_images_are_refused(tmp_path):
@@ -339,8 +410,10 @@ def test_seeds_on_other_data_are_not_averaged_and_leaked_held_out_images_are_ref
   other = tmp_path / 'other'
   _write(other, 'x', report(2, train='bbb'))
   with pytest.raises(compare.CompareError, match="two rows would be named 'demo'.*other "
-                     "training data"):
+                     "training data") as e:
     compare.build_table([str(tmp_path)])
+  for name in ('same-0', 'same-1', 'other/x'):  # issue 31: the reports of both rows, named
+    assert os.path.join(name, 'eval', 'evaluation.json') in str(e.value), str(e.value)
   assert len(compare.build_table([str(tmp_path)], labels={str(other): 'demo, other data'})[
       'rows']) == 2
   elsewhere = tmp_path / 'elsewhere'

@@ -150,6 +150,29 @@ def test_a_full_disk_is_refused_naming_the_folder_and_replaces_no_figure(tiny_ru
   assert (out / 'reconstructions.png').read_bytes() == b'the figures of an older step'
 
 
+def test_only_figures_glo_figures_wrote_are_replaced(tiny_run, tmp_path):
+  """Issue 31: a user's file of a figure's name in --out_dir stops the move, named, and
+  nothing is replaced; their other files stay; the record lists only the figures."""
+  out = tmp_path / 'thesis'
+  out.mkdir()
+  (out / 'samples.png').write_bytes(b'my own figure')
+  (out / 'notes.txt').write_text('mine')
+  with pytest.raises(figures.FiguresError, match=r'already holds samples\.png, which '
+                     r'glo-figures did not write .*nothing there was replaced'):
+    figures.write_figures(tiny_run, str(out), **OPTIONS)
+  assert sorted(os.listdir(str(out))) == ['notes.txt', 'samples.png']
+  assert (out / 'samples.png').read_bytes() == b'my own figure'
+  (out / 'samples.png').rename(tmp_path / 'kept.png')
+  written = figures.write_figures(tiny_run, str(out), **OPTIONS)
+  with open(str(out / figures.WRITTEN)) as f:
+    record = json.load(f)['written']
+  assert record == sorted(set(os.listdir(str(out))) - {'notes.txt', figures.WRITTEN})
+  assert {os.path.basename(p) for p in written} <= set(record)
+  assert set(FIGURE_NAMES) <= set(record) and (out / 'notes.txt').read_text() == 'mine'
+  assert Image.open(str(out / 'samples.png')).size[0] > 100  # its own: replaced on a rerun
+  figures.write_figures(tiny_run, str(out), seed=9, **OPTIONS)
+
+
 @pytest.mark.e2e
 def test_post_layout_grids_and_single_nearest_neighbours(tiny_run, tmp_path):
   """--layout post: the four titled 5 x 5 grids, and 25 fitted samples each beside its

@@ -341,6 +341,42 @@ def test_a_resume_trusts_only_the_chunks_it_recorded(loaded, tmp_path, monkeypat
   assert os.stat(os.path.join(out, '000000.png')).st_mtime == 1
 
 
+def test_a_resume_replaces_or_removes_only_what_the_export_wrote(loaded, tmp_path,
+                                                                   monkeypatch):
+  """Issue 31: a user's file put in a stopped export's folder under a name of a chunk not
+  yet started is refused, named, not overwritten; a user's file in OUT.partial/ survives
+  the merge (only the chunks and the record are removed)."""
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  real = loaded.sample_codes
+
+  def stop_at_second(*a, **k):
+    monkeypatch.setattr(loaded, 'sample_codes', lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    return real(*a, **k)
+
+  for out in (str(tmp_path / 'samples'), str(tmp_path / 'samples.npz')):
+    monkeypatch.setattr(loaded, 'sample_codes', stop_at_second)
+    with pytest.raises(KeyboardInterrupt):
+      export.export_samples(loaded, out, 8, 'unit', seed=0)
+    monkeypatch.setattr(loaded, 'sample_codes', real)
+    folder = out + '.partial' if out.endswith('.npz') else out
+    assert io.read_json(os.path.join(folder, export.EXPORT_META))['started_chunks'] == [0]
+    if not out.endswith('.npz'):
+      with open(os.path.join(out, '000005.png'), 'wb') as f:
+        f.write(b'my own picture')
+      with pytest.raises(settings.ConfigError, match=r'000005\.png was not written by this '
+                         r'export \(chunk 1 was never started\); nothing was overwritten'):
+        export.export_samples(loaded, out, 8, 'unit', seed=0)
+      assert open(os.path.join(out, '000005.png'), 'rb').read() == b'my own picture'
+      assert not os.path.exists(os.path.join(out, '000004.png'))  # refused before writing
+    else:
+      with open(os.path.join(folder, 'notes.txt'), 'w') as f:
+        f.write('mine')
+      export.export_samples(loaded, out, 8, 'unit', seed=0)
+      assert np.load(out)['images'].shape[0] == 8
+      assert os.listdir(folder) == ['notes.txt']
+
+
 def test_a_resume_on_another_file_list_of_the_same_length_is_refused(loaded, lfw_dir,
                                                                      tmp_path, monkeypatch):
   monkeypatch.setattr(export, 'CHUNK', 2)

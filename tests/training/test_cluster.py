@@ -347,6 +347,10 @@ def test_loopback_cluster_continues_a_single_process_run_and_back(tmp_path):
   assert sorted(ran) == [0, 1], logs
   assert ran[0][0] > 0 and ran[1][0] > 0, logs
   saved = int(re.search(r'Interrupted at step (\d+); checkpoint saved', logs).group(1))
+  with open(os.path.join(run, 'cluster_logs', 'worker1.log')) as f:
+    worker1 = f.read()  # issue 31: only the chief saves; worker 1 must not claim it
+  assert 'checkpoint saved' not in worker1 and 'the chief saves the checkpoint' in worker1
+  assert 'Worker 1 of 2 listening on 127.0.0.1:%d.\nWho can connect: ' % ports[2] in worker1
   final = tf.train.latest_checkpoint(run)
   last = int(final.rsplit('-', 1)[1])
   assert last == saved >= 60  # the chief's final save, made before the ps stopped
@@ -475,6 +479,11 @@ def test_tf_config_and_slurm_launch_one_cluster_and_its_failures_are_named(tmp_p
       text = f.read()
     assert 'error: --data_dir: this worker\'s images differ from the chief\'s' in text, text
     assert 'modified: img_00000.png (size ' in text and 'Traceback' not in text, text
+    # A hand-launched worker (host flags) says who can connect, as the ps does (issue 31).
+    said = re.search(r'Worker 2 of 3 listening on %s\.\nWho can connect: (.*)\n'
+                     % re.escape(hosts[3]), text)
+    assert said and 'bound to every interface' in said.group(1), text
+    assert 'no authentication' in said.group(1)
     # The chief (TF_CONFIG) and worker 1 (Slurm) train together.
     _wait_for(logs['chief'], r'step ([3-9]\d|\d{3,})/100000', 180, [procs['chief']])
     _wait_for(logs['w1'], r'step \d+/100000', 60, [procs['w1']])

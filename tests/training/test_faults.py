@@ -336,8 +336,12 @@ def test_remap_keeps_codes_by_file_name(tmp_path):
   assert 'model.ckpt-7.index' in os.listdir(before)  # the replaced checkpoint is kept
   assert not any(n.startswith('model.ckpt-') for n in os.listdir(run))
   # Same data again: a second remap at the same step never writes over the live one.
+  with open(os.path.join(run, 'model.ckpt-7.notes'), 'w') as f:  # issue 31: not a
+    f.write('mine')                                                # checkpoint file: stays
   summary = remap.remap_run(run, cfg, new_manifest[:4])
   assert summary['checkpoint'].startswith(os.path.join(run, 'remap-7-2'))
+  with open(os.path.join(run, 'model.ckpt-7.notes')) as f:
+    assert f.read() == 'mine'
   np.testing.assert_array_equal(_snapshot(run)['codes'], new['codes'][:4])
 
 

@@ -17,6 +17,7 @@ from conftest import ROOT, write_index_images
 from glo_tf1.cli import common
 from glo_tf1.data import files
 from glo_tf1.training import cluster
+from glo_tf1.training import loop
 from glo_tf1.training import resolvers
 from glo_tf1.training import run_dir as rundir
 
@@ -338,6 +339,36 @@ def test_listening_addresses_and_exposure_read_what_the_kernel_reports():
                              'port %d' % every_port), wide
     assert 'no authentication' in wide
   assert cluster.listening_addresses(lo_port) == []
+
+
+def test_every_cluster_process_says_where_it_listens_and_who_can_connect():
+  """Issue 31: a hand-launched worker said nothing of who can connect, though its server is
+  as open as the parameter server's. Measured on a socket bound as TensorFlow binds."""
+  with socket.socket() as every:
+    every.bind(('0.0.0.0', 0))
+    every.listen()
+    port = every.getsockname()[1]
+    hosts = ['127.0.0.1:%d' % port, '127.0.0.1:%d' % (port + 1)]
+    worker = cluster.parse(['127.0.0.1:1'], hosts, 'worker', 0)
+    line = cluster.started_line(worker)
+    assert line.startswith('Worker 0 of 2 listening on %s.\nWho can connect: ' % hosts[0]), line
+    assert line.endswith(cluster.exposure(port)) and 'bound to' in line, line
+    ps = cluster.parse(hosts[:1], ['127.0.0.1:1'], 'ps', 0)
+    assert cluster.started_line(ps).startswith(
+        'Parameter server 0 of 1 listening on %s; serving until killed.\nWho can connect: '
+        % hosts[0])
+    other = cluster.started_line(cluster.parse(['127.0.0.1:1'], hosts, 'worker', 1))
+    assert other.startswith('Worker 1 of 2 listening on %s.' % hosts[1]), other
+    assert cluster.exposure(port) not in other  # measured on its own port, not the first
+
+
+def test_only_the_chief_says_it_saved_when_interrupted():
+  """Issue 31: worker 1 of cluster_local.sh said 'checkpoint saved' at its own step, but only
+  the chief saves, later (the loopback cluster test reads both logs)."""
+  assert loop.interrupted_line(1356, 'runs/c', True) == (
+      'Interrupted at step 1356; checkpoint saved in runs/c')
+  line = loop.interrupted_line(1356, 'runs/c', False)
+  assert 'saved' not in line and 'the chief saves the checkpoint in runs/c' in line, line
 
 
 def test_worker_images_are_compared_with_the_chiefs_manifest(tmp_path):

@@ -170,6 +170,12 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_intact_one(tmp_path, 
   run = str(tmp_path / 'run')
   _write_checkpoints(run, [5, 10])
   _truncate(os.path.join(run, 'model.ckpt-10.' + part), 20)
+  # Issue 31: a user's file of the same stem stays; an earlier damaged copy is not replaced.
+  with open(os.path.join(run, 'model.ckpt-10.notes'), 'w') as f:
+    f.write('mine')
+  os.makedirs(os.path.join(run, rundir.DAMAGED_NAME))
+  with open(os.path.join(run, rundir.DAMAGED_NAME, 'model.ckpt-10.index'), 'w') as f:
+    f.write('moved here by an earlier repair')
   # The error handler names the survivor (it crashed with an IndexError).
   survivor = faults.surviving_checkpoint(run)
   assert survivor.startswith('%s (step 5); the newer %s does NOT read back'
@@ -179,7 +185,13 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous_intact_one(tmp_path, 
   out = capsys.readouterr().out
   assert 'model.ckpt-10 does not read back' in out and 'Resuming from model.ckpt-5' in out
   assert tf.train.latest_checkpoint(run) == os.path.join(run, 'model.ckpt-5')
-  assert 'model.ckpt-10.index' in os.listdir(os.path.join(run, rundir.DAMAGED_NAME))
+  moved = os.path.join(run, rundir.DAMAGED_NAME, 'model.ckpt-10-1')
+  assert sorted(os.listdir(moved)) == ['model.ckpt-10.data-00000-of-00001',
+                                       'model.ckpt-10.index'] and 'moved to %s' % moved in out
+  with open(os.path.join(run, rundir.DAMAGED_NAME, 'model.ckpt-10.index')) as f:
+    assert f.read() == 'moved here by an earlier repair'
+  with open(os.path.join(run, 'model.ckpt-10.notes')) as f:
+    assert f.read() == 'mine'
   _truncate(os.path.join(run, 'model.ckpt-5.' + part), 20)
   with pytest.raises(rundir.RunDirError, match='no checkpoint in .* reads back'):
     rundir.repair_checkpoints(run)
