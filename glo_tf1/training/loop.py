@@ -1,8 +1,10 @@
 """The training run: prepare the run directory, build the graph and hooks, train.
 
 `prepare_run` resolves the settings, the file list and the run directory (new or
-resumed); `build_training` builds everything a session runs, purely; `train` runs it in a
-MonitoredTrainingSession. cli/train.py is the program around them.
+resumed); `initial_inputs` builds the input cache and the PCA codes; `build_training`
+builds everything a session runs, purely; `train` runs it in a MonitoredTrainingSession.
+Where it runs (one process or a cluster) is the strategy's business (distribute.py).
+training/launch.py, and cli/train.py around it, are the program.
 """
 import os
 
@@ -47,7 +49,7 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
     preset: a preset name for a new run (default blog; a resumed run keeps its own).
     overrides: {setting: value} given by the user.
     chief: False for a cluster's non-chief worker, which writes and checks nothing here
-      (`train` compares its images with the chief's).
+      (distribute.Worker compares its images with the chief's).
     skip_data_check, skip_bad_images, allow_changed_data: see cli/train.py's flags.
     max_pixels: the data check's limit (--max_megapixels).
   `num_gpus: auto` (and 0) is resolved here, so config.json records the towers used; a
@@ -68,7 +70,7 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   if len(names) < cfg['batch_size']:
     print('note: %d images, fewer than a batch of %d; images repeat within a batch'
           % (len(names), cfg['batch_size']))
-  if not chief:  # its images are compared with the chief's in `train`
+  if not chief:  # its images are compared with the chief's (distribute.Worker)
     return cfg, [os.path.abspath(os.path.join(data_dir, n)) for n in names], resumed
   rundir.make_writable_dir(run_dir)
   remap.finish_pending(run_dir)  # a changed-data rewrite that a crash interrupted
