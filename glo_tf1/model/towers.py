@@ -84,6 +84,33 @@ def generation_grids(codes, cfg, rows=images_lib.GRID_ROWS):
   return grids, fit
 
 
+def _summaries(cfg, codes, towers, total, opts, first_tower_device):
+  """The scalar summaries (default collection) and the notebook's four grids: returns
+  (the merged image summary, {grid name: [1, H, W, C]}, the summary fit)."""
+  # The notebook's `tf.summary.scalar('total', loss, family='losses')`, made at the top of
+  # the graph as there: TF1 repeats the family in the tag, `losses/losses/total`.
+  tf.summary.scalar('total', total, family='losses')
+  for i, t in enumerate(towers):
+    tf.summary.scalar('loss_tower_%d' % i, t['loss'])
+  for part, opt in sorted(opts.items()):
+    tf.summary.scalar('learning_rate/' + part, learning_rate_tensor(opt))
+  # The notebook's four grids: the reconstruction grid shows the training step's own outputs
+  # (batch norm in training mode) of the LAST tower, whose `inputs` and `outputs` the
+  # notebook's tower loop left bound when it called add_glo_summaries; samples and
+  # interpolation use inference mode.
+  grids = {'reconstruction_grid': images_lib.comparison_grid(towers[-1]['image'],
+                                                             towers[-1]['reconstruction'])}
+  with tf.device(first_tower_device):
+    generated, summary_fit = generation_grids(codes, cfg)
+  grids.update(generated)
+  image_summaries = [tf.summary.image('reconstruction', _to_unit(grids['reconstruction_grid']),
+                                      collections=['image_summaries'])]
+  for name in ('sampled_unit', 'sampled_fitted', 'interpolated'):
+    image_summaries.append(tf.summary.image(name, _to_unit(grids[name + '_grid']),
+                                            collections=['image_summaries'], family='samples'))
+  return tf.summary.merge(image_summaries), grids, summary_fit
+
+
 def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
                          train_op_fn=None):
   """Builds codes, towers, loss and train op in the default graph.
@@ -137,28 +164,8 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
     with tf.control_dependencies([op]):
       index = tf.concat([t['index'] for t in towers], axis=0)
       op = tf.group(codes_lib.project_rows_op(codes, index, cfg['projection']))
-  # The notebook's `tf.summary.scalar('total', loss, family='losses')`, made at the top of
-  # the graph as there: TF1 repeats the family in the tag, `losses/losses/total`.
-  tf.summary.scalar('total', total, family='losses')
-  for i, t in enumerate(towers):
-    tf.summary.scalar('loss_tower_%d' % i, t['loss'])
-  for part, opt in sorted(opts.items()):
-    tf.summary.scalar('learning_rate/' + part, learning_rate_tensor(opt))
-  # The notebook's four grids: the reconstruction grid shows the training step's own outputs
-  # (batch norm in training mode) of the LAST tower, whose `inputs` and `outputs` the
-  # notebook's tower loop left bound when it called add_glo_summaries; samples and
-  # interpolation use inference mode.
-  grids = {'reconstruction_grid': images_lib.comparison_grid(towers[-1]['image'],
-                                                             towers[-1]['reconstruction'])}
-  with tf.device(devices.device_fn(tower_devices[0], var_device)):
-    generated, summary_fit = generation_grids(codes, cfg)
-  grids.update(generated)
-  image_summaries = [tf.summary.image('reconstruction', _to_unit(grids['reconstruction_grid']),
-                                      collections=['image_summaries'])]
-  for name in ('sampled_unit', 'sampled_fitted', 'interpolated'):
-    image_summaries.append(tf.summary.image(name, _to_unit(grids[name + '_grid']),
-                                            collections=['image_summaries'], family='samples'))
-  image_summary = tf.summary.merge(image_summaries)
+  image_summary, grids, summary_fit = _summaries(cfg, codes, towers, total, opts,
+                                                 devices.device_fn(tower_devices[0], var_device))
   return {'global_step': global_step, 'codes': codes, 'loss': total,
           'train_op': op, 'optimizers': opts, 'towers': towers,
           'image_summary': image_summary, 'grids': grids, 'summary_fit': summary_fit}

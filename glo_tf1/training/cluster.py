@@ -389,7 +389,7 @@ def sync_train_op_fn(cluster):
 
   One SyncReplicasOptimizer aggregates one gradient from each worker per step (sparse
   accumulators for the codes' IndexedSlices). Its hook (`fn.sync.make_session_run_hook`,
-  set once fn has run) must run on every worker; training/loop.py adds it.
+  set once fn has run) must run on every worker; distribute.Worker.hooks adds it.
   """
   def fn(loss, codes, network_vars, cfg, global_step):
     blocks = codes_lib.parts(codes)

@@ -7,20 +7,16 @@ checked against the cluster, made deterministic when asked (TensorFlow's op dete
 process-wide), trained, and every way it can end is an `Outcome` with the message to show.
 """
 import collections
-import contextlib
 import os
 import signal
 
 from glo_tf1 import compat
 from glo_tf1 import settings
 from glo_tf1.compat import tf
-from glo_tf1.data import check as data_check
-from glo_tf1.data import files
 from glo_tf1.model import optimizers
-from glo_tf1.training import cluster as cluster_lib
+from glo_tf1.training import distribute
 from glo_tf1.training import faults
 from glo_tf1.training import loop
-from glo_tf1.training import run_dir as rundir
 
 # How a run ended: 'done' (reached num_steps, or stopped by a signal after saving),
 # 'nonfinite' (a NaN or Inf loss: nothing saved after it), 'fault' (an input or disk
@@ -33,69 +29,53 @@ def _interrupt(signum, frame):  # pylint: disable=unused-argument
   raise KeyboardInterrupt  # until training starts (then hooks.StopOnSignal takes over)
 
 
-def run(run_dir, data_dir=None, file_list=None, preset=None, overrides=None, cluster=None,
-        skip_data_check=False, skip_bad_images=False, allow_changed_data=False,
-        max_pixels=data_check.DEFAULT_MAX_PIXELS, cache_dir=None, handle_signals=True):
+def run(run_dir, data_dir=None, cluster=None, cache_dir=None, handle_signals=True,
+        **prepare):
   """Trains (or resumes) the run in `run_dir`; returns an Outcome.
 
   Args:
-    run_dir, data_dir, file_list, preset, overrides, skip_data_check, skip_bad_images,
-      allow_changed_data, max_pixels: as loop.prepare_run.
-    cluster: a cluster_lib.Cluster (cluster_lib.parse, resolvers.resolve), or None for
-      one process. A parameter server serves here and never returns. A worker first
-      checks that the parameter servers were given the same cluster, and exits the
-      process (cluster_lib.EXIT_LOST_SERVER) when one of them stays away.
+    run_dir, data_dir: as loop.prepare_run.
+    cluster: a cluster.Cluster (cluster.parse, resolvers.resolve), or None for
+      one process (distribute.for_cluster picks the strategy). A parameter server serves
+      here and never returns. A worker first checks that the parameter servers were
+      given the same cluster, and exits the process (cluster.EXIT_LOST_SERVER) when
+      one of them stays away.
     cache_dir: the --input_cache=auto folder (default RUN/input_cache).
     handle_signals: SIGTERM and SIGHUP act as Ctrl-C (the checkpoint is saved once
       training runs); False leaves the caller's handlers alone. A parameter server
       keeps the handlers it started with (cluster.run_ps).
+    **prepare: loop.prepare_run's other keyword arguments (file_list, preset, overrides,
+      skip_data_check, skip_bad_images, allow_changed_data, max_pixels).
   Raises:
     settings.UserError: a setting, the data or the run directory is not usable (the
       message names the flag or file); nothing was trained.
   """
+  strategy = distribute.for_cluster(cluster)
   previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
-  if handle_signals and not (cluster is not None and cluster.job_name == 'ps'):
+  if handle_signals and strategy.handles_signals:
     for sig in previous:
       signal.signal(sig, _interrupt)
   try:
-    return _run(run_dir, data_dir, file_list, preset, overrides, cluster, skip_data_check,
-                skip_bad_images, allow_changed_data, max_pixels, cache_dir)
+    return _run(run_dir, data_dir, strategy, cache_dir, prepare)
   finally:
     for sig, handler in previous.items():
       signal.signal(sig, handler)
 
 
-def _run(run_dir, data_dir, file_list, preset, overrides, cluster, skip_data_check,
-         skip_bad_images, allow_changed_data, max_pixels, cache_dir):
+def _run(run_dir, data_dir, strategy, cache_dir, prepare):
   paths = []
   try:
-    if cluster is not None and cluster.job_name == 'ps':
-      cluster_lib.run_ps(cluster)  # serves until killed
-    chief = cluster is None or cluster.is_chief
+    strategy.serve()  # a parameter server serves here until killed
     if not run_dir:
       raise settings.ConfigError('--run_dir is required')
-    if cluster is not None:  # before anything else: the same cluster as the servers'
-      cluster_lib.check_same_cluster(cluster)
-    # One writer per run directory: the chief holds RUN/lock until it exits. A worker
-    # stops when a parameter server stays away (ServerWatch).
-    with rundir.exclusive(run_dir) if chief else contextlib.nullcontext(), \
-        cluster_lib.ServerWatch(cluster) if cluster else contextlib.nullcontext():
-      cfg, paths, _ = loop.prepare_run(
-          run_dir, data_dir, file_list, preset, overrides, chief=chief,
-          skip_data_check=skip_data_check, skip_bad_images=skip_bad_images,
-          allow_changed_data=allow_changed_data, max_pixels=max_pixels)
-      if cluster is not None:
-        cluster_lib.check_config(cfg, cluster, len(paths))
-        if cfg['deterministic']:
-          print('note: --deterministic on a cluster: each worker reads its images in a '
-                'fixed order, but the updates reach the parameter servers in arrival '
-                'order, so reruns are not bit for bit (docs/gpus.md).', flush=True)
+    with strategy.running(run_dir):  # the lock, the same cluster, the servers watched
+      cfg, paths, _ = loop.prepare_run(run_dir, data_dir, chief=strategy.is_chief,
+                                       **prepare)
+      strategy.check(cfg, data_dir, paths)
       if cfg['deterministic']:
         compat.enable_op_determinism(optimizers.unique_scatter_rows(cfg))
-      # A non-chief worker's images are compared with the chief's once it is ready.
-      manifest = None if chief else files.build_manifest(
-          data_dir, [os.path.relpath(p, os.path.abspath(data_dir)) for p in paths])
-      step = loop.train(cfg, paths, run_dir, cluster, cache_dir, worker_manifest=manifest)
+      cache, pca = loop.initial_inputs(cfg, paths, run_dir, cache_dir, strategy.is_chief)
+      step = loop.train(cfg, paths, run_dir, strategy, cache, pca)
   except tf.train.NanLossDuringTrainingError as e:
     return Outcome('nonfinite', None, '%s; training stopped. Nothing was saved after the '
                    'fault; the newest checkpoint is %s.'
