@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from glo_tf1 import __version__
+from glo_tf1.version import __version__
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings

@@ -17,7 +17,7 @@ import time
 
 from google.protobuf import text_format
 
-from glo_tf1 import __version__
+from glo_tf1.version import __version__
 from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.compat import tf

@@ -14,7 +14,7 @@ from conftest import ROOT
 from conftest import TINY
 from conftest import run_module
 from conftest import write_index_images
-from glo_tf1 import __version__
+from glo_tf1.version import __version__
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
