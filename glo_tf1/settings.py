@@ -368,18 +368,6 @@ class ConfigError(UserError):
   """A setting has a value that glo-tf1 cannot run with. The message names the setting."""
 
 
-def num_upsampling_blocks(image_size):
-  """Stride-2 blocks between the 4x4 first layer and the stride-2 output layer.
-
-  4 * 2**blocks * 2 == image_size, so 128 px -> 4 blocks (the post), 32 px -> 2.
-  """
-  if image_size not in supported_image_sizes():
-    raise ConfigError(
-        '--image_size=%r: the decoder grows 1x1 -> 4x4 and then doubles, so the size must '
-        'be one of %s' % (image_size, supported_image_sizes()))
-  return int(round(math.log2(image_size))) - 3
-
-
 def _is_int(v):
   return isinstance(v, int) and not isinstance(v, bool)
 
@@ -536,21 +524,6 @@ def resolve(preset, overrides=None):
   return validate(cfg)
 
 
-def decoder_filters_for_size(filters, image_size):
-  """Filters of the 4x4 layer and of each stride-2 block for `image_size`.
-
-  filters[0] is the 4x4 layer, filters[1:] the blocks. A list longer than the size needs
-  is truncated (the first blocks are kept); a shorter one repeats its last entry. So the
-  blog list [256, 128, 64, 64, 32] gives [256, 128, 64] at 32 px and
-  [256, 128, 64, 64, 32, 32] at 256 px.
-  """
-  blocks = num_upsampling_blocks(image_size)
-  filters = list(filters)
-  if len(filters) < blocks + 1:
-    filters += [filters[-1]] * (blocks + 1 - len(filters))
-  return filters[:blocks + 1]
-
-
 def _version_tuple(version):
   try:
     return tuple(int(x) for x in str(version).split('.')[:3])
@@ -596,15 +569,15 @@ def migrate(saved, trained_by=None):
   return cfg
 
 
-def to_saved(cfg):
+def to_saved(cfg, filters_used):
   """`cfg` as config.json stores it: with its format's `config_version` and, derived (not a
   setting; migrate drops it), `decoder_filters_used`: the filters the model really has,
-  decoder_filters adapted to image_size (decoder_filters_for_size), so a 32 px run of the
-  five-entry blog list says it has three."""
+  decoder_filters adapted to image_size (model/decoders/geometry.filters_used(cfg), given
+  by the caller: settings sit below the model), so a 32 px run of the five-entry blog list
+  says it has three. None: not stored (a config without a decoder)."""
   out = dict(cfg, config_version=CONFIG_VERSION)
-  if cfg.get('decoder_filters') is not None and cfg.get('image_size'):
-    out['decoder_filters_used'] = decoder_filters_for_size(cfg['decoder_filters'],
-                                                           cfg['image_size'])
+  if filters_used is not None:
+    out['decoder_filters_used'] = list(filters_used)
   return out
 
 

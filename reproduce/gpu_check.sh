@@ -12,7 +12,7 @@
 #    (glo-bench --mode towers);
 # 4. records TensorFlow's own placement of one blog step (log_device_placement into
 #    OUT_DIR/placement.log), counts the ops run per device, and lists any op that ran on
-#    the host where model/placement.py predicts a GPU;
+#    the host where deploy/placement.py predicts a GPU;
 # 5. prints the report and writes it to OUT_DIR/gpu_check.md, to paste into an issue
 #    (the figures also as OUT_DIR/gpu_check.json).
 # Environment: GPU_CHECK_TOWERS=K (default: every GPU TensorFlow sees);
@@ -52,7 +52,7 @@ PY
   else echo "(no nvidia-smi on PATH)"; fi
   python - <<'PY'
 from glo_tf1.compat import tf, TF_VERSION
-from glo_tf1.model import devices
+from glo_tf1.deploy import devices
 gpus = tf.config.experimental.list_physical_devices('GPU')
 print('TensorFlow %s, built with CUDA: %s; GPUs TensorFlow sees: %d'
       % (TF_VERSION, tf.test.is_built_with_cuda(), len(gpus)))
@@ -63,7 +63,7 @@ PY
 } > "$REPORT.head"
 cat "$REPORT.head"
 if [ "$DEVICE" = gpu ] && [ "$VISIBLE" = 0 ]; then
-  python -c 'from glo_tf1.model import devices; print("error: TensorFlow sees no GPU. Why: %s."
+  python -c 'from glo_tf1.deploy import devices; print("error: TensorFlow sees no GPU. Why: %s."
              % (devices.why_no_gpu() if devices.nvidia_smi_gpus() else "nvidia-smi lists none"))' >&2
   exit 2
 fi
@@ -85,7 +85,7 @@ glo-bench --mode towers --max_towers "$TOWERS" --tower_device "$DEVICE" \
   --out "$OUT/gpu_check.json" --markdown "$OUT/bench.md" ${GPU_CHECK_BENCH_FLAGS:-}
 
 # 4. TensorFlow's own placement of one blog step (log_device_placement, to a file), the ops
-# per device, and any op that ran on the host where model/placement.py predicts a GPU.
+# per device, and any op that ran on the host where deploy/placement.py predicts a GPU.
 echo "Recording TensorFlow's placement of one blog step..."
 if ! TF_CPP_MIN_LOG_LEVEL=0 python - "$TOWERS" "$DEVICE" "$OUT/placement.md" \
   > "$OUT/placement.log" 2>&1 <<'PY'
@@ -94,7 +94,7 @@ from glo_tf1.bench import benchmark
 res = benchmark.observed_placement('blog', int(sys.argv[1]), sys.argv[2])
 lines = ['| device | ops run in one step |', '| --- | --- |']
 lines += ['| %s | %d |' % (device, n) for device, n in sorted(res['ran'].items())]
-lines += ['', 'Ops run on the host that the prediction (model/placement.py) puts on a GPU: '
+lines += ['', 'Ops run on the host that the prediction (deploy/placement.py) puts on a GPU: '
           '%d%s' % (len(res['unexpected']), (' (%s)' % ', '.join(res['unexpected'][:20]))
                     if res['unexpected'] else '')]
 with open(sys.argv[3], 'w') as f:

@@ -16,7 +16,7 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
 from glo_tf1.data import files
-from glo_tf1.model import optimizers
+from glo_tf1.deploy import devices
 from glo_tf1.training import cluster as cluster_lib
 from glo_tf1.training import faults
 from glo_tf1.training import loop
@@ -91,7 +91,7 @@ def _run(run_dir, data_dir, file_list, preset, overrides, cluster, skip_data_che
                 'fixed order, but the updates reach the parameter servers in arrival '
                 'order, so reruns are not bit for bit (docs/gpus.md).', flush=True)
       if cfg['deterministic']:
-        compat.enable_op_determinism(optimizers.unique_scatter_rows(cfg))
+        compat.enable_op_determinism(devices.unique_scatter_rows(cfg))
       # A non-chief worker's images are compared with the chief's once it is ready.
       manifest = None if chief else files.build_manifest(
           data_dir, [os.path.relpath(p, os.path.abspath(data_dir)) for p in paths])

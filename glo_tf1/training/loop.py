@@ -16,8 +16,8 @@ from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import devices
-from glo_tf1.model import placement
+from glo_tf1.deploy import devices
+from glo_tf1.deploy import placement
 from glo_tf1.model import towers as towers_lib
 from glo_tf1.training import cluster as cluster_lib
 from glo_tf1.training import faults
@@ -144,7 +144,8 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
       train_op_fn = cluster_lib.sync_train_op_fn(cluster)
     extra = {'codes_partitioner': cluster_lib.codes_partitioner(cluster),
              'train_op_fn': train_op_fn}
-  model = towers_lib.build_training_graph(cfg, tower_in, len(paths), **extra)
+  model = towers_lib.build_training_graph(cfg, tower_in, len(paths), devices.deployment(cfg),
+                                         **extra)
   init_fn = None
   if pca is not None:
     pca_ph = tf.placeholder(tf.float32, pca.shape)

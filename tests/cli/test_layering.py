@@ -12,7 +12,7 @@ from conftest import package_modules
 
 # Rank of each room: a module may import modules of its own rank or lower.
 RANKS = {'': 0, 'version': 0, 'compat': 0, 'settings': 0, 'io': 0, 'progress': 0, 'data': 1, 'model': 2,
-         'training': 3, 'evaluation': 4, 'bench': 5, 'cli': 6}
+         'deploy': 3, 'training': 4, 'evaluation': 5, 'bench': 6, 'cli': 7}
 SESSION_ROOMS = ('training', 'evaluation', 'bench')
 # The package's front door: `glo_tf1.load` hands out the Python API of evaluation/trained.py
 # (imported inside the function, so `import glo_tf1` stays light). Nothing else may.

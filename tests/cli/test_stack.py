@@ -156,8 +156,8 @@ def test_one_tensorflow_wheel_the_gpu_stack_adds_only_the_cuda_extra():
 
 
 def test_the_installed_tensorflow_registers_gpu_kernels():
-  """The placement tests (tests/model/test_placement.py) need the GPU kernel registry."""
-  from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel
+  """The placement tests (tests/deploy/test_placement.py) need the GPU kernel registry."""
+  from glo_tf1.deploy import placement  # pylint: disable=import-outside-toplevel
   assert placement.gpu_kernels_registered()
 
 
