@@ -13,7 +13,7 @@ Presets:
   paper    the paper's choices (SGD, separate learning rates, PCA init, stored-code
            projection, Laplacian L1 loss) on the blog's decoder.
   paper64  those choices with the generator the paper used, DCGAN's, at 64 x 64
-           (model/dcgan.py).
+           (model/decoders/dcgan.py).
   demo     a small, fast configuration for the embedded LFW faces on 2 CPU cores.
   mnist, fashion_mnist, svhn, cifar10, celeba64, celeba128
            the benchmarks (docs/benchmarks.md): paper64's choices on each data set.
@@ -44,7 +44,7 @@ BLOG = {
     'tight_crop': False,
     'latent_dims': 100,
     'batch_size': 32,                     # per tower
-    'decoder': 'post',                    # model/decoder.py; dcgan: model/dcgan.py
+    'decoder': 'post',                    # model/decoders/: post.py, dcgan.py
     'decoder_filters': [256, 128, 64, 64, 32],
     'kernel_size': 5,                     # the post's text says 3; the code ran 5
     'normalizer': 'batch_norm',
@@ -105,7 +105,7 @@ PAPER = dict(
 # experiments), with the paper's other choices. We follow the TensorFlow DCGAN code
 # (carpedm20/DCGAN-tensorflow, gf_dim 64): 512 filters at 4 x 4 halving at each doubling
 # (512, 256, 128, 64), 5 x 5 kernels (as the authors' Theano code; the PyTorch example uses
-# 4 x 4: --kernel_size 4), batch-norm decay 0.9. model/dcgan.py has the details.
+# 4 x 4: --kernel_size 4), batch-norm decay 0.9. model/decoders/dcgan.py has the details.
 PAPER64 = dict(
     PAPER,
     preset='paper64',

@@ -2,6 +2,8 @@
 
 After slim's `deployment/model_deploy.DeploymentConfig`: it answers the towers' devices,
 the variables' device, the input pipeline's device, the session config and GPU discovery.
+`deployment(cfg)` is what training passes to the model (towers.build_training_graph), which
+never asks where it runs.
 
 Placement (`--variable_device`, not a model setting: a run resumes with any placement):
   auto  the notebook's: with the towers on GPUs, every variable (codes, decoder, optimizer
