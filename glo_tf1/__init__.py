@@ -3,7 +3,7 @@
 Bojanowski et al., "Optimizing the Latent Space of Generative Networks" (2017), as
 implemented by the blog post "generative latent optimization" (2017-10-12).
 """
-__version__ = '0.3.0'
+from glo_tf1.version import __version__  # noqa: F401  (glo_tf1.__version__)
 
 
 def load(run_dir, checkpoint=None, **kwargs):

@@ -31,7 +31,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # nvidia-smi numbers them (the notebook set CUDA_DEVICE_ORDER=PCI_BUS_ID too), and the
 # driver's JIT cache at NVIDIA's maximum, 4 GiB (default 256 MiB or 1 GiB), so that the kernels
 # compiled from PTX on a GPU the wheel has no machine code for are kept for the next run
-# (docs/gpus.md, "Before your first GPU run"; model/devices.py says so at start).
+# (docs/gpus.md, "Before your first GPU run"; deploy/devices.py says so at start).
 os.environ.setdefault('CUDA_DEVICE_ORDER', 'PCI_BUS_ID')
 CUDA_CACHE_SET_HERE = 'CUDA_CACHE_MAXSIZE' not in os.environ
 os.environ.setdefault('CUDA_CACHE_MAXSIZE', str(4 * 1024 ** 3))
@@ -103,8 +103,8 @@ def enable_op_determinism(unique_scatter_rows=False):
   may call this. On a GPU, op determinism runs every scatter (ResourceScatterAdd, ...) on
   the host, copying the whole variable there and back at each step, because duplicate
   indices race; with `unique_scatter_rows` (every scatter of the graph writes each row once:
-  optimizers.unique_scatter_rows) TF_DISABLE_SCATTER_OP_DETERMINISM=1 keeps them on the
-  GPU, where they are then deterministic (tests/model/test_placement.py checks the graph).
+  devices.unique_scatter_rows) TF_DISABLE_SCATTER_OP_DETERMINISM=1 keeps them on the
+  GPU, where they are then deterministic (tests/deploy/test_placement.py checks the graph).
   """
   if unique_scatter_rows:
     os.environ.setdefault('TF_DISABLE_SCATTER_OP_DETERMINISM', '1')

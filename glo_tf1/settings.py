@@ -13,7 +13,7 @@ Presets:
   paper    the paper's choices (SGD, separate learning rates, PCA init, stored-code
            projection, Laplacian L1 loss) on the blog's decoder.
   paper64  those choices with the generator the paper used, DCGAN's, at 64 x 64
-           (model/dcgan.py).
+           (model/decoders/dcgan.py).
   demo     a small, fast configuration for the embedded LFW faces on 2 CPU cores.
   mnist, fashion_mnist, svhn, cifar10, celeba64, celeba128
            the benchmarks (docs/benchmarks.md): paper64's choices on each data set.
@@ -44,7 +44,7 @@ BLOG = {
     'tight_crop': False,
     'latent_dims': 100,
     'batch_size': 32,                     # per tower
-    'decoder': 'post',                    # model/decoder.py; dcgan: model/dcgan.py
+    'decoder': 'post',                    # model/decoders/: post.py, dcgan.py
     'decoder_filters': [256, 128, 64, 64, 32],
     'kernel_size': 5,                     # the post's text says 3; the code ran 5
     'normalizer': 'batch_norm',
@@ -105,7 +105,7 @@ PAPER = dict(
 # experiments), with the paper's other choices. We follow the TensorFlow DCGAN code
 # (carpedm20/DCGAN-tensorflow, gf_dim 64): 512 filters at 4 x 4 halving at each doubling
 # (512, 256, 128, 64), 5 x 5 kernels (as the authors' Theano code; the PyTorch example uses
-# 4 x 4: --kernel_size 4), batch-norm decay 0.9. model/dcgan.py has the details.
+# 4 x 4: --kernel_size 4), batch-norm decay 0.9. model/decoders/dcgan.py has the details.
 PAPER64 = dict(
     PAPER,
     preset='paper64',
@@ -368,18 +368,6 @@ class ConfigError(UserError):
   """A setting has a value that glo-tf1 cannot run with. The message names the setting."""
 
 
-def num_upsampling_blocks(image_size):
-  """Stride-2 blocks between the 4x4 first layer and the stride-2 output layer.
-
-  4 * 2**blocks * 2 == image_size, so 128 px -> 4 blocks (the post), 32 px -> 2.
-  """
-  if image_size not in supported_image_sizes():
-    raise ConfigError(
-        '--image_size=%r: the decoder grows 1x1 -> 4x4 and then doubles, so the size must '
-        'be one of %s' % (image_size, supported_image_sizes()))
-  return int(round(math.log2(image_size))) - 3
-
-
 def _is_int(v):
   return isinstance(v, int) and not isinstance(v, bool)
 
@@ -536,21 +524,6 @@ def resolve(preset, overrides=None):
   return validate(cfg)
 
 
-def decoder_filters_for_size(filters, image_size):
-  """Filters of the 4x4 layer and of each stride-2 block for `image_size`.
-
-  filters[0] is the 4x4 layer, filters[1:] the blocks. A list longer than the size needs
-  is truncated (the first blocks are kept); a shorter one repeats its last entry. So the
-  blog list [256, 128, 64, 64, 32] gives [256, 128, 64] at 32 px and
-  [256, 128, 64, 64, 32, 32] at 256 px.
-  """
-  blocks = num_upsampling_blocks(image_size)
-  filters = list(filters)
-  if len(filters) < blocks + 1:
-    filters += [filters[-1]] * (blocks + 1 - len(filters))
-  return filters[:blocks + 1]
-
-
 def _version_tuple(version):
   try:
     return tuple(int(x) for x in str(version).split('.')[:3])
@@ -596,15 +569,15 @@ def migrate(saved, trained_by=None):
   return cfg
 
 
-def to_saved(cfg):
+def to_saved(cfg, filters_used):
   """`cfg` as config.json stores it: with its format's `config_version` and, derived (not a
   setting; migrate drops it), `decoder_filters_used`: the filters the model really has,
-  decoder_filters adapted to image_size (decoder_filters_for_size), so a 32 px run of the
-  five-entry blog list says it has three."""
+  decoder_filters adapted to image_size (model/decoders/geometry.filters_used(cfg), given
+  by the caller: settings sit below the model), so a 32 px run of the five-entry blog list
+  says it has three. None: not stored (a config without a decoder)."""
   out = dict(cfg, config_version=CONFIG_VERSION)
-  if cfg.get('decoder_filters') is not None and cfg.get('image_size'):
-    out['decoder_filters_used'] = decoder_filters_for_size(cfg['decoder_filters'],
-                                                           cfg['image_size'])
+  if filters_used is not None:
+    out['decoder_filters_used'] = list(filters_used)
   return out
 
 

@@ -13,7 +13,7 @@ non-zero when its check fails, so that the script records the failure and goes o
   changed MD NPZ CKPT     whether every decoder variable changed since the snapshot
   placement MD LOG RUN GPUS TITLE
                           TensorFlow's placement log (TF_CPP_VMODULE=placer=1: one line per
-                          op) against model/placement.py's prediction for RUN's graph
+                          op) against deploy/placement.py's prediction for RUN's graph
   first_step MD NAME=RUN@EPOCH...
                           seconds from each program's launch (EPOCH) to its run's first
                           loss summary: the first start against the later ones estimates the
@@ -46,7 +46,7 @@ def _write(path, lines):
 def versions(md, facts):
   from glo_tf1.compat import TF_VERSION
   from glo_tf1.compat import tf
-  from glo_tf1.model import devices
+  from glo_tf1.deploy import devices
   info = tf.sysconfig.get_build_info()
   gpus = tf.config.experimental.list_physical_devices('GPU')
   caps = devices.gpu_compute_capabilities()
@@ -166,9 +166,9 @@ def identical(md, ckpt_a, ckpt_b):
 
 
 def _decoder_variables(ckpt):
-  from glo_tf1.model import decoder
+  from glo_tf1.model import decoders
   return {n: v for n, v in _variables(ckpt).items()
-          if n.startswith(decoder.SCOPE + '/') and '/Adam' not in n
+          if n.startswith(decoders.SCOPE + '/') and '/Adam' not in n
           and 'LazyAdam' not in n and 'Momentum' not in n}
 
 
@@ -207,10 +207,10 @@ PIPELINE_SCOPES = ('inputs', 'inputs_preprocess', 'cached_inputs')  # data/pipel
 
 def placement_section(md, log, run, gpus, title):
   """TensorFlow's own placement (the placer's log lines of the training session) beside
-  model/placement.py's prediction for the run's graph (RUN/graph.pbtxt)."""
+  deploy/placement.py's prediction for the run's graph (RUN/graph.pbtxt)."""
   from google.protobuf import text_format
   from glo_tf1.compat import tf
-  from glo_tf1.model import placement
+  from glo_tf1.deploy import placement
   placed = {}
   with open(log, errors='replace') as f:
     for line in f:
@@ -244,7 +244,7 @@ def placement_section(md, log, run, gpus, title):
   lines += ['| %s | %d | %d | %d |' % (d, n, summaries[d], pipeline[d])
             for d, n in sorted(per_device.items())]
   lines += ['',
-            'Placed on the host where the prediction (model/placement.py) puts a GPU: %d%s'
+            'Placed on the host where the prediction (deploy/placement.py) puts a GPU: %d%s'
             % (len(host_not_gpu), ' (%s)' % ', '.join(host_not_gpu[:20]) if host_not_gpu
                else ''),
             'Placed on a GPU where the prediction puts the host: %d%s'

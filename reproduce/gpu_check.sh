@@ -20,7 +20,7 @@
 #   resume       the same command again: resumes and trains to STEPS (or one more cadence)
 #   training     checks the run: the summaries, image dumps, checkpoint, loss decreased
 #   placement_train  TensorFlow's placement log of that run (cache pipeline, summaries)
-#                beside the prediction (model/placement.py)
+#                beside the prediction (deploy/placement.py)
 #   det1, det2, determinism   two fresh --deterministic runs of STEPS/4 steps; their
 #                checkpoints compared bit for bit
 #   fp16         on GPUs of compute capability 7.0 or more: --precision fp16 for two
@@ -143,7 +143,7 @@ versions() {
   # shellcheck disable=SC1091
   source "$OUT/facts.env"
   if [ "$DEVICE" = gpu ] && [ "${VISIBLE:-0}" = 0 ]; then
-    python -c 'from glo_tf1.model import devices; print("error: TensorFlow sees no GPU. Why: %s."
+    python -c 'from glo_tf1.deploy import devices; print("error: TensorFlow sees no GPU. Why: %s."
                % (devices.why_no_gpu() if devices.nvidia_smi_gpus() else "nvidia-smi lists none"))'
     return 3
   fi
@@ -185,7 +185,7 @@ from glo_tf1.bench import benchmark
 res = benchmark.observed_placement('blog', int(sys.argv[1]), sys.argv[2])
 lines = ['| device | ops run in one step |', '| --- | --- |']
 lines += ['| %s | %d |' % (device, n) for device, n in sorted(res['ran'].items())]
-lines += ['', 'Ops run on the host that the prediction (model/placement.py) puts on a GPU: '
+lines += ['', 'Ops run on the host that the prediction (deploy/placement.py) puts on a GPU: '
           '%d%s' % (len(res['unexpected']), (' (%s)' % ', '.join(res['unexpected'][:20]))
                     if res['unexpected'] else '')]
 with open(sys.argv[3], 'w') as f:

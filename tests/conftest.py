@@ -101,5 +101,5 @@ def package_modules():
 
 def graph_ancestors(*fetches):
   """Every op the fetches depend on (data and control inputs): placement.step_ops."""
-  from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel
+  from glo_tf1.deploy import placement  # pylint: disable=import-outside-toplevel
   return placement.step_ops(list(fetches))

@@ -11,7 +11,7 @@ from glo_tf1.compat import tf
 from glo_tf1.evaluation import compare
 from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import report as report_lib
-from glo_tf1.model import decoder
+from glo_tf1.model import decoders
 from glo_tf1.training import launch
 
 
@@ -22,7 +22,7 @@ def toy_arg_scope(is_training, normalizer, batch_norm_decay):  # pylint: disable
 
 def toy_network(latent_z, image_size, num_filters, kernel_size, reuse=None, channels=3):  # pylint: disable=unused-argument
   """One dense layer to the image, under the decoder's scope (the registry's contract)."""
-  with tf.variable_scope(decoder.SCOPE, reuse=reuse):
+  with tf.variable_scope(decoders.SCOPE, reuse=reuse):
     flat = slim.fully_connected(latent_z, image_size * image_size * channels,
                                 activation_fn=tf.tanh, scope='dense')
     return tf.reshape(flat, [-1, image_size, image_size, channels])
@@ -54,7 +54,7 @@ class ToyMae:
 
 @pytest.mark.e2e
 def test_a_toy_decoder_and_a_toy_metric_train_evaluate_and_tabulate(tmp_path, monkeypatch):
-  monkeypatch.setitem(decoder.DECODERS, 'toy', (toy_arg_scope, toy_network))
+  monkeypatch.setitem(decoders.DECODERS, 'toy', (toy_arg_scope, toy_network))
   monkeypatch.setitem(settings.CHOICES, 'decoder', settings.CHOICES['decoder'] + ('toy',))
   monkeypatch.setitem(metrics.METRICS, 'toy_mae', ToyMae())
   monkeypatch.setattr(report_lib, 'SECTIONS', report_lib.SECTIONS + (

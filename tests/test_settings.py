@@ -6,6 +6,7 @@ import pytest
 
 from glo_tf1 import io
 from glo_tf1 import settings
+from glo_tf1.model.decoders import geometry
 
 
 def test_every_setting_has_a_spec_help_and_its_presets_validate():
@@ -86,7 +87,7 @@ def test_a_validated_config_is_frozen_and_round_trips_through_config_json(tmp_pa
   assert cfg.decoder_filters == settings.BLOG['decoder_filters']
   assert cfg.replace(seed=3).seed == 3 and cfg.seed == 0
   path = str(tmp_path / 'config.json')
-  io.write_json(path, settings.to_saved(cfg))
+  io.write_json(path, settings.to_saved(cfg, geometry.filters_used(cfg)))
   back = settings.validate(settings.migrate(io.read_json(path)))
   assert back == cfg and json.load(open(path))['decoder_filters'] == filters[:-1]
   with pytest.raises(settings.ConfigError, match='^--config: unknown settings'):
@@ -97,7 +98,7 @@ def test_config_json_records_the_filters_the_model_has():
   """The issue's case: paper at 32 px asks for five entries and has three; the derived
   record is dropped on reading, so it never becomes a setting."""
   cfg = settings.resolve('paper', {'image_size': 32})
-  saved = settings.to_saved(cfg)
+  saved = settings.to_saved(cfg, geometry.filters_used(cfg))
   assert saved['decoder_filters'] == [256, 128, 64, 64, 32]
   assert saved['decoder_filters_used'] == [256, 128, 64]
   assert settings.validate(settings.migrate(saved)) == cfg

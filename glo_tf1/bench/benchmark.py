@@ -20,7 +20,7 @@ Prints a table and writes it as JSON:
 `--mode precision` runs the last comparison alone; `--mode towers` measures training
 images/s for 1 ... K towers (GPUs, or CPU towers), with and without the cache, for each
 precision the towers can run (reproduce/gpu_check.sh). `--mode placement` predicts, without
-a GPU, where TensorFlow places each GPU preset's real training graph (model/placement.py)
+a GPU, where TensorFlow places each GPU preset's real training graph (deploy/placement.py)
 with every --variable_device, measures on this CPU the host time of the updates a
 placement leaves on the host, and compares the input pipelines' rate per reader thread with
 the rate a GPU step needs (an estimate from the step's FLOPs and a stated GPU throughput).
@@ -51,10 +51,10 @@ from glo_tf1.data import celeba
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.data import prepare
-from glo_tf1.model import decoder
-from glo_tf1.model import devices
-from glo_tf1.model import placement
-from glo_tf1.model import precision as precision_lib
+from glo_tf1.deploy import devices
+from glo_tf1.deploy import placement
+from glo_tf1.deploy import precision as precision_lib
+from glo_tf1.model import decoders
 from glo_tf1.model import towers
 from glo_tf1.training import input_cache
 from glo_tf1.training import loop
@@ -109,9 +109,9 @@ def graph_flops(ops):
 
 def decoder_flops(cfg):
   """Forward FLOPs of the decoder of `cfg` for one image, counted from the graph that
-  model/decoder.py (or dcgan.py) builds: any registered decoder is counted as it is."""
+  model/decoders/ builds: any registered decoder is counted as it is."""
   with tf.Graph().as_default() as graph:
-    decoder.decode(tf.zeros([1, cfg['latent_dims']]), cfg, is_training=True)
+    decoders.decode(tf.zeros([1, cfg['latent_dims']]), cfg, is_training=True)
     return graph_flops(graph.get_operations())
 
 
@@ -211,7 +211,7 @@ def _training_session(cfg, num_codes, paths=None, cache_file=None):
       tower_in = _synthetic_inputs(cfg, num_codes)
     else:
       tower_in = pipelines.tower_inputs(cfg, paths, cfg['num_gpus'], cache=cache_file)
-    model = towers.build_training_graph(cfg, tower_in, num_codes)
+    model = towers.build_training_graph(cfg, tower_in, num_codes, devices.deployment(cfg))
     model['scalar_summary'] = tf.summary.merge_all()
     sess, coord, threads = _session(uses_cache=cache_file is not None, cfg=cfg)
   return model['train_op'], (sess, coord, threads, model)
@@ -688,7 +688,8 @@ def host_update_ms(preset, variable_device, s, num_codes=CELEBA_TRAIN_IMAGES):
                                   'variable_device': variable_device})
   graph = tf.Graph()
   with graph.as_default():
-    model = towers.build_training_graph(cfg, _synthetic_inputs(cfg, num_codes), num_codes)
+    model = towers.build_training_graph(cfg, _synthetic_inputs(cfg, num_codes), num_codes,
+                                        devices.deployment(cfg))
     pred = placement.predict(graph)
     host = {op.name for op in placement.step_ops([model['train_op']])
             if pred.device[op.name] == placement.HOST}
@@ -718,7 +719,8 @@ def observed_placement(preset, towers_count, tower_device='gpu', num_codes=1000)
       preset, {'num_gpus': towers_count, 'tower_device': tower_device}))
   graph = tf.Graph()
   with graph.as_default():
-    model = towers.build_training_graph(cfg, _synthetic_inputs(cfg, num_codes), num_codes)
+    model = towers.build_training_graph(cfg, _synthetic_inputs(cfg, num_codes), num_codes,
+                                        devices.deployment(cfg))
     pred = placement.predict(graph, gpus=devices.visible_gpus() > 0)
     conf = devices.session_config(cfg)
     conf.log_device_placement = True

@@ -57,7 +57,7 @@ def main(fv):
   log = lambda m: print('[%s] %s' % (time.strftime('%H:%M:%S'), m), flush=True)
   try:
     if fv.mode == 'towers':
-      from glo_tf1.model import devices  # pylint: disable=import-outside-toplevel
+      from glo_tf1.deploy import devices  # pylint: disable=import-outside-toplevel
       max_towers = fv.max_towers or max(1, devices.visible_gpus())
       res = benchmark.run_towers(s, work_dir, max_towers, fv.tower_device, log)
       table = benchmark.format_towers_table(res)

@@ -610,7 +610,7 @@ def _shown(identity):
                            if identity.get('pad_to') else '')
 
 
-# The decoder grows 4 x 4 -> doubling (settings.num_upsampling_blocks), so 28 px digits
+# The decoder grows 4 x 4 -> doubling (model/decoders/geometry.py), so 28 px digits
 # need 32 px: pad_to='auto' pads them with 2 black pixels a side (lossless; the digit keeps
 # its scale and MNIST's black background), as GLANN does before its loss (yedidh/glann
 # glo.py: F.pad(..., (2, 2, 2, 2)) of its 28 px output and target); what the GLO paper did

@@ -23,6 +23,7 @@ import numpy as np
 from glo_tf1.compat import tf
 from glo_tf1.data import images as images_lib
 from glo_tf1.model import codes as codes_lib
+from glo_tf1.model import decoders
 from glo_tf1.model import samplers
 
 SAMPLERS = samplers.SAMPLERS
@@ -93,7 +94,7 @@ def build_generation_graph(cfg, num_codes, batch_size=64, fit_projected=False, k
   out['k'] = k
   out['cfg'] = cfg
   out['batch_size'] = batch_size
-  out['restore_vars'] = [codes] + tf.global_variables('decoder')
+  out['restore_vars'] = [codes] + tf.global_variables(decoders.SCOPE)
   return out
 
 

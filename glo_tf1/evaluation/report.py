@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from glo_tf1 import __version__
+from glo_tf1.version import __version__
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings
@@ -262,7 +262,7 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
                      '[-1, 1], mse_01 on [0, 1], psnr_db = mean over images of '
                      '10 log10(1 / mse_01)',
       },
-      'config': settings.to_saved(cfg),  # as config.json: glo-compare migrates it
+      'config': rundir.saved_config(cfg),  # as config.json: glo-compare migrates it
       'provenance': run['provenance'],
       # The training files (names, sizes, contents of manifest.tsv): glo-compare averages
       # only reports of the same training data as seeds.

@@ -25,9 +25,7 @@ from glo_tf1.data import files
 from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import runs
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import decoder as decoder_lib
-from glo_tf1.model import losses
-from glo_tf1.model import optimizers
+from glo_tf1.model import fitting
 from glo_tf1.training import run_dir as rundir
 
 DEFAULT_CODE_STEPS = 1000  # glo-evaluate's --steps
@@ -80,57 +78,14 @@ def _finite(x, what):
                      % (what, int(bad.sum()), int(np.argwhere(bad)[0][0])))
 
 
-# ----------------------------------------------------------------------------- graph
-
-def initial_codes(cfg, num_train, images, rng):
-  """Fresh codes for a batch, initialised as training initialised its codes.
-
-  glorot: uniform(+-sqrt(6 / (N_train + dims))), the scale of the trained `codes`
-  variable (so the optimizer moves the codes at the training's relative speed);
-  gaussian: N(0, 1); pca: principal components of the batch's images (codes.pca_codes).
-  """
-  if cfg['codes_init'] == 'pca':
-    return codes_lib.pca_codes(images, cfg['latent_dims'], seed=rng.randint(2 ** 31))
-  return codes_lib.fresh_codes(rng, len(images), num_train, cfg['latent_dims'],
-                               cfg['codes_init'])
-
-
-def build_code_fitting(cfg, batch_size):
-  """Fits fresh codes to a batch of images with the decoder frozen (reuses its variables).
-
-  Returns dict: images, init (placeholders), reset (stores `images`, initialises the codes
-  from `init` and resets the optimizer's slots), step (one optimizer step, then the
-  stored-code projection when the run used it; no feed, the batch is stored), codes,
-  reconstructions (inference mode), loss.
-  """
-  dims, size, c = cfg['latent_dims'], cfg['image_size'], cfg['channels']
-  images = tf.placeholder(tf.float32, [batch_size, size, size, c], name='eval_images')
-  init = tf.placeholder(tf.float32, [batch_size, dims], name='eval_init')
-  with tf.variable_scope('eval'):
-    codes = tf.get_variable('codes', [batch_size, dims], tf.float32, trainable=False)
-    stored = tf.get_variable('images', [batch_size, size, size, c], tf.float32,
-                             trainable=False)
-  recon = decoder_lib.decode(codes_lib.project(codes, cfg['projection']), cfg,
-                             is_training=False, reuse=True)
-  loss = losses.reconstruction_loss(stored, recon, cfg)
-  with tf.variable_scope('eval'):
-    opt = optimizers.make_optimizer(cfg['codes_optimizer'], cfg['codes_learning_rate'])
-    step = opt.minimize(loss, var_list=[codes])
-  if cfg['project_stored_codes']:
-    with tf.control_dependencies([step]):
-      step = codes.assign(codes_lib.project(codes, cfg['projection'])).op
-  with tf.control_dependencies([tf.variables_initializer(opt.variables())]):
-    reset = tf.group(codes.assign(init), stored.assign(images))
-  return {'images': images, 'init': init, 'reset': reset, 'step': step, 'codes': codes,
-          'reconstructions': recon, 'loss': loss}
-
+# ----------------------------------------------------------------------------- code fitting
 
 def fit_codes(sess, fit, cfg, images, steps, num_train, rng):
   """(raw codes, reconstructions) of one batch of `images` (at most the graph's batch)
-  after `steps` optimizer steps of fresh codes, the decoder frozen (build_code_fitting)."""
+  after `steps` optimizer steps of fresh codes, the decoder frozen (fitting.build_code_fitting)."""
   batch_size = fit['images'].get_shape().as_list()[0]
   padded = generation.pad_batch(images, batch_size)
-  sess.run(fit['reset'], {fit['init']: initial_codes(cfg, num_train, padded, rng),
+  sess.run(fit['reset'], {fit['init']: fitting.initial_codes(cfg, num_train, padded, rng),
                           fit['images']: padded})
   for _ in range(steps):
     sess.run(fit['step'])
@@ -177,7 +132,7 @@ class TrainedRun:
       self.ops = generation.build_generation_graph(self.cfg, self.num_codes,
                                                    batch_size=self.batch_size,
                                                    **graph_options)
-      self.fit = build_code_fitting(self.cfg, self.batch_size)
+      self.fit = fitting.build_code_fitting(self.cfg, self.batch_size)
       self._projected = codes_lib.project(self.ops['codes'], self.cfg['projection'])
       self._projected_gathered = codes_lib.project(self.ops['gathered'],
                                                    self.cfg['projection'])

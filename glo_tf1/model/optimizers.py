@@ -11,7 +11,6 @@ keep moving. `LazyAdamOptimizer` updates only the gathered rows.
 """
 from glo_tf1.compat import tf
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import devices
 
 
 def _unfolded_zeros(shape, dtype=tf.float32, partition_info=None):
@@ -89,12 +88,6 @@ class UniqueRowsGradientDescentOptimizer(tf.train.GradientDescentOptimizer):
 
   def _resource_apply_sparse(self, grad, handle, indices):
     return super()._resource_apply_sparse_duplicate_indices(grad, handle, indices)
-
-
-def unique_scatter_rows(cfg):
-  """Whether every scatter of the training graph must write each row once: under
-  --deterministic with the variables on a GPU (see UniqueRowsGradientDescentOptimizer)."""
-  return cfg['deterministic'] and devices.variable_device(cfg) != devices.HOST
 
 
 # --optimizer and --codes_optimizer: name -> fn(learning_rate, unique_rows) returning a TF1
@@ -192,20 +185,20 @@ def loss_scaled_train_op(loss, var_lists, opts, global_step):
   return update, {'scale': scale, 'finite': finite}
 
 
-def train_op(loss, codes, network_vars, cfg, global_step):
+def train_op(loss, codes, network_vars, cfg, global_step, unique_rows=False):
   """Minimises `loss` over the codes and the network per `cfg`; increments global_step.
 
   `codes` may be partitioned (cluster.py): each row block is its own variable with its
   own slots, and gets its own sparse gradient. With `precision: fp16` the gradients are
-  loss-scaled (loss_scaled_train_op).
+  loss-scaled (loss_scaled_train_op). `unique_rows`: every scatter writes each row once
+  (deploy/devices.unique_scatter_rows decides: --deterministic with the variables on a GPU).
 
   Returns:
     (train_op, {'network': optimizer, 'codes': optimizer}) - the same object twice when a
     single optimizer serves both (the notebook's case).
   """
   blocks = codes_lib.parts(codes)
-  unique = unique_scatter_rows(cfg)
-  make = lambda name, lr: make_optimizer(name, lr, unique)
+  make = lambda name, lr: make_optimizer(name, lr, unique_rows)
   same = (cfg['optimizer'] == cfg['codes_optimizer'] and
           cfg['learning_rate'] == cfg['codes_learning_rate'])
   if cfg['precision'] == 'fp16':

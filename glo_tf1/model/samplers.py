@@ -14,7 +14,7 @@ import numpy as np
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import decoder as decoder_lib
+from glo_tf1.model import decoders
 
 SAMPLERS = settings.SAMPLERS
 INTERPOLATIONS = settings.INTERPOLATIONS
@@ -23,7 +23,7 @@ INTERPOLATIONS = settings.INTERPOLATIONS
 def inference_decoder(z, cfg, reuse=None):
   """Raw codes [B, dims] -> images [B, S, S, C]: projected, then decoded in inference mode
   (moving batch-norm statistics, as the post's generation)."""
-  return decoder_lib.decode(codes_lib.project(z, cfg['projection']), cfg, is_training=False,
+  return decoders.decode(codes_lib.project(z, cfg['projection']), cfg, is_training=False,
                             reuse=reuse)
 
 
@@ -32,7 +32,7 @@ def batch_stats_decoder(z, cfg):
   batch's own statistics, as the training loss saw it (the moving averages are neither
   used nor updated). Beside inference_decoder it shows whether the moving statistics have
   caught up with the decoder (report.py's batch-statistics check)."""
-  return decoder_lib.decode(codes_lib.project(z, cfg['projection']), cfg, is_training=True,
+  return decoders.decode(codes_lib.project(z, cfg['projection']), cfg, is_training=True,
                             reuse=True)
 
 

@@ -5,14 +5,14 @@ of K towers gathers and projects the codes of its own images, decodes them with 
 variables (reuse), and computes its loss; the losses are averaged and minimised with
 `colocate_gradients_with_ops`; batch-norm update ops are grouped into the train op.
 
-Placement (model/devices.py, --variable_device): with the towers on GPUs every variable
-(codes, decoder, optimizer slots, global step) lives on the first GPU, as in the notebook,
-so the optimizer's updates run there and only the batch crosses from the host; with
-`--variable_device cpu` (slim's model_deploy) they live on `/cpu:0`. Each tower's ops run
-on `/gpu:i` (or `/cpu:i` with tower_device='cpu', so tests can run two towers on a CPU);
-soft placement puts a `/gpu:i` tower on the CPU when there is no GPU. On a cluster,
-replica_device_setter (cluster.py) moves the variables to `/job:ps/task:k` and the towers
-to this worker's devices.
+Placement is given, never asked (slim's model_deploy: the model function does not know
+where it runs): `build_training_graph` takes a deployment (deploy/devices.deployment) with
+one device (a string or a tf.device function) per tower and the variables' device. With the
+towers on GPUs every variable (codes, decoder, optimizer slots, global step) lives on the
+first GPU, as in the notebook, so the optimizer's updates run there and only the batch
+crosses from the host; with `--variable_device cpu` (slim's model_deploy) they live on
+`/cpu:0`. On a cluster, replica_device_setter (cluster.py) moves the variables to
+`/job:ps/task:k` and the towers to this worker's devices.
 Towers combine their gradients through the averaged loss: tf.gradients sums each
 variable's per-tower terms. The codes' gradient stays sparse: each tower's lookup yields
 IndexedSlices of its B rows, the towers' slices are concatenated (K * B rows), and
@@ -21,11 +21,12 @@ path); no (N, dims) gradient is ever formed (tests/model/test_towers.py checks t
 Batch-norm moving statistics are updated from the first tower only (as slim's
 model_deploy does), so they do not depend on the order in which towers finish.
 """
+import functools
+
 from glo_tf1.compat import tf
 from glo_tf1.data import images as images_lib
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import decoder as decoder_lib
-from glo_tf1.model import devices
+from glo_tf1.model import decoders
 from glo_tf1.model import losses
 from glo_tf1.model import optimizers
 from glo_tf1.model import samplers
@@ -111,7 +112,7 @@ def _summaries(cfg, codes, towers, total, opts, first_tower_device):
   return tf.summary.merge(image_summaries), grids, summary_fit
 
 
-def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
+def build_training_graph(cfg, tower_inputs, num_codes, deployment, codes_partitioner=None,
                          train_op_fn=None):
   """Builds codes, towers, loss and train op in the default graph.
 
@@ -119,6 +120,9 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
     cfg: resolved config (settings.resolve).
     tower_inputs: one {'image', 'index'} dict per tower (pipelines.tower_inputs).
     num_codes: N, the number of training images.
+    deployment: where it runs (deploy/devices.deployment): `towers`, one device string or
+      function per tower; `variables`, the variables' device; `unique_rows`, whether every
+      scatter must write each row once (optimizers.UniqueRowsGradientDescentOptimizer).
     codes_partitioner: splits the codes table into row blocks (cluster.py); None: one.
     train_op_fn: replaces optimizers.train_op (same signature; cluster.py's synchronous
       replicas).
@@ -135,19 +139,17 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
   # No op seeds: under --deterministic, loop.build_training sets the graph seed, from which TF gives
   # each random op its own (one explicit seed would give the codes and every decoder layer
   # the same random stream, perfectly correlated initial values).
-  var_device = devices.variable_device(cfg)
-  with tf.device(var_device):
+  with tf.device(deployment.variables):
     global_step = tf.train.get_or_create_global_step()
     codes = codes_lib.codes_variable(num_codes, cfg['latent_dims'], cfg['codes_init'], None,
                                      partitioner=codes_partitioner)
   towers = []
   update_ops = []
-  tower_devices = devices.tower_devices(cfg)
-  for i, (inputs, device) in enumerate(zip(tower_inputs, tower_devices)):
-    with tf.name_scope('model_%d' % i), tf.device(devices.device_fn(device, var_device)):
+  for i, (inputs, device) in enumerate(zip(tower_inputs, deployment.towers)):
+    with tf.name_scope('model_%d' % i), tf.device(device):
       n_updates = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
       code = codes_lib.lookup(codes, inputs['index'], cfg['projection'])
-      recon = decoder_lib.decode(code, cfg, is_training=True, reuse=i > 0)
+      recon = decoders.decode(code, cfg, is_training=True, reuse=i > 0)
       if i == 0:
         update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)[n_updates:]
       with tf.name_scope('loss_%d' % i):
@@ -156,16 +158,17 @@ def build_training_graph(cfg, tower_inputs, num_codes, codes_partitioner=None,
                    'reconstruction': recon, 'loss': loss})
   with tf.name_scope('total_loss'):
     total = tf.add_n([t['loss'] for t in towers]) / float(len(towers))
-  network_vars = tf.trainable_variables(decoder_lib.SCOPE)
-  op, opts = (train_op_fn or optimizers.train_op)(total, codes, network_vars, cfg,
-                                                   global_step)
+  network_vars = tf.trainable_variables(decoders.SCOPE)
+  train_op_fn = train_op_fn or functools.partial(optimizers.train_op,
+                                                 unique_rows=deployment.unique_rows)
+  op, opts = train_op_fn(total, codes, network_vars, cfg, global_step)
   op = tf.group(op, *update_ops)
   if cfg['project_stored_codes']:
     with tf.control_dependencies([op]):
       index = tf.concat([t['index'] for t in towers], axis=0)
       op = tf.group(codes_lib.project_rows_op(codes, index, cfg['projection']))
   image_summary, grids, summary_fit = _summaries(cfg, codes, towers, total, opts,
-                                                 devices.device_fn(tower_devices[0], var_device))
+                                                 deployment.towers[0])
   return {'global_step': global_step, 'codes': codes, 'loss': total,
           'train_op': op, 'optimizers': opts, 'towers': towers,
           'image_summary': image_summary, 'grids': grids, 'summary_fit': summary_fit}

@@ -29,7 +29,7 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
-from glo_tf1.model import devices
+from glo_tf1.deploy import devices
 from glo_tf1.training import cluster as cluster_lib
 from glo_tf1.training import run_dir as rundir
 

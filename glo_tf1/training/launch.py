@@ -13,7 +13,7 @@ import signal
 from glo_tf1 import compat
 from glo_tf1 import settings
 from glo_tf1.compat import tf
-from glo_tf1.model import optimizers
+from glo_tf1.deploy import devices
 from glo_tf1.training import distribute
 from glo_tf1.training import faults
 from glo_tf1.training import loop
@@ -73,7 +73,7 @@ def _run(run_dir, data_dir, strategy, cache_dir, prepare):
                                        **prepare)
       strategy.check(cfg, data_dir, paths)
       if cfg['deterministic']:
-        compat.enable_op_determinism(optimizers.unique_scatter_rows(cfg))
+        compat.enable_op_determinism(devices.unique_scatter_rows(cfg))
       cache, pca = loop.initial_inputs(cfg, paths, run_dir, cache_dir, strategy.is_chief)
       step = loop.train(cfg, paths, run_dir, strategy, cache, pca)
   except tf.train.NanLossDuringTrainingError as e:

@@ -16,8 +16,8 @@ from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.model import devices
-from glo_tf1.model import placement
+from glo_tf1.deploy import devices
+from glo_tf1.deploy import placement
 from glo_tf1.model import towers as towers_lib
 from glo_tf1.training import distribute
 from glo_tf1.training import faults
@@ -177,7 +177,8 @@ def build_training(cfg, paths, run_dir, pca=None, strategy=distribute.LOCAL, cac
   with tf.device(devices.INPUT_DEVICE):
     tower_in = strategy.tower_inputs(cfg, paths, cache)
   cfg, options = strategy.model_options(cfg)
-  model = towers_lib.build_training_graph(cfg, tower_in, len(paths), **options)
+  model = towers_lib.build_training_graph(cfg, tower_in, len(paths),
+                                         devices.deployment(cfg), **options)
   init_fn = _pca_init_fn(model, pca)
   saver = strategy.saver(cfg['max_to_keep'])
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn)

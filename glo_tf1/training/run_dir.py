@@ -17,13 +17,14 @@ import time
 
 from google.protobuf import text_format
 
-from glo_tf1 import __version__
+from glo_tf1.version import __version__
 from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import files
-from glo_tf1.model import devices
+from glo_tf1.deploy import devices
+from glo_tf1.model.decoders import geometry
 
 CONFIG_NAME = 'config.json'
 PROVENANCE_NAME = 'provenance.json'
@@ -57,8 +58,14 @@ def read_config(run_dir):
     raise RunDirError('%s (edited by hand?): %s' % (path, str(e).lstrip('-'))) from None
 
 
+def saved_config(cfg):
+  """`cfg` as config.json (and provenance.json, reports) store it: settings.to_saved with
+  the filters the decoder really has (decoders/geometry.filters_used)."""
+  return settings.to_saved(cfg, geometry.filters_used(cfg))
+
+
 def write_config(run_dir, cfg):
-  io.write_json(os.path.join(run_dir, CONFIG_NAME), settings.to_saved(cfg))
+  io.write_json(os.path.join(run_dir, CONFIG_NAME), saved_config(cfg))
 
 
 def make_writable_dir(run_dir):
@@ -182,7 +189,7 @@ def provenance(cfg, data_dir, num_images):
       'data_dir': os.path.abspath(data_dir),
       'num_images': num_images,
       'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
-      'config': settings.to_saved(cfg),  # as config.json
+      'config': saved_config(cfg),  # as config.json
   }
 
 

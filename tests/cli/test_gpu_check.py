@@ -99,7 +99,7 @@ def test_versions_tests_speed_and_placement_with_cpu_towers(checked):
                     r'\| (\d+) \|$', section, re.M)
   assert [r[0] for r in rows] == ['0', '1'], section
   assert int(rows[0][2]) > 0 and int(rows[0][3]) > 0  # summaries, pipeline on the host
-  assert 'Placed on the host where the prediction (model/placement.py) puts a GPU: 0' in section
+  assert 'Placed on the host where the prediction (deploy/placement.py) puts a GPU: 0' in section
   assert os.path.getsize(os.path.join(out, 'logs', 'train.log')) > 0
 
 

@@ -186,8 +186,8 @@ def test_the_gpu_stack_pins_every_cuda_wheel_of_the_extra_within_its_range():
 
 
 def test_the_installed_tensorflow_registers_gpu_kernels():
-  """The placement tests (tests/model/test_placement.py) need the GPU kernel registry."""
-  from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel
+  """The placement tests (tests/deploy/test_placement.py) need the GPU kernel registry."""
+  from glo_tf1.deploy import placement  # pylint: disable=import-outside-toplevel
   assert placement.gpu_kernels_registered()
 
 

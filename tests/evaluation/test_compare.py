@@ -278,7 +278,7 @@ def test_a_broken_report_is_refused_naming_file_and_field(runs, edit, message):
   'nan ± nan' cell."""
   folder, _ = runs
   report = _report(0, 33.0)
-  report['config'] = settings.to_saved(report['config'])  # as the JSON holds it
+  report['config'] = rundir.saved_config(report['config'])  # as the JSON holds it
   edit(report)
   path = os.path.join(str(folder), 'broken', 'eval', 'evaluation.json')
   os.makedirs(os.path.dirname(path))

@@ -233,12 +233,13 @@ def test_generation_graph_fits_the_raw_codes_unless_asked_for_the_projected(fit_
 def test_training_summaries_fit_the_raw_codes():
   """The fitted samples of the training grids come from the raw codes' moments, as the
   notebook's `tf.nn.moments(codes)`."""
+  from glo_tf1.deploy import devices  # pylint: disable=import-outside-toplevel
   from glo_tf1.model import towers  # pylint: disable=import-outside-toplevel
   z = _non_unit_codes()
   cfg = settings.resolve('demo', dict(SMALL))
   with tf.Graph().as_default():
     inputs = [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}]
-    model = towers.build_training_graph(cfg, inputs, len(z))
+    model = towers.build_training_graph(cfg, inputs, len(z), devices.deployment(cfg))
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       sess.run(model['codes'].assign(z))

@@ -12,7 +12,7 @@ cluster, as a GPU session's Grappler sees it. Asserted on the rewritten graph:
     and no Cast to float16 sits there: an unscale in float16 flushes every gradient below
     2**-24 to 0, and past a scale of 2**24 1/scale itself is 0 in float16;
   - every float16 op has a GPU kernel for its types (the kernel registry, as
-    model/placement.py reads it);
+    deploy/placement.py reads it);
   - the rewrite did run: the decoder's transpose convolutions are float16.
 """
 import os
@@ -26,7 +26,8 @@ from tensorflow.python.framework import op_def_registry
 
 from glo_tf1 import settings
 from glo_tf1.compat import tf
-from glo_tf1.model import placement
+from glo_tf1.deploy import devices
+from glo_tf1.deploy import placement
 from glo_tf1.model import towers
 
 # preset -> towers (two on blog: the towers' gradients are summed before the unscale).
@@ -83,7 +84,7 @@ def _export(preset, num_towers, path):
       inputs = [{'image': tf.placeholder(tf.float32, [2, size, size, 3], 'image_%d' % i),
                  'index': tf.placeholder(tf.int32, [2], 'index_%d' % i)}
                 for i in range(num_towers)]
-    model = towers.build_training_graph(cfg, inputs, 100)
+    model = towers.build_training_graph(cfg, inputs, 100, devices.deployment(cfg))
     graph.clear_collection('train_op')  # Grappler keeps what this collection fetches
     tf.add_to_collection('train_op', model['train_op'])
     with open(path, 'wb') as f:

@@ -5,15 +5,16 @@ import pytest
 
 from glo_tf1 import settings
 from glo_tf1.compat import tf
-from glo_tf1.model import decoder
+from glo_tf1.deploy import precision
+from glo_tf1.model import decoders
+from glo_tf1.model.decoders import geometry
 from glo_tf1.model import losses
 from glo_tf1.model import optimizers
-from glo_tf1.model import precision
 from glo_tf1.model import samplers
 
 
 def test_registry_keys_are_the_choices_of_their_flags():
-  assert tuple(decoder.DECODERS) == settings.CHOICES['decoder']
+  assert tuple(decoders.DECODERS) == settings.CHOICES['decoder']
   assert tuple(losses.LOSSES) == settings.CHOICES['loss']
   assert tuple(optimizers.OPTIMIZERS) == settings.CHOICES['codes_optimizer']
   assert set(settings.CHOICES['optimizer']) <= set(optimizers.OPTIMIZERS)
@@ -21,12 +22,12 @@ def test_registry_keys_are_the_choices_of_their_flags():
   assert precision.PRECISIONS is settings.CHOICES['precision']
 
 
-@pytest.mark.parametrize('name', list(decoder.DECODERS))
+@pytest.mark.parametrize('name', list(decoders.DECODERS))
 @pytest.mark.parametrize('size,channels', [(s, 3) for s in settings.supported_image_sizes()]
                          + [(16, 1), (64, 1)])
 def test_every_decoder_at_every_size_keeps_the_contract(name, size, channels):
   """[B, dims] -> [B, S, S, C] for every supported size (and one channel at two), variables
-  under decoder.SCOPE, reuse builds no new ones; run at the small sizes: values in [-1, 1],
+  under decoders.SCOPE, reuse builds no new ones; run at the small sizes: values in [-1, 1],
   not constant."""
   assert channels in settings.CHOICES['channels']
   cfg = settings.resolve('blog', {'decoder': name, 'image_size': size, 'latent_dims': 7,
@@ -34,16 +35,16 @@ def test_every_decoder_at_every_size_keeps_the_contract(name, size, channels):
                                   'channels': channels})
   with tf.Graph().as_default():
     z = tf.random_normal([2, 7], seed=1)
-    out = decoder.decode(z, cfg, is_training=True)
+    out = decoders.decode(z, cfg, is_training=True)
     assert out.get_shape().as_list() == [2, size, size, channels]
     names = [v.op.name for v in tf.global_variables()]
-    assert names and all(n.startswith(decoder.SCOPE + '/') for n in names), names
+    assert names and all(n.startswith(decoders.SCOPE + '/') for n in names), names
     # config.json's decoder_filters_used are the model's layers: one batch norm of that
     # many channels each (the 4x4 layer, then every stride-2 block).
     widths = [v.get_shape().as_list()[0] for v in tf.global_variables()
               if v.op.name.endswith('BatchNorm/beta')]
-    assert widths == settings.to_saved(cfg)['decoder_filters_used'], widths
-    again = decoder.decode(z, cfg, is_training=False, reuse=True)
+    assert widths == settings.to_saved(cfg, geometry.filters_used(cfg))['decoder_filters_used'], widths
+    again = decoders.decode(z, cfg, is_training=False, reuse=True)
     assert [v.op.name for v in tf.global_variables()] == names
     if size <= 64:
       with tf.Session() as sess:
@@ -52,7 +53,7 @@ def test_every_decoder_at_every_size_keeps_the_contract(name, size, channels):
       assert np.abs(a).max() <= 1 and np.abs(b).max() <= 1 and a.std() > 0
 
 
-@pytest.mark.parametrize('name', list(decoder.DECODERS))
+@pytest.mark.parametrize('name', list(decoders.DECODERS))
 def test_every_decoder_in_inference_mode_is_independent_of_the_batch(name):
   """With batch norm, is_training=False uses the moving statistics: an image's output does
   not depend on the rest of its batch; in training mode it does. A code batch of unknown
@@ -65,12 +66,12 @@ def test_every_decoder_in_inference_mode_is_independent_of_the_batch(name):
   for is_training in (False, True):
     with tf.Graph().as_default(), tf.Session() as sess:
       ph = tf.placeholder(tf.float32, [4, 8])
-      out = decoder.decode(ph, cfg, is_training=is_training)
+      out = decoders.decode(ph, cfg, is_training=is_training)
       sess.run(tf.global_variables_initializer())
       a, b = sess.run(out, {ph: z}), sess.run(out, {ph: other})
       assert np.allclose(a[0], b[0], atol=1e-6) == (not is_training)
   with tf.Graph().as_default(), pytest.raises(ValueError, match='static'):
-    decoder.decode(tf.placeholder(tf.float32, [None, 8]), cfg, is_training=True)
+    decoders.decode(tf.placeholder(tf.float32, [None, 8]), cfg, is_training=True)
 
 
 @pytest.mark.parametrize('name', list(losses.LOSSES))
@@ -103,7 +104,7 @@ def test_every_optimizer_updates_only_the_batch_rows_from_a_sparse_gradient(name
              and op.outputs[0].shape.as_list() == [6, 2]]
     assert not dense
     if unique_rows:
-      from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel
+      from glo_tf1.deploy import placement  # pylint: disable=import-outside-toplevel
       assert not [p for p in placement.determinism_problems(graph)
                   if p[2] == 'duplicate indices would race']
     with tf.Session() as sess:

@@ -15,7 +15,7 @@ from conftest import graph_ancestors
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import images as images_lib
-from glo_tf1.model import devices
+from glo_tf1.deploy import devices
 from glo_tf1.model import towers
 
 SMALL = dict(image_size=16, latent_dims=8, decoder_filters=[16, 8])
@@ -29,7 +29,7 @@ def _train(cfg, images, indices, num_towers, values=None, steps=2):
     tower_inputs = [{'image': tf.constant(im), 'index': tf.constant(ix)}
                     for im, ix in zip(np.split(images, num_towers),
                                       np.split(indices, num_towers))]
-    model = towers.build_training_graph(cfg, tower_inputs, 12)
+    model = towers.build_training_graph(cfg, tower_inputs, 12, devices.deployment(cfg))
     variables = tf.global_variables()
     conf = tf.ConfigProto(device_count={'CPU': num_towers}, allow_soft_placement=True,
                           inter_op_parallelism_threads=1, intra_op_parallelism_threads=1)
@@ -88,7 +88,7 @@ def test_codes_gradient_stays_sparse_across_towers(codes_optimizer):
   with tf.Graph().as_default():
     tower_inputs = [{'image': tf.zeros([32, 16, 16, 3]), 'index': tf.range(32 * i, 32 * i + 32)}
                     for i in range(2)]
-    model = towers.build_training_graph(cfg, tower_inputs, n)
+    model = towers.build_training_graph(cfg, tower_inputs, n, devices.deployment(cfg))
     ops = graph_ancestors(model['train_op'])
     table_shaped = [op for op in ops for t in op.outputs
                     if t.get_shape().rank == 2 and t.get_shape().as_list() == [n, dims]]
@@ -121,7 +121,7 @@ def test_variables_where_asked_towers_on_their_devices(tower_device, variable_de
   with tf.Graph().as_default():
     tower_inputs = [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}
                     for _ in range(2)]
-    model = towers.build_training_graph(cfg, tower_inputs, 10)
+    model = towers.build_training_graph(cfg, tower_inputs, 10, devices.deployment(cfg))
     assert len(tf.global_variables()) > 10  # decoder, codes, slots, beta powers, step
     for v in tf.global_variables():
       assert v.device.lower().endswith(expected), (v.op.name, v.device)
@@ -177,7 +177,7 @@ def test_reconstruction_grid_shows_the_last_towers_share_as_the_notebook():
     tower_inputs = [{'image': tf.constant(batch[t * per_tower:(t + 1) * per_tower]),
                      'index': tf.constant(np.arange(per_tower, dtype=np.int32) + t * per_tower)}
                     for t in range(2)]
-    model = towers.build_training_graph(cfg, tower_inputs, 8)
+    model = towers.build_training_graph(cfg, tower_inputs, 8, devices.deployment(cfg))
     conf = tf.ConfigProto(device_count={'CPU': 2}, allow_soft_placement=True)
     with tf.Session(config=conf) as sess:
       sess.run(tf.global_variables_initializer())

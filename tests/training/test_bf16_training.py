@@ -14,7 +14,7 @@ from conftest import run_module
 from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
-from glo_tf1.model import precision
+from glo_tf1.deploy import precision
 from glo_tf1.training import run_dir as rundir
 
 NATIVE_BF16 = bool(precision.cpu_flags() & set(precision.NATIVE_BF16_FEATURES))

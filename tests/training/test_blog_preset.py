@@ -11,7 +11,7 @@ from conftest import graph_ancestors
 from conftest import write_index_images
 from glo_tf1 import settings
 from glo_tf1.compat import tf
-from glo_tf1.model import devices
+from glo_tf1.deploy import devices
 from glo_tf1.training import hooks
 from glo_tf1.training import loop
 

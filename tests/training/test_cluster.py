@@ -17,9 +17,9 @@ from conftest import ROOT, TINY, decode_index, run_module, write_index_images
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import pipelines
+from glo_tf1.deploy import devices
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import optimizers
-from glo_tf1.model import devices
 from glo_tf1.model import towers
 from glo_tf1.training import cluster
 
@@ -212,7 +212,7 @@ def test_device_setter_spreads_code_blocks_over_parameter_servers():
   with tf.Graph().as_default(), tf.device(cluster.device_setter(c)):
     tower_inputs = [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}
                     for _ in range(2)]
-    model = towers.build_training_graph(cfg, tower_inputs, 101,
+    model = towers.build_training_graph(cfg, tower_inputs, 101, devices.deployment(cfg),
                                         codes_partitioner=cluster.codes_partitioner(c))
     blocks = codes_lib.parts(model['codes'])
     assert [b.get_shape().as_list() for b in blocks] == [[51, 8], [50, 8]]
@@ -235,7 +235,7 @@ def test_sync_replicas_wraps_one_optimizer(codes_optimizer):
     fn = cluster.sync_train_op_fn(c)
     model = towers.build_training_graph(
         cfg, [{'image': tf.zeros([4, 16, 16, 3]), 'index': tf.range(4)}], 10,
-        codes_partitioner=cluster.codes_partitioner(c), train_op_fn=fn)
+        devices.deployment(cfg), codes_partitioner=cluster.codes_partitioner(c), train_op_fn=fn)
     assert isinstance(fn.sync, tf.train.SyncReplicasOptimizer)
     assert fn.sync.make_session_run_hook(True) is not None
     types = {op.type for op in tf.get_default_graph().get_operations()}

@@ -14,7 +14,7 @@ from conftest import ROOT
 from conftest import TINY
 from conftest import run_module
 from conftest import write_index_images
-from glo_tf1 import __version__
+from glo_tf1.version import __version__
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
@@ -82,9 +82,10 @@ def test_seeded_initialisers_are_independent_streams():
   with tf.Graph().as_default():
     tf.set_random_seed(cfg['seed'])  # as loop.build_training does
     index = tf.constant(np.arange(8, dtype=np.int32))
+    from glo_tf1.deploy import devices  # pylint: disable=import-outside-toplevel
     from glo_tf1.model import towers  # pylint: disable=import-outside-toplevel
     model = towers.build_training_graph(
-        cfg, [{'image': tf.zeros([8, 16, 16, 3]), 'index': index}], 400)
+        cfg, [{'image': tf.zeros([8, 16, 16, 3]), 'index': index}], 400, devices.deployment(cfg))
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       values = [sess.run(v).ravel() for v in

@@ -1,4 +1,4 @@
-"""The training graph's placement on GPUs, predicted without a GPU (model/placement.py).
+"""The training graph's placement on GPUs, predicted without a GPU (deploy/placement.py).
 
 The pinned `tensorflow` wheel registers its GPU kernels on any machine, so these run in CI
 (tests/cli/test_stack.py checks the registry is there). The real training graph of each
@@ -12,8 +12,8 @@ import pytest
 
 from glo_tf1 import settings
 from glo_tf1.compat import tf
-from glo_tf1.model import devices
-from glo_tf1.model import placement
+from glo_tf1.deploy import devices
+from glo_tf1.deploy import placement
 from glo_tf1.model import towers
 from glo_tf1.training import loop
 
@@ -113,7 +113,7 @@ def test_deterministic_graphs_have_no_gpu_op_that_raises_or_races(preset, overri
   with tf.Graph().as_default() as graph:
     tower_inputs = [{'image': tf.zeros([4, cfg['image_size'], cfg['image_size'], 3]),
                      'index': tf.constant([0, 1, 1, 2])} for _ in range(2)]
-    towers.build_training_graph(cfg, tower_inputs, 10)
+    towers.build_training_graph(cfg, tower_inputs, 10, devices.deployment(cfg))
     bodies = placement._with_function_bodies(graph)  # pylint: disable=protected-access
     scatters = [op for g in bodies for op in g.get_operations()
                 if op.type in placement.ROW_ADDING_SCATTERS]
@@ -128,7 +128,8 @@ def test_plain_sgd_races_and_a_raising_op_is_refused_before_the_run():
   cfg = settings.resolve('paper', {'num_gpus': 1})  # not deterministic: plain TF1 SGD
   with tf.Graph().as_default() as graph:
     towers.build_training_graph(cfg, [{'image': tf.zeros([4, 128, 128, 3]),
-                                       'index': tf.constant([0, 1, 1, 2])}], 10)
+                                       'index': tf.constant([0, 1, 1, 2])}], 10,
+                                devices.deployment(cfg))
     assert ('duplicate indices would race' in
             {why for _, _, why in placement.determinism_problems(graph)})
   with tf.Graph().as_default() as graph:
@@ -140,9 +141,9 @@ def test_plain_sgd_races_and_a_raising_op_is_refused_before_the_run():
 
 
 def test_unique_scatter_rows_only_for_deterministic_runs_with_gpu_variables():
-  from glo_tf1.model import optimizers  # pylint: disable=import-outside-toplevel
   on_gpu = settings.resolve('paper', {'deterministic': True})
-  assert optimizers.unique_scatter_rows(on_gpu)
-  assert not optimizers.unique_scatter_rows(dict(on_gpu, variable_device='cpu'))
-  assert not optimizers.unique_scatter_rows(settings.resolve('paper', {}))
-  assert not optimizers.unique_scatter_rows(settings.resolve('demo', {'deterministic': True}))
+  assert devices.unique_scatter_rows(on_gpu)
+  assert devices.deployment(on_gpu).unique_rows
+  assert not devices.unique_scatter_rows(dict(on_gpu, variable_device='cpu'))
+  assert not devices.unique_scatter_rows(settings.resolve('paper', {}))
+  assert not devices.unique_scatter_rows(settings.resolve('demo', {'deterministic': True}))

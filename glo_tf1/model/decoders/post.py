@@ -7,15 +7,14 @@ Layout (the post, "Architecture"; docs/reference/notebook-facts.md):
   deconv1   4x4 transpose conv, stride 1, VALID       -> [B, 4, 4, filters[0]]
   deconv2.. k x k transpose conv, stride 2, SAME, ReLU, batch norm, one block per doubling
   deconv_out 3x3 transpose conv, stride 2, tanh, no batch norm -> [B, S, S, C]
-The number of stride-2 blocks follows the image size (settings.num_upsampling_blocks).
-`decode` builds the network a config names from the DECODERS registry: this one
-(`--decoder post`) or DCGAN's generator, the paper's (`--decoder dcgan`, dcgan.py).
+The number of stride-2 blocks follows the image size (geometry.num_upsampling_blocks).
+`--decoder post`: decoders/__init__.py registers it beside DCGAN's generator (dcgan.py).
 """
-from glo_tf1 import settings
 from glo_tf1.compat import BATCH_NORM_UPDATES
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
-from glo_tf1.model import dcgan
+from glo_tf1.model.decoders import dcgan
+from glo_tf1.model.decoders import geometry
 
 
 def decoder_arg_scope(is_training=True, normalizer='batch_norm', batch_norm_decay=0.99):
@@ -46,10 +45,10 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
     latent_z: float32 [B, dims] with a static batch size and dims.
     image_size: output side; one of settings.supported_image_sizes().
     num_filters: filters of deconv1 and of each stride-2 block, adapted to the size by
-      settings.decoder_filters_for_size.
+      geometry.filters_for_size.
     kernel_size: kernel of the stride-2 blocks (5 in the notebook; the post's text says 3).
     reuse: reuse the variables of an earlier call (towers, generation).
-    scope: variable scope.
+    scope: variable scope (decoders.SCOPE, the registry's contract).
     channels: output channels, 3 (RGB) or 1.
   Returns:
     float32 [B, image_size, image_size, channels] in [-1, 1].
@@ -57,7 +56,7 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
     ValueError: latent_z is not [B, dims] with static shape.
     settings.ConfigError: image_size cannot be produced.
   """
-  filters = settings.decoder_filters_for_size(num_filters, image_size)
+  filters = geometry.filters_for_size(num_filters, image_size)
   with tf.variable_scope(scope, reuse=reuse):
     net = dcgan.latent_to_4x4(latent_z, filters[0], 'deconv1', 'decoder')
     for i, num_filter in enumerate(filters[1:]):
@@ -66,28 +65,3 @@ def decoder(latent_z, image_size=128, num_filters=(256, 128, 64, 64, 32), kernel
     net = slim.conv2d_transpose(net, channels, [3, 3], stride=2, activation_fn=tf.nn.tanh,
                                 normalizer_fn=None, scope='deconv_out')
   return net
-
-
-SCOPE = 'decoder'  # every decoder's variables: towers.py trains tf.trainable_variables(SCOPE)
-
-# --decoder: name -> (arg scope, network). The contract (tests/model/test_registries.py):
-# arg_scope(is_training, normalizer, batch_norm_decay) returns a slim arg scope;
-# network(latent_z [B, dims], image_size, num_filters, kernel_size, reuse=None, channels=3)
-# returns [B, image_size, image_size, channels] in [-1, 1] for every
-# settings.supported_image_sizes() and channels in settings.CHOICES['channels'],
-# builds its variables under the variable scope SCOPE and reuses them with reuse=True.
-DECODERS = {
-    'post': (decoder_arg_scope, decoder),
-    'dcgan': (dcgan.dcgan_arg_scope, dcgan.generator),
-}
-
-
-def decode(latent_z, cfg, is_training, reuse=None):
-  """The network DECODERS[cfg['decoder']] with its arg scope and the sizes of a resolved
-  config."""
-  # No op seed: the graph seed of --deterministic (loop.build_training) gives each layer's
-  # initializer its own; one explicit seed would give every layer the same random stream.
-  arg_scope, network = DECODERS[cfg['decoder']]
-  with slim.arg_scope(arg_scope(is_training, cfg['normalizer'], cfg['batch_norm_decay'])):
-    return network(latent_z, cfg['image_size'], cfg['decoder_filters'], cfg['kernel_size'],
-                   reuse=reuse, channels=cfg['channels'])

@@ -7,8 +7,8 @@ import pytest
 from glo_tf1 import settings
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
-from glo_tf1.model import dcgan
-from glo_tf1.model import decoder
+from glo_tf1.model import decoders
+from glo_tf1.model.decoders import dcgan
 
 LAYERS = ['project', 'deconv2', 'deconv3', 'deconv4', 'deconv_out']
 
@@ -32,7 +32,7 @@ def test_paper64_layers_strides_and_ops(kernel):
   cfg = settings.resolve('paper64', {'kernel_size': kernel, 'batch_size': 4})
   assert (cfg['decoder'], cfg['image_size']) == ('dcgan', 64)
   with tf.Graph().as_default() as graph:
-    out = decoder.decode(tf.zeros([4, 100]), cfg, is_training=True)
+    out = decoders.decode(tf.zeros([4, 100]), cfg, is_training=True)
     shapes = {v.op.name: v.get_shape().as_list() for v in tf.global_variables()}
   # conv2d_transpose kernels are [k, k, out, in].
   k = kernel
@@ -64,7 +64,7 @@ def test_paper64_layers_strides_and_ops(kernel):
 def test_weights_are_normal_with_stddev_002():
   cfg = settings.resolve('paper64', {'batch_size': 2})
   with tf.Graph().as_default(), tf.Session() as sess:
-    decoder.decode(tf.zeros([2, 100]), cfg, is_training=True)
+    decoders.decode(tf.zeros([2, 100]), cfg, is_training=True)
     sess.run(tf.global_variables_initializer())
     values = sess.run({v.op.name: v for v in tf.global_variables()})
     update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
@@ -86,7 +86,7 @@ def test_moving_averages_use_the_configured_decay():
                                      'batch_size': 4, 'latent_dims': 6})
   z = np.random.RandomState(0).randn(4, 6).astype(np.float32)
   with tf.Graph().as_default() as graph, tf.Session() as sess:
-    decoder.decode(tf.constant(z), cfg, is_training=True)
+    decoders.decode(tf.constant(z), cfg, is_training=True)
     (bn,) = _ops(graph, 'decoder/project/', 'FusedBatchNormV3')
     mean = [v for v in tf.global_variables()
             if v.op.name == 'decoder/project/BatchNorm/moving_mean'][0]

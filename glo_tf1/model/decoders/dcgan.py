@@ -1,9 +1,9 @@
 """DCGAN's generator: projected code [B, dims] -> image [B, S, S, C] in [-1, 1] (C: 3 or 1).
 
 The GLO paper (Bojanowski et al.) trained DCGAN's generator (Radford, Metz, Chintala 2016)
-at 64 x 64, not the post's decoder (decoder.py). We follow the TensorFlow DCGAN code
+at 64 x 64, not the post's decoder (post.py). We follow the TensorFlow DCGAN code
 (carpedm20/DCGAN-tensorflow, `generator` with gf_dim 64), written in slim in the style of
-decoder.py:
+post.py:
   reshape to [B, 1, 1, dims]
   project   4x4 transpose conv, stride 1, VALID, batch norm, ReLU -> [B, 4, 4, filters[0]]
             (DCGAN's linear layer and reshape: the same map, as the PyTorch example writes it)
@@ -14,13 +14,13 @@ Kernel k = 5 as in that code and in the authors' Theano code; the PyTorch exampl
 (pytorch/examples dcgan) uses 4 (--kernel_size 4). Weights are drawn from N(0, 0.02)
 (DCGAN paper, section 4); batch norm has a scale, epsilon 1e-5 and decay
 --batch_norm_decay (0.9 in that code, paper64's). The number of blocks follows the image
-size as the post's decoder's does (settings.num_upsampling_blocks), and so do the filters
-(settings.decoder_filters_for_size).
+size as the post's decoder's does (geometry.num_upsampling_blocks), and so do the filters
+(geometry.filters_for_size).
 """
-from glo_tf1 import settings
 from glo_tf1.compat import BATCH_NORM_UPDATES
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
+from glo_tf1.model.decoders import geometry
 
 WEIGHTS_STDDEV = 0.02
 BATCH_NORM_EPSILON = 1e-5
@@ -73,11 +73,11 @@ def generator(latent_z, image_size=64, num_filters=FILTERS, kernel_size=5, reuse
     latent_z: float32 [B, dims] with a static batch size and dims.
     image_size: output side; one of settings.supported_image_sizes().
     num_filters: filters of the 4x4 layer and of each stride-2 block, adapted to the size
-      by settings.decoder_filters_for_size.
+      by geometry.filters_for_size.
     kernel_size: kernel of every stride-2 layer, the output layer included.
     reuse: reuse the variables of an earlier call (towers, generation).
-    scope: variable scope ('decoder', as the post's, so checkpoints, restoring and the
-      frozen decoder of evaluation work alike).
+    scope: variable scope (decoders.SCOPE, as the post's, so checkpoints, restoring and
+      the frozen decoder of evaluation work alike).
     channels: output channels, 3 (RGB) or 1 (DCGAN's MNIST generator has c_dim 1).
   Returns:
     float32 [B, image_size, image_size, channels] in [-1, 1].
@@ -85,7 +85,7 @@ def generator(latent_z, image_size=64, num_filters=FILTERS, kernel_size=5, reuse
     ValueError: latent_z is not [B, dims] with static shape.
     settings.ConfigError: image_size cannot be produced.
   """
-  filters = settings.decoder_filters_for_size(num_filters, image_size)
+  filters = geometry.filters_for_size(num_filters, image_size)
   k = [kernel_size, kernel_size]
   with tf.variable_scope(scope, reuse=reuse):
     net = latent_to_4x4(latent_z, filters[0], 'project', 'generator')

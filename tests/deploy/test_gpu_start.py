@@ -1,4 +1,4 @@
-"""The first start on a GPU, on a simulated GPU machine (model/devices.py, issue 28).
+"""The first start on a GPU, on a simulated GPU machine (deploy/devices.py, issue 28).
 
 A fake `nvidia-smi` first on PATH answers `--query-gpu` as the real one does (and, as an
 old one, refuses the compute_cap field); `devices.visible_gpus` says how many GPUs
@@ -18,7 +18,7 @@ import pytest
 from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 from glo_tf1.compat import tf
-from glo_tf1.model import devices
+from glo_tf1.deploy import devices
 from glo_tf1.training import loop
 from glo_tf1.training import run_dir as rundir
 

@@ -2,6 +2,8 @@
 
 After slim's `deployment/model_deploy.DeploymentConfig`: it answers the towers' devices,
 the variables' device, the input pipeline's device, the session config and GPU discovery.
+`deployment(cfg)` is what training passes to the model (towers.build_training_graph), which
+never asks where it runs.
 
 Placement (`--variable_device`, not a model setting: a run resumes with any placement):
   auto  the notebook's: with the towers on GPUs, every variable (codes, decoder, optimizer
@@ -18,6 +20,7 @@ On a cluster, replica_device_setter (training/cluster.py) puts the variables on 
 parameter servers whatever this says. The input pipeline (queues, file reads, decoding)
 always runs on the host: queues have CPU kernels only.
 """
+import collections
 import importlib.metadata
 import os
 import shutil
@@ -28,7 +31,7 @@ from glo_tf1 import compat
 from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
 from glo_tf1.data import cache as cache_lib
-from glo_tf1.model import precision as precision_lib
+from glo_tf1.deploy import precision as precision_lib
 
 VARIABLE_OPS = ('Variable', 'VariableV2', 'VarHandleOp')
 HOST = '/cpu:0'
@@ -142,6 +145,27 @@ def device_fn(op_device, var_device):
   def fn(op):
     return var_device if op.type in VARIABLE_OPS else op_device
   return fn
+
+
+def unique_scatter_rows(cfg):
+  """Whether every scatter of the training graph must write each row once: under
+  --deterministic with the variables on a GPU (optimizers.UniqueRowsGradientDescentOptimizer;
+  compat.enable_op_determinism then keeps the scatters on the GPU)."""
+  return cfg['deterministic'] and variable_device(cfg) != HOST
+
+
+# What the model's functions are told about where they run (towers.build_training_graph),
+# as slim's DeploymentConfig tells its clones: one tf.device function per tower (variable
+# ops on the variables' device, every other op on the tower's), the variables' device, and
+# whether every scatter writes each row once.
+Deployment = collections.namedtuple('Deployment', ['towers', 'variables', 'unique_rows'])
+
+
+def deployment(cfg):
+  """The Deployment of a resolved config (resolve_num_gpus first: one tower per GPU)."""
+  var_device = variable_device(cfg)
+  return Deployment([device_fn(d, var_device) for d in tower_devices(cfg)], var_device,
+                    unique_scatter_rows(cfg))
 
 
 def towers_on_gpu(cfg, num_visible=None):

@@ -6,13 +6,14 @@ import pytest
 from glo_tf1 import settings
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
-from glo_tf1.model import decoder
+from glo_tf1.model.decoders import geometry
+from glo_tf1.model.decoders import post
 
 
 def _build(size, filters=(256, 128, 64, 64, 32), batch=2, dims=100, is_training=True):
   z = tf.random_normal([batch, dims])
-  with slim.arg_scope(decoder.decoder_arg_scope(is_training=is_training)):
-    return decoder.decoder(z, image_size=size, num_filters=filters, kernel_size=5)
+  with slim.arg_scope(post.decoder_arg_scope(is_training=is_training)):
+    return post.decoder(z, image_size=size, num_filters=filters, kernel_size=5)
 
 
 def test_blog_layers_at_128():
@@ -32,15 +33,15 @@ def test_blog_layers_at_128():
 
 def test_filters_follow_the_size():
   blog = [256, 128, 64, 64, 32]
-  assert settings.decoder_filters_for_size(blog, 32) == [256, 128, 64]
-  assert settings.decoder_filters_for_size(blog, 128) == blog
-  assert settings.decoder_filters_for_size(blog, 256) == blog + [32]
+  assert geometry.filters_for_size(blog, 32) == [256, 128, 64]
+  assert geometry.filters_for_size(blog, 128) == blog
+  assert geometry.filters_for_size(blog, 256) == blog + [32]
 
 
 @pytest.mark.parametrize('size', [0, 8, 48, 100, 2048])
 def test_sizes_the_decoder_cannot_produce(size):
   with pytest.raises(settings.ConfigError, match='image_size'):
-    settings.num_upsampling_blocks(size)
+    geometry.num_upsampling_blocks(size)
 
 
 def test_batch_norm_updates_land_in_update_ops():

@@ -7,8 +7,9 @@ import pytest
 
 from glo_tf1 import settings
 from glo_tf1.compat import tf
+from glo_tf1.deploy import devices
+from glo_tf1.deploy import precision
 from glo_tf1.model import optimizers
-from glo_tf1.model import precision
 from glo_tf1.model import towers
 
 SMALL = dict(image_size=16, latent_dims=8, decoder_filters=[16, 8], tower_device='cpu')
@@ -62,8 +63,9 @@ def _graph(cfg, num_codes=12, batch=4):
   rng = np.random.RandomState(0)
   images = tf.constant(rng.uniform(-1, 1, (batch, 16, 16, 3)).astype(np.float32))
   index = tf.constant(np.arange(batch, dtype=np.int32) * 2)
-  return towers.build_training_graph(dict(cfg, batch_size=batch),
-                                     [{'image': images, 'index': index}], num_codes)
+  cfg = dict(cfg, batch_size=batch)
+  return towers.build_training_graph(cfg, [{'image': images, 'index': index}], num_codes,
+                                     devices.deployment(cfg))
 
 
 def _run(cfg, steps, values=None, before_step=None):
