@@ -90,8 +90,8 @@ echo "Recording TensorFlow's placement of one blog step..."
 if ! TF_CPP_MIN_LOG_LEVEL=0 python - "$TOWERS" "$DEVICE" "$OUT/placement.md" \
   > "$OUT/placement.log" 2>&1 <<'PY'
 import sys
-from glo_tf1.bench import benchmark
-res = benchmark.observed_placement('blog', int(sys.argv[1]), sys.argv[2])
+from glo_tf1.bench import placement as bench_placement
+res = bench_placement.observed_placement('blog', int(sys.argv[1]), sys.argv[2])
 lines = ['| device | ops run in one step |', '| --- | --- |']
 lines += ['| %s | %d |' % (device, n) for device, n in sorted(res['ran'].items())]
 lines += ['', 'Ops run on the host that the prediction (model/placement.py) puts on a GPU: '

@@ -45,34 +45,38 @@ _define.string('probe_memory', None, 'OPTIMIZER:NUM_CODES: only run a few traini
                'benchmark runs this in a subprocess per size).')
 
 
+def _measure(fv, s, work_dir, log):
+  """(results, printed table) of the mode `--mode` asks for (glo_tf1/bench/<mode>.py)."""
+  # pylint: disable=import-outside-toplevel
+  from glo_tf1.bench import full, placement, precision, presets, towers
+  if fv.mode == 'towers':
+    from glo_tf1.model import devices
+    max_towers = fv.max_towers or max(1, devices.visible_gpus())
+    mode, res = towers, towers.run(s, work_dir, max_towers, fv.tower_device, log)
+  elif fv.mode == 'placement':
+    mode, res = placement, placement.run(s, work_dir, log)
+  elif fv.mode == 'presets':
+    mode, res = presets, presets.run(s, log)
+  elif fv.mode == 'precision':
+    mode, res = precision, precision.run(s, work_dir, log)
+  else:
+    mode, res = full, full.run(s, work_dir, fv.quick, log)
+  return res, mode.table(res)
+
+
 def main(fv):
-  from glo_tf1.bench import benchmark  # pylint: disable=import-outside-toplevel
-  s = benchmark.QUICK if fv.quick else benchmark.FULL
+  from glo_tf1.bench import harness  # pylint: disable=import-outside-toplevel
+  s = harness.QUICK if fv.quick else harness.FULL
   if fv.probe_memory:
+    from glo_tf1.bench import memory  # pylint: disable=import-outside-toplevel
     opt, n = fv.probe_memory.split(':')
-    print(json.dumps({'peak_rss_mib': benchmark.probe_memory(opt, int(n), s)}))
+    print(json.dumps({'peak_rss_mib': memory.probe_memory(opt, int(n), s)}))
     return 0
   work_dir = fv.work_dir or tempfile.mkdtemp(prefix='glo_bench_')
   load_before = os.getloadavg()[0]  # other processes' load: is the machine idle?
   log = lambda m: print('[%s] %s' % (time.strftime('%H:%M:%S'), m), flush=True)
   try:
-    if fv.mode == 'towers':
-      from glo_tf1.model import devices  # pylint: disable=import-outside-toplevel
-      max_towers = fv.max_towers or max(1, devices.visible_gpus())
-      res = benchmark.run_towers(s, work_dir, max_towers, fv.tower_device, log)
-      table = benchmark.format_towers_table(res)
-    elif fv.mode == 'placement':
-      res = benchmark.run_placement(s, work_dir, log)
-      table = benchmark.format_placement_table(res)
-    elif fv.mode == 'presets':
-      res = benchmark.run_presets(s, log)
-      table = benchmark.format_presets_table(res)
-    elif fv.mode == 'precision':
-      res = benchmark.run_precision(s, work_dir, log)
-      table = benchmark.format_precision_table(res['precision'])
-    else:
-      res = benchmark.run_benchmark(s, work_dir, fv.quick, log)
-      table = benchmark.format_table(res)
+    res, table = _measure(fv, s, work_dir, log)
   finally:
     if not fv.work_dir:
       shutil.rmtree(work_dir, ignore_errors=True)
