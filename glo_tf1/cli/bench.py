@@ -6,6 +6,8 @@
   glo-bench --mode placement --markdown figures/bench/placement.md   (GPU placement, no GPU)
   glo-bench --mode presets --out figures/bench/presets.json --markdown figures/bench/presets.md
                                               (the benchmark presets' CPU step times)
+  glo-bench --estimate STEPS:IMAGES_PER_STEP:INPUT [--reports figures/bench]
+                                              (a run's duration from the committed reports)
 
 Prints a table of images/s, GFLOP/s, step times with 1k to 1M codes, peak memory and bf16
 against fp32, and writes it as JSON (docs/performance.md); --markdown also writes the
@@ -20,6 +22,7 @@ import time
 from absl import flags
 
 from glo_tf1 import io
+from glo_tf1 import settings
 from glo_tf1.cli import common
 
 FLAGS = flags.FlagValues()
@@ -40,6 +43,12 @@ _define.integer('max_towers', None, 'Most towers of --mode towers (default: ever
 _define.enum('tower_device', 'gpu', ['gpu', 'cpu'], 'Towers of --mode towers: on /gpu:i, '
              'or on /cpu:i (how the tests run it without a GPU).')
 _define.string('markdown', None, 'Also write the printed report (Markdown) to this file.')
+_define.string('estimate', None, 'STEPS:IMAGES_PER_STEP:INPUT (INPUT: files or cache): only '
+               'print how long such a training run takes, estimated from the reports in '
+               '--reports (bench.json, placement.json), and measure nothing '
+               '(reproduce/celeba.sh).')
+_define.string('reports', os.path.join('figures', 'bench'), 'Folder of the benchmark reports '
+               'that --estimate reads (default: the committed ones, in a repository checkout).')
 _define.string('probe_memory', None, 'OPTIMIZER:NUM_CODES: only run a few training steps '
                'with that many codes and print the peak resident memory as JSON (the '
                'benchmark runs this in a subprocess per size).')
@@ -64,7 +73,22 @@ def _measure(fv, s, work_dir, log):
   return res, mode.table(res)
 
 
+def _estimate(fv):
+  """--estimate: the paragraph of bench/estimate.describe, from the reports of --reports."""
+  from glo_tf1.bench import estimate  # pylint: disable=import-outside-toplevel
+  parts = fv.estimate.split(':')
+  if (len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts[:2]) or
+      parts[2] not in estimate.INPUT_KINDS):
+    raise settings.UserError('--estimate: must be STEPS:IMAGES_PER_STEP:INPUT with two '
+                             'positive integers and INPUT one of %s, got %r' % (
+                                 ', '.join(estimate.INPUT_KINDS), fv.estimate))
+  print(estimate.describe(fv.reports, int(parts[0]), int(parts[1]), parts[2]))
+  return 0
+
+
 def main(fv):
+  if fv.estimate:
+    return _estimate(fv)
   from glo_tf1.bench import harness  # pylint: disable=import-outside-toplevel
   s = harness.QUICK if fv.quick else harness.FULL
   if fv.probe_memory:

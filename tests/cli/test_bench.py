@@ -143,6 +143,25 @@ def test_placement_mode_reports_host_figures_for_each_placement(tmp_path):
   assert 'A GPU step needs' in proc.stdout and 'an estimate' in proc.stdout
 
 
+def test_estimate_reads_the_reports_it_is_given_and_names_a_missing_one(tmp_path):
+  """glo-bench --estimate: the paragraph of estimate.describe from --reports (default: the
+  committed figures/bench/ of the checkout); a folder without them is a usage error (2)
+  naming the missing file, and so is a malformed --estimate."""
+  import os  # pylint: disable=import-outside-toplevel
+  from conftest import ROOT  # pylint: disable=import-outside-toplevel
+  from glo_tf1.bench import estimate  # pylint: disable=import-outside-toplevel
+  proc = run_module('glo_tf1.bench', '--estimate', '1000:64:cache')
+  assert proc.stdout.strip() == estimate.describe(os.path.join(ROOT, 'figures', 'bench'),
+                                                  1000, 64, 'cache')
+  assert 'images_per_sec' not in proc.stdout and not (tmp_path / 'bench.json').exists()
+  proc = run_module('glo_tf1.bench', '--estimate', '1000:64:files', '--reports', tmp_path,
+                    check=False)
+  assert proc.returncode == 2 and str(tmp_path / 'bench.json') in proc.stderr
+  for bad in ('1000:64', '1000:0:files', '1000:64:disk', 'x:64:files'):
+    proc = run_module('glo_tf1.bench', '--estimate', bad, check=False)
+    assert proc.returncode == 2 and '--estimate' in proc.stderr and repr(bad) in proc.stderr
+
+
 def test_committed_placement_report_keeps_the_host_out_of_the_default_step():
   """figures/bench/placement.md (glo-bench --mode placement): 0 MB of variables and 0
   updates on the host for every preset with GPU towers under the default placement."""
