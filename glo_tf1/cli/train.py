@@ -37,7 +37,7 @@ _define.bool('allow_changed_data', False, 'Resume although files were added, rem
 _define.string('cache_dir', None, 'Folder of the --input_cache=auto file (default '
                'RUN/input_cache); one beside the data can be shared by runs.')
 # A cluster (docs/scaling.md). All unset (and no TF_CONFIG): one process.
-_define.enum('cluster', 'auto', ['auto', 'flags', 'tf_config', 'slurm'], 'Where this '
+_define.enum('cluster', 'auto', list(settings.CLUSTER_SOURCES), 'Where this '
              'process learns its place in a cluster: the host flags below, the TF_CONFIG '
              'variable (Kubeflow TFJob, Vertex AI, SageMaker), or Slurm\'s srun variables; '
              'auto: TF_CONFIG when it is set, else the flags.')

@@ -21,10 +21,11 @@ the environment variable (or flag) at fault.
 import json
 import re
 
+from glo_tf1 import settings
 from glo_tf1.training import cluster as cluster_lib
 
 ClusterError = cluster_lib.ClusterError
-SOURCES = ('auto', 'flags', 'tf_config', 'slurm')
+SOURCES = settings.CLUSTER_SOURCES  # glo-train's --cluster choices
 DEFAULT_PORT = 2222
 _SLURM_VARS = ('SLURM_PROCID', 'SLURM_STEP_NUM_TASKS', 'SLURM_STEP_NODELIST',
                'SLURM_STEP_TASKS_PER_NODE')
