@@ -133,6 +133,7 @@ def training_session(cfg, num_codes, paths=None, cache_file=None):
     model = towers.build_training_graph(cfg, tower_in, num_codes)
     model['scalar_summary'] = tf.summary.merge_all()
     sess, coord, threads = session(uses_cache=cache_file is not None, cfg=cfg)
+  return model['train_op'], (sess, coord, threads, model)
 
 
 def drained(s, cfg, images_per_step):
