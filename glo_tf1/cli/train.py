@@ -95,14 +95,6 @@ def prepare_options(flag_values, chief=True):
               allow_changed_data=flag_values.allow_changed_data)
 
 
-def prepare_from_argv(argv):
-  """Parses `argv` (flags only, without the program name) and prepares the run as the
-  program would; returns loop.prepare_run's (cfg, paths, resumed). For tests."""
-  from glo_tf1.training import loop  # pylint: disable=import-outside-toplevel
-  common.parse(FLAGS, ['glo-train'] + [str(a) for a in argv])
-  return loop.prepare_run(**prepare_options(FLAGS))
-
-
 # The exit status of each way a run can end (training/launch.py's Outcome).
 EXIT_STATUS = {'done': 0, 'nonfinite': common.EXIT_NONFINITE,
                'fault': common.EXIT_TRAINING_FAULT, 'interrupted': common.EXIT_INTERRUPTED}

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import fake_nvidia_smi
+from conftest import gpu_kernels_registered
 
 ENV_SH = os.path.join(ROOT, 'reproduce', 'env.sh')
 
@@ -157,8 +158,7 @@ def test_one_tensorflow_wheel_the_gpu_stack_adds_only_the_cuda_extra():
 
 def test_the_installed_tensorflow_registers_gpu_kernels():
   """The placement tests (tests/model/test_placement.py) need the GPU kernel registry."""
-  from glo_tf1.model import placement  # pylint: disable=import-outside-toplevel
-  assert placement.gpu_kernels_registered()
+  assert gpu_kernels_registered()
 
 
 def test_conda_environments_install_their_stack():
