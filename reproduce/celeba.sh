@@ -99,7 +99,7 @@ done
 # How long: from the committed benchmark reports (glo_tf1/bench/estimate.py); with
 # CELEBA_GPUS=auto, for one tower.
 PER_STEP="$BATCH"; [[ "$GPUS" =~ ^[0-9]+$ ]] && PER_STEP=$((GPUS * BATCH))
-python -c "from glo_tf1.bench import estimate; print(estimate.describe($STEPS, $PER_STEP, '$INPUT'))" \
+python -m glo_tf1.bench --estimate="$STEPS:$PER_STEP:$INPUT" --reports=figures/bench \
   | fold -s -w 90
 if [ "$GPUS" != 1 ]; then
   # How K towers differ from the published run (one tower, 32 images a step, ~990,000

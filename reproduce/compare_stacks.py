@@ -18,13 +18,13 @@ import sys
 CHILD = r'''
 import json, sys, time
 from glo_tf1.compat import tf
-from glo_tf1.bench import benchmark
-s = dict(benchmark.FULL, batch_size=32)
-cfg = benchmark.bench_config(s)
-op, handles = benchmark._training_session(cfg, 10000)
+from glo_tf1.bench import harness
+s = dict(harness.FULL, batch_size=32)
+cfg = harness.bench_config(s)
+op, handles = harness.training_session(cfg, 10000)
 for _ in range(5):
   handles[0].run(op)
-t = benchmark._seconds_per_run(handles[0], op, int(sys.argv[1]))
+t = harness.seconds_per_run(handles[0], op, int(sys.argv[1]))
 print(json.dumps({'ms': 1000 * t, 'tf': tf.__version__,
                   'cuda': tf.test.is_built_with_cuda()}))
 '''

@@ -181,8 +181,8 @@ run_step bench environment -- glo-bench --mode towers --max_towers "$TOWERS" \
 placement_step() {
   TF_CPP_MIN_LOG_LEVEL=0 python - "$TOWERS" "$DEVICE" "$OUT/sections/placement.md" <<'PY'
 import sys
-from glo_tf1.bench import benchmark
-res = benchmark.observed_placement('blog', int(sys.argv[1]), sys.argv[2])
+from glo_tf1.bench import placement as bench_placement
+res = bench_placement.observed_placement('blog', int(sys.argv[1]), sys.argv[2])
 lines = ['| device | ops run in one step |', '| --- | --- |']
 lines += ['| %s | %d |' % (device, n) for device, n in sorted(res['ran'].items())]
 lines += ['', 'Ops run on the host that the prediction (deploy/placement.py) puts on a GPU: '

@@ -103,3 +103,23 @@ def graph_ancestors(*fetches):
   """Every op the fetches depend on (data and control inputs): placement.step_ops."""
   from glo_tf1.deploy import placement  # pylint: disable=import-outside-toplevel
   return placement.step_ops(list(fetches))
+
+
+def gpu_kernels_registered():
+  """Whether this TensorFlow registers GPU kernels (the `tensorflow` wheel does, on any
+  machine; `tensorflow-cpu` does not, and model/placement.py predicts nothing with it)."""
+  from tensorflow.python.framework import kernels  # pylint: disable=import-outside-toplevel
+  return any(k.device_type == 'GPU' for k in
+             kernels.get_registered_kernels_for_op('MatMul').kernel)
+
+
+def prepare_from_argv(argv):
+  """Parses `argv` (glo-train's flags, without the program name) and prepares the run as
+  glo-train would (cli/train.prepare_options, then loop.prepare_run); returns
+  prepare_run's (cfg, paths, resumed)."""
+  # pylint: disable=import-outside-toplevel
+  from glo_tf1.cli import common
+  from glo_tf1.cli import train
+  from glo_tf1.training import loop
+  common.parse(train.FLAGS, ['glo-train'] + [str(a) for a in argv])
+  return loop.prepare_run(**train.prepare_options(train.FLAGS))

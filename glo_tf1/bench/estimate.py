@@ -1,9 +1,10 @@
 """How long a training run will take, from the committed benchmark reports.
 
-  estimate.describe(steps, images_per_step, input_kind='files')  # reproduce/celeba.sh
+  estimate.describe(reports, steps, images_per_step, input_kind='files')
+  glo-bench --estimate STEPS:IMAGES_PER_STEP:INPUT [--reports figures/bench]  # celeba.sh
 
-Reads figures/bench/bench.json (a CPU training step with the JPEG pipeline and with the
-decoded-image cache, `glo-bench`) and figures/bench/placement.json (the images a second a
+Reads REPORTS/bench.json (a CPU training step with the JPEG pipeline and with the
+decoded-image cache, `glo-bench`) and REPORTS/placement.json (the images a second a
 GPU step would need at an assumed sustained rate, and one reader thread's input rate,
 `glo-bench --mode placement`). CPU: the measured rate of that machine. GPU: an estimate,
 never a measurement (nothing has trained on a GPU here): the slower of the assumed GPU
@@ -15,17 +16,30 @@ import os
 
 from glo_tf1 import io
 from glo_tf1 import progress
+from glo_tf1 import settings
 
-BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), 'figures', 'bench')
+INPUT_KINDS = ('files', 'cache')
 
 
-def training_time(steps, images_per_step, input_kind='files', bench_dir=BENCH_DIR):
+def read_report(reports, name):
+  """The report REPORTS/name (JSON); UserError naming the path when it is missing (the
+  repository's figures/bench/ holds the committed ones; an installed package has none)."""
+  path = os.path.join(reports, name)
+  report = io.read_json(path)
+  if report is None:
+    raise settings.UserError(
+        '%s: no such benchmark report (glo-bench writes it; the committed ones are in the '
+        'repository\'s figures/bench/: run from its checkout or give their folder)' % path)
+  return report
+
+
+def training_time(reports, steps, images_per_step, input_kind='files'):
   """dict: images, cpu_rate / cpu_seconds (the bench's CPU, training step with this
   input), gpu_rate / gpu_seconds (the estimate, see the module doc), gpu_bound ('input' or
-  'compute'), cpu_machine, gpu_tflops."""
-  bench = io.read_json(os.path.join(bench_dir, 'bench.json'))
-  place = io.read_json(os.path.join(bench_dir, 'placement.json'))
+  'compute'), cpu_machine, gpu_tflops. `reports`: the folder of bench.json and
+  placement.json."""
+  bench = read_report(reports, 'bench.json')
+  place = read_report(reports, 'placement.json')
   images = steps * images_per_step
   cache = input_kind == 'cache'
   cpu_rate = bench['train_step_images_per_sec']['cache' if cache else 'jpeg']
@@ -39,9 +53,9 @@ def training_time(steps, images_per_step, input_kind='files', bench_dir=BENCH_DI
           'cpu_machine': bench['machine'], 'gpu_tflops': place['gpu_tflops']}
 
 
-def describe(steps, images_per_step, input_kind='files', bench_dir=BENCH_DIR):
+def describe(reports, steps, images_per_step, input_kind='files'):
   """One paragraph: the estimate of training_time, with its sources."""
-  t = training_time(steps, images_per_step, input_kind, bench_dir)
+  t = training_time(reports, steps, images_per_step, input_kind)
   return ('Time: %d steps of %d images (%s images). On a CPU like the benchmark\'s (%s): '
           '%.0f img/s, about %s. On a GPU, an estimate: %s-bound at about %s img/s (%s; '
           'the GPU at an assumed %g TFLOP/s sustained), about %s, plus the per-step '

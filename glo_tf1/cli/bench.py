@@ -6,6 +6,8 @@
   glo-bench --mode placement --markdown figures/bench/placement.md   (GPU placement, no GPU)
   glo-bench --mode presets --out figures/bench/presets.json --markdown figures/bench/presets.md
                                               (the benchmark presets' CPU step times)
+  glo-bench --estimate STEPS:IMAGES_PER_STEP:INPUT [--reports figures/bench]
+                                              (a run's duration from the committed reports)
 
 Prints a table of images/s, GFLOP/s, step times with 1k to 1M codes, peak memory and bf16
 against fp32, and writes it as JSON (docs/performance.md); --markdown also writes the
@@ -20,6 +22,7 @@ import time
 from absl import flags
 
 from glo_tf1 import io
+from glo_tf1 import settings
 from glo_tf1.cli import common
 
 FLAGS = flags.FlagValues()
@@ -40,39 +43,64 @@ _define.integer('max_towers', None, 'Most towers of --mode towers (default: ever
 _define.enum('tower_device', 'gpu', ['gpu', 'cpu'], 'Towers of --mode towers: on /gpu:i, '
              'or on /cpu:i (how the tests run it without a GPU).')
 _define.string('markdown', None, 'Also write the printed report (Markdown) to this file.')
+_define.string('estimate', None, 'STEPS:IMAGES_PER_STEP:INPUT (INPUT: files or cache): only '
+               'print how long such a training run takes, estimated from the reports in '
+               '--reports (bench.json, placement.json), and measure nothing '
+               '(reproduce/celeba.sh).')
+_define.string('reports', os.path.join('figures', 'bench'), 'Folder of the benchmark reports '
+               'that --estimate reads (default: the committed ones, in a repository checkout).')
 _define.string('probe_memory', None, 'OPTIMIZER:NUM_CODES: only run a few training steps '
                'with that many codes and print the peak resident memory as JSON (the '
                'benchmark runs this in a subprocess per size).')
 
 
+def _measure(fv, s, work_dir, log):
+  """(results, printed table) of the mode `--mode` asks for (glo_tf1/bench/<mode>.py)."""
+  # pylint: disable=import-outside-toplevel
+  from glo_tf1.bench import full, placement, precision, presets, towers
+  if fv.mode == 'towers':
+    from glo_tf1.deploy import devices
+    max_towers = fv.max_towers or max(1, devices.visible_gpus())
+    mode, res = towers, towers.run(s, work_dir, max_towers, fv.tower_device, log)
+  elif fv.mode == 'placement':
+    mode, res = placement, placement.run(s, work_dir, log)
+  elif fv.mode == 'presets':
+    mode, res = presets, presets.run(s, log)
+  elif fv.mode == 'precision':
+    mode, res = precision, precision.run(s, work_dir, log)
+  else:
+    mode, res = full, full.run(s, work_dir, fv.quick, log)
+  return res, mode.table(res)
+
+
+def _estimate(fv):
+  """--estimate: the paragraph of bench/estimate.describe, from the reports of --reports."""
+  from glo_tf1.bench import estimate  # pylint: disable=import-outside-toplevel
+  parts = fv.estimate.split(':')
+  if (len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts[:2]) or
+      parts[2] not in estimate.INPUT_KINDS):
+    raise settings.UserError('--estimate: must be STEPS:IMAGES_PER_STEP:INPUT with two '
+                             'positive integers and INPUT one of %s, got %r' % (
+                                 ', '.join(estimate.INPUT_KINDS), fv.estimate))
+  print(estimate.describe(fv.reports, int(parts[0]), int(parts[1]), parts[2]))
+  return 0
+
+
 def main(fv):
-  from glo_tf1.bench import benchmark  # pylint: disable=import-outside-toplevel
-  s = benchmark.QUICK if fv.quick else benchmark.FULL
+  if fv.estimate:
+    return _estimate(fv)
+  from glo_tf1.bench import harness  # pylint: disable=import-outside-toplevel
+  s = harness.QUICK if fv.quick else harness.FULL
   if fv.probe_memory:
+    from glo_tf1.bench import memory  # pylint: disable=import-outside-toplevel
     opt, n = fv.probe_memory.split(':')
-    print(json.dumps({'peak_rss_mib': benchmark.probe_memory(opt, int(n), s)}))
+    print(json.dumps({'peak_rss_mib': memory.probe_memory(opt, int(n), s)}))
     return 0
   work_dir = fv.work_dir or tempfile.mkdtemp(prefix='glo_bench_')
   load_before = os.getloadavg()[0]  # other processes' load: is the machine idle?
   log = lambda m: print('[%s] %s' % (time.strftime('%H:%M:%S'), m), flush=True)
   try:
-    if fv.mode == 'towers':
-      from glo_tf1.deploy import devices  # pylint: disable=import-outside-toplevel
-      max_towers = fv.max_towers or max(1, devices.visible_gpus())
-      res = benchmark.run_towers(s, work_dir, max_towers, fv.tower_device, log)
-      table = benchmark.format_towers_table(res)
-    elif fv.mode == 'placement':
-      res = benchmark.run_placement(s, work_dir, log)
-      table = benchmark.format_placement_table(res)
-    elif fv.mode == 'presets':
-      res = benchmark.run_presets(s, log)
-      table = benchmark.format_presets_table(res)
-    elif fv.mode == 'precision':
-      res = benchmark.run_precision(s, work_dir, log)
-      table = benchmark.format_precision_table(res['precision'])
-    else:
-      res = benchmark.run_benchmark(s, work_dir, fv.quick, log)
-      table = benchmark.format_table(res)
+    res, table = _measure(fv, s, work_dir, log)
   finally:
     if not fv.work_dir:
       shutil.rmtree(work_dir, ignore_errors=True)

@@ -37,7 +37,7 @@ _define.bool('allow_changed_data', False, 'Resume although files were added, rem
 _define.string('cache_dir', None, 'Folder of the --input_cache=auto file (default '
                'RUN/input_cache); one beside the data can be shared by runs.')
 # A cluster (docs/scaling.md). All unset (and no TF_CONFIG): one process.
-_define.enum('cluster', 'auto', ['auto', 'flags', 'tf_config', 'slurm'], 'Where this '
+_define.enum('cluster', 'auto', list(settings.CLUSTER_SOURCES), 'Where this '
              'process learns its place in a cluster: the host flags below, the TF_CONFIG '
              'variable (Kubeflow TFJob, Vertex AI, SageMaker), or Slurm\'s srun variables; '
              'auto: TF_CONFIG when it is set, else the flags.')
@@ -93,14 +93,6 @@ def prepare_options(flag_values, chief=True):
               skip_bad_images=flag_values.skip_bad_images,
               max_pixels=int(flag_values.max_megapixels * 1e6),
               allow_changed_data=flag_values.allow_changed_data)
-
-
-def prepare_from_argv(argv):
-  """Parses `argv` (flags only, without the program name) and prepares the run as the
-  program would; returns loop.prepare_run's (cfg, paths, resumed). For tests."""
-  from glo_tf1.training import loop  # pylint: disable=import-outside-toplevel
-  common.parse(FLAGS, ['glo-train'] + [str(a) for a in argv])
-  return loop.prepare_run(**prepare_options(FLAGS))
 
 
 # The exit status of each way a run can end (training/launch.py's Outcome).

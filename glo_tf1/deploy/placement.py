@@ -31,13 +31,6 @@ VARIABLE_OPS = ('VarHandleOp', 'Variable', 'VariableV2')
 _KERNELS = {}
 
 
-def gpu_kernels_registered():
-  """Whether this TensorFlow registers GPU kernels (the `tensorflow` wheel does, on any
-  machine; `tensorflow-cpu` does not, and nothing here can be predicted with it)."""
-  return any(k.device_type == GPU for k in
-             kernels_lib.get_registered_kernels_for_op('MatMul').kernel)
-
-
 def _kernels(op_type):
   if op_type not in _KERNELS:
     try:

@@ -28,7 +28,7 @@ import re
 
 from glo_tf1 import settings
 
-SOURCES = ('auto', 'flags', 'tf_config', 'slurm')
+SOURCES = settings.CLUSTER_SOURCES  # glo-train's --cluster choices
 DEFAULT_PORT = 2222
 _SLURM_VARS = ('SLURM_PROCID', 'SLURM_STEP_NUM_TASKS', 'SLURM_STEP_NODELIST',
                'SLURM_STEP_TASKS_PER_NODE')

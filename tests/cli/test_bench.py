@@ -6,7 +6,8 @@ import pytest
 
 from conftest import run_module
 from glo_tf1 import settings
-from glo_tf1.bench import benchmark as bench
+from glo_tf1.bench import flops
+from glo_tf1.bench import towers
 from glo_tf1.compat import tf
 
 
@@ -19,8 +20,8 @@ def test_decoder_flops_by_hand_for_the_blog_decoder():
              2 * (32 * 32 * 64) * (5 * 5 * 32) +        # -> 64x64x32
              2 * (64 * 64 * 32) * (3 * 3 * 3))          # -> 128x128x3, k 3
   cfg = settings.resolve('blog', {'batch_size': 64})
-  assert bench.decoder_flops(cfg) == by_hand  # counted from the built graph
-  assert bench.training_flops_per_image(cfg) == 3 * by_hand
+  assert flops.decoder_flops(cfg) == by_hand  # counted from the built graph
+  assert flops.training_flops_per_image(cfg) == 3 * by_hand
   # The stack notes measured "about 0.65 GFLOP per training image (forward 0.22)".
   assert abs(by_hand / 1e9 - 0.22) < 0.005
 
@@ -31,7 +32,7 @@ def test_decoder_flops_by_hand_for_the_paper64_generator():
              2 * (8 * 8 * 256) * (5 * 5 * 128) +        # -> 16x16x128
              2 * (16 * 16 * 128) * (5 * 5 * 64) +       # -> 32x32x64
              2 * (32 * 32 * 64) * (5 * 5 * 3))          # -> 64x64x3, k 5 (not 3)
-  assert bench.training_flops_per_image(settings.resolve('paper64')) == 3 * by_hand
+  assert flops.training_flops_per_image(settings.resolve('paper64')) == 3 * by_hand
 
 
 def test_graph_flops_of_a_convolution_a_transpose_convolution_and_a_matmul():
@@ -44,17 +45,17 @@ def test_graph_flops_of_a_convolution_a_transpose_convolution_and_a_matmul():
     tf.matmul(tf.zeros([4, 10]), tf.zeros([10, 3]))
     tf.matmul(tf.zeros([10, 4]), tf.zeros([3, 10]), transpose_a=True, transpose_b=True)
     tf.nn.relu(x)
-  assert bench.graph_flops(g.get_operations()) == (
+  assert flops.graph_flops(g.get_operations()) == (
       2 * 2 * 8 * 8 * 3 * 3 * 3 * 5 + 2 * 2 * 4 * 4 * 6 * 5 * 5 * 7 +
       2 * 4 * 10 * 3 + 2 * 4 * 10 * 3)
 
 
 def test_every_decoder_and_size_is_counted_from_its_graph():
   """Doubling the image side (one more block) adds FLOPs; other decoders count too."""
-  blog = [bench.decoder_flops(settings.resolve('blog', {'image_size': s}))
+  blog = [flops.decoder_flops(settings.resolve('blog', {'image_size': s}))
           for s in (32, 64, 128)]
   assert blog[0] < blog[1] < blog[2]
-  assert bench.decoder_flops(settings.resolve('blog', {'decoder': 'dcgan'})) > 0
+  assert flops.decoder_flops(settings.resolve('blog', {'decoder': 'dcgan'})) > 0
 
 
 def _positive_numbers(obj, path=''):
@@ -101,13 +102,13 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
 
 
 def test_tower_counts_and_the_precisions_each_device_runs():
-  assert bench.tower_counts(1) == [1]
-  assert bench.tower_counts(3) == [1, 2, 3]
-  assert bench.tower_counts(8) == [1, 2, 4, 8]
-  assert bench.tower_counts(6) == [1, 2, 4, 6]
-  cpu = bench.tower_precisions('cpu', 0)
+  assert towers.tower_counts(1) == [1]
+  assert towers.tower_counts(3) == [1, 2, 3]
+  assert towers.tower_counts(8) == [1, 2, 4, 8]
+  assert towers.tower_counts(6) == [1, 2, 4, 6]
+  cpu = towers.tower_precisions('cpu', 0)
   assert cpu['fp32'] is None and 'fp16' in cpu['fp16']
-  gpu = bench.tower_precisions('gpu', 2)
+  gpu = towers.tower_precisions('gpu', 2)
   assert gpu['fp32'] is None and gpu['fp16'] is None and 'CPUs only' in gpu['bf16']
 
 
@@ -138,8 +139,27 @@ def test_placement_mode_reports_host_figures_for_each_placement(tmp_path):
         assert r['host_update_ms'] > 0
   assert res['input_per_thread']['cache_1_threads'] > 0
   assert res['images_per_sec_needed']['blog'] == pytest.approx(
-      res['gpu_tflops'] * 1e12 / bench.training_flops_per_image(settings.resolve('blog')))
+      res['gpu_tflops'] * 1e12 / flops.training_flops_per_image(settings.resolve('blog')))
   assert 'A GPU step needs' in proc.stdout and 'an estimate' in proc.stdout
+
+
+def test_estimate_reads_the_reports_it_is_given_and_names_a_missing_one(tmp_path):
+  """glo-bench --estimate: the paragraph of estimate.describe from --reports (default: the
+  committed figures/bench/ of the checkout); a folder without them is a usage error (2)
+  naming the missing file, and so is a malformed --estimate."""
+  import os  # pylint: disable=import-outside-toplevel
+  from conftest import ROOT  # pylint: disable=import-outside-toplevel
+  from glo_tf1.bench import estimate  # pylint: disable=import-outside-toplevel
+  proc = run_module('glo_tf1.bench', '--estimate', '1000:64:cache')
+  assert proc.stdout.strip() == estimate.describe(os.path.join(ROOT, 'figures', 'bench'),
+                                                  1000, 64, 'cache')
+  assert 'images_per_sec' not in proc.stdout and not (tmp_path / 'bench.json').exists()
+  proc = run_module('glo_tf1.bench', '--estimate', '1000:64:files', '--reports', tmp_path,
+                    check=False)
+  assert proc.returncode == 2 and str(tmp_path / 'bench.json') in proc.stderr
+  for bad in ('1000:64', '1000:0:files', '1000:64:disk', 'x:64:files'):
+    proc = run_module('glo_tf1.bench', '--estimate', bad, check=False)
+    assert proc.returncode == 2 and '--estimate' in proc.stderr and repr(bad) in proc.stderr
 
 
 def test_committed_placement_report_keeps_the_host_out_of_the_default_step():

@@ -108,9 +108,10 @@ def test_default_trains_one_tower_as_the_published_run(tmp_path):
   from glo_tf1.bench import estimate  # pylint: disable=import-outside-toplevel
   with open(os.path.join(ROOT, 'docs', 'celeba.md')) as f:
     docs = ' '.join(f.read().split())
-  want = estimate.describe(990000, 32, 'files')
+  reports = os.path.join(ROOT, 'figures', 'bench')
+  want = estimate.describe(reports, 990000, 32, 'files')
   assert want in ' '.join(proc.stdout.split()) and '> ' + want in docs
-  assert '> ' + estimate.describe(990000, 32, 'cache') in docs
+  assert '> ' + estimate.describe(reports, 990000, 32, 'cache') in docs
   assert 'about 45.2 hours' in want  # 31,680,000 images at the bench's 195 img/s
   proc, calls = _recorded_script(tmp_path, 100, 1)  # the same, as arguments
   assert proc.returncode == 0 and _flag(calls['glo-train'][0], '--num_gpus') == '1'

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import fake_nvidia_smi
+from conftest import gpu_kernels_registered
 
 ENV_SH = os.path.join(ROOT, 'reproduce', 'env.sh')
 
@@ -187,8 +188,7 @@ def test_the_gpu_stack_pins_every_cuda_wheel_of_the_extra_within_its_range():
 
 def test_the_installed_tensorflow_registers_gpu_kernels():
   """The placement tests (tests/deploy/test_placement.py) need the GPU kernel registry."""
-  from glo_tf1.deploy import placement  # pylint: disable=import-outside-toplevel
-  assert placement.gpu_kernels_registered()
+  assert gpu_kernels_registered()
 
 
 def test_conda_environments_install_their_stack():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import prepare_from_argv
 from conftest import run_module
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
@@ -271,7 +272,6 @@ def flags_reset():
 def test_training_skips_bad_images_and_keeps_them_out_on_resume(tmp_path, flags_reset):  # pylint: disable=unused-argument
   from conftest import TINY  # pylint: disable=import-outside-toplevel
   from conftest import write_index_images  # pylint: disable=import-outside-toplevel
-  from glo_tf1.cli import train as cli_train  # pylint: disable=import-outside-toplevel
   data, run = str(tmp_path / 'data'), str(tmp_path / 'run')
   names = write_index_images(data, 10)
   with open(os.path.join(data, names[4]), 'wb') as f:
@@ -281,9 +281,9 @@ def test_training_skips_bad_images_and_keeps_them_out_on_resume(tmp_path, flags_
     if not extra and not os.path.exists(os.path.join(run, files.MANIFEST_NAME)):
       with pytest.raises(files.DataError, match=re.escape(
           '%s: wrongly labelled: JPEG data named .png; CMYK JPEG' % names[4])):
-        cli_train.prepare_from_argv(argv + extra)
+        prepare_from_argv(argv + extra)
       continue
-    _, paths, _ = cli_train.prepare_from_argv(argv + extra)
+    _, paths, _ = prepare_from_argv(argv + extra)
     assert [os.path.basename(p) for p in paths] == names[:4] + names[5:]
     manifest = files.read_manifest(os.path.join(run, files.MANIFEST_NAME))
     assert [m[1] for m in manifest] == names[:4] + names[5:]

@@ -10,6 +10,7 @@ are checked on small hand-built graphs.
 """
 import pytest
 
+from conftest import gpu_kernels_registered
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.deploy import devices
@@ -40,7 +41,7 @@ def _batch_bytes(cfg):
 
 
 def test_the_registry_has_gpu_kernels():
-  assert placement.gpu_kernels_registered(), (
+  assert gpu_kernels_registered(), (
       'this TensorFlow registers no GPU kernels: install the pinned `tensorflow` wheel '
       '(requirements.txt), not tensorflow-cpu')
 

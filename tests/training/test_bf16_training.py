@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
+from conftest import prepare_from_argv
 from conftest import run_module
 from glo_tf1 import io
 from glo_tf1 import settings
-from glo_tf1.cli import train as cli_train
 from glo_tf1.deploy import precision
 from glo_tf1.training import run_dir as rundir
 
@@ -70,7 +70,7 @@ def test_bf16_without_native_instructions_stops_before_writing(lfw_dir, tmp_path
   monkeypatch.setattr(precision, 'cpu_flags', lambda: {'avx512f', 'avx2'})
   run = str(tmp_path / 'run')
   with pytest.raises(precision.PrecisionError, match='no native bf16 instructions'):
-    cli_train.prepare_from_argv(['--preset=demo', '--data_dir', lfw_dir, '--run_dir', run,
+    prepare_from_argv(['--preset=demo', '--data_dir', lfw_dir, '--run_dir', run,
                                  '--precision=bf16'])
   assert not os.path.exists(run)
   with pytest.raises(settings.ConfigError, match='--precision'):

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import TINY
+from conftest import prepare_from_argv
 from conftest import run_module
 from conftest import write_index_images
 from glo_tf1 import io
@@ -252,7 +253,7 @@ def test_unwritable_run_dir_is_a_clear_error(tmp_path, flags_reset):  # pylint: 
     _make_read_only(disk, mounted)
     for target in (run, os.path.join(disk, 'new_run')):
       with pytest.raises(rundir.RunDirError, match=re.escape(target)):
-        cli_train.prepare_from_argv(_args(data, target))
+        prepare_from_argv(_args(data, target))
     if not mounted:
       os.chmod(disk, 0o755)
 
@@ -377,7 +378,7 @@ def test_changed_data_is_refused_then_continued_with_the_flag(tmp_path, flags_re
   shutil.copy(os.path.join(data, names[0]), os.path.join(data, 'aa_new.png'))  # added
   shutil.copy(os.path.join(data, names[10]), os.path.join(data, names[9]))  # modified
   with pytest.raises(rundir.RunDirError) as e:
-    cli_train.prepare_from_argv(_args(data, run, '--num_steps=6'))
+    prepare_from_argv(_args(data, run, '--num_steps=6'))
   for line in ('removed: %s' % names[3], 'removed: %s' % names[5], 'added: aa_new.png',
                'added: zz_renamed.png', 'modified: %s' % names[9], '--allow_changed_data'):
     assert line in str(e.value), line
@@ -463,7 +464,7 @@ def test_other_flags_are_validated(tmp_path, flags_reset):  # pylint: disable=un
   ]
   for argv, error, words in cases:
     with pytest.raises(error, match=re.escape(words)):
-      cli_train.prepare_from_argv(argv)
+      prepare_from_argv(argv)
   proc = run_module('glo_tf1.cli.check_data', '--data_dir', data, '--num_workers=-2', check=False)
   assert proc.returncode == 2 and '--num_workers' in proc.stderr
 

@@ -476,3 +476,19 @@ def test_tfjob_example_gives_the_tf_config_the_resolver_accepts():
   # The parameter server writes its checkpoint shard into the same run directory.
   assert any(_flags_of(specs['chief']['command'][1:]).run_dir.startswith(m + '/')
              for m in specs['ps']['mounts'])
+
+
+def test_the_cluster_flag_offers_exactly_the_sources_resolve_reads():
+  """glo-train --cluster's choices are resolvers.SOURCES (one list: settings'), each one
+  is read by resolve, and an unknown one is refused by name."""
+  from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
+  from glo_tf1.cli import train as cli_train  # pylint: disable=import-outside-toplevel
+  assert cli_train.FLAGS['cluster'].parser.enum_values == list(resolvers.SOURCES)
+  assert resolvers.SOURCES is settings.CLUSTER_SOURCES
+  for source in resolvers.SOURCES:  # each has its reader: none refuses it as unknown
+    try:
+      resolvers.resolve(source, {})  # no hosts, no TF_CONFIG, no Slurm variables
+    except resolvers.ClusterError as e:
+      assert 'must be one of' not in str(e), e
+  with pytest.raises(resolvers.ClusterError, match="--cluster.*'mpi'"):
+    resolvers.resolve('mpi', {})

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import TINY
+from conftest import prepare_from_argv
 from conftest import run_module
 from glo_tf1 import io
 from glo_tf1 import settings
@@ -191,7 +192,7 @@ def test_resume_with_other_model_settings_is_refused(lfw_dir, tmp_path):
 
 
 def _prepare(argv):
-  return cli_train.prepare_from_argv(argv)
+  return prepare_from_argv(argv)
 
 
 @pytest.fixture

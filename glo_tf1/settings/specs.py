@@ -1,27 +1,22 @@
-"""The one schema of glo-tf1's settings: presets, help, choices, model keys, validation.
+"""The one schema of glo-tf1's settings: help, choices, kinds and bounds, model keys,
+validation.
 
 A run is described by one flat dict of settings. `resolve(preset, overrides)` starts from a
-preset, applies the user's overrides, checks every value and returns the resolved config
-that the run directory records (`config.json`). For each setting this module holds its
-default in every preset (BLOG, PAPER, PAPER64, DEMO), its help (HELP), its accepted values
-(CHOICES) and whether a resume may change it (FIXED_ON_RESUME); `schema()` lists them together,
-and cli/ defines every training flag from it. This module imports no TensorFlow, so
-`--help` is quick.
-
-Presets:
-  blog     the post's notebook, setting by setting (docs/reference/notebook-facts.md).
-  paper    the paper's choices (SGD, separate learning rates, PCA init, stored-code
-           projection, Laplacian L1 loss) on the blog's decoder.
-  paper64  those choices with the generator the paper used, DCGAN's, at 64 x 64
-           (model/decoders/dcgan.py).
-  demo     a small, fast configuration for the embedded LFW faces on 2 CPU cores.
-  mnist, fashion_mnist, svhn, cifar10, celeba64, celeba128
-           the benchmarks (docs/benchmarks.md): paper64's choices on each data set.
+preset (presets.py), applies the user's overrides, checks every value and returns the
+resolved config that the run directory records (`config.json`, migration.py). For each
+setting this module holds its help (HELP), its accepted values (CHOICES), its kind and
+bounds (SPECS) and whether a resume may change it (FIXED_ON_RESUME); `schema()` lists them
+together with every preset's default, and cli/ defines every training flag from it. This
+module imports no TensorFlow, so `--help` is quick.
 """
 import collections
 import collections.abc
 import copy
 import math
+
+from glo_tf1.settings.errors import ConfigError
+from glo_tf1.settings.presets import BLOG
+from glo_tf1.settings.presets import PRESETS
 
 # The settings a resume may not change: the model and its data (changing one would
 # silently change what the checkpoint means), and what makes the run's protocol (seed, batch
@@ -35,149 +30,6 @@ FIXED_ON_RESUME = (
     'codes_init', 'optimizer', 'codes_optimizer', 'learning_rate',
     'codes_learning_rate', 'tight_crop', 'seed', 'preset', 'batch_size',
     'input_pipeline', 'num_samples')
-
-BLOG = {
-    'preset': 'blog',
-    # Data and model (docs/reference/notebook-facts.md, "Hyper-parameters").
-    'image_size': 128,
-    'channels': 3,                        # RGB, the post's; 1: grayscale (MNIST)
-    'tight_crop': False,
-    'latent_dims': 100,
-    'batch_size': 32,                     # per tower
-    'decoder': 'post',                    # model/decoders/: post.py, dcgan.py
-    'decoder_filters': [256, 128, 64, 64, 32],
-    'kernel_size': 5,                     # the post's text says 3; the code ran 5
-    'normalizer': 'batch_norm',
-    'batch_norm_decay': 0.99,
-    'projection': 'sphere',               # z / ||z|| in the forward pass only
-    'project_stored_codes': False,
-    'codes_init': 'glorot',               # get_variable's default initializer
-    'pca_image_size': 32,                 # ours: the PCA init's images (paper only)
-    'loss': 'pairwise',                   # tf.losses.mean_pairwise_squared_error
-    'lap1_levels': 4,
-    # Optimisation.
-    'optimizer': 'adam',
-    'codes_optimizer': 'adam',
-    'learning_rate': 1e-3,
-    'codes_learning_rate': 1e-3,
-    'num_steps': None,                    # unbounded, like the post
-    # Towers and input.
-    'num_gpus': 1,
-    'tower_device': 'gpu',
-    'variable_device': 'auto',            # the notebook's: the first GPU with GPU towers
-    'precision': 'fp32',                  # the post's float32 (docs/gpus.md)
-    'tf32': False,                        # true float32 on Ampere and newer too, as the post
-    'gpu_memory': 'grow',                 # ours: shared machines (docs/gpus.md)
-    'input_pipeline': 'fixed',
-    'input_cache': 'off',                 # auto: decoded uint8 images in one file (cache.py)
-    'num_samples': None,                  # the notebook's NUM_SAMPLES: first N files only
-    'num_reader_threads': 4,
-    'shuffle_capacity': 800,
-    'min_after_dequeue': 100,
-    # Logging and checkpoints (the notebook's cadence).
-    'save_summaries_steps': 100,
-    'image_summary_steps': 100,           # the notebook's SummarySaverHook (key glo): grids
-    'save_images_steps': 30000,           # the notebook's SAVE_IMAGES_STEPS JPEG dumps
-    'stretch_saved_images': False,        # scipy.misc.imsave's min-max stretch
-    'save_checkpoint_secs': 600,
-    'save_checkpoint_steps': None,
-    'max_to_keep': 1,
-    'log_every_steps': 100,
-    'seed': 0,
-    'deterministic': False,
-}
-
-PAPER = dict(
-    BLOG,
-    preset='paper',
-    optimizer='sgd',
-    codes_optimizer='sgd',
-    learning_rate=1.0,                    # network
-    codes_learning_rate=10.0,             # codes
-    codes_init='pca',
-    projection='ball',
-    project_stored_codes=True,
-    loss='lap1',
-    max_to_keep=3,
-)
-
-# The paper's generator, DCGAN's at 64 x 64 (Bojanowski et al. used it for their 64 px
-# experiments), with the paper's other choices. We follow the TensorFlow DCGAN code
-# (carpedm20/DCGAN-tensorflow, gf_dim 64): 512 filters at 4 x 4 halving at each doubling
-# (512, 256, 128, 64), 5 x 5 kernels (as the authors' Theano code; the PyTorch example uses
-# 4 x 4: --kernel_size 4), batch-norm decay 0.9. model/decoders/dcgan.py has the details.
-PAPER64 = dict(
-    PAPER,
-    preset='paper64',
-    image_size=64,
-    decoder='dcgan',
-    decoder_filters=[512, 256, 128, 64],
-    kernel_size=5,
-    batch_norm_decay=0.9,
-)
-
-DEMO = dict(
-    BLOG,
-    preset='demo',
-    image_size=32,
-    latent_dims=32,
-    batch_size=32,
-    decoder_filters=[128, 64, 32],
-    kernel_size=5,
-    loss='mse',
-    num_steps=3000,
-    num_gpus=1,
-    tower_device='cpu',
-    num_reader_threads=2,
-    shuffle_capacity=400,
-    min_after_dequeue=100,
-    save_summaries_steps=50,
-    image_summary_steps=500,
-    save_images_steps=1000,
-    save_checkpoint_secs=60,
-    save_checkpoint_steps=500,
-    max_to_keep=2,
-    log_every_steps=100,
-)
-
-# The benchmarks' presets: the paper's choices of PAPER64 (SGD 1 / 10, PCA initialisation,
-# Lap1, ball projection, DCGAN's generator) on each data set's images. The GLO paper's
-# experimental section was not within reach here, so each other value is GLANN's (Hoshen,
-# Li, Malik, CVPR 2019; yedidh/glann configs/*.yaml: code size 64, batch 128, epochs) or
-# ours; docs/presets.md gives the source of every value. 32 px: DCGAN's widths at
-# gf_dim 64 (256, 128, 64) from our 4 x 4 start. num_steps: epochs x images / batch.
-_SMALL = dict(PAPER64, image_size=32, latent_dims=64, batch_size=128,
-              decoder_filters=[256, 128, 64], max_to_keep=2)
-MNIST = dict(_SMALL, preset='mnist', channels=1,
-             num_steps=93750)                  # GLANN: 200 epochs of 60,000 at 128
-FASHION_MNIST = dict(MNIST, preset='fashion_mnist')  # GLANN's fashion.yaml = mnist.yaml
-SVHN = dict(_SMALL, preset='svhn', num_steps=57233)  # ours: 100 epochs of 73,257 at 128
-CIFAR10 = dict(_SMALL, preset='cifar10',
-               num_steps=195313)               # GLANN: 500 epochs of 50,000 at 128
-# CelebA at the paper's 64 and 128 px: 25 epochs of the 162,770 training images at 32 a
-# step (ours; DCGAN-tensorflow's default epoch count); at 64 px the 108 x 108 central crop
-# of DCGAN-tensorflow's celebA (--input_height 108 --crop), at 128 px the post's whole face.
-CELEBA64 = dict(PAPER64, preset='celeba64', tight_crop=True, num_steps=127165)
-CELEBA128 = dict(PAPER64, preset='celeba128', image_size=128, num_steps=127165)
-
-PRESETS = {'blog': BLOG, 'paper': PAPER, 'paper64': PAPER64, 'demo': DEMO,
-           'mnist': MNIST, 'fashion_mnist': FASHION_MNIST, 'svhn': SVHN, 'cifar10': CIFAR10,
-           'celeba64': CELEBA64, 'celeba128': CELEBA128}
-CORE_PRESETS = ('blog', 'paper', 'paper64', 'demo')  # the README's table; all: presets.md
-DATASET_PRESETS = tuple(p for p in PRESETS if p not in CORE_PRESETS)
-
-# config.json's format, written into it as `config_version` (`migrate` reads every past one):
-#   1  glo-tf1 <= 0.2.0, no config_version. `decoder` may be missing (added in 0.2.0 with
-#      the value every earlier run had: post); settings added since that a resume may
-#      change (precision, input_cache, variable_device, ...) take their preset's default;
-#      a lap1 run trained by glo-tf1 < 0.2.0 used another Lap1 and cannot be read.
-#   2  glo-tf1 0.3.0: config_version; every setting present.
-#   3  channels (1 or 3); every run before had 3.
-CONFIG_VERSION = 3
-# Settings a resume may not change, added in format V with the value every run of an
-# earlier format had: {V: {setting: value}}.
-_FIXED_ADDED_IN = {2: {'decoder': 'post'}, 3: {'channels': 3}}
-LAP1_CHANGED_IN = (0, 2, 0)  # Lap1: level sums weighted 2^-2j before, plain sums since
 
 CHOICES = {
     'decoder': ('post', 'dcgan'),
@@ -269,15 +121,6 @@ HELP = {
 }
 
 
-
-# Choices of the generation programs (figures, evaluation, FID), kept here so that the
-# command-line layer can list them without importing TensorFlow.
-SAMPLERS = ('unit', 'fitted', 'full')
-INTERPOLATIONS = ('nlerp', 'slerp')
-FID_METHODS = ('sqrtm', 'eigh')
-FID_PROTOCOLS = ('ours', 'glann')  # evaluation/fid/stats.py PROTOCOLS
-COMPARE_FORMATS = ('markdown', 'latex', 'csv')
-
 class Spec(collections.namedtuple('Spec', ['kind', 'low', 'high', 'open', 'optional'])):
   """What one setting accepts.
 
@@ -357,15 +200,6 @@ def schema():
   return [Setting(name, SPECS[name].kind, CHOICES.get(name), HELP[name],
                   {p: cfg[name] for p, cfg in PRESETS.items()}, name in FIXED_ON_RESUME)
           for name in BLOG if name != 'preset']
-
-
-class UserError(ValueError):
-  """A program cannot go on as asked, through no bug of its own: the message names the
-  flag or file at fault and what to do. Programs print it and exit with status 2."""
-
-
-class ConfigError(UserError):
-  """A setting has a value that glo-tf1 cannot run with. The message names the setting."""
 
 
 def _is_int(v):
@@ -523,64 +357,3 @@ def resolve(preset, overrides=None):
     cfg['num_reader_threads'] = 1
   return validate(cfg)
 
-
-def _version_tuple(version):
-  try:
-    return tuple(int(x) for x in str(version).split('.')[:3])
-  except ValueError:
-    return None
-
-
-def migrate(saved, trained_by=None):
-  """A config.json of any past format (CONFIG_VERSION's history) as this version reads
-  it: a plain settings dict without `config_version`, to be validated.
-
-  Args:
-    saved: the JSON object read from config.json (or a report's `config`).
-    trained_by: the glo-tf1 version that trained the run (provenance.json), if known.
-  Raises:
-    ConfigError: a newer format, a setting a resume may not change that the file lacks,
-      or a lap1 run trained before LAP1_CHANGED_IN.
-  """
-  cfg = dict(saved)
-  version = cfg.pop('config_version', 1)
-  cfg.pop('decoder_filters_used', None)  # derived by to_saved, not a setting
-  if not isinstance(version, int) or version > CONFIG_VERSION:
-    raise ConfigError('--config: config_version %r was written by a newer glo-tf1 (this one '
-                      'reads 1 to %d); use that version' % (version, CONFIG_VERSION))
-  for added_in, values in sorted(_FIXED_ADDED_IN.items()):
-    if version < added_in:
-      cfg = dict({k: v for k, v in values.items() if k not in cfg}, **cfg)
-  preset = cfg.get('preset')
-  defaults = PRESETS.get(preset if isinstance(preset, str) else None, BLOG)
-  lacking = sorted(k for k in set(defaults) - set(cfg) if k in FIXED_ON_RESUME)
-  if lacking:
-    raise ConfigError('--config: written by an older glo-tf1 and lacks the model settings '
-                      '%s; resume it with the version that created it' % ', '.join(lacking))
-  cfg.update({k: defaults[k] for k in set(defaults) - set(cfg)})  # may change on resume
-  old = _version_tuple(trained_by) if trained_by is not None else None
-  if cfg.get('loss') == 'lap1' and old is not None and old < LAP1_CHANGED_IN:
-    raise ConfigError(
-        '--config: trained with the lap1 loss of glo-tf1 %s, which weighted the level sums '
-        'by 2^-2j; glo-tf1 >= %s sums each level\'s mean absolute difference. Resuming or '
-        'evaluating it here would use another loss: use glo-tf1 %s (the commit in its '
-        'provenance.json) or start a new run.'
-        % (trained_by, '.'.join(map(str, LAP1_CHANGED_IN)), trained_by))
-  return cfg
-
-
-def to_saved(cfg, filters_used):
-  """`cfg` as config.json stores it: with its format's `config_version` and, derived (not a
-  setting; migrate drops it), `decoder_filters_used`: the filters the model really has,
-  decoder_filters adapted to image_size (model/decoders/geometry.filters_used(cfg), given
-  by the caller: settings sit below the model), so a 32 px run of the five-entry blog list
-  says it has three. None: not stored (a config without a decoder)."""
-  out = dict(cfg, config_version=CONFIG_VERSION)
-  if filters_used is not None:
-    out['decoder_filters_used'] = list(filters_used)
-  return out
-
-
-def fixed_differences(old, new):
-  """[(key, old value, new value)] for the settings of FIXED_ON_RESUME that differ."""
-  return [(k, old.get(k), new.get(k)) for k in FIXED_ON_RESUME if old.get(k) != new.get(k)]
