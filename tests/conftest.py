@@ -84,7 +84,7 @@ def run_main(module, *args, check=True):
   returns a CompletedProcess (text) as run_module does. It saves the 3 to 6 s of CPU that
   a new Python process spends importing TensorFlow. Not for --deterministic runs
   (TensorFlow's op determinism is process-wide, for good: run_module), nor for what only
-  a process shows (signals, exit by a signal, ulimit)."""
+  a process shows (signals, exit by a signal, ulimit). It runs in ROOT, as run_module."""
   import contextlib  # pylint: disable=import-outside-toplevel
   import importlib  # pylint: disable=import-outside-toplevel
   import io  # pylint: disable=import-outside-toplevel
@@ -95,8 +95,9 @@ def run_main(module, *args, check=True):
   determinism = config.is_op_determinism_enabled()
   program = importlib.import_module(module)
   out, err = io.StringIO(), io.StringIO()
-  saved_argv, code = sys.argv, 0
+  saved_argv, saved_cwd, code = sys.argv, os.getcwd(), 0
   sys.argv = [module] + argv
+  os.chdir(ROOT)  # where run_module runs it
   # What the process would log to its stderr (a thread's traceback included) is in it too.
   handler = logging.StreamHandler(err)
   loggers = [logging.getLogger(), logging.getLogger('tensorflow')]
@@ -109,6 +110,7 @@ def run_main(module, *args, check=True):
     code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
   finally:
     sys.argv = saved_argv
+    os.chdir(saved_cwd)
     program.FLAGS.unparse_flags()
     for logger in loggers:
       logger.removeHandler(handler)
