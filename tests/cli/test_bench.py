@@ -4,7 +4,7 @@ import numbers
 
 import pytest
 
-from conftest import run_module
+from conftest import run_main
 from glo_tf1 import settings
 from glo_tf1.bench import benchmark as bench
 from glo_tf1.compat import tf
@@ -71,7 +71,7 @@ def _positive_numbers(obj, path=''):
 @pytest.mark.e2e
 def test_quick_benchmark_writes_every_figure(tmp_path):
   out = str(tmp_path / 'bench.json')
-  proc = run_module('glo_tf1.bench', '--quick', '--out', out, timeout=300)
+  proc = run_main('glo_tf1.cli.bench', '--quick', '--out', out)
   assert '| measurement | result |' in proc.stdout
   with open(out) as f:
     res = json.load(f)
@@ -117,8 +117,8 @@ def test_placement_mode_reports_host_figures_for_each_placement(tmp_path):
   measured host time is positive."""
   out = str(tmp_path / 'placement.json')
   md = str(tmp_path / 'placement.md')
-  proc = run_module('glo_tf1.bench', '--mode', 'placement', '--quick', '--out', out,
-                    '--markdown', md, timeout=300)
+  proc = run_main('glo_tf1.cli.bench', '--mode', 'placement', '--quick', '--out', out,
+                  '--markdown', md)
   with open(out) as f:
     res = json.load(f)
   rows = res['placement']
