@@ -4,6 +4,7 @@ import numbers
 
 import pytest
 
+from conftest import run_main
 from conftest import run_module
 from glo_tf1 import settings
 from glo_tf1.bench import flops
@@ -72,7 +73,7 @@ def _positive_numbers(obj, path=''):
 @pytest.mark.e2e
 def test_quick_benchmark_writes_every_figure(tmp_path):
   out = str(tmp_path / 'bench.json')
-  proc = run_module('glo_tf1.bench', '--quick', '--out', out, timeout=300)
+  proc = run_main('glo_tf1.cli.bench', '--quick', '--out', out)
   assert '| measurement | result |' in proc.stdout
   with open(out) as f:
     res = json.load(f)
@@ -118,8 +119,8 @@ def test_placement_mode_reports_host_figures_for_each_placement(tmp_path):
   measured host time is positive."""
   out = str(tmp_path / 'placement.json')
   md = str(tmp_path / 'placement.md')
-  proc = run_module('glo_tf1.bench', '--mode', 'placement', '--quick', '--out', out,
-                    '--markdown', md, timeout=300)
+  proc = run_main('glo_tf1.cli.bench', '--mode', 'placement', '--quick', '--out', out,
+                  '--markdown', md)
   with open(out) as f:
     res = json.load(f)
   rows = res['placement']

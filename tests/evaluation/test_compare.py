@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from conftest import run_module
+from conftest import run_main
 from conftest import TINY
 from glo_tf1 import io as glo_io
 from glo_tf1 import settings
@@ -220,18 +220,18 @@ def test_cli_writes_each_format_and_exits_2_on_mixed_protocols(runs, tmp_path):
   folder, _ = runs
   for fmt in settings.COMPARE_FORMATS:
     out = str(tmp_path / ('table.' + fmt))
-    run_module('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
+    run_main('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
     with open(out) as f:
       assert 'demo' in f.read()
   vae = tmp_path / 'vae.json'
   vae.write_text(json.dumps(compare.EXTERNAL_EXAMPLE))
-  proc = run_module('glo_tf1.cli.compare', str(folder), str(vae), '--label',
-                    '%s=GLO, 32 dims' % (folder / 'a-0'), '--label', '%s=VAE' % vae)
+  proc = run_main('glo_tf1.cli.compare', str(folder), str(vae), '--label',
+                  '%s=GLO, 32 dims' % (folder / 'a-0'), '--label', '%s=VAE' % vae)
   assert '| GLO, 32 dims | 3000 | 3 |' in proc.stdout and '| VAE | – | 3 |' in proc.stdout
-  proc = run_module('glo_tf1.cli.compare', str(folder), '--label', 'nolabel', check=False)
+  proc = run_main('glo_tf1.cli.compare', str(folder), '--label', 'nolabel', check=False)
   assert proc.returncode == 2 and '--label: give RUN=NAME' in proc.stderr, proc.stderr
   _write(folder, 'odd', _report(7, 33.0, steps=5))
-  proc = run_module('glo_tf1.cli.compare', str(folder), check=False)
+  proc = run_main('glo_tf1.cli.compare', str(folder), check=False)
   assert proc.returncode == 2 and 'code steps' in proc.stderr, proc.stderr
 
 
@@ -294,10 +294,10 @@ def test_cli_will_not_write_over_a_report_or_into_a_folder(runs):
   folder, _ = runs
   report = str(folder / 'a-0' / 'eval' / 'evaluation.json')
   before = open(report).read()
-  proc = run_module('glo_tf1.cli.compare', str(folder), '--out', report, check=False)
+  proc = run_main('glo_tf1.cli.compare', str(folder), '--out', report, check=False)
   assert proc.returncode == 2 and 'is one of the reports being compared' in proc.stderr
   assert open(report).read() == before
-  proc = run_module('glo_tf1.cli.compare', str(folder), '--out', str(folder), check=False)
+  proc = run_main('glo_tf1.cli.compare', str(folder), '--out', str(folder), check=False)
   assert proc.returncode == 2 and 'is a folder' in proc.stderr, proc.stderr
 
 

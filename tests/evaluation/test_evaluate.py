@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_module
+from conftest import run_main
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import files
@@ -53,8 +53,8 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
   heldout = str(tmp_path / 'heldout')
   _heldout(lfw_dir, heldout)
   out = str(tmp_path / 'report')
-  proc = run_module('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--data_dir', heldout,
-                    '--steps=20', '--max_images=10', '--seed=1', '--out_dir', out, '--nofid')
+  proc = run_main('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--data_dir', heldout,
+                  '--steps=20', '--max_images=10', '--seed=1', '--out_dir', out, '--nofid')
   assert '1 of the 7 held-out images are byte-identical to training images' in proc.stderr
   with open(os.path.join(out, 'evaluation.json')) as f:
     report = json.load(f)
@@ -112,9 +112,10 @@ def demo_run(lfw_dir, tmp_path_factory):
   for name, subset in (('train.txt', train), ('heldout.txt', heldout)):
     (folder / name).write_text('\n'.join(subset) + '\n')
   run = str(folder / 'run')
-  run_module('glo_tf1.cli.train', '--preset=demo', '--data_dir', lfw_dir, '--file_list',
-             folder / 'train.txt', '--run_dir', run, '--num_steps=1000',
-             '--save_checkpoint_steps=300', '--max_to_keep=5')  # 300 also: the BN check
+  run_main('glo_tf1.cli.train', '--preset=demo', '--data_dir', lfw_dir, '--file_list',
+           folder / 'train.txt', '--run_dir', run, '--num_steps=1000',
+           '--save_checkpoint_steps=300', '--max_to_keep=5',  # 300 also: the BN check
+           '--save_checkpoint_secs=86400')  # none by time (the demo's 60 s on a busy machine)
   return run, str(folder / 'heldout.txt')
 
 
@@ -123,8 +124,8 @@ def test_pca_baseline_matches_numpy_and_glo_beats_it_on_training_images(demo_run
                                                                          tmp_path):
   run, heldout_list = demo_run
   out = str(tmp_path / 'report')
-  run_module('glo_tf1.cli.evaluate', '--run_dir', run, '--data_dir', lfw_dir, '--file_list',
-             heldout_list, '--steps=20', '--max_images=32', '--out_dir', out, '--nofid')
+  run_main('glo_tf1.cli.evaluate', '--run_dir', run, '--data_dir', lfw_dir, '--file_list',
+           heldout_list, '--steps=20', '--max_images=32', '--out_dir', out, '--nofid')
   with open(os.path.join(out, 'evaluation.json')) as f:
     report = json.load(f)
   sections = report['sections']
@@ -196,8 +197,8 @@ def test_evaluate_errors(tiny_run, tmp_path):
     evaluate.evaluate(tiny_run, max_images=4, batch_size=100000)
   a_file = tmp_path / 'report.txt'
   a_file.write_text('mine')
-  proc = run_module('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--out_dir', a_file,
-                    '--nofid', check=False)
+  proc = run_main('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--out_dir', a_file,
+                  '--nofid', check=False)
   assert proc.returncode == 2 and 'is a file, not a folder' in proc.stderr, proc.stderr
   assert a_file.read_text() == 'mine'
 

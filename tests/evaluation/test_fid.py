@@ -346,7 +346,7 @@ def test_evaluate_reports_fid_of_samples_and_reconstructions(network, tiny_run, 
 
 @pytest.mark.e2e
 def test_fid_command_between_folders(network, lfw_dir, tmp_path):
-  from conftest import run_module  # pylint: disable=import-outside-toplevel
+  from conftest import run_main  # pylint: disable=import-outside-toplevel
   a, b = tmp_path / 'a', tmp_path / 'b'
   a.mkdir()
   b.mkdir()
@@ -355,12 +355,12 @@ def test_fid_command_between_folders(network, lfw_dir, tmp_path):
     os.symlink(os.path.join(lfw_dir, name), str(a / name))
     os.symlink(os.path.join(lfw_dir, name), str(b / name))
   common = ['--image_size=16', '--cache_dir', str(tmp_path / 'cache')]
-  proc = run_module('glo_tf1.cli.fid', '--data_dir', a, '--reference_dir', b, *common)
+  proc = run_main('glo_tf1.cli.fid', '--data_dir', a, '--reference_dir', b, *common)
   assert '4 of 4 images at 16 px' in proc.stdout
   assert ', cached' in proc.stdout  # b holds the same files: the same statistics
   fid_value = float(re.search(r'^FID (\S+)', proc.stdout, re.M).group(1))
   assert abs(fid_value) < 1e-3  # a set against itself
-  proc = run_module('glo_tf1.cli.fid', '--data_dir', tmp_path / 'missing', *common, check=False)
+  proc = run_main('glo_tf1.cli.fid', '--data_dir', tmp_path / 'missing', *common, check=False)
   assert proc.returncode == 2 and 'does not exist' in proc.stderr
 
 
@@ -418,12 +418,12 @@ def test_the_glann_protocol_is_recorded_and_printed_with_its_counts():
 
 def test_the_glann_protocol_refuses_contradicting_counts_and_a_missing_test_split(tiny_run,
                                                                                   tmp_path):
-  from conftest import run_module  # pylint: disable=import-outside-toplevel
+  from conftest import run_main  # pylint: disable=import-outside-toplevel
   from glo_tf1 import settings  # pylint: disable=import-outside-toplevel
   from glo_tf1.evaluation import report as evaluate  # pylint: disable=import-outside-toplevel
-  proc = run_module('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--data_dir', tmp_path,
-                    '--fid_protocol=glann', '--fid_num_images=500', '--out_dir',
-                    tmp_path / 'out', check=False)
+  proc = run_main('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--data_dir', tmp_path,
+                  '--fid_protocol=glann', '--fid_num_images=500', '--out_dir',
+                  tmp_path / 'out', check=False)
   assert proc.returncode == 2, proc.stderr
   assert ('--fid_num_images 500 contradicts --fid_protocol glann, which uses 10000'
           in proc.stderr)

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from conftest import run_module
+from conftest import run_main
 from glo_tf1 import io as glo_io
 from glo_tf1.compat import tf
 from glo_tf1.data import images
@@ -67,7 +67,7 @@ def test_figures_of_a_tiny_run(tiny_run, tmp_path):
   args = ['--run_dir', tiny_run, '--out_dir', out, '--seed=3', '--num_reconstructions=6',
           '--num_samples=4', '--num_interpolations=2', '--interp_steps=7', '--num_queries=2',
           '--neighbours=3', '--batch_size=64']
-  log = run_module('glo_tf1.cli.figures', *args).stdout
+  log = run_main('glo_tf1.cli.figures', *args).stdout
   assert 'step 30' in log
   for name in FIGURE_NAMES:
     im = Image.open(os.path.join(out, name))
@@ -105,8 +105,8 @@ def test_figures_of_a_tiny_run(tiny_run, tmp_path):
 
 @pytest.mark.e2e
 def test_figure_errors_name_the_problem(tiny_run, tmp_path):
-  proc = run_module('glo_tf1.cli.figures', '--run_dir', str(tmp_path / 'nothing'), '--out_dir',
-                    str(tmp_path / 'o'), check=False)
+  proc = run_main('glo_tf1.cli.figures', '--run_dir', str(tmp_path / 'nothing'), '--out_dir',
+                  str(tmp_path / 'o'), check=False)
   assert proc.returncode == 2 and 'nothing does not exist' in proc.stderr, proc.stderr
   assert 'Traceback' not in proc.stderr
   out = str(tmp_path / 'o')

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
+from conftest import run_main
 from conftest import run_module
 import glo_tf1
 from glo_tf1 import io
@@ -282,14 +283,14 @@ def test_glo_sample_reconstructions_and_codes(tiny_run, lfw_dir, tmp_path):
   lst = tmp_path / 'some.txt'
   lst.write_text('lfw_000.jpg\nlfw_001.jpg\nlfw_002.jpg\n')
   out = str(tmp_path / 'recons.npz')
-  run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--what',
-             'reconstructions', '--data_dir', lfw_dir, '--file_list', lst, '--steps=5')
+  run_main('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--what',
+           'reconstructions', '--data_dir', lfw_dir, '--file_list', lst, '--steps=5')
   data = np.load(out)
   assert list(data['names']) == ['lfw_000.jpg', 'lfw_001.jpg', 'lfw_002.jpg']
   assert data['images'].shape == (3, 16, 16, 3) and data['codes'].shape == (3, 8)
   codes = str(tmp_path / 'codes.npz')
-  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', codes, '--what',
-                    'codes', '--projected')
+  proc = run_main('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', codes, '--what',
+                  'codes', '--projected')
   assert 'Wrote' in proc.stdout
   data = np.load(codes)
   assert bool(data['projected']) and str(data['projection']) == 'sphere'
@@ -429,8 +430,8 @@ def test_a_bad_source_file_is_named_before_any_work(tiny_run, loaded, lfw_dir, t
     loaded.load_images([str(src / 'lfw_000.jpg'), str(src / 'lfw_001.jpg')])
   with pytest.raises(files.DataError, match=r'gone\.png: '):
     loaded.load_images([str(src / 'gone.png')])
-  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', tmp_path / 'r',
-                    '--what', 'reconstructions', '--data_dir', src, check=False)
+  proc = run_main('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', tmp_path / 'r',
+                  '--what', 'reconstructions', '--data_dir', src, check=False)
   assert proc.returncode == 2 and 'lfw_001.jpg' in proc.stderr, proc.stderr
   assert 'Traceback' not in proc.stderr and not os.path.exists(tmp_path / 'r')
 
@@ -481,8 +482,8 @@ def test_the_api_refuses_non_finite_and_out_of_range_input(loaded):
       call()
   assert loaded.sample(0).shape == (0, 16, 16, 3)
   assert loaded.codes(indices=[]).shape == (0, 8)
-  proc = run_module('glo_tf1.cli.sample', '--run_dir', loaded.run_dir, '--out', 'unused',
-                    '--seed=-1', check=False)
+  proc = run_main('glo_tf1.cli.sample', '--run_dir', loaded.run_dir, '--out', 'unused',
+                  '--seed=-1', check=False)
   assert proc.returncode == 2 and '--seed' in proc.stderr and not os.path.exists(
       os.path.join(ROOT, 'unused'))
 

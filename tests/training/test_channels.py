@@ -7,7 +7,7 @@ from PIL import Image
 import pytest
 
 from conftest import TINY
-from conftest import run_module
+from conftest import run_main
 import glo_tf1
 from glo_tf1.compat import tf
 from glo_tf1.data import images as images_lib
@@ -53,8 +53,8 @@ def test_fid_inputs_of_one_channel_are_the_tiled_image():
 @pytest.mark.e2e
 def test_a_grayscale_run_trains_evaluates_samples_and_draws(lfw_dir, tmp_path):
   run = str(tmp_path / 'run')
-  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
-                   '--num_steps=40', '--channels=1', '--input_cache=auto', *TINY).stdout
+  out = run_main('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                 '--num_steps=40', '--channels=1', '--input_cache=auto', *TINY).stdout
   assert '200 images checked' in out and '0 bad; 200 grayscale, 0 colour.' in out
   assert rundir.read_config(run)['channels'] == 1
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run))

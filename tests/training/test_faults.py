@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT
 from conftest import TINY
 from conftest import prepare_from_argv
+from conftest import run_main
 from conftest import run_module
 from conftest import write_index_images
 from glo_tf1 import io
@@ -165,10 +166,10 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
   data = str(tmp_path / 'data')
   write_index_images(data, 24)
   run = str(tmp_path / 'run')
-  proc = run_module('glo_tf1.cli.train', *_args(data, run, '--num_steps=50',
-                                            '--save_checkpoint_steps=1',
-                                            '--learning_rate=1e30',
-                                            '--codes_learning_rate=1e30'), check=False)
+  proc = run_main('glo_tf1.cli.train', *_args(data, run, '--num_steps=50',
+                                          '--save_checkpoint_steps=1',
+                                          '--learning_rate=1e30',
+                                          '--codes_learning_rate=1e30'), check=False)
   assert proc.returncode == 3, proc.stdout + proc.stderr
   # The loss hook, or (an update that overflowed) the check before a save, names the step.
   step = int(re.search(r'(?:the loss became \S+|hold NaN or Inf) at step (\d+)',
@@ -204,8 +205,8 @@ def test_corrupt_image_mid_training_is_named(tmp_path):
   with open(os.path.join(data, 'img_00007.png'), 'r+b') as f:
     f.truncate(40)
   run = str(tmp_path / 'run')
-  proc = run_module('glo_tf1.cli.train', *_args(data, run, '--num_steps=50',
-                                            '--skip_data_check'), check=False)
+  proc = run_main('glo_tf1.cli.train', *_args(data, run, '--num_steps=50',
+                                          '--skip_data_check'), check=False)
   assert proc.returncode == 4, proc.stdout + proc.stderr
   assert 'failed to load during training' in proc.stderr
   assert os.path.join(data, 'img_00007.png') + ': truncated PNG' in proc.stderr
@@ -371,7 +372,7 @@ def test_changed_data_is_refused_then_continued_with_the_flag(tmp_path, flags_re
   data = str(tmp_path / 'data')
   names = write_index_images(data, 20)
   run = str(tmp_path / 'run')
-  run_module('glo_tf1.cli.train', *_args(data, run, '--num_steps=4'))
+  run_main('glo_tf1.cli.train', *_args(data, run, '--num_steps=4'))
   old = _snapshot(run)
   os.remove(os.path.join(data, names[3]))                                  # removed
   os.rename(os.path.join(data, names[5]), os.path.join(data, 'zz_renamed.png'))  # renamed
@@ -383,8 +384,8 @@ def test_changed_data_is_refused_then_continued_with_the_flag(tmp_path, flags_re
                'added: zz_renamed.png', 'modified: %s' % names[9], '--allow_changed_data'):
     assert line in str(e.value), line
   assert _same(_snapshot(run), old)
-  proc = run_module('glo_tf1.cli.train', *_args(data, run, '--num_steps=4',
-                                            '--allow_changed_data'))
+  proc = run_main('glo_tf1.cli.train', *_args(data, run, '--num_steps=4',
+                                          '--allow_changed_data'))
   assert 'Resuming' not in proc.stdout and 'already at step 4' in proc.stdout
   assert '17 kept, 3 new (fresh codes), 3 dropped' in proc.stdout
   new = _snapshot(run)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_module
+from conftest import run_main
 from conftest import write_index_images
 
 SIDE = 16
@@ -27,11 +27,11 @@ def blog_run(tmp_path_factory):
   data = str(tmp_path_factory.mktemp('images'))
   write_index_images(data, 40, size=20)
   run = str(tmp_path_factory.mktemp('blog') / 'run')
-  run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=201',
-             *BLOG_TINY)
+  run_main('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=201',
+           *BLOG_TINY)
   # A resume writes the configuration again, at the step it starts from.
-  run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=203',
-             *BLOG_TINY)
+  run_main('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=203',
+           *BLOG_TINY)
   return run
 
 

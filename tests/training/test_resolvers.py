@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, write_index_images
+from conftest import ROOT, run_main, write_index_images
 from glo_tf1.cli import common
 from glo_tf1.data import files
 from glo_tf1.training import cluster
@@ -243,13 +243,11 @@ def test_auto_and_mixed_descriptions():
     resolvers.resolve('tf_config', _tf_config('chief', 0), ps_timeout_secs=0)
 
 
-def test_bad_tf_config_exits_2_naming_it_without_a_traceback(tmp_path):
-  proc = subprocess.run(
-      [sys.executable, '-m', 'glo_tf1.cli.train', '--run_dir', str(tmp_path / 'run'),
-       '--data_dir', str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
-      env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='3',
-               TF_CONFIG=json.dumps({'cluster': {'worker': WORKERS, 'ps': PS},
-                                     'task': {'type': 'worker', 'index': 7}})))
+def test_bad_tf_config_exits_2_naming_it_without_a_traceback(tmp_path, monkeypatch):
+  monkeypatch.setenv('TF_CONFIG', json.dumps({'cluster': {'worker': WORKERS, 'ps': PS},
+                                              'task': {'type': 'worker', 'index': 7}}))
+  proc = run_main('glo_tf1.cli.train', '--run_dir', str(tmp_path / 'run'), '--data_dir',
+                  str(tmp_path), check=False)
   assert proc.returncode == common.EXIT_USAGE, proc.stderr
   assert 'error: TF_CONFIG task.index: must be in [0, 2) for job worker, got 7' in proc.stderr
   assert 'Traceback' not in proc.stderr + proc.stdout

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import TINY
+from conftest import run_main
 from conftest import run_module
 from conftest import write_index_images
 from glo_tf1 import io
@@ -55,8 +56,7 @@ def test_copied_and_moved_runs_use_their_own_checkpoints(tmp_path):
   data = str(tmp_path / 'data')
   write_index_images(data, 16)
   a = str(tmp_path / 'A')
-  run_module('glo_tf1.cli.train', *_args(data, a, '--num_steps=10',
-                                         '--save_checkpoint_steps=5'))
+  run_main('glo_tf1.cli.train', *_args(data, a, '--num_steps=10', '--save_checkpoint_steps=5'))
   assert '/' not in _state(a)  # new runs: relative paths
   # Make A an old-style run directory: absolute paths, as TensorFlow writes by default.
   names = sorted({n.split('.', 2)[1] for n in _ckpt_files(a)}, key=lambda s: int(s[5:]))
@@ -66,21 +66,21 @@ def test_copied_and_moved_runs_use_their_own_checkpoints(tmp_path):
   before = _ckpt_files(a)
   b = str(tmp_path / 'B')
   shutil.copytree(a, b)
-  proc = run_module('glo_tf1.cli.train', *_args(data, b, '--num_steps=20',
-                                                '--save_checkpoint_steps=5'))
+  proc = run_main('glo_tf1.cli.train', *_args(data, b, '--num_steps=20',
+                                              '--save_checkpoint_steps=5'))
   assert 'Resuming at step 10' in proc.stdout and 'copied or moved run' in proc.stdout
   assert _ckpt_files(a) == before  # nothing of A deleted or rewritten
   assert _step(b) == 20 and a not in _state(b) and '/' not in _state(b)
   moved = str(tmp_path / 'moved')
   os.rename(b, moved)
   assert rundir.latest_checkpoint(moved) == os.path.join(moved, 'model.ckpt-20')
-  proc = run_module('glo_tf1.cli.train', *_args(data, moved, '--num_steps=25'))
+  proc = run_main('glo_tf1.cli.train', *_args(data, moved, '--num_steps=25'))
   assert 'Resuming at step 20' in proc.stdout and _step(moved) == 25
   # A hand-edited config.json that changes the model: refused naming the file.
   cfg = io.read_json(os.path.join(moved, rundir.CONFIG_NAME))
   io.write_json(os.path.join(moved, rundir.CONFIG_NAME), dict(cfg, latent_dims=16))
-  proc = run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', moved,
-                    '--num_steps=30', check=False)  # no --latent_dims: config.json's
+  proc = run_main('glo_tf1.cli.train', '--data_dir', data, '--run_dir', moved,
+                  '--num_steps=30', check=False)  # no --latent_dims: config.json's
   assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr
   assert 'config.json' in proc.stderr and 'codes: [16, 8] -> [16, 16]' in proc.stderr
 

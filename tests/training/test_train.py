@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 from conftest import TINY
 from conftest import prepare_from_argv
+from conftest import run_main
 from conftest import run_module
 from glo_tf1 import io
 from glo_tf1 import settings
@@ -38,8 +39,8 @@ def _codes(run_dir, step=None):
 @pytest.mark.e2e
 def test_short_run_learns_and_leaves_a_complete_run_dir(lfw_dir, tmp_path):
   run = str(tmp_path / 'run')
-  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
-                   '--num_steps=150', *TINY).stdout
+  out = run_main('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                 '--num_steps=150', *TINY).stdout
   losses = _losses(out)
   assert len(losses) == 16  # step 1, then every 10 steps
   assert np.mean(losses[-2:]) < 0.7 * losses[0], out
@@ -115,17 +116,16 @@ def test_loss_scalar_is_written_at_the_last_step(lfw_dir, tmp_path):
   """23 steps, scalars every 5 (TINY): the loss curve ends at step 23, with the loss the
   progress line prints for step 23 (the same step's loss); a resume to 30 ends at 30."""
   run = str(tmp_path / 'run')
-  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
-                   '--num_steps=23', *TINY).stdout
+  out = run_main('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                 '--num_steps=23', *TINY).stdout
   assert '--save_summaries_steps=5' in TINY
   points = _event_scalars(run, curves.LOSS_TAG)
   assert [p[0] for p in points] == [1, 6, 11, 16, 21, 23], points
   (printed,) = re.findall(r'step 23/23 +loss ([0-9.]+)', out)
   assert abs(points[-1][1] - float(printed)) < 1e-4
-  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
-                   '--num_steps=30', *TINY).stdout
-  assert [p[0] for p in _event_scalars(run, curves.LOSS_TAG)] == [1, 6, 11, 16, 21, 23, 24, 29,
-                                                                    30]
+  out = run_main('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                 '--num_steps=30', *TINY).stdout
+  assert [p[0] for p in _event_scalars(run, curves.LOSS_TAG)] == [1, 6, 11, 16, 21, 23, 24, 29, 30]
   steps, _ = curves.read_scalars(run, curves.LOSS_TAG)  # what loss.png draws
   assert list(steps) == [1, 6, 11, 16, 21, 23, 24, 29, 30]
 
@@ -156,9 +156,9 @@ def test_sigterm_saves_and_resume_continues_with_the_same_codes(lfw_dir, tmp_pat
   assert step == stopped >= 30
   assert tf.train.latest_checkpoint(run).endswith('model.ckpt-%d' % stopped)
 
-  again = run_module('glo_tf1.cli.train', '--num_steps=%d' % stopped, *args).stdout
+  again = run_main('glo_tf1.cli.train', '--num_steps=%d' % stopped, *args).stdout
   assert 'already at step %d' % stopped in again
-  resumed = run_module('glo_tf1.cli.train', '--num_steps=%d' % (stopped + 1), *args).stdout
+  resumed = run_main('glo_tf1.cli.train', '--num_steps=%d' % (stopped + 1), *args).stdout
   assert 'Resuming at step %d' % stopped in resumed
   after, step = _codes(run)
   assert step == stopped + 1
@@ -167,26 +167,27 @@ def test_sigterm_saves_and_resume_continues_with_the_same_codes(lfw_dir, tmp_pat
 
 
 @pytest.mark.e2e
-def test_resume_against_another_file_list_is_refused(lfw_dir, tmp_path):
+def test_resume_against_another_file_list_is_refused(tiny_run, lfw_dir, tmp_path):
+  """A copy of the shared run (trained on every embedded face) resumed on a copy of the
+  faces without one of them."""
   data = str(tmp_path / 'data')
   shutil.copytree(lfw_dir, data)
   run = str(tmp_path / 'run')
-  run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=2', *TINY)
+  shutil.copytree(tiny_run, run)
   os.remove(os.path.join(data, 'lfw_007.jpg'))
-  proc = run_module('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=4',
-                    *TINY, check=False)
+  proc = run_main('glo_tf1.cli.train', '--data_dir', data, '--run_dir', run, '--num_steps=34',
+                  *TINY, check=False)
   assert proc.returncode == 2
   assert 'removed: lfw_007.jpg (index 14)' in proc.stderr
-  assert 'model.ckpt-4.index' not in os.listdir(run)
+  assert 'model.ckpt-34.index' not in os.listdir(run)
 
 
 @pytest.mark.e2e
-def test_resume_with_other_model_settings_is_refused(lfw_dir, tmp_path):
+def test_resume_with_other_model_settings_is_refused(tiny_run, lfw_dir, tmp_path):
   run = str(tmp_path / 'run')
-  run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run, '--num_steps=2',
-             *TINY)
-  proc = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
-                    *(TINY + ['--image_size=32', '--loss=pairwise']), check=False)
+  shutil.copytree(tiny_run, run)
+  proc = run_main('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                  *(TINY + ['--image_size=32', '--loss=pairwise']), check=False)
   assert proc.returncode == 2
   assert "image_size: 16 -> 32" in proc.stderr and "loss: 'mse' -> 'pairwise'" in proc.stderr
 
@@ -246,8 +247,8 @@ def test_bad_flag_values(lfw_dir, tmp_path, flags_reset, flag, value, match):  #
 
 @pytest.mark.e2e
 def test_cli_reports_errors_without_a_traceback(tmp_path):
-  proc = run_module('glo_tf1.cli.train', '--data_dir', tmp_path / 'missing', '--run_dir',
-                    tmp_path / 'run', check=False)
+  proc = run_main('glo_tf1.cli.train', '--data_dir', tmp_path / 'missing', '--run_dir',
+                  tmp_path / 'run', check=False)
   assert proc.returncode == 2
   assert 'error: data directory' in proc.stderr and 'Traceback' not in proc.stderr
   proc = run_module('glo_tf1.cli.train', '--loss=l3', check=False)
@@ -260,8 +261,8 @@ def test_paper_preset_pca_init_sgd_lap1_and_stored_projection(lfw_dir, tmp_path)
   then SGD steps with the Laplacian loss that keep every stored code inside the ball."""
   run = str(tmp_path / 'run')
   tiny = [a for a in TINY if not a.startswith('--preset')]
-  run_module('glo_tf1.cli.train', '--preset=paper', '--data_dir', lfw_dir, '--run_dir', run,
-             '--num_steps=5', '--save_checkpoint_steps=1000', '--max_to_keep=10', *tiny)
+  run_main('glo_tf1.cli.train', '--preset=paper', '--data_dir', lfw_dir, '--run_dir', run,
+           '--num_steps=5', '--save_checkpoint_steps=1000', '--max_to_keep=10', *tiny)
   cfg = rundir.read_config(run)
   assert (cfg['loss'], cfg['optimizer'], cfg['codes_init'], cfg['projection']) == \
       ('lap1', 'sgd', 'pca', 'ball')
