@@ -166,8 +166,6 @@ def check_external(report, path):
     if not isinstance(value, str) or not value.strip() or not value.isprintable():
       bad('"%s" must be a non-empty string of printable characters (no newline, tab or '
           'other control character), got %r' % (key, value))
-  section_names = list(metrics_lib.section_order())
-  metric_names = [c.key for c in metrics_lib.columns()]
   sections = report.get('sections')
   if not isinstance(sections, dict) or not sections:
     bad('"sections" must map section names to {metric: value}')
@@ -176,26 +174,7 @@ def check_external(report, path):
       _count(v) for v in seeds) or len(set(seeds)) < len(seeds)):
     bad('"seeds" must be a non-empty list of distinct non-negative integers, got %r'
         % (seeds,))
-  out, counts = {}, set()
-  for name, values in sections.items():
-    if name not in section_names:
-      bad('unknown section %r; sections are %s' % (name, ', '.join(section_names)))
-    if not isinstance(values, dict) or not values:
-      bad('section %r must map metrics to values' % name)
-    out[name] = {}
-    for metric, value in values.items():
-      if metric not in metric_names:
-        bad('unknown metric %r in %r; metrics are %s' % (metric, name, ', '.join(metric_names)))
-      value = value if isinstance(value, list) else [value]
-      if not value or not all(_number(v) for v in value):
-        bad('%s.%s must be a finite number or a non-empty list of them, got %r'
-            % (name, metric, values[metric]))
-      if any(abs(v) > MAX_VALUE for v in value):
-        bad('%s.%s: %r is beyond any such metric (|value| above %g)'
-            % (name, metric, values[metric], MAX_VALUE))
-      if len(value) > 1:
-        counts.add(len(value))
-      out[name][metric] = [float(v) for v in value]
+  out, counts = _external_sections(sections, bad)
   if seeds is not None and counts - {len(seeds)}:
     bad('%d seeds, but a list of %s values' % (len(seeds), ' or '.join(map(str, counts))))
   if len(counts) > 1:
@@ -217,6 +196,35 @@ def check_external(report, path):
   return {'external': True, 'method': report['method'].strip(), 'step': step,
           'seeds': seeds or [None] * max(counts or {1}), 'sections': out,
           'protocol': dict(proto), 'source': report.get('source')}
+
+
+def _external_sections(sections, bad):
+  """({section: {metric: [value per seed]}}, the list lengths seen) of an external
+  report's sections, each name a registered section's and each metric a registered
+  column's (`bad(what)` raises)."""
+  section_names = list(metrics_lib.section_order())
+  metric_names = [c.key for c in metrics_lib.columns()]
+  out, counts = {}, set()
+  for name, values in sections.items():
+    if name not in section_names:
+      bad('unknown section %r; sections are %s' % (name, ', '.join(section_names)))
+    if not isinstance(values, dict) or not values:
+      bad('section %r must map metrics to values' % name)
+    out[name] = {}
+    for metric, value in values.items():
+      if metric not in metric_names:
+        bad('unknown metric %r in %r; metrics are %s' % (metric, name, ', '.join(metric_names)))
+      value = value if isinstance(value, list) else [value]
+      if not value or not all(_number(v) for v in value):
+        bad('%s.%s must be a finite number or a non-empty list of them, got %r'
+            % (name, metric, values[metric]))
+      if any(abs(v) > MAX_VALUE for v in value):
+        bad('%s.%s: %r is beyond any such metric (|value| above %g)'
+            % (name, metric, values[metric], MAX_VALUE))
+      if len(value) > 1:
+        counts.add(len(value))
+      out[name][metric] = [float(v) for v in value]
+  return out, counts
 
 
 def _count(value):
