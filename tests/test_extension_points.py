@@ -1,5 +1,6 @@
 """The extension points of docs/layout.md ("How to extend it"), proved end to end: a toy
-decoder, a toy metric and a toy sampler added through their registries alone (and the
+decoder, a toy loss with its own hyper-parameter (a setting), a toy metric and a toy
+sampler added through their registries alone (and the
 decoder's name in settings.CHOICES) train, evaluate through glo-evaluate and make a
 glo-compare table, with no other change: the report's sections, rows and columns are
 derived from the registries (evaluation/metrics.py)."""
@@ -21,6 +22,7 @@ from glo_tf1.cli import evaluate as cli_evaluate
 from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import trained
 from glo_tf1.model import decoder
+from glo_tf1.model import losses
 from glo_tf1.model import samplers
 from glo_tf1.training import launch
 
@@ -62,6 +64,22 @@ class ToyMae(metrics.Metric):
 
   def accumulator(self, context):  # pylint: disable=unused-argument
     return _MaeAccumulator()
+
+
+def toy_huber_loss(images, recon, delta, seen):
+  """The Huber loss of the pixel errors, quadratic within `delta` (the toy loss's own
+  hyper-parameter, read from the config by its LOSSES line)."""
+  seen.append(delta)
+  return tf.losses.huber_loss(images, recon, delta=delta)
+
+
+def _add_setting(monkeypatch, name, default, spec, text):
+  """A new setting, as docs/layout.md says ("A setting"): its default in every preset
+  (they copied BLOG at import), its Spec and its help."""
+  for preset in settings.PRESETS.values():
+    monkeypatch.setitem(preset, name, default)
+  monkeypatch.setitem(settings.SPECS, name, spec)
+  monkeypatch.setitem(settings.HELP, name, text)
 
 
 # A toy sampler: the codes' mean, flipped (its file: this function and its words).
@@ -107,15 +125,27 @@ def test_a_toy_decoder_metric_and_sampler_train_evaluate_and_tabulate(tmp_path, 
   monkeypatch.setitem(metrics.METRICS, 'toy_spread', ToyPixelSpread())
   monkeypatch.setitem(samplers.SAMPLER_FNS, 'toy', samplers.Sampler(
       toy_sampler, 'flipped mean', 'flipped'))
+  deltas = []  # the toy loss's hyper-parameter, as each graph that built the loss saw it
+  monkeypatch.setitem(losses.LOSSES, 'toy_huber', lambda images, recon, cfg: toy_huber_loss(
+      images, recon, cfg['toy_huber_delta'], deltas))
+  monkeypatch.setitem(settings.CHOICES, 'loss', settings.CHOICES['loss'] + ('toy_huber',))
+  _add_setting(monkeypatch, 'toy_huber_delta', 1.0, settings._spec('float', 0.0, open=True),  # pylint: disable=protected-access
+               'The toy Huber loss\'s delta.')
   data, run = str(tmp_path / 'data'), str(tmp_path / 'run')
   write_index_images(data, 12)
   out = launch.run(run, data, preset='demo', handle_signals=False, overrides={
       'decoder': 'toy', 'image_size': 16, 'latent_dims': 8, 'batch_size': 4,
       'num_steps': 40, 'shuffle_capacity': 16, 'min_after_dequeue': 4,
-      'num_reader_threads': 1, 'learning_rate': 0.01, 'codes_learning_rate': 0.01})
+      'num_reader_threads': 1, 'learning_rate': 0.01, 'codes_learning_rate': 0.01,
+      'loss': 'toy_huber', 'toy_huber_delta': 0.05})
   assert out.status == 'done' and out.step == 40
   names = [n for n, _ in tf.train.list_variables(tf.train.latest_checkpoint(run))]
   assert 'decoder/dense/weights' in names  # the toy network was the one trained
+  assert deltas and set(deltas) == {0.05}  # the toy loss trained, with the run's delta
+  with open(os.path.join(run, 'config.json')) as f:
+    saved = json.load(f)
+  assert saved['loss'] == 'toy_huber' and saved['toy_huber_delta'] == 0.05
+  del deltas[:]
 
   # Through glo-evaluate (in process: the registries are this process's), FID off.
   out_dir = str(tmp_path / 'eval')
