@@ -17,18 +17,22 @@ components of at most --pca_max_images training images (a seeded subset), with t
 
 FID (glo_tf1/evaluation/fid/; by default when its weights are installed, --nofid to skip)
 adds the `fid_*` sections: samples of each sampler, reconstructions and held-out reconstructions
-(GLO's and PCA's) against the real training (and held-out) images, with their image counts.
+(GLO's and PCA's) against the real training (and held-out) images, with their image counts,
+and, on the same Inception features, KID, precision/recall and memorisation.
 
 Writes OUT_DIR/evaluation.json and OUT_DIR/evaluation.md. The report is a dict whose
-'sections' map a name to one set of numbers. Each section is one metric (metrics.py) of
-one image set made by one reconstructor (SECTIONS): `evaluate` runs each image set once,
-batch by batch, through each of its reconstructors, and feeds every section's metric.
+'sections' map a name to one set of numbers. Each section is one metric of one image set
+made by one reconstructor, derived from the metrics' declarations (metrics.sections(),
+also SECTIONS here): `evaluate` runs each image set once, batch by batch, through each of
+its reconstructors, and feeds every section's metric. Every section has num_images and
+steps (an integer, or None where no codes are fitted; FORMAT_VERSION).
 
 Numbers (images as the trainer sees them: cropped, resized, float, no quantisation):
   mse_pm1  mean over images and pixels of (x - x')^2 with pixels in [-1, 1].
   mse_01   the same with pixels in [0, 1] (= mse_pm1 / 4).
   psnr_db  mean over images of 10 log10(1 / mse_01 of the image) (peak 1 on [0, 1]).
-  fid_*    FID against the training (and held-out) images (fid/).
+  fid_*    FID against the training (and held-out) images (fid/); kid_*, precision,
+           recall, memorised_*: metrics.py and fid/distances.py.
 """
 import contextlib
 import os

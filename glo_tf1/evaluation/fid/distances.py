@@ -64,17 +64,20 @@ def kid(x, y, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=0):
   return float(np.mean(values)), float(np.std(values, ddof=1) if len(values) > 1 else 0.0)
 
 
-def pairwise_distances(x, y, chunk=1024):
-  """Euclidean distances of every row of x to every row of y, [m, n] in float64, in chunks
-  of x's rows (|a|^2 + |b|^2 - 2 a.b, clipped at 0)."""
+def pairwise_distances(x, y):
+  """Euclidean distances of every row of x to every row of y, [m, n] in float64
+  (|a|^2 + |b|^2 - 2 a.b, clipped at 0)."""
   x, y = _f64(x), _f64(y)
-  yy = np.sum(y * y, axis=1)[None, :]
-  out = np.empty((len(x), len(y)))
-  for start in range(0, len(x), chunk):
-    a = x[start:start + chunk]
-    d2 = np.sum(a * a, axis=1)[:, None] + yy - 2.0 * a @ y.T
-    out[start:start + chunk] = np.sqrt(np.maximum(d2, 0.0))
-  return out
+  d2 = np.sum(x * x, axis=1)[:, None] + np.sum(y * y, axis=1)[None, :] - 2.0 * x @ y.T
+  return np.sqrt(np.maximum(d2, 0.0))
+
+
+def _rows(x, y, reduce, chunk=1024):
+  """reduce(distances of a chunk of x's rows to every row of y, the chunk's start) for
+  each chunk, concatenated: memory of chunk x len(y), never len(x) x len(y) (10,000
+  images would take 800 MB)."""
+  return np.concatenate([reduce(pairwise_distances(x[start:start + chunk], y), start)
+                         for start in range(0, len(x), chunk)])
 
 
 def knn_radii(x, k=PR_K):
@@ -82,14 +85,14 @@ def knn_radii(x, k=PR_K):
   if len(x) <= k:
     raise ValueError('precision and recall need more than k = %d features, got %d'
                      % (k, len(x)))
-  d = pairwise_distances(x, x)
-  return np.partition(d, k, axis=1)[:, k]  # column 0 is the row itself (distance 0)
+  # Column 0 of the partition is the row itself (distance 0, or a duplicate's 0).
+  return _rows(x, x, lambda d, _: np.partition(d, k, axis=1)[:, k])
 
 
 def coverage(points, centres, radii):
   """The share of `points` inside at least one ball (centres[j], radii[j])."""
-  return float(np.mean(np.any(pairwise_distances(points, centres) <= radii[None, :],
-                              axis=1)))
+  return float(np.mean(_rows(points, centres,
+                             lambda d, _: np.any(d <= radii[None, :], axis=1))))
 
 
 def precision_recall(real, generated, k=PR_K, real_radii=None):
@@ -103,7 +106,7 @@ def precision_recall(real, generated, k=PR_K, real_radii=None):
 
 def nearest_distances(x, reference):
   """Each row of x's distance to its nearest row of `reference`."""
-  return pairwise_distances(x, reference).min(axis=1)
+  return _rows(x, reference, lambda d, _: d.min(axis=1))
 
 
 def memorisation(generated, train, heldout):
