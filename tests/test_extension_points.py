@@ -129,8 +129,8 @@ def test_a_toy_decoder_metric_and_sampler_train_evaluate_and_tabulate(tmp_path, 
   monkeypatch.setitem(losses.LOSSES, 'toy_huber', lambda images, recon, cfg: toy_huber_loss(
       images, recon, cfg['toy_huber_delta'], deltas))
   monkeypatch.setitem(settings.CHOICES, 'loss', settings.CHOICES['loss'] + ('toy_huber',))
-  _add_setting(monkeypatch, 'toy_huber_delta', 1.0, settings._spec('float', 0.0, open=True),  # pylint: disable=protected-access
-               'The toy Huber loss\'s delta.')
+  spec = settings._spec('float', 0.0, open=True)  # pylint: disable=protected-access
+  _add_setting(monkeypatch, 'toy_huber_delta', 1.0, spec, 'The toy Huber loss\'s delta.')
   data, run = str(tmp_path / 'data'), str(tmp_path / 'run')
   write_index_images(data, 12)
   out = launch.run(run, data, preset='demo', handle_signals=False, overrides={

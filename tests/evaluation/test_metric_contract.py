@@ -124,7 +124,8 @@ def test_every_section_has_the_documented_keys_and_steps_is_an_integer_or_null()
   assert list(sections) == list(dict.fromkeys(want))
   for name, values in sections.items():
     assert 'num_images' in values and 'steps' in values, name
-    assert values['steps'] is None or (type(values['steps']) is int), name  # pylint: disable=unidiomatic-typecheck
+    steps = values['steps']
+    assert steps is None or isinstance(steps, int) and not isinstance(steps, bool), name
   assert sections['train']['steps'] == sections['heldout']['steps'] == 5
   assert sections['train_learned']['steps'] is None and sections['pca_train']['steps'] is None
   md = report.markdown({'sections': sections, 'config': {

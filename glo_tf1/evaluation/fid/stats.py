@@ -83,9 +83,9 @@ def with_features(features):
 
 def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, tight_crop,
                     cache_dir, label, batch_size=50, channels=3):
-  """(gaussian dict with its features, info) of min(num_images, len(names)) real images of `names` (chosen by
-  `choose_subset` with `seed`), decoded, cropped and resized as the trainer does (to one
-  channel with channels=1, then tiled to three as the samples are).
+  """(gaussian dict with its features, info) of min(num_images, len(names)) real images
+  of `names` (chosen by `choose_subset` with `seed`), decoded, cropped and resized as the
+  trainer does (to one channel with channels=1, then tiled to three as the samples are).
 
   Cached in `cache_dir` under `stats_key` of the chosen files' manifest rows (name, size,
   content hash), so a changed file list or file is recomputed, never reused.
