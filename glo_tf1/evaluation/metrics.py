@@ -364,6 +364,8 @@ class Kid(_InceptionMetric):
     from glo_tf1.evaluation.fid import distances  # pylint: disable=import-outside-toplevel
     out = {}
     for name, ref in self.references(context, skip):
+      if min(len(features), len(ref['features'])) < 2:  # no estimate: the cell stays empty
+        continue
       out['kid_' + name], out['kid_%s_std' % name] = distances.kid(
           features, ref['features'], seed=context.seed)
     return out
@@ -388,6 +390,8 @@ class PrecisionRecall(_InceptionMetric):
     if 'train' in skip or 'train' not in context.references:
       return {}
     real = context.references['train']['features']
+    if min(len(real), len(features)) <= distances.PR_K:  # no k-th neighbour: left empty
+      return {}
     radii = context.once(('radii', 'train'), lambda: distances.knn_radii(real))
     precision, recall = distances.precision_recall(real, features, real_radii=radii)
     return {'precision': precision, 'recall': recall}

@@ -151,3 +151,12 @@ def test_the_inception_metrics_share_one_feature_pass_per_batch():
     values.update(acc.values())
   assert values['num_images'] == 13
   assert values['kid_train_std'] >= 0 and 0 <= values['precision'] <= 1
+  # Too few images for a k-th neighbour (or a KID pair): those cells are left empty, the
+  # evaluation goes on.
+  few = [m.accumulator(context) for m in inception]
+  for acc in few:
+    acc.add(None, rng.uniform(-1, 1, (3, 4, 4, 3)))
+  values = {}
+  for acc in few:
+    values.update(acc.values())
+  assert 'precision' not in values and 'kid_train' in values and 'fid_train' in values
