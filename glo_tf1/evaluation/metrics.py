@@ -29,8 +29,6 @@ import collections
 
 import numpy as np
 
-from glo_tf1.model import samplers
-
 # key: the section's key; header: the report's column; short: glo-compare's column;
 # fmt: how both print a value; unit: what glo-compare's note says of it (None: nothing);
 # nonnegative: a value that cannot be below 0 (FID), or whose display is clamped at 0
@@ -129,7 +127,7 @@ def reconstructor(name):
   """The Reconstructor of `name`: RECONSTRUCTORS' or a sampler's (its registry's words)."""
   if name in RECONSTRUCTORS:
     return RECONSTRUCTORS[name]
-  sampler = samplers.SAMPLER_FNS[name]
+  sampler = _samplers()[name]
   return _recon(sampler.label, sampler.short)
 
 
@@ -137,8 +135,15 @@ def expand(names):
   """Reconstructor names with 'samplers' replaced by every registered sampler."""
   out = []
   for name in names:
-    out += list(samplers.SAMPLER_FNS) if name == 'samplers' else [name]
+    out += list(_samplers()) if name == 'samplers' else [name]
   return out
+
+
+def _samplers():
+  """model/samplers.py's registry, imported when first needed: the columns stay readable
+  without TensorFlow (glo-compare --help), which that module loads."""
+  from glo_tf1.model import samplers  # pylint: disable=import-outside-toplevel
+  return samplers.SAMPLER_FNS
 
 
 class Metric:
