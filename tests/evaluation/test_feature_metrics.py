@@ -47,6 +47,9 @@ def test_kid_is_the_unbiased_mmd_of_the_cubic_kernel():
   want = [_mmd2_loops(x[r.choice(9, 4, replace=False)], y[r.choice(7, 4, replace=False)])
           for _ in range(5)]
   assert (mean, std) == (pytest.approx(np.mean(want)), pytest.approx(np.std(want, ddof=1)))
+  # The same subsets read from whole-set kernel matrices (small sets) or computed each.
+  each = distances.kid(x, y, num_subsets=5, subset_size=4, seed=3, full_kernel_max=0)
+  assert each == (pytest.approx(mean, rel=1e-10), pytest.approx(std, rel=1e-8))
   with pytest.raises(ValueError, match='at least 2'):
     distances.kid(x[:1], y)
 
