@@ -163,3 +163,32 @@ def test_the_inception_metrics_share_one_feature_pass_per_batch():
   for acc in few:
     values.update(acc.values())
   assert 'precision' not in values and 'kid_train' in values and 'fid_train' in values
+
+
+@pytest.mark.e2e
+def test_evaluate_reports_kid_precision_recall_and_memorisation(tiny_run, lfw_dir, tmp_path):
+  """glo-evaluate with FID (held-out images: the training folder itself, enough for the
+  columns and their bounds): the new metrics are columns of the FID rows, in the JSON and
+  the markdown, from the one Inception pass; the held-out reference is measured against
+  the training one only."""
+  from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation import report  # pylint: disable=import-outside-toplevel
+  try:
+    fid.load_network()
+  except fid.FidUnavailable as e:
+    pytest.skip('FID weights not installed: %s' % e)
+  report_dict = report.evaluate(tiny_run, lfw_dir, steps=0, max_images=5, seed=0,
+                                fid_num_images=8, pca_max_images=None,
+                                fid_cache_dir=str(tmp_path / 'cache'))
+  s = report_dict['sections']
+  for sampler in ('unit', 'fitted', 'full'):
+    values = s['fid_samples_' + sampler]
+    assert values['num_images'] == 8 and values['steps'] is None
+    assert 0 <= values['precision'] <= 1 and 0 <= values['recall'] <= 1
+    assert 0 <= values['memorised_p5'] <= values['memorised_median'] <= 1
+    assert values['kid_train_std'] >= 0 and np.isfinite(values['kid_heldout'])
+  real = s['fid_heldout_images']
+  assert 'kid_train' in real and 'kid_heldout' not in real and 'memorised_p5' not in real
+  assert 'memorised_p5' not in s['fid_reconstructions']  # declared for samples only
+  md = report.markdown(report_dict)
+  assert '| KID vs train |' in md and 'VGG-16' in md and 'Memorisation:' in md
