@@ -27,8 +27,8 @@ _define = common.Definer(FLAGS)
 _define.enum('format', 'markdown', list(settings.COMPARE_FORMATS), 'Table format: markdown, latex (a tabular '
              'to \\input) or csv (mean and std columns).')
 _define.string('out', None, 'Write the table to this file (default: print it).')
-_define.list('metrics', ['psnr_db', 'fid_train'], 'Metrics of each report section to show: '
-             '%s (evaluation/metrics.py).' % ', '.join(c.key for c in metrics.columns()))
+_define.list('metrics', list(metrics.default_metrics()), 'Metrics of each report section to '
+             'show: %s (evaluation/metrics.py).' % ', '.join(c.key for c in metrics.columns()))
 _define.list('sections', None, 'Report sections to show, in this order of the report '
              '(default: every section that all reports have), e.g. '
              'train_learned,pca_train,heldout,pca_heldout.')

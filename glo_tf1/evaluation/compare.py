@@ -15,9 +15,11 @@ every report under a folder) and makes one table for a paper:
   different protocols are refused, naming the difference: their numbers are not
   comparable, so one table of them would be wrong.
 
-The columns are one metric of one report section each (report.SECTIONS order):
-PSNR of the reconstruction sections and FID against the training images of the FID
-sections by default.
+The columns are one metric of one report section each, in the order of the sections the
+registries derive (evaluation/metrics.py, metrics.sections()); by default the columns
+their metrics declare `default` (PSNR of the reconstruction sections, FID against the
+training images of the FID sections). Units and headers come from the same declarations.
+Reports of format 1 (`steps` "trained" for learned codes) are read as format 2 (null).
 
 Another method's numbers join the table through a hand-written report (EXTERNAL_EXAMPLE;
 docs/evaluation.md, "Other methods in the table"): its `method` names the row, its
@@ -35,11 +37,10 @@ import numpy as np
 from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.evaluation import metrics as metrics_lib
-from glo_tf1.evaluation import report as report_lib
 
 REPORT_NAME = 'evaluation.json'
 FORMATS = settings.COMPARE_FORMATS
-DEFAULT_METRICS = ('psnr_db', 'fid_train')
+DEFAULT_METRICS = metrics_lib.default_metrics()  # the registry's at import; None: now
 # Sections shown only when --sections names them: a diagnostic, not a result to tabulate.
 HIDDEN_SECTIONS = ('train_learned_batch_stats',)
 # Settings that say how a run was trained but not what it learned: left out of a row's
@@ -60,7 +61,7 @@ EXTERNAL_EXAMPLE = {
     'protocol': {'held-out images': 20, 'training images': 32},
 }
 _EXTERNAL_KEYS = ('method', 'source', 'seeds', 'sections', 'protocol', 'step')
-# No metric of report.SECTIONS comes near it (PSNR, FID, MSE): a larger value is a typo,
+# No registered metric comes near it (PSNR, FID, MSE, KID, shares): a larger value is a typo,
 # and a mean of such values can overflow.
 MAX_VALUE = 1e9
 
@@ -131,6 +132,17 @@ def _check_glo_report(report, path):
       if metrics_lib.column(metric) and not _number(value):
         bad('%s.%s is %r, not a finite number' % (name, metric, value))
   report['external'] = False
+  return upgrade(report)
+
+
+def upgrade(report):
+  """A glo-evaluate report in the current format (report.FORMAT_VERSION): format 1 (no
+  `format_version`) said "trained" for the learned codes' steps, format 2 says null."""
+  if report.get('format_version', 1) < 2:
+    for values in report['sections'].values():
+      if values.get('steps') == 'trained':
+        values['steps'] = None
+    report['format_version'] = 2
   return report
 
 
@@ -154,8 +166,6 @@ def check_external(report, path):
     if not isinstance(value, str) or not value.strip() or not value.isprintable():
       bad('"%s" must be a non-empty string of printable characters (no newline, tab or '
           'other control character), got %r' % (key, value))
-  section_names = [s.name for s in report_lib.SECTIONS]
-  metric_names = [c.key for c in metrics_lib.columns()]
   sections = report.get('sections')
   if not isinstance(sections, dict) or not sections:
     bad('"sections" must map section names to {metric: value}')
@@ -164,26 +174,7 @@ def check_external(report, path):
       _count(v) for v in seeds) or len(set(seeds)) < len(seeds)):
     bad('"seeds" must be a non-empty list of distinct non-negative integers, got %r'
         % (seeds,))
-  out, counts = {}, set()
-  for name, values in sections.items():
-    if name not in section_names:
-      bad('unknown section %r; sections are %s' % (name, ', '.join(section_names)))
-    if not isinstance(values, dict) or not values:
-      bad('section %r must map metrics to values' % name)
-    out[name] = {}
-    for metric, value in values.items():
-      if metric not in metric_names:
-        bad('unknown metric %r in %r; metrics are %s' % (metric, name, ', '.join(metric_names)))
-      value = value if isinstance(value, list) else [value]
-      if not value or not all(_number(v) for v in value):
-        bad('%s.%s must be a finite number or a non-empty list of them, got %r'
-            % (name, metric, values[metric]))
-      if any(abs(v) > MAX_VALUE for v in value):
-        bad('%s.%s: %r is beyond any such metric (|value| above %g)'
-            % (name, metric, values[metric], MAX_VALUE))
-      if len(value) > 1:
-        counts.add(len(value))
-      out[name][metric] = [float(v) for v in value]
+  out, counts = _external_sections(sections, bad)
   if seeds is not None and counts - {len(seeds)}:
     bad('%d seeds, but a list of %s values' % (len(seeds), ' or '.join(map(str, counts))))
   if len(counts) > 1:
@@ -205,6 +196,35 @@ def check_external(report, path):
   return {'external': True, 'method': report['method'].strip(), 'step': step,
           'seeds': seeds or [None] * max(counts or {1}), 'sections': out,
           'protocol': dict(proto), 'source': report.get('source')}
+
+
+def _external_sections(sections, bad):
+  """({section: {metric: [value per seed]}}, the list lengths seen) of an external
+  report's sections, each name a registered section's and each metric a registered
+  column's (`bad(what)` raises)."""
+  section_names = list(metrics_lib.section_order())
+  metric_names = [c.key for c in metrics_lib.columns()]
+  out, counts = {}, set()
+  for name, values in sections.items():
+    if name not in section_names:
+      bad('unknown section %r; sections are %s' % (name, ', '.join(section_names)))
+    if not isinstance(values, dict) or not values:
+      bad('section %r must map metrics to values' % name)
+    out[name] = {}
+    for metric, value in values.items():
+      if metric not in metric_names:
+        bad('unknown metric %r in %r; metrics are %s' % (metric, name, ', '.join(metric_names)))
+      value = value if isinstance(value, list) else [value]
+      if not value or not all(_number(v) for v in value):
+        bad('%s.%s must be a finite number or a non-empty list of them, got %r'
+            % (name, metric, values[metric]))
+      if any(abs(v) > MAX_VALUE for v in value):
+        bad('%s.%s: %r is beyond any such metric (|value| above %g)'
+            % (name, metric, values[metric], MAX_VALUE))
+      if len(value) > 1:
+        counts.add(len(value))
+      out[name][metric] = [float(v) for v in value]
+  return out, counts
 
 
 def _count(value):
@@ -324,12 +344,13 @@ def row_label(cfg):
   return ' '.join([cfg['preset']] + flags)
 
 
-def columns(reports, metrics=DEFAULT_METRICS, sections=None, externals=()):
+def columns(reports, metrics=None, sections=None, externals=()):
   """[(section, metric)] that every glo-evaluate report has (without any, that some
-  external report has), in report.SECTIONS order. An external report's cell outside
-  these columns is refused (CompareError naming it) unless `sections` or `metrics` left
-  it out."""
-  order = [s.name for s in report_lib.SECTIONS]
+  external report has), in the registries' section order. An external report's cell
+  outside these columns is refused (CompareError naming it) unless `sections` or
+  `metrics` left it out. metrics: default metrics_lib.default_metrics()."""
+  metrics = metrics or metrics_lib.default_metrics()
+  order = list(metrics_lib.section_order())
   names = sections or [n for n in order if n not in HIDDEN_SECTIONS]
   out = []
   for name in sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
@@ -352,7 +373,7 @@ def columns(reports, metrics=DEFAULT_METRICS, sections=None, externals=()):
   return out
 
 
-def build_table(paths, metrics=DEFAULT_METRICS, sections=None, labels=None):
+def build_table(paths, metrics=None, sections=None, labels=None):
   """The table of the reports under `paths` (see module doc).
 
   Args:
@@ -461,7 +482,7 @@ def header(col):
   """(section's short name, metric's short name with its unit), e.g. ('held-out',
   'PSNR (dB)')."""
   section, metric = col
-  short = {s.name: s.short for s in report_lib.SECTIONS}
+  short = {s.name: s.short for s in metrics_lib.sections()}
   col = metrics_lib.column(metric)
   return short.get(section, section), col.short if col else metric
 
@@ -470,9 +491,8 @@ def protocol_text(table):
   """The note under a table: the protocol, the units, how cells are made (plain text)."""
   proto, cols = table['protocol'], table['columns']
   parts = ['%s %s' % kv for kv in _stated(proto)]
-  units = [text for metric, text in (('psnr_db', 'PSNR in dB'),
-                                     ('fid_train', 'FID against the training images'))
-           if any(m == metric for _, m in cols)]
+  shown = {m for _, m in cols}
+  units = [c.unit for c in metrics_lib.columns() if c.unit and c.key in shown]
   text = ['Evaluation protocol: %s.' % ', '.join(parts)] if parts else []
   if units:
     text.append('%s.' % '; '.join(units))

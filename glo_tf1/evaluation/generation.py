@@ -74,7 +74,7 @@ def build_generation_graph(cfg, num_codes, batch_size=64, fit_projected=False, k
   noise = tf.placeholder(tf.float32, [None, dims], name='noise')
   out = {'codes': codes, 'z': z, 'images': images, 'images_batch_stats': images_batch_stats,
          'noise': noise, 'diagonal': diagonal, 'full': full}
-  for name in SAMPLERS:
+  for name in samplers.SAMPLER_FNS:  # the registry: a sampler added there is built too
     out['sampled_' + name] = samplers.sample_codes(noise, name, diagonal, full)
   out['index'] = tf.placeholder(tf.int32, [None], name='index')
   out['gathered'] = tf.gather(codes, out['index'])

@@ -17,20 +17,23 @@ components of at most --pca_max_images training images (a seeded subset), with t
 
 FID (glo_tf1/evaluation/fid/; by default when its weights are installed, --nofid to skip)
 adds the `fid_*` sections: samples of each sampler, reconstructions and held-out reconstructions
-(GLO's and PCA's) against the real training (and held-out) images, with their image counts.
+(GLO's and PCA's) against the real training (and held-out) images, with their image counts,
+and, on the same Inception features, KID, precision/recall and memorisation.
 
 Writes OUT_DIR/evaluation.json and OUT_DIR/evaluation.md. The report is a dict whose
-'sections' map a name to one set of numbers. Each section is one metric (metrics.py) of
-one image set made by one reconstructor (SECTIONS): `evaluate` runs each image set once,
-batch by batch, through each of its reconstructors, and feeds every section's metric.
+'sections' map a name to one set of numbers. Each section is one metric of one image set
+made by one reconstructor, derived from the metrics' declarations (metrics.sections(),
+also SECTIONS here): `evaluate` runs each image set once, batch by batch, through each of
+its reconstructors, and feeds every section's metric. Every section has num_images and
+steps (an integer, or None where no codes are fitted; FORMAT_VERSION).
 
 Numbers (images as the trainer sees them: cropped, resized, float, no quantisation):
   mse_pm1  mean over images and pixels of (x - x')^2 with pixels in [-1, 1].
   mse_01   the same with pixels in [0, 1] (= mse_pm1 / 4).
   psnr_db  mean over images of 10 log10(1 / mse_01 of the image) (peak 1 on [0, 1]).
-  fid_*    FID against the training (and held-out) images (fid/).
+  fid_*    FID against the training (and held-out) images (fid/); kid_*, precision,
+           recall, memorised_*: metrics.py and fid/distances.py.
 """
-import collections
 import contextlib
 import os
 import sys
@@ -51,47 +54,22 @@ from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import pca as pca_lib
 from glo_tf1.evaluation import runs
 from glo_tf1.evaluation import trained
+from glo_tf1.model import samplers
 from glo_tf1.training import run_dir as rundir
 
 
-# A section: one metric of one image set made by one reconstructor. label: the report's row;
-# short: glo-compare's column. Image sets: train (--max_images training images), heldout
-# (--max_images held-out images), samples (noise), fid_train and fid_heldout (the FID
-# references' images). Reconstructors: learned (the trained codes), optimised (codes fitted
-# with the decoder frozen), pca (the linear baseline), a sampler, real (the images
-# themselves: the reference's own statistics). The report keeps this order.
-Section = collections.namedtuple('Section', ['name', 'label', 'short', 'image_set',
-                                             'reconstructor', 'metric'])
-SECTIONS = (
-    Section('train_learned', 'training images, learned codes', 'train, learned codes',
-            'train', 'learned', 'pixel'),
-    Section('train_learned_batch_stats', 'training images, learned codes, batch statistics',
-            'train, learned (batch stats)', 'train', 'learned_batch_stats', 'pixel'),
-    Section('train', 'training images, codes re-optimised', 'train, codes re-optimised',
-            'train', 'optimised', 'pixel'),
-    Section('pca_train', 'training images, PCA (linear baseline)', 'train, PCA', 'train',
-            'pca', 'pixel'),
-    Section('heldout', 'held-out images, codes optimised', 'held-out', 'heldout',
-            'optimised', 'pixel'),
-    Section('pca_heldout', 'held-out images, PCA (linear baseline)', 'held-out, PCA',
-            'heldout', 'pca', 'pixel'),
-    Section('fid_samples_unit', 'samples, N(0, I) (FID)', 'samples N(0,I)', 'samples',
-            'unit', 'fid'),
-    Section('fid_samples_fitted', 'samples, fitted diagonal Gaussian (FID)',
-            'samples diagonal', 'samples', 'fitted', 'fid'),
-    Section('fid_samples_full', 'samples, fitted full-covariance Gaussian (FID)',
-            'samples full cov.', 'samples', 'full', 'fid'),
-    Section('fid_reconstructions', 'training images, learned codes (FID)',
-            'train, learned codes', 'fid_train', 'learned', 'fid'),
-    Section('fid_pca_reconstructions', 'training images, PCA (FID)', 'train, PCA',
-            'fid_train', 'pca', 'fid'),
-    Section('fid_heldout_reconstructions', 'held-out images, codes optimised (FID)',
-            'held-out', 'heldout', 'optimised', 'fid'),
-    Section('fid_pca_heldout_reconstructions', 'held-out images, PCA (FID)',
-            'held-out, PCA', 'heldout', 'pca', 'fid'),
-    Section('fid_heldout_images', 'held-out real images (FID)', 'held-out real',
-            'fid_heldout', 'real', 'fid'),
-)
+# The report's format: 2 since `steps` is an integer or null in every section (1: the
+# string "trained" for learned codes, no `steps` in PCA and FID sample sections).
+# glo-compare reads both.
+FORMAT_VERSION = 2
+
+
+def __getattr__(name):
+  """SECTIONS: every section the registries make (metrics.sections()), derived each time
+  so a metric or sampler registered later is in it."""
+  if name == 'SECTIONS':
+    return tuple(metrics.sections())
+  raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 
 def columns():
@@ -109,8 +87,9 @@ class ImageSet:
   of its sections; `rng` also draws the optimised reconstructor's initial codes."""
 
   def __init__(self, label, batch_size, paths=None, indices=None, num_samples=0, dims=0,
-               rng=None, extras=None):
+               rng=None, extras=None, reference=None):
     self.label, self.batch_size, self.paths, self.indices = label, batch_size, paths, indices
+    self.reference = reference  # a FID reference's name: its images, already measured
     self.num_samples, self.dims, self.rng = num_samples, dims, rng
     self.extras = extras or {}
     self.size = len(paths) if paths is not None else num_samples
@@ -142,52 +121,74 @@ class Batch:
 
 def reconstructors(sess, gen, fit, cfg, num_train, steps, pca_model=None):
   """{name: (function Batch -> images in [-1, 1], extras of its sections)}: learned,
-  optimised, pca (with a model) and one per sampler."""
+  optimised, pca (with a model) and one per registered sampler (model/samplers.py).
+  `steps` is the code steps, None where no codes are fitted."""
+  learned = lambda b: generation.training_codes(sess, gen, b.indices)
   out = {
-      'learned': (lambda b: generation.decode_codes(
-          sess, gen, generation.training_codes(sess, gen, b.indices)), {'steps': 'trained'}),
+      'learned': (lambda b: generation.decode_codes(sess, gen, learned(b)), {'steps': None}),
       'optimised': (lambda b: trained.fit_codes(sess, fit, cfg, b.images, steps, num_train,
                                                 b.image_set.rng)[1], {'steps': steps}),
   }
   if cfg['normalizer'] == 'batch_norm':  # the moving statistics' check: each batch's own
-    out['learned_batch_stats'] = (lambda b: generation.decode_codes(
-        sess, gen, generation.training_codes(sess, gen, b.indices), batch_stats=True),
-                                  {'steps': 'trained', 'batch_norm': 'batch statistics'})
+    out['learned_batch_stats'] = (
+        lambda b: generation.decode_codes(sess, gen, learned(b), batch_stats=True),
+        {'steps': None, 'batch_norm': 'batch statistics'})
   if pca_model is not None:
     info = pca_lib.describe(pca_model)
     out['pca'] = (lambda b: pca_lib.reconstruct(pca_model, b.images),
                   {'components': info['components'], 'fit_images': info['fit_images']})
-  for sampler in generation.SAMPLERS:
+  for sampler in metrics.expand(['samplers']):
     out[sampler] = ((lambda b, s=sampler: generation.sample(sess, gen, s, b.noise)[1]), {})
+  out['real'] = (None, {})  # a reference's own images: its features are already computed
   return out
 
 
+def _todo(sections, set_name, recons, contexts):
+  """The sections of one image set whose reconstructor is given and whose metric's context
+  is (None: needs none)."""
+  return [s for s in sections if s.image_set == set_name and s.reconstructor in recons
+          and metrics.METRICS[s.metric].context in (None,) + tuple(contexts)]
+
+
 def measure(image_sets, recons, contexts, load, sections=None):
-  """{section: numbers} of every section whose image set, reconstructor and metric
-  (`contexts`: metric name -> its context) are given, in `sections` order. Each image set
-  is read once, batch by batch; each of its reconstructors runs once per batch and feeds
-  every metric measuring it. sections: default SECTIONS."""
-  sections = SECTIONS if sections is None else sections
+  """{section: numbers} of every section whose image set, reconstructor and metric's
+  context (`contexts`: context name -> context) are given, in `sections` order. Each image
+  set is read once, batch by batch; each of its reconstructors runs once per batch and
+  feeds every metric measuring it; metrics of one section name fill one dict. An image set
+  with a `reference` is a FID reference's own images: measured from its features, not
+  read. Every section has num_images and steps (None where no codes are fitted).
+  sections: default metrics.sections()."""
+  sections = metrics.sections() if sections is None else sections
   out = {}
   for set_name, image_set in image_sets.items():
-    todo = [s for s in sections if s.image_set == set_name and s.reconstructor in recons
-            and s.metric in contexts]
+    todo = _todo(sections, set_name, recons, contexts)
     if not todo:
       continue
-    accs = [metrics.METRICS[s.metric].accumulator(contexts[s.metric]) for s in todo]
-    meter = progress.Progress('  ' + image_set.label, image_set.size, 'images',
-                              every_secs=10)
-    for batch in image_set.batches(load):
-      outputs = {}
-      for s, acc in zip(todo, accs):
-        if s.reconstructor not in outputs:
-          outputs[s.reconstructor] = recons[s.reconstructor][0](batch)
-        acc.add(batch.images if metrics.METRICS[s.metric].pairs else None,
-                outputs[s.reconstructor])
-      meter.update(batch.end)
+    accs = [metrics.METRICS[s.metric].accumulator(contexts.get(metrics.METRICS[s.metric].context))
+            for s in todo]
+    if image_set.reference:
+      for acc in accs:
+        acc.use_reference(image_set.reference)
+    else:
+      _feed(image_set, load, todo, accs, recons)
     for s, acc in zip(todo, accs):
-      out[s.name] = dict(acc.values(), **image_set.extras, **recons[s.reconstructor][1])
-  return {s.name: out[s.name] for s in sections if s.name in out}
+      values = dict(acc.values(), **image_set.extras, **recons[s.reconstructor][1])
+      out.setdefault(s.name, {'steps': None}).update(values)
+  return {name: out[name] for name in dict.fromkeys(s.name for s in sections) if name in out}
+
+
+def _feed(image_set, load, todo, accs, recons):
+  """Runs each batch of `image_set` through each reconstructor of `todo` once, into every
+  accumulator."""
+  meter = progress.Progress('  ' + image_set.label, image_set.size, 'images', every_secs=10)
+  for batch in image_set.batches(load):
+    outputs = {}
+    for s, acc in zip(todo, accs):
+      if s.reconstructor not in outputs:
+        outputs[s.reconstructor] = recons[s.reconstructor][0](batch)
+      acc.add(batch.images if metrics.METRICS[s.metric].pairs else None,
+              outputs[s.reconstructor])
+    meter.update(batch.end)
 
 
 def _image_batches(sess, gen, paths, chunk=128):
@@ -208,7 +209,8 @@ def fit_pca(sess, gen, run, max_images, seed):
                      run['cfg']['latent_dims'], seed=seed)
 
 
-def _check_arguments(data_dir, file_list, steps, max_images, pca_max_images):
+def _check_arguments(data_dir, file_list, steps, max_images, pca_max_images, seed,
+                     batch_size, fid_protocol, fid_num_images):
   if file_list and not data_dir:
     raise settings.ConfigError('--file_list needs --data_dir')
   if steps < 0:
@@ -218,6 +220,23 @@ def _check_arguments(data_dir, file_list, steps, max_images, pca_max_images):
   if pca_max_images is not None and (pca_max_images < 0 or pca_max_images == 1):
     raise settings.ConfigError('--pca_max_images must be 0 (all) or at least 2, got %d'
                                % pca_max_images)
+  if fid_protocol != 'ours' and fid_num_images and not data_dir:
+    raise settings.ConfigError(
+        '--fid_protocol %s compares with random test images: give --data_dir (and '
+        '--file_list) of the test split' % fid_protocol)
+  if seed < 0:
+    raise settings.ConfigError('--seed must be non-negative, got %d' % seed)
+  if batch_size is not None and batch_size < 1:
+    raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
+
+
+def _check_batch_size(batch_size, num_train, num_heldout):
+  largest = max(num_train, num_heldout)
+  if batch_size is not None and batch_size > largest:
+    raise settings.ConfigError(
+        '--batch_size %d is larger than the largest image set evaluated (%d images): every '
+        'batch would be padded to %d; give at most %d' % (batch_size, largest, batch_size,
+                                                         largest))
 
 
 def heldout_images(data_dir, names, max_images, seed, verify):
@@ -245,6 +264,7 @@ def _identical_to_training(manifest, data_dir, names):
 
 def _new_report(run, run_dir, cfg, seed, steps, batch_size):
   return {
+      'format_version': FORMAT_VERSION,
       'glo_tf1_version': __version__,
       'created': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
       'run_dir': os.path.abspath(run_dir),
@@ -258,9 +278,7 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
           'codes_init': cfg['codes_init'], 'codes_optimizer': cfg['codes_optimizer'],
           'codes_learning_rate': cfg['codes_learning_rate'], 'steps': steps,
           'batch_size': batch_size,
-          'metrics': 'images as the trainer sees them (crop, resize, float); mse_pm1 on '
-                     '[-1, 1], mse_01 on [0, 1], psnr_db = mean over images of '
-                     '10 log10(1 / mse_01)',
+          'metrics': metrics.METRICS['pixel'].protocol,
       },
       'config': rundir.saved_config(cfg),  # as config.json: glo-compare migrates it
       'provenance': run['provenance'],
@@ -276,90 +294,94 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
              fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000,
              fid_num_samples=None, fid_protocol='ours'):
   """Runs the evaluation; returns the report dict (see module doc). With
-  fid_num_images > 0 it adds the FID sections: the references of n = min(fid_num_images,
-  real images) real images each (the cap is on the real images only), fid_num_samples
-  samples of each sampler (any count, not capped by the training set; default n), the
-  learned and PCA reconstructions of the training reference's images, and the held-out
-  reconstructions; with pca_max_images not None the PCA baseline's (0: fitted on every
-  training image). fid_protocol: 'ours' (the counts as given) or a name of
-  fid.PROTOCOLS, whose counts the caller passed; the report records it (fid.describe)."""
-  _check_arguments(data_dir, file_list, steps, max_images, pca_max_images)
-  if fid_protocol != 'ours' and fid_num_images and not data_dir:
-    raise settings.ConfigError(
-        '--fid_protocol %s compares with random test images: give --data_dir (and '
-        '--file_list) of the test split' % fid_protocol)
-  if seed < 0:
-    raise settings.ConfigError('--seed must be non-negative, got %d' % seed)
-  if batch_size is not None and batch_size < 1:
-    raise settings.ConfigError('--batch_size must be positive, got %d' % batch_size)
+  fid_num_images > 0 it adds the FID sections (and their KID, precision/recall and
+  memorisation columns): the references of n = min(fid_num_images, real images) real
+  images each (the cap is on the real images only), fid_num_samples samples of each
+  sampler (any count, not capped by the training set; default n), the learned and PCA
+  reconstructions of the training reference's images, and the held-out reconstructions;
+  with pca_max_images not None the PCA baseline's (0: fitted on every training image).
+  fid_protocol: 'ours' (the counts as given) or a name of fid.PROTOCOLS, whose counts the
+  caller passed; the report records it (fid.describe)."""
+  _check_arguments(data_dir, file_list, steps, max_images, pca_max_images, seed, batch_size,
+                   fid_protocol, fid_num_images)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
   cfg = run['cfg']
   rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
-  num_train = len(run['paths'])
   all_heldout = files.list_images(data_dir, file_list) if data_dir else []
   names = heldout_images(data_dir, all_heldout, max_images, seed, verify) if data_dir else []
-  train_idx = files.seeded_subset(num_train, max_images, np.random.RandomState([seed, 2]))
-  largest = max(len(train_idx), len(names))
-  if batch_size is not None and batch_size > largest:
-    raise settings.ConfigError(
-        '--batch_size %d is larger than the largest image set evaluated (%d images): every '
-        'batch would be padded to %d; give at most %d' % (batch_size, largest, batch_size,
-                                                         largest))
+  train_idx = files.seeded_subset(len(run['paths']), max_images,
+                                  np.random.RandomState([seed, 2]))
+  _check_batch_size(batch_size, len(train_idx), len(names))
   batch_size = batch_size or cfg['batch_size']
   report = _new_report(run, run_dir, cfg, seed, steps, batch_size)
-  image_sets = {'train': ImageSet(
+  image_sets = _image_sets(run, train_idx, data_dir, file_list, names, batch_size, seed)
+  if fid_protocol != 'ours' and fid_num_images:  # as many samples as test images (GLANN)
+    fid_num_samples = min(fid_num_samples or fid_num_images, fid_num_images, len(all_heldout))
+  fid_ops = _prepare_fid(fid_num_images, fid_num_samples, run, data_dir, all_heldout, names,
+                         seed, verify, pca_max_images is not None)
+  with trained.TrainedRun(run_dir, checkpoint, batch_size=batch_size, run=run) as loaded, \
+      _fid_session(fid_ops) as fid_sess:
+    sess, gen = loaded.session, loaded.ops
+    report.update(checkpoint=loaded.checkpoint, step=loaded.step)
+    print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
+          % (run_dir, report['step'], len(train_idx), len(names), steps), flush=True)
+    model = fit_pca(sess, gen, run, pca_max_images, seed) if pca_max_images is not None \
+        else None
+    if model is not None:
+      report['pca'] = pca_lib.describe(model)
+    t0, contexts, refs = time.time(), {}, None
+    if fid_ops:
+      refs = fid.references(fid_sess, fid_ops, run, fid_num_images, seed, fid_cache_dir,
+                            (data_dir, all_heldout) if data_dir else None)
+      contexts['inception'] = _inception_context(fid_sess, fid_ops, refs, fid_method, seed)
+      image_sets.update(_fid_image_sets(run, refs, seed, fid_num_samples))
+    recons = reconstructors(sess, gen, loaded.fit, cfg, len(run['paths']), steps, model)
+    report['sections'] = measure(image_sets, recons, contexts,
+                                 lambda paths: generation.load_images(sess, gen, paths))
+    report['warnings'] = _warnings(report, cfg)
+    if fid_ops:
+      report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method, time.time() - t0,
+                                   fid_protocol, image_sets['samples'].size, len(names))
+  return report
+
+
+def _image_sets(run, train_idx, data_dir, file_list, names, batch_size, seed):
+  """{'train': ImageSet[, 'heldout': ImageSet]}: the training and held-out images whose
+  reconstructions are measured."""
+  out = {'train': ImageSet(
       'training images', batch_size, [run['paths'][i] for i in train_idx], train_idx,
       rng=np.random.RandomState([seed, 3]), extras={'data_dir': run['data_dir']})}
   if names:
     overlap, digest = _identical_to_training(run['manifest'], data_dir, names)
-    image_sets['heldout'] = ImageSet(
+    out['heldout'] = ImageSet(
         'held-out images', batch_size,
         [os.path.abspath(os.path.join(data_dir, n)) for n in names],
         rng=np.random.RandomState([seed, 4]),
         extras={'data_dir': os.path.abspath(data_dir), 'file_list': file_list,
                 'identical_to_training': overlap, 'data_sha256': digest})
-  if fid_protocol != 'ours' and fid_num_images:  # as many samples as test images (GLANN)
-    fid_num_samples = min(fid_num_samples or fid_num_images, fid_num_images, len(all_heldout))
-  fid_ops = _fid_extractor() if fid_num_images else None
-  if fid_ops:
-    if verify and all_heldout:  # FID reads up to fid_num_images of them, not only `names`
-      data_check.check_decodable(data_dir, [all_heldout[i] for i in fid.choose_subset(
-          len(all_heldout), fid_num_images, seed)], 'held-out (FID reference)')
-    print(fid_cost_note(fid_num_images, fid_num_samples, num_train, len(names),
-                        len(all_heldout), pca_max_images is not None), flush=True)
-  with trained.TrainedRun(run_dir, checkpoint, batch_size=batch_size, run=run) as loaded, \
-      _fid_session(fid_ops) as fid_sess:
-    sess, gen, fit = loaded.session, loaded.ops, loaded.fit
-    report.update(checkpoint=loaded.checkpoint, step=loaded.step)
-    print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
-          % (run_dir, report['step'], len(train_idx), len(names), steps), flush=True)
-    model = None
-    if pca_max_images is not None:
-      model = fit_pca(sess, gen, run, pca_max_images, seed)
-      report['pca'] = pca_lib.describe(model)
-    # Each registered metric's context; FID's (its network, the references) only with FID.
-    contexts = {name: None for name in metrics.METRICS if name != 'fid'}
-    if fid_ops:
-      t0 = time.time()
-      refs = fid.references(fid_sess, fid_ops, run, fid_num_images, seed, fid_cache_dir,
-                            (data_dir, all_heldout) if data_dir else None)
-      contexts['fid'] = metrics.FidContext(fid_sess, fid_ops, {
-          k: g for k, (g, _) in refs.items()}, fid_method, 50, {})
-      image_sets.update(_fid_image_sets(run, refs, seed, fid_num_samples))
-    recons = reconstructors(sess, gen, fit, cfg, num_train, steps, model)
-    sections = measure(image_sets, recons, contexts,
-                       lambda paths: generation.load_images(sess, gen, paths))
-    if fid_ops and 'heldout' in refs:  # the held-out references against the training
-      sections['fid_heldout_images'] = metrics.METRICS['fid'].accumulator(
-          contexts['fid']).values(refs['heldout'][0], refs['heldout'][1]['num_images'],
-                                  skip=('heldout',))
-    report['sections'] = {s.name: sections[s.name] for s in SECTIONS if s.name in sections}
-    report['warnings'] = _warnings(report, cfg)
-    if fid_ops:
-      report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method,
-                                   time.time() - t0, fid_protocol,
-                                   image_sets['samples'].size, len(names))
-  return report
+  return out
+
+
+def _prepare_fid(fid_num_images, fid_num_samples, run, data_dir, all_heldout, names, seed,
+                 verify, pca):
+  """The FID network's ops (None without FID), after checking the held-out references'
+  files and saying what it will cost."""
+  if not fid_num_images:
+    return None
+  ops = _fid_extractor()
+  if verify and all_heldout:  # FID reads up to fid_num_images of them, not only `names`
+    data_check.check_decodable(data_dir, [all_heldout[i] for i in fid.choose_subset(
+        len(all_heldout), fid_num_images, seed)], 'held-out (FID reference)')
+  print(fid_cost_note(fid_num_images, fid_num_samples, len(run['paths']), len(names),
+                      len(all_heldout), pca), flush=True)
+  return ops
+
+
+def _inception_context(sess, ops, refs, method, seed):
+  """The Inception metrics' context: each reference's Gaussian, features and count."""
+  return metrics.InceptionContext(sess, ops, {
+      k: dict(g, num_images=info['num_images']) for k, (g, info) in refs.items()},
+                                  method, 50, seed)
 
 
 def _warnings(report, cfg):
@@ -384,18 +406,24 @@ FID_CPU_IMAGES_PER_SEC = 9.7
 
 def fid_cost_note(fid_num_images, fid_num_samples, num_train, num_heldout, num_heldout_files,
                   pca):
-  """What FID will cost, said before it runs: the images through Inception-v3 and the
-  time at FID_CPU_IMAGES_PER_SEC (references found in the cache are not recomputed)."""
+  """What FID will cost, said before it runs: the images through Inception-v3 (the real
+  references, then every image set of the Inception metrics' sections: metrics.sections())
+  and the time at FID_CPU_IMAGES_PER_SEC (references found in the cache are not
+  recomputed), and each Inception metric's own cost note."""
   n = min(fid_num_images, num_train)
   samples = fid_num_samples or n
-  count = 3 * samples + n * (3 if pca else 2) + min(fid_num_images, num_heldout_files)
-  count += num_heldout * (2 if pca else 1)
+  sizes = {'samples': samples, 'fid_train': n, 'heldout': num_heldout, 'fid_heldout': 0}
+  inception = [m for m in metrics.METRICS.values() if m.context == 'inception']
+  made = {(s.image_set, s.reconstructor) for s in metrics.sections()
+          if metrics.METRICS[s.metric].context == 'inception' and (pca or s.reconstructor != 'pca')}
+  count = n + min(fid_num_images, num_heldout_files) + sum(sizes[i] for i, _ in made)
+  costs = '; '.join(m.cost for m in inception[1:] if m.cost)
   return ('FID: about {:,} images through Inception-v3 (the real references, {:,} samples of '
-          'each of 3 samplers, the reconstructions), about {} on a 2-core CPU at {} images/s '
-          '(docs/fid.md; a GPU is far faster, cached references are not recomputed); '
-          '--nofid skips it.').format(count, samples,
+          'each of {} samplers, the reconstructions), about {} on a 2-core CPU at {} images/s '
+          '(docs/fid.md; a GPU is far faster, cached references are not recomputed); {}; '
+          '--nofid skips it.').format(count, samples, len(samplers.SAMPLER_FNS),
                                       progress.format_duration(count / FID_CPU_IMAGES_PER_SEC),
-                                      FID_CPU_IMAGES_PER_SEC)
+                                      FID_CPU_IMAGES_PER_SEC, costs)
 
 
 def _fid_image_sets(run, refs, seed, num_samples=None, chunk=500):
@@ -405,11 +433,14 @@ def _fid_image_sets(run, refs, seed, num_samples=None, chunk=500):
   n = refs['train'][1]['num_images']
   num_samples = num_samples or n
   idx = fid.choose_subset(len(run['names']), n, seed)  # the reference's images
-  return {'samples': ImageSet('samples', chunk, num_samples=num_samples,
-                              dims=run['cfg']['latent_dims'],
-                              rng=np.random.RandomState([seed, 5])),
-          'fid_train': ImageSet('FID training images', chunk, [run['paths'][i] for i in idx],
-                                idx, extras={'data_dir': run['data_dir']})}
+  out = {'samples': ImageSet('samples', chunk, num_samples=num_samples,
+                             dims=run['cfg']['latent_dims'],
+                             rng=np.random.RandomState([seed, 5])),
+         'fid_train': ImageSet('FID training images', chunk, [run['paths'][i] for i in idx],
+                               idx, extras={'data_dir': run['data_dir']})}
+  if 'heldout' in refs:  # the held-out reference's own images, against the training one
+    out['fid_heldout'] = ImageSet('FID held-out images', chunk, reference='heldout')
+  return out
 
 
 def _fid_extractor():
@@ -425,27 +456,17 @@ def _fid_session(ops):
 
 def markdown(report):
   """The report's numbers as a markdown table, with what is needed to cite them."""
+  sections = _ordered(report['sections'])
   # Only the columns some section has (no empty FID columns without FID).
-  shown = [c for c in columns() if any(c[0] in s for s in report['sections'].values())]
-  labels = {s.name: s.label for s in SECTIONS}
+  shown = [c for c in columns() if any(c[0] in s for s in sections.values())]
+  known = {s.name: s for s in metrics.sections()}
   lines = ['| evaluation | ' + ' | '.join(h for _, h, _ in shown) + ' |',
            '| --- | ' + ' | '.join('---:' for _ in shown) + ' |']
-  for name, section in report['sections'].items():
-    cells = [metrics.shown(key, section[key], fmt) if key in section else ''
-             for key, _, fmt in shown]
-    lines.append('| %s | %s |' % (labels.get(name, name), ' | '.join(cells)))
-  cfg = report['config']
-  lines += ['', 'glo-tf1 %s, preset `%s`, checkpoint step %s, training seed %s, evaluation '
-            'seed %s, %s loss, codes optimised with %s (lr %g) for %s steps, decoder frozen; '
-            'MSE over pixels as the trainer sees them, PSNR = mean of 10 log10(1 / MSE[0,1]) '
-            'per image.'
-            % (report['glo_tf1_version'], cfg['preset'], report['step'], cfg['seed'],
-               report['seed'],
-               cfg['loss'], cfg['codes_optimizer'], cfg['codes_learning_rate'],
-               report['protocol']['steps'])]
-  commit = report['provenance'].get('git_commit')
-  if commit:
-    lines[-1] += ' Trained at commit %s.' % commit
+  for name, section in sections.items():
+    cells = [_cell(known.get(name), section, key, fmt) for key, _, fmt in shown]
+    lines.append('| %s | %s |' % (known[name].label if name in known else name,
+                                   ' | '.join(cells)))
+  lines += ['', _citation(report, shown)]
   if 'train_learned_batch_stats' in report['sections']:
     lines += ['', 'The batch-statistics row decodes the same learned codes in training mode '
               '(each batch of %s normalised by its own statistics): far better than the '
@@ -457,7 +478,49 @@ def markdown(report):
     lines += ['', pca_note(report['pca'], report['seed'])]
   if report.get('fid'):
     lines += ['', fid.markdown_note(report['fid'])]
+  notes = _metric_notes(shown, inline=False)
+  if notes:
+    lines += ['', '%s.' % '. '.join(notes)]
   return '\n'.join(lines) + '\n'
+
+
+def _ordered(sections):
+  """`sections` in the registries' order (a report read back from JSON is sorted by
+  name), unknown names last."""
+  order = metrics.section_order()
+  return dict(sorted(sections.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+
+def _cell(section_info, section, key, fmt):
+  """A markdown cell: the value at its format; for code steps, "trained" where the
+  reconstructor's codes are the trained ones (steps null; format 1 said "trained")."""
+  if key not in section:
+    return ''
+  if key == 'steps' and section[key] is None:
+    trained_codes = section_info and metrics.reconstructor(section_info.reconstructor).trained
+    return 'trained' if trained_codes else ''
+  return metrics.shown(key, section[key], fmt)
+
+
+def _metric_notes(shown, inline):
+  """The notes of the metrics with a column in `shown`: with `inline`, of those that need
+  no context (the citation line's clause), else of the others (a paragraph)."""
+  keys = {c[0] for c in shown}
+  return [m.note for m in metrics.METRICS.values() if m.note and
+          (m.context is None) == inline and any(c.key in keys for c in m.columns)]
+
+
+def _citation(report, shown):
+  """The line under the table: version, preset, steps and seeds, the protocol."""
+  cfg = report['config']
+  text = ('glo-tf1 %s, preset `%s`, checkpoint step %s, training seed %s, evaluation seed '
+          '%s, %s loss, codes optimised with %s (lr %g) for %s steps, decoder frozen'
+          % (report['glo_tf1_version'], cfg['preset'], report['step'], cfg['seed'],
+             report['seed'], cfg['loss'], cfg['codes_optimizer'], cfg['codes_learning_rate'],
+             report['protocol']['steps']))
+  text += ''.join('; %s' % n for n in _metric_notes(shown, inline=True)) + '.'
+  commit = report['provenance'].get('git_commit')
+  return text + (' Trained at commit %s.' % commit if commit else '')
 
 
 def pca_note(info, seed):

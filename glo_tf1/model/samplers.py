@@ -9,6 +9,8 @@ evaluation (evaluation/generation.py):
   full     a full-covariance Gaussian (the paper).
   nlerp    normalised linear interpolation of raw codes (the post) / slerp.
 """
+import collections
+
 import numpy as np
 
 from glo_tf1 import settings
@@ -61,14 +63,25 @@ def fit_full_gaussian(codes):
           'scale': tf.cast(scale, tf.float32)}
 
 
-# Samplers of new codes (settings.SAMPLERS): name -> fn(noise [B, dims] ~ N(0, I), the
-# diagonal fit, the full fit) returning raw codes [B, dims] (projected by the decoder).
+class Sampler(collections.namedtuple('Sampler', ['fn', 'label', 'short'])):
+  """A sampler of new codes: fn(noise [B, dims] ~ N(0, I), the diagonal fit, the full fit)
+  -> raw codes [B, dims] (projected by the decoder); `label` names its rows in the
+  evaluation report, `short` its glo-compare column."""
+
+  def __call__(self, noise, diagonal, full):
+    return self.fn(noise, diagonal, full)
+
+
+# The sampler registry (settings.SAMPLERS are its keys): a new sampler is its function and
+# one line here; the generation graph, glo-evaluate's sections and glo-compare follow.
 SAMPLER_FNS = {
-    'unit': lambda noise, diagonal, full: noise,
-    'fitted': lambda noise, diagonal, full: (diagonal['mean'][None, :] +
-                                             noise * diagonal['scale'][None, :]),
-    'full': lambda noise, diagonal, full: (full['mean'][None, :] +
-                                           tf.matmul(noise, full['scale'], transpose_b=True)),
+    'unit': Sampler(lambda noise, diagonal, full: noise, 'N(0, I)', 'N(0,I)'),
+    'fitted': Sampler(lambda noise, diagonal, full: (diagonal['mean'][None, :] +
+                                                     noise * diagonal['scale'][None, :]),
+                      'fitted diagonal Gaussian', 'diagonal'),
+    'full': Sampler(lambda noise, diagonal, full: (
+        full['mean'][None, :] + tf.matmul(noise, full['scale'], transpose_b=True)),
+                    'fitted full-covariance Gaussian', 'full cov.'),
 }
 
 
@@ -79,7 +92,7 @@ def sample_codes(noise, sampler, diagonal=None, full=None):
   mean + noise A^T (full-covariance fit).
   """
   if sampler not in SAMPLER_FNS:
-    raise ValueError('sampler must be one of %s, got %r' % (', '.join(SAMPLERS), sampler))
+    raise ValueError('sampler must be one of %s, got %r' % (', '.join(SAMPLER_FNS), sampler))
   return SAMPLER_FNS[sampler](noise, diagonal, full)
 
 

@@ -7,8 +7,9 @@ prints the statistics' cost (images/s) of DIR and, with DIR2, the FID between th
 
 Modules: weights.py (reading the weights without torch), inception.py (the network as a
 graph, the input transform, feature extraction), frechet.py (Gaussian fits, the Frechet
-distance), stats.py (real-image statistics and their cache, the report's FID entry); the
-metric itself is evaluation/metrics.py's Fid.
+distance), stats.py (real-image statistics and their cache, the report's FID entry),
+distances.py (KID, precision/recall, memorisation on the same features); the metrics
+themselves are evaluation/metrics.py's Fid, Kid, PrecisionRecall and Memorisation.
 The names below are the package's interface.
 
 FID (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule", the TTUR code) is

@@ -73,37 +73,47 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6, method='sqrtm', sqrt_si
   diff = mu1 - mu2
   info = {'method': method, 'eps_offset': 0.0}
   if method == 'eigh':
-    if factor1 is not None and factor2 is not None:
-      trace_covmean = float(scipy.linalg.svdvals(factor1 @ factor2.T).sum())
-    else:
-      if factor1 is not None:
-        inner = factor1 @ sigma2 @ factor1.T
-      elif factor2 is not None:
-        inner = factor2 @ sigma1 @ factor2.T
-      else:
-        root2 = psd_sqrt(sigma2) if sqrt_sigma2 is None else sqrt_sigma2
-        inner = root2 @ sigma1 @ root2
-      inner = scipy.linalg.eigh((inner + inner.T) / 2.0, eigvals_only=True, driver='evr')
-      trace_covmean = float(np.sqrt(np.clip(inner, 0.0, None)).sum())
+    trace_covmean = _trace_sqrt_eigh(sigma1, sigma2, sqrt_sigma2, factor1, factor2)
   else:
-
-    def sqrtm(a):
-      with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # singular / ill-conditioned: handled below
-        return scipy.linalg.sqrtm(a)
-
-    covmean = sqrtm(sigma1.dot(sigma2))
-    if not np.isfinite(covmean).all():
-      info['eps_offset'] = eps
-      identity = np.eye(sigma1.shape[0]) * eps
-      covmean = sqrtm((sigma1 + identity).dot(sigma2 + identity))
-    info['max_imaginary'] = 0.0
-    if np.iscomplexobj(covmean):
-      info['max_imaginary'] = float(np.max(np.abs(np.diagonal(covmean).imag)))
-      if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-        raise ValueError('FID: sqrtm has an imaginary component of %g'
-                         % info['max_imaginary'])
-      covmean = covmean.real
-    trace_covmean = float(np.trace(covmean))
+    trace_covmean = _trace_sqrt_sqrtm(sigma1, sigma2, eps, info)
   distance = float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_covmean)
   return distance, info
+
+
+def _trace_sqrt_eigh(sigma1, sigma2, sqrt_sigma2, factor1, factor2):
+  """tr((sigma1 sigma2)^1/2) by a symmetric eigendecomposition (frechet_distance's
+  'eigh'), in the images' span when factors are given."""
+  if factor1 is not None and factor2 is not None:
+    return float(scipy.linalg.svdvals(factor1 @ factor2.T).sum())
+  if factor1 is not None:
+    inner = factor1 @ sigma2 @ factor1.T
+  elif factor2 is not None:
+    inner = factor2 @ sigma1 @ factor2.T
+  else:
+    root2 = psd_sqrt(sigma2) if sqrt_sigma2 is None else sqrt_sigma2
+    inner = root2 @ sigma1 @ root2
+  inner = scipy.linalg.eigh((inner + inner.T) / 2.0, eigvals_only=True, driver='evr')
+  return float(np.sqrt(np.clip(inner, 0.0, None)).sum())
+
+
+def _sqrtm(a):
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')  # singular / ill-conditioned: handled by the caller
+    return scipy.linalg.sqrtm(a)
+
+
+def _trace_sqrt_sqrtm(sigma1, sigma2, eps, info):
+  """tr((sigma1 sigma2)^1/2) by scipy's sqrtm, TTUR's way (frechet_distance's 'sqrtm'):
+  records the eps offset and the imaginary part dropped in `info`."""
+  covmean = _sqrtm(sigma1.dot(sigma2))
+  if not np.isfinite(covmean).all():
+    info['eps_offset'] = eps
+    identity = np.eye(sigma1.shape[0]) * eps
+    covmean = _sqrtm((sigma1 + identity).dot(sigma2 + identity))
+  info['max_imaginary'] = 0.0
+  if np.iscomplexobj(covmean):
+    info['max_imaginary'] = float(np.max(np.abs(np.diagonal(covmean).imag)))
+    if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+      raise ValueError('FID: sqrtm has an imaginary component of %g' % info['max_imaginary'])
+    covmean = covmean.real
+  return float(np.trace(covmean))

@@ -45,7 +45,9 @@ def default_cache_dir():
 
 
 def load_cached_stats(cache_dir, key):
-  """(gaussian dict, meta) stored under `key`, or None."""
+  """(gaussian dict, meta) stored under `key`, or None. The gaussian holds the features
+  (`features`) when the entry has them (an entry of statistics only, written before the
+  features were kept, has features None)."""
   path = os.path.join(cache_dir, key[:24] + '.npz')
   if not cache_dir or not os.path.exists(path):
     return None
@@ -55,35 +57,35 @@ def load_cached_stats(cache_dir, key):
       if meta.get('key') != key:
         return None
       if 'features' in z:
-        return frechet.gaussian(z['features']), meta
-      return {'mu': z['mu'], 'sigma': z['sigma'], 'factor': None}, meta
+        return with_features(z['features']), meta
+      return {'mu': z['mu'], 'sigma': z['sigma'], 'factor': None, 'features': None}, meta
   except (OSError, ValueError, KeyError):
     return None  # unreadable cache entry: recompute and overwrite
 
 
 def save_cached_stats(cache_dir, key, features, meta):
-  """Writes the statistics of `features` atomically (the features themselves when there
-  are no more than their dimensions: smaller, and they keep the factor); returns the
-  path."""
+  """Writes `features` atomically (float32; the metrics beside FID need them, not only
+  their Gaussian: 80 MB for 10,000 images); returns the path."""
   os.makedirs(cache_dir, exist_ok=True)
   path = os.path.join(cache_dir, key[:24] + '.npz')
   meta = json.dumps(dict(meta, key=key), sort_keys=True)
-  features = np.asarray(features, np.float32)
   with io.atomic_open(path, 'wb') as f:
-    if len(features) <= features.shape[1]:
-      np.savez(f, features=features, meta=meta)
-    else:
-      mu, sigma = frechet.statistics(features)
-      np.savez(f, mu=mu, sigma=sigma, meta=meta)
+    np.savez(f, features=np.asarray(features, np.float32), meta=meta)
   return path
+
+
+def with_features(features):
+  """frechet.gaussian of `features`, with the features under 'features' (KID, precision
+  and recall, memorisation read them: evaluation/metrics.py)."""
+  return dict(frechet.gaussian(features), features=np.asarray(features, np.float32))
 
 
 
 def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, tight_crop,
                     cache_dir, label, batch_size=50, channels=3):
-  """(gaussian dict, info) of min(num_images, len(names)) real images of `names` (chosen by
-  `choose_subset` with `seed`), decoded, cropped and resized as the trainer does (to one
-  channel with channels=1, then tiled to three as the samples are).
+  """(gaussian dict with its features, info) of min(num_images, len(names)) real images
+  of `names` (chosen by `choose_subset` with `seed`), decoded, cropped and resized as the
+  trainer does (to one channel with channels=1, then tiled to three as the samples are).
 
   Cached in `cache_dir` under `stats_key` of the chosen files' manifest rows (name, size,
   content hash), so a changed file list or file is recomputed, never reused.
@@ -94,7 +96,7 @@ def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, ti
           'num_available': len(names), 'image_size': image_size,
           'tight_crop': bool(tight_crop), 'channels': channels, 'key': key}
   cached = load_cached_stats(cache_dir, key) if cache_dir else None
-  if cached is not None:
+  if cached is not None and cached[0]['features'] is not None:  # else: recomputed, kept
     print('  FID statistics, %s: %d images, cached (%s)' % (label, len(chosen), cache_dir),
           flush=True)
     return cached[0], dict(info, cached=True)
@@ -105,7 +107,7 @@ def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, ti
     feats = inception.extract(sess, ops, batches, len(paths), label, batch_size)
   if cache_dir:
     save_cached_stats(cache_dir, key, feats, info)
-  return frechet.gaussian(feats), dict(info, cached=False)
+  return with_features(feats), dict(info, cached=False)
 
 
 def references(sess, ops, run, num_images, seed, cache_dir=None, heldout=None,
