@@ -16,6 +16,7 @@ import sys
 
 from absl import flags
 
+from glo_tf1 import checks
 from glo_tf1 import settings
 from glo_tf1.cli import common
 
@@ -126,15 +127,9 @@ def main(fv):
     raise settings.ConfigError('--run_dir is required')
   out_dir = fv.out_dir or os.path.join(fv.run_dir, 'eval')
   # Before any work: a report that cannot be written is known now, not after an hour.
-  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-    raise settings.ConfigError('--out_dir %s is a file, not a folder' % out_dir)
-  try:
-    os.makedirs(out_dir, exist_ok=True)
-  except OSError as e:
-    raise settings.ConfigError('--out_dir %s cannot be created: %s'
-                               % (out_dir, e.strerror or e)) from None
-  if not os.access(out_dir, os.W_OK | os.X_OK):
-    raise settings.ConfigError('--out_dir %s is not writable' % out_dir)
+  why = checks.unwritable(out_dir, create=True)
+  if why:
+    raise settings.ConfigError('--out_dir %s %s' % (out_dir, why))
   fid_num_images, fid_num_samples, max_images = protocol_counts(fv)
   fid_num_images = fid_images(fv, fid_num_images, fid_num_samples)
   check_room(out_dir, fv.fid_cache_dir, fid_num_images)

@@ -511,7 +511,7 @@ print('tensorflow' in sys.modules)
   assert 'refused: --out %s: %s is a file, not a folder; give a folder' % (afile, afile) in lines[0]
   assert 'refused: --out %s: %s is a file, not a folder; choose another' % (
       afile / 'sub', afile) in lines[1]
-  assert lines[2].startswith('refused: --out /proc/glo_sample_test: cannot write in /proc (')
+  assert lines[2].startswith('refused: --out /proc/glo_sample_test: /proc is not writable (')
 
 
 def test_the_export_records_its_checkpoint_and_a_step_change_suggests_it(tiny_run, loaded,
