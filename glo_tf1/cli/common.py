@@ -38,6 +38,21 @@ class Definer:
     return lambda *args, **kwargs: define(*args, flag_values=self._fv, **kwargs)
 
 
+def require(flag_values, *names):
+  """Declares flags `names` required: a missing or empty one is refused at parsing
+  ('flag --NAME=None: --NAME is required'), exit status 2."""
+  for name in names:
+    flags.register_validator(name, bool, message='--%s is required' % name,
+                             flag_values=flag_values)
+
+
+def rule(flag_values, names, holds, message):
+  """Declares a rule between flags `names`: `holds({name: value})` must be true, else
+  parsing refuses with `message` after the flags' values ('flags --a=1, --b=None: ...')."""
+  flags.register_multi_flags_validator(list(names), holds, message=message,
+                                       flag_values=flag_values)
+
+
 def define_settings_flags(flag_values):
   """Defines one flag per setting of settings.schema(), unset by default (None): a given
   flag overrides the preset's value (see `settings_overrides`)."""

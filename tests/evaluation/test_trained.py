@@ -298,7 +298,8 @@ def test_glo_sample_reconstructions_and_codes(tiny_run, lfw_dir, tmp_path):
   assert len(data['names']) == 200 and int(data['step']) == 30
   for bad, message in ((['--what', 'codes', '--out', str(tmp_path / 'c')], 'FILE.npz'),
                        (['--what', 'reconstructions', '--out', out], '--data_dir'),
-                       (['--num=0', '--out', str(tmp_path / 's')], '--num must be positive')):
+                       (['--num=0', '--out', str(tmp_path / 's')],
+                        'flag --num=0: 0 is not a positive integer')):
     proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, *bad, check=False)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
