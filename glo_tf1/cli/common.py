@@ -129,7 +129,9 @@ def parse(flag_values, argv, positional=False):
   try:
     rest = flag_values(list(argv))
   except flags.Error as e:
-    raise settings.ConfigError(_dashed(str(e))) from None
+    # One line, whatever absl found (it gives one line per flag missing).
+    raise settings.ConfigError('; '.join(_dashed(line) for line in str(e).splitlines()
+                                         if line.strip())) from None
   if len(rest) > 1 and not positional:
     raise settings.ConfigError('unexpected arguments %s (every input is a --flag)'
                                % ' '.join(rest[1:]))

@@ -114,6 +114,8 @@ def test_importing_tensorflow_through_compat_prints_nothing():
 
 @pytest.mark.parametrize('argv,message', [
     (['glo-sample', '--out', 'x'], 'flag --run_dir=None: --run_dir is required'),
+    (['glo-sample'], 'flag --run_dir=None: --run_dir is required; '
+     'flag --out=None: --out is required'),
     (['glo-sample', '--run_dir', 'r', '--out', 'x', '--num=0'],
      'flag --num=0: 0 is not a positive integer'),
     (['glo-sample', '--run_dir', 'r', '--out', 'x', '--what', 'codes'],
