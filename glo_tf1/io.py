@@ -17,6 +17,7 @@ names the file.
 import contextlib
 import collections.abc
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -157,9 +158,12 @@ def write_json(path, obj):
 
 
 def _plain(obj):
-  """A read-only mapping (settings.Settings) as the dict it reads as."""
+  """A read-only mapping (settings.Settings) as the dict it reads as; a NumPy integer (a
+  setting given through the Python API: checks.is_int accepts it) as the int it is."""
   if isinstance(obj, collections.abc.Mapping):
     return dict(obj)
+  if isinstance(obj, numbers.Integral):
+    return int(obj)
   raise TypeError('%s is not JSON serializable' % type(obj).__name__)
 
 

@@ -11,7 +11,6 @@ import os
 
 from absl import flags
 
-from glo_tf1 import settings
 from glo_tf1.cli import common
 
 FLAGS = flags.FlagValues()
@@ -20,12 +19,11 @@ _define.string('celeba_dir', None, 'Folder with img_align_celeba/ and list_eval_
 _define.string('out_dir', None, 'Where to write train.txt, valid.txt, test.txt.')
 _define.bool('heldout', True, 'The test partition is evaluated on: refuse a partition file '
              'without test images (--noheldout: training on every listed image).')
+common.require(FLAGS, 'celeba_dir', 'out_dir')
 
 
 def main(fv):
   from glo_tf1.data import celeba  # pylint: disable=import-outside-toplevel
-  if not fv.celeba_dir or not fv.out_dir:
-    raise settings.ConfigError('--celeba_dir and --out_dir are required')
   paths = celeba.write_lists(celeba.check_layout(fv.celeba_dir, heldout=fv.heldout),
                              fv.out_dir)
   print('Partition lists: %s' % ', '.join(os.path.abspath(paths[p])

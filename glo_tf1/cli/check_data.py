@@ -10,7 +10,6 @@ import time
 
 from absl import flags
 
-from glo_tf1 import settings
 from glo_tf1.cli import common
 
 FLAGS = flags.FlagValues()
@@ -21,20 +20,14 @@ _define.string('file_list', None, 'Optional text file of paths relative to --dat
 _define.bool('decode', False, 'Also decode every pixel (Pillow; JPEGs strictly, libjpeg\'s '
              '"Corrupt JPEG data" warnings included): slower, catches corrupt data inside '
              'intact headers.')
-_define.integer('num_workers', 0, 'Threads (0: 16).')
+_define.integer('num_workers', 0, 'Threads (0: 16).', lower_bound=0)
 _define.float('max_megapixels', 50, 'Images of more pixels are bad (found from their '
-              'headers, never decoded); 0: no limit.')
+              'headers, never decoded); 0: no limit.', lower_bound=0)
 
 
 def main(fv):
   from glo_tf1.data import check  # pylint: disable=import-outside-toplevel
   from glo_tf1.data import files  # pylint: disable=import-outside-toplevel
-  if fv.num_workers < 0:
-    raise settings.ConfigError('--num_workers: must be 0 (default) or a positive integer, '
-                               'got %d' % fv.num_workers)
-  if fv.max_megapixels < 0:
-    raise settings.ConfigError('--max_megapixels: must be 0 (no limit) or positive, got %g'
-                               % fv.max_megapixels)
   names = files.list_images(fv.data_dir, fv.file_list)
   start = time.time()
   notes = []

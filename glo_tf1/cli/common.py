@@ -12,6 +12,7 @@ Exit statuses (every program):
   4    training stopped on a data or disk fault, described
   130  interrupted before training started
 """
+import re
 import sys
 import textwrap
 
@@ -36,6 +37,21 @@ class Definer:
   def __getattr__(self, kind):
     define = getattr(flags, 'DEFINE_' + kind)
     return lambda *args, **kwargs: define(*args, flag_values=self._fv, **kwargs)
+
+
+def require(flag_values, *names):
+  """Declares flags `names` required: a missing or empty one is refused at parsing
+  ('flag --NAME=None: --NAME is required'), exit status 2."""
+  for name in names:
+    flags.register_validator(name, bool, message='--%s is required' % name,
+                             flag_values=flag_values)
+
+
+def rule(flag_values, names, holds, message):
+  """Declares a rule between flags `names`: `holds({name: value})` must be true, else
+  parsing refuses with `message` after the flags' values ('flags --a=1, --b=None: ...')."""
+  flags.register_multi_flags_validator(list(names), holds, message=message,
+                                       flag_values=flag_values)
 
 
 def define_settings_flags(flag_values):
@@ -113,11 +129,25 @@ def parse(flag_values, argv, positional=False):
   try:
     rest = flag_values(list(argv))
   except flags.Error as e:
-    raise settings.ConfigError(str(e)) from None
+    # One line, whatever absl found (it gives one line per flag missing).
+    raise settings.ConfigError('; '.join(_dashed(line) for line in str(e).splitlines()
+                                         if line.strip())) from None
   if len(rest) > 1 and not positional:
     raise settings.ConfigError('unexpected arguments %s (every input is a --flag)'
                                % ' '.join(rest[1:]))
   return rest
+
+
+def _dashed(message):
+  """absl's 'flags a=1, b=None: ...' (a `rule` broken) as 'flags --a=1, --b=None: ...',
+  as its single-flag errors read ('flag --a=1: ...')."""
+  head, sep, rest = message.partition(': ')
+  if not (head.startswith('flags ') and sep):
+    return message
+  names = re.findall(r'(?:^flags |, )(\w+)=', head)
+  for name in names:
+    head = re.sub(r'(^flags |, )%s=' % name, r'\1--%s=' % name, head, count=1)
+  return head + sep + rest
 
 
 def run_program(flag_values, main, doc, argv=None, positional=False):
@@ -135,7 +165,7 @@ def run_program(flag_values, main, doc, argv=None, positional=False):
     status = main(flag_values, rest[1:]) if positional else main(flag_values)
   except settings.UserError as e:
     print('error: %s' % e, file=sys.stderr)
-    if 'Unknown command line flag' in str(e) or 'flag --' in str(e):
+    if 'Unknown command line flag' in str(e) or re.search(r'flags? --', str(e)):
       print('(%s --help lists the flags)' % prog, file=sys.stderr)
     status = EXIT_USAGE
   except KeyboardInterrupt:

@@ -16,6 +16,7 @@ import sys
 
 from absl import flags
 
+from glo_tf1 import checks
 from glo_tf1 import settings
 from glo_tf1.cli import common
 
@@ -32,12 +33,16 @@ _define.string('checkpoint', None, 'Checkpoint: a step number or a path (default
                'in --run_dir).')
 _define.string('out_dir', None, 'Where to write evaluation.json and evaluation.md (default '
                'RUN/eval).')
-_define.integer('steps', 1000, 'Optimisation steps of the fresh codes of each batch.')
+_define.integer('steps', 1000, 'Optimisation steps of the fresh codes of each batch.',
+                lower_bound=0)
 _define.integer('max_images', 1000, 'Evaluate at most this many held-out images and as many '
-                'training images (a subset drawn with --seed; 0: all).')
+                'training images (a subset drawn with --seed; 0: all).',
+                lower_bound=0)
 _define.integer('batch_size', None, 'Images optimised together (default: the run\'s batch '
-                'size, so the codes see the loss on the training scale).')
-_define.integer('seed', 0, 'Seed of the image subsets and of the codes\' initialisation.')
+                'size, so the codes see the loss on the training scale).',
+                lower_bound=1)
+_define.integer('seed', 0, 'Seed of the image subsets and of the codes\' initialisation.',
+                lower_bound=0)
 _define.bool('skip_data_check', False, 'Do not compare the training images with the '
              'manifest nor decode-check the held-out images first.')
 _define.bool('pca', True, 'Report the PCA baseline (--nopca skips it).')
@@ -59,7 +64,16 @@ _define.enum('fid_protocol', 'ours', list(settings.FID_PROTOCOLS), 'ours: the co
              'the flags; glann: GLANN\'s (CVPR 2019): 10,000 full-covariance samples and '
              '10,000 reconstructions against 10,000 random test images (--data_dir: the '
              'test split); it sets --fid_num_images, --fid_num_samples and --max_images.')
-
+# Declared rules: absl refuses a breach at parsing, naming the flags and their values.
+common.require(FLAGS, 'run_dir')
+common.rule(FLAGS, ('file_list', 'data_dir'), lambda f: not f['file_list'] or f['data_dir'],
+            '--file_list needs --data_dir')
+flags.register_validator('pca_max_images', lambda n: n == 0 or n >= 2, flag_values=FLAGS,
+                          message='--pca_max_images must be 0 (all) or at least 2')
+common.rule(FLAGS, ('fid', 'fid_num_images', 'fid_num_samples'), lambda f: f['fid'] is False
+            or (f['fid_num_images'] >= 2 and (f['fid_num_samples'] or 2) >= 2),
+            '--fid_num_images and --fid_num_samples must be at least 2 (FID needs a '
+            'covariance)')
 
 _PROTOCOL_FLAGS = ('fid_num_images', 'fid_num_samples', 'max_images')
 
@@ -80,17 +94,12 @@ def protocol_counts(fv):
   return counts
 
 
-def fid_images(fv, fid_num_images, fid_num_samples):
+def fid_images(fv, fid_num_images):
   """fid_num_images when FID runs: --fid given, or by default when its weights are
   installed (otherwise says so and skips it); 0 with --nofid."""
   from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
   if fv.fid is False:
     return 0
-  if fid_num_images < 2:
-    raise settings.ConfigError('--fid_num_images must be at least 2, got %d' % fid_num_images)
-  if fid_num_samples is not None and fid_num_samples < 2:
-    raise settings.ConfigError('--fid_num_samples must be at least 2, got %d'
-                               % fid_num_samples)
   try:
     fid.weights_file()
   except fid.FidUnavailable as e:
@@ -122,21 +131,13 @@ def check_room(out_dir, fid_cache_dir, fid_num_images):
 
 def main(fv):
   from glo_tf1.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
-  if not fv.run_dir:
-    raise settings.ConfigError('--run_dir is required')
   out_dir = fv.out_dir or os.path.join(fv.run_dir, 'eval')
   # Before any work: a report that cannot be written is known now, not after an hour.
-  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-    raise settings.ConfigError('--out_dir %s is a file, not a folder' % out_dir)
-  try:
-    os.makedirs(out_dir, exist_ok=True)
-  except OSError as e:
-    raise settings.ConfigError('--out_dir %s cannot be created: %s'
-                               % (out_dir, e.strerror or e)) from None
-  if not os.access(out_dir, os.W_OK | os.X_OK):
-    raise settings.ConfigError('--out_dir %s is not writable' % out_dir)
+  why = checks.unwritable(out_dir, create=True)
+  if why:
+    raise settings.ConfigError('--out_dir %s %s' % (out_dir, why))
   fid_num_images, fid_num_samples, max_images = protocol_counts(fv)
-  fid_num_images = fid_images(fv, fid_num_images, fid_num_samples)
+  fid_num_images = fid_images(fv, fid_num_images)
   check_room(out_dir, fv.fid_cache_dir, fid_num_images)
   report = report_lib.evaluate(
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,

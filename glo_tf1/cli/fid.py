@@ -19,24 +19,21 @@ _define.string('file_list', None, 'Optional list of paths relative to --data_dir
 _define.string('reference_dir', None, 'Second folder: prints the FID between them.')
 _define.string('reference_file_list', None, 'Optional list for --reference_dir.')
 _define.integer('num_images', 10000, 'At most this many images of each folder (a subset '
-                'drawn with --seed; 0: all of them).')
-_define.integer('seed', 0, 'Seed of the subsets.')
+                'drawn with --seed; 0: all of them).', lower_bound=0)
+_define.integer('seed', 0, 'Seed of the subsets.', lower_bound=0)
 _define.integer('image_size', 128, 'Images are cropped to a square and resized to this side '
-                'first, as the trainer does (then to 299 for the network).')
+                'first, as the trainer does (then to 299 for the network).', lower_bound=1)
 _define.bool('tight_crop', False, 'Crop to 108 x 108 first (CelebA faces).')
-_define.integer('batch_size', 50, 'Images per run of the network.')
+_define.integer('batch_size', 50, 'Images per run of the network.', lower_bound=1)
 _define.string('cache_dir', None, 'Statistics cache (default: ~/.cache/glo_tf1/fid_stats; '
                '"" for none).')
 _define.enum('method', 'eigh', list(settings.FID_METHODS), 'Matrix square root method.')
 
+# Declared: absl refuses a missing --data_dir or a bad number at parsing, by name and value.
+common.require(FLAGS, 'data_dir')
+
 
 def main(fv):
-  if not fv.data_dir:
-    raise settings.ConfigError('--data_dir is required')
-  for name, low in (('num_images', 0), ('seed', 0), ('batch_size', 1), ('image_size', 1)):
-    if getattr(fv, name) < low:  # named refusals, not a traceback or a silent |value|
-      raise settings.ConfigError('--%s must be %s, got %d' % (
-          name, 'non-negative' if low == 0 else 'positive', getattr(fv, name)))
   if fv.cache_dir and os.path.exists(fv.cache_dir) and not os.path.isdir(fv.cache_dir):
     raise settings.ConfigError('--cache_dir %s is a file, not a folder' % fv.cache_dir)
   from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel

@@ -24,54 +24,37 @@ _define.string('checkpoint', None, 'Checkpoint: a step number or a path (default
                'in --run_dir).')
 _define.string('data_dir', None, 'Training images (default: the data_dir recorded in '
                'RUN/provenance.json).')
-_define.integer('seed', 0, 'Seed of every random choice (images, noise, pairs).')
-_define.integer('num_reconstructions', 16, 'Training images in reconstructions.png.')
-_define.integer('num_samples', 16, 'Samples per panel of samples.png.')
-_define.integer('num_interpolations', 4, 'Pairs (rows) in interpolation.png.')
-_define.integer('interp_steps', 25, 'Steps per interpolation (the post: 25).')
+_define.integer('seed', 0, 'Seed of every random choice (images, noise, pairs).', lower_bound=0)
+_define.integer('num_reconstructions', 16, 'Training images in reconstructions.png.',
+                lower_bound=1)
+_define.integer('num_samples', 16, 'Samples per panel of samples.png.', lower_bound=1)
+_define.integer('num_interpolations', 4, 'Pairs (rows) in interpolation.png.', lower_bound=1)
+_define.integer('interp_steps', 25, 'Steps per interpolation (the post: 25).', lower_bound=2)
 _define.enum('interpolation', 'nlerp', list(settings.INTERPOLATIONS),
              'nlerp: linear on the raw codes, then projected (the post); slerp: spherical.')
 _define.bool('fit_projected', False, 'Fit the Gaussians to the projected codes (the post '
              'fits the raw codes).')
-_define.integer('num_queries', 4, 'Samples in nearest_neighbours.png.')
-_define.integer('neighbours', 4, 'Nearest training images per sample.')
+_define.integer('num_queries', 4, 'Samples in nearest_neighbours.png.', lower_bound=1)
+_define.integer('neighbours', 4, 'Nearest training images per sample.', lower_bound=1)
 _define.enum('query_sampler', 'fitted', list(settings.SAMPLERS),
              'Sampler of the nearest-neighbour queries.')
-_define.integer('batch_size', 256, 'Training images per batch of the neighbour search.')
+_define.integer('batch_size', 256, 'Training images per batch of the neighbour search.',
+                lower_bound=1)
 _define.enum('layout', 'default', ['default', 'post'], 'default: the figures above; post: '
              'the post\'s two published figures in their own layout (post_grids.png, '
              'post_nearest_neighbours.png).')
 _define.bool('nn_from_saved_grid', False, 'post layout: search neighbours of the samples as '
              'the JPEG grid holds them, as the post did (default: the float samples).')
 _define.integer('nn_max_images', 0, 'post layout: search only the first N training files '
-                '(the post: 100000; 0: all).')
+                '(the post: 100000; 0: all).', lower_bound=0)
 _define.bool('skip_data_check', False, 'Do not compare the training images with the run\'s '
              'manifest (size and hash of every file).')
 
-_POSITIVE = ('num_reconstructions', 'num_samples', 'num_interpolations', 'num_queries',
-             'neighbours', 'batch_size')
-
-
-def check_flags(fv):
-  for name in ('run_dir', 'out_dir'):
-    if not fv[name].value:
-      raise settings.ConfigError('--%s is required' % name)
-  for name in _POSITIVE:
-    if fv[name].value < 1:
-      raise settings.ConfigError('--%s must be a positive integer, got %d'
-                                 % (name, fv[name].value))
-  if fv.interp_steps < 2:
-    raise settings.ConfigError('--interp_steps must be at least 2, got %d' % fv.interp_steps)
-  if fv.nn_max_images < 0:
-    raise settings.ConfigError('--nn_max_images must be 0 (all) or positive, got %d'
-                               % fv.nn_max_images)
-  if fv.seed < 0:
-    raise settings.ConfigError('--seed must be non-negative, got %d' % fv.seed)
+common.require(FLAGS, 'run_dir', 'out_dir')
 
 
 def main(fv):
   from glo_tf1.evaluation import figures  # pylint: disable=import-outside-toplevel
-  check_flags(fv)
   figures.write_figures(
       fv.run_dir, os.path.abspath(fv.out_dir), fv.checkpoint, fv.data_dir, fv.seed,
       verify=not fv.skip_data_check, num_reconstructions=fv.num_reconstructions,

@@ -28,7 +28,7 @@ _define.string('source', None, 'Folder holding the publisher\'s files, as downlo
 _define.string('out_dir', None, 'Where to write the PNG folders, the lists and prepare.json.')
 _define.bool('allow_checksum_mismatch', False, 'Convert a file whose MD5 (or, for MNIST, '
              'size) differs from its publisher\'s, recording the mismatch in prepare.json.')
-_define.integer('num_threads', 8, 'Threads writing the PNG files.')
+_define.integer('num_threads', 8, 'Threads writing the PNG files.', lower_bound=1)
 _define.string('pad_to', 'auto', 'Pad smaller images with black to this side: auto pads '
                'the 28 px MNIST and Fashion-MNIST digits to 32 (the decoder\'s sizes are '
                'powers of 2); 0 keeps them as they are (glo-train then resizes them).')
@@ -67,9 +67,6 @@ def main(fv, args):
     if pad_to < 0:
       raise settings.ConfigError('--pad_to: must be auto or a non-negative integer, got %r'
                                  % fv.pad_to)
-  if fv.num_threads < 1:
-    raise settings.ConfigError('--num_threads: must be a positive integer, got %d'
-                               % fv.num_threads)
   # SIGTERM and SIGHUP would kill the process where it stands, leaving the temporaries
   # of the images being written; as Ctrl-C they end it through prepare()'s cleanup. A
   # signal ignored when the program started (nohup) stays ignored.

@@ -23,7 +23,10 @@ _define.enum('what', 'samples', ['samples', 'reconstructions', 'codes'], 'What t
              'samples of --sampler, reconstructions of --data_dir\'s images, or the learned '
              'codes of the training images (.npz only).')
 MAX_NUM = 10 ** 7  # 200 times FID's 50,000; at 64 px about 100 GB of PNG files
-_define.integer('num', 10000, 'Samples to write (at most %d).' % MAX_NUM)
+_define.integer('num', 10000, 'Samples to write (at most %d).' % MAX_NUM, lower_bound=1)
+flags.register_validator('num', lambda n: n <= MAX_NUM, flag_values=FLAGS, message=(
+    'above %d (FID takes 50,000); its PNG files would fill about 10 kB each at 64 px'
+    % MAX_NUM))
 _define.enum('sampler', 'full', list(settings.SAMPLERS), 'unit: N(0, I); fitted: the '
              'diagonal Gaussian fitted to the codes (the post); full: the full-covariance '
              'Gaussian (the paper).')
@@ -31,43 +34,29 @@ _define.string('data_dir', None, 'Images to reconstruct (searched recursively).'
 _define.string('file_list', None, 'Text file of paths relative to --data_dir to reconstruct '
                '(default: every image under it).')
 _define.integer('steps', 1000, 'Optimisation steps of the fresh codes of each batch (as '
-                'glo-evaluate\'s --steps).')
+                'glo-evaluate\'s --steps).', lower_bound=0)
 _define.bool('projected', False, 'Codes as the decoder sees them (projected) instead of as '
              'stored (raw).')
 _define.integer('seed', 0, 'Seed of the noise and of the fresh codes\' initialisation, in '
                 '[0, 2**32).', lower_bound=0, upper_bound=2 ** 32 - 1)
 _define.integer('batch_size', None, 'Decoder batch (default: the run\'s; code fitting sees '
-                'the loss at this batch size).')
+                'the loss at this batch size).', lower_bound=1)
 _define.string('checkpoint', None, 'Checkpoint: a step number or a path (default: the latest '
                'in --run_dir).')
-
-
-def check_flags(fv):
-  if not fv.run_dir or not fv.out:
-    raise settings.ConfigError('--run_dir and --out are required (glo-sample --help)')
-  if fv.what == 'samples' and fv.num < 1:
-    raise settings.ConfigError('--num must be positive, got %d' % fv.num)
-  if fv.what == 'samples' and fv.num > MAX_NUM:
-    raise settings.ConfigError(
-        '--num %d is above %d (FID takes 50,000); its PNG files would fill about %.0f GB '
-        'at 64 px' % (fv.num, MAX_NUM, fv.num * 10e3 / 1e9))
-  if fv.what == 'reconstructions' and not fv.data_dir:
-    raise settings.ConfigError('--what reconstructions needs --data_dir')
-  if fv.what != 'reconstructions' and (fv.data_dir or fv.file_list):
-    raise settings.ConfigError('--data_dir and --file_list are for --what reconstructions')
-  if fv.file_list and not fv.data_dir:
-    raise settings.ConfigError('--file_list needs --data_dir')
-  if fv.steps < 0:
-    raise settings.ConfigError('--steps must be non-negative, got %d' % fv.steps)
-  if fv.batch_size is not None and fv.batch_size < 1:
-    raise settings.ConfigError('--batch_size must be positive, got %d' % fv.batch_size)
-  if fv.what == 'codes' and not fv.out.endswith('.npz'):
-    raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
-                               % fv.out)
+# Declared rules: absl refuses a breach at parsing, naming the flags and their values.
+common.require(FLAGS, 'run_dir', 'out')
+common.rule(FLAGS, ('what', 'data_dir'), lambda f: f['what'] != 'reconstructions' or
+            f['data_dir'], '--what reconstructions needs --data_dir')
+common.rule(FLAGS, ('what', 'data_dir', 'file_list'), lambda f: f['what'] == 'reconstructions'
+            or not (f['data_dir'] or f['file_list']),
+            '--data_dir and --file_list are for --what reconstructions')
+common.rule(FLAGS, ('file_list', 'data_dir'), lambda f: not f['file_list'] or f['data_dir'],
+            '--file_list needs --data_dir')
+common.rule(FLAGS, ('what', 'out'), lambda f: f['what'] != 'codes' or not f['out'] or
+            f['out'].endswith('.npz'), '--what codes writes an .npz: give --out FILE.npz')
 
 
 def main(fv):
-  check_flags(fv)
   # pylint: disable=import-outside-toplevel
   from glo_tf1.data import files
   from glo_tf1.evaluation import export

@@ -30,7 +30,7 @@ _define.bool('skip_data_check', False, 'Do not check the images before a new run
 _define.bool('skip_bad_images', False, 'Train without the images the data check finds bad; '
              'they are listed in RUN/skipped_images.tsv and stay out on resume.')
 _define.float('max_megapixels', 50, 'The data check refuses images of more pixels (before '
-              'decoding them; --skip_bad_images skips them); 0: no limit.')
+              'decoding them; --skip_bad_images skips them); 0: no limit.', lower_bound=0)
 _define.bool('allow_changed_data', False, 'Resume although files were added, removed, '
              'renamed or modified: codes stay with their files by name, new files get fresh '
              'codes (the checkpoint is rewritten).')
@@ -82,9 +82,6 @@ def deterministic_from_environment(overrides, environ=None):
 
 def prepare_options(flag_values, chief=True):
   """The keyword arguments of loop.prepare_run that the flags give."""
-  if flag_values.max_megapixels < 0:
-    raise settings.ConfigError('--max_megapixels: must be 0 (no limit) or positive, got %g'
-                               % flag_values.max_megapixels)
   overrides = deterministic_from_environment(common.settings_overrides(flag_values))
   return dict(run_dir=flag_values.run_dir, data_dir=flag_values.data_dir,
               file_list=flag_values.file_list, preset=flag_values.preset,

@@ -34,6 +34,7 @@ import os
 
 import numpy as np
 
+from glo_tf1 import checks
 from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.evaluation import metrics as metrics_lib
@@ -147,7 +148,7 @@ def upgrade(report):
 
 
 def _number(value):
-  return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+  return (checks.is_int(value) or isinstance(value, float)) and np.isfinite(value)
 
 
 def check_external(report, path):
@@ -229,7 +230,7 @@ def _external_sections(sections, bad):
 
 def _count(value):
   """Whether `value` is a non-negative integer (not a bool)."""
-  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+  return checks.is_int(value) and value >= 0
 
 
 def protocol(report):
@@ -424,8 +425,7 @@ def _apply_labels(rows, labels):
   is several rows', and for two rows of one name."""
   for path, name in labels.items():
     where = os.path.abspath(path)
-    hits = [row for row in rows if any(p == where or p.startswith(where.rstrip(os.sep) + os.sep)
-                                       for p in row['reports'])]
+    hits = [row for row in rows if any(checks.inside(p, where) for p in row['reports'])]
     if len(hits) != 1:
       raise CompareError('--label %s=%s: %s' % (path, name, (
           'no report given is at or under %s' % where) if not hits else (

@@ -22,10 +22,10 @@ refused before anything is written; one that fills the disk anyway stops with th
 of the write, its finished chunks kept for a resume.
 """
 import os
-import tempfile
 
 import numpy as np
 
+from glo_tf1 import checks
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings
@@ -41,12 +41,6 @@ _HINTS = {'files_sha256': ' (another file list, or files changed: the names, siz
                           'contents of the images, in order)'}
 
 
-def _inside(path, folder):
-  """Whether `path` is `folder` or lies under it (symbolic links resolved)."""
-  path, folder = os.path.realpath(path), os.path.realpath(folder)
-  return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def check_out(out, run_dir, data_dir=None):
   """Refuses an --out that cannot receive this export (settings.ConfigError naming it):
   a place inside `data_dir` (the exports would be read back as the images they are made
@@ -54,12 +48,12 @@ def check_out(out, run_dir, data_dir=None):
   would take them for its own), a file where a folder goes (or under a file), an existing
   .npz, or a place that cannot be written (a temp file is tried in the nearest existing
   folder). Leaves nothing behind."""
-  if data_dir and _inside(out, data_dir):
+  if data_dir and checks.inside(out, data_dir):
     raise settings.ConfigError('--out %s is %s --data_dir %s: the exports would mix with '
                                'the images they are made of; choose a place outside it' % (
                                    out, 'the very folder of' if os.path.realpath(out) ==
                                    os.path.realpath(data_dir) else 'inside', data_dir))
-  if _inside(out, run_dir):
+  if checks.inside(out, run_dir):
     raise settings.ConfigError('--out %s is inside the run directory %s; write the export '
                                'elsewhere' % (out, run_dir))
   npz = out.endswith('.npz')
@@ -73,11 +67,9 @@ def check_out(out, run_dir, data_dir=None):
     raise settings.ConfigError('--out %s: %s is a file, not a folder; %s' % (
         out, existing, 'give a folder for PNG files, or FILE.npz' if existing ==
         os.path.abspath(folder) else 'choose another place'))
-  try:
-    tempfile.TemporaryFile(dir=existing).close()
-  except OSError as e:
-    raise settings.ConfigError('--out %s: cannot write in %s (%s)'
-                               % (out, existing, e.strerror or e)) from None
+  why = checks.unwritable(existing)
+  if why:
+    raise settings.ConfigError('--out %s: %s %s' % (out, existing, why))
   if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(
       os.path.join(folder, EXPORT_META)):
     raise settings.ConfigError('--out %s already holds files that no glo-sample export '

@@ -19,6 +19,7 @@ decode(codes()) reproduces the training images.
 """
 import numpy as np
 
+from glo_tf1 import checks
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
 from glo_tf1.data import files
@@ -54,7 +55,7 @@ def batch_norm_warning(mse_inference, mse_batch_stats, cfg, step):
 
 def _count(value, name, low=0):
   """`value` as an int, refused (ValueError naming `name`) unless an integer >= low."""
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+  if not checks.is_int(value) or value < low:
     raise ValueError('%s must be an integer >= %d, got %r' % (name, low, value))
   return int(value)
 
@@ -63,8 +64,7 @@ def check_seed(seed):
   """`seed` as numpy's RandomState takes it: an integer in [0, 2**32), or a list of them
   (ValueError naming the seed otherwise, rather than numpy's error or a wrapped value)."""
   parts = list(seed) if isinstance(seed, (list, tuple)) else [seed]
-  if not parts or not all(not isinstance(p, bool) and isinstance(p, (int, np.integer)) and
-                          0 <= p < 2 ** 32 for p in parts):
+  if not parts or not all(checks.is_int(p) and 0 <= p < 2 ** 32 for p in parts):
     raise ValueError('seed must be an integer in [0, 2**32) or a list of them, got %r'
                      % (seed,))
   return seed

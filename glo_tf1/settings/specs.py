@@ -14,6 +14,7 @@ import collections.abc
 import copy
 import math
 
+from glo_tf1.checks import is_int as _is_int
 from glo_tf1.settings.errors import ConfigError
 from glo_tf1.settings.presets import BLOG
 from glo_tf1.settings.presets import PRESETS
@@ -200,10 +201,6 @@ def schema():
   return [Setting(name, SPECS[name].kind, CHOICES.get(name), HELP[name],
                   {p: cfg[name] for p, cfg in PRESETS.items()}, name in FIXED_ON_RESUME)
           for name in BLOG if name != 'preset']
-
-
-def _is_int(v):
-  return isinstance(v, int) and not isinstance(v, bool)
 
 
 def describe(name):

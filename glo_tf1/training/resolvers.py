@@ -26,6 +26,7 @@ import collections
 import json
 import re
 
+from glo_tf1 import checks
 from glo_tf1 import settings
 
 SOURCES = settings.CLUSTER_SOURCES  # glo-train's --cluster choices
@@ -191,7 +192,7 @@ def from_tf_config(text):
   if kind not in jobs:
     raise ClusterError('TF_CONFIG task.type: %r is not a job of its cluster (%s)'
                        % (kind, ', '.join(sorted(jobs))))
-  if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(jobs[kind]):
+  if not checks.is_int(index) or not 0 <= index < len(jobs[kind]):
     raise ClusterError('TF_CONFIG task.index: must be in [0, %d) for job %s, got %r'
                        % (len(jobs[kind]), kind, index))
   if kind == 'ps':

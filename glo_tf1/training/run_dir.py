@@ -18,6 +18,7 @@ import time
 from google.protobuf import text_format
 
 from glo_tf1.version import __version__
+from glo_tf1 import checks
 from glo_tf1 import io
 from glo_tf1 import settings
 from glo_tf1.compat import tf
@@ -73,8 +74,9 @@ def make_writable_dir(run_dir):
     os.makedirs(run_dir, exist_ok=True)
   except OSError as e:
     raise RunDirError('cannot create run directory %s: %s' % (run_dir, e.strerror or e))
-  if not os.access(run_dir, os.W_OK | os.X_OK):
-    raise RunDirError('run directory %s is not writable' % run_dir)
+  why = checks.unwritable(run_dir)
+  if why:
+    raise RunDirError('run directory %s %s' % (run_dir, why))
 
 
 def resolve_for_run(run_dir, preset, overrides):

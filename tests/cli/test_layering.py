@@ -13,7 +13,8 @@ from conftest import package_modules
 # Rank of each room: a module may import modules of its own rank or lower. deploy (where
 # things run: devices, placement, precision) sits above the model and imports none of it:
 # training asks deploy for the devices and passes them into the model's functions.
-RANKS = {'': 0, 'version': 0, 'compat': 0, 'settings': 0, 'io': 0, 'progress': 0, 'data': 1,
+RANKS = {'': 0, 'version': 0, 'compat': 0, 'settings': 0, 'io': 0, 'checks': 0, 'progress': 0,
+         'data': 1,
          'model': 2, 'deploy': 3, 'training': 4, 'evaluation': 5, 'bench': 6, 'cli': 7}
 SESSION_ROOMS = ('training', 'evaluation', 'bench')
 # The package's front door: `glo_tf1.load` hands out the Python API of evaluation/trained.py

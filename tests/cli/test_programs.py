@@ -11,6 +11,11 @@ import pytest
 
 from conftest import ROOT
 from conftest import run_module
+from glo_tf1 import settings
+from glo_tf1.cli import common
+from glo_tf1.cli import evaluate
+from glo_tf1.cli import figures
+from glo_tf1.cli import sample
 
 CLI = os.path.join(ROOT, 'glo_tf1', 'cli')
 
@@ -105,3 +110,49 @@ def test_importing_tensorflow_through_compat_prints_nothing():
   proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                         timeout=120, env=env)
   assert proc.returncode == 0 and proc.stdout == '' and proc.stderr == '', proc.stderr
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['glo-sample', '--out', 'x'], 'flag --run_dir=None: --run_dir is required'),
+    (['glo-sample'], 'flag --run_dir=None: --run_dir is required; '
+     'flag --out=None: --out is required'),
+    (['glo-sample', '--run_dir', 'r', '--out', 'x', '--num=0'],
+     'flag --num=0: 0 is not a positive integer'),
+    (['glo-sample', '--run_dir', 'r', '--out', 'x', '--what', 'codes'],
+     'flags --what=codes, --out=x: --what codes writes an .npz'),
+    (['glo-figures', '--run_dir', 'r', '--out_dir', 'o', '--interp_steps=1'],
+     'flag --interp_steps=1: 1 is not integer >= 2'),
+    (['glo-evaluate', '--run_dir', 'r', '--pca_max_images=1'],
+     'flag --pca_max_images=1: --pca_max_images must be 0 (all) or at least 2'),
+    (['glo-evaluate', '--run_dir', 'r', '--file_list', 'l'],
+     'flags --file_list=l, --data_dir=None: --file_list needs --data_dir'),
+    (['glo-evaluate', '--run_dir', 'r', '--fid_num_samples=1'],
+     'flags --fid=None, --fid_num_images=10000, --fid_num_samples=1: --fid_num_images and '
+     '--fid_num_samples must be at least 2')])
+def test_declared_flag_rules_refuse_at_parsing_naming_flag_and_value(argv, message):
+  """Bounds, required flags and rules between flags are declared with the flags (absl
+  validators): the parse refuses, one line naming the flags and their values, exit 2."""
+  module = {'glo-sample': sample, 'glo-figures': figures, 'glo-evaluate': evaluate}[argv[0]]
+  with pytest.raises(settings.ConfigError) as e:
+    common.parse(module.FLAGS, argv)
+  assert str(e.value).startswith(message) and '\n' not in str(e.value), str(e.value)
+  module.FLAGS.unparse_flags()
+
+
+def test_a_declared_rule_exits_2_with_one_line_and_the_help_hint(capsys):
+  with pytest.raises(SystemExit) as e:
+    common.run_program(figures.FLAGS, figures.main, figures.__doc__,
+                       ['glo-figures', '--run_dir', 'r', '--out_dir', 'o', '--seed=-1'])
+  err = capsys.readouterr().err.splitlines()
+  assert e.value.code == common.EXIT_USAGE == 2
+  assert err == ['error: flag --seed=-1: -1 is not a non-negative integer',
+                 '(glo-figures --help lists the flags)'], err
+  figures.FLAGS.unparse_flags()
+
+
+def test_a_rule_holds_where_it_does_not_apply():
+  """--nofid: the FID counts are not used, so they are not checked (as before)."""
+  common.parse(evaluate.FLAGS, ['glo-evaluate', '--run_dir', 'r', '--nofid',
+                                '--fid_num_images=1'])
+  assert evaluate.FLAGS.fid_num_images == 1
+  evaluate.FLAGS.unparse_flags()

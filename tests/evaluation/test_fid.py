@@ -385,10 +385,10 @@ def test_a_bad_held_out_file_that_only_fid_reads_stops_evaluation_first(network,
 
 
 @pytest.mark.parametrize('flag,message', [
-    ('--num_images=-5', '--num_images must be non-negative, got -5'),
-    ('--seed=-1', '--seed must be non-negative, got -1'),
-    ('--batch_size=0', '--batch_size must be positive, got 0'),
-    ('--image_size=0', '--image_size must be positive, got 0')])
+    ('--num_images=-5', 'flag --num_images=-5: -5 is not a non-negative integer'),
+    ('--seed=-1', 'flag --seed=-1: -1 is not a non-negative integer'),
+    ('--batch_size=0', 'flag --batch_size=0: 0 is not a positive integer'),
+    ('--image_size=0', 'flag --image_size=0: 0 is not a positive integer')])
 def test_fid_command_refuses_bad_numbers_by_name(tmp_path, flag, message):
   """Before any work, whether or not the weights are installed (issue 22)."""
   from conftest import run_module  # pylint: disable=import-outside-toplevel
