@@ -121,12 +121,23 @@ def fit(batches, num_images, dims, seed=0, max_bytes=256 << 20, power_iterations
   k = min(dims, num_images - 1, d)
   check_address_space(fit_bytes(num_images, d, dims, max_bytes, oversample))
   if num_images * d * 8 <= max_bytes:
-    x = np.concatenate([_flat(b) for b in batches()])
-    mean = x.mean(axis=0)
-    x -= mean
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    total = float(np.sum(s ** 2))
-    return _result(mean, vt[:k].T, s[:k], 'exact', 1, num_images, dims, total)
+    return _fit_exact(batches, num_images, dims, k)
+  return _fit_randomized(batches, num_images, dims, k, d, seed, power_iterations,
+                         oversample)
+
+
+def _fit_exact(batches, num_images, dims, k):
+  """`fit` by an SVD of all the images, held in memory."""
+  x = np.concatenate([_flat(b) for b in batches()])
+  mean = x.mean(axis=0)
+  x -= mean
+  _, s, vt = np.linalg.svd(x, full_matrices=False)
+  total = float(np.sum(s ** 2))
+  return _result(mean, vt[:k].T, s[:k], 'exact', 1, num_images, dims, total)
+
+
+def _fit_randomized(batches, num_images, dims, k, d, seed, power_iterations, oversample):
+  """`fit` by streamed randomized subspace iteration (see module doc)."""
   rng = np.random.RandomState(seed)
   width = min(k + oversample, num_images, d)
   omega = rng.standard_normal((num_images, width))

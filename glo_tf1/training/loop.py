@@ -62,34 +62,16 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   cfg = devices.resolve_num_gpus(cfg)
   devices.check_precision(cfg)
   devices.start_gpus(cfg)
-  names = files.list_images(data_dir, file_list)
-  if cfg['num_samples']:
-    names = names[:cfg['num_samples']]
-  skipped = set(data_check.read_skipped(run_dir))  # a resume leaves them out too
-  names = [n for n in names if n not in skipped]
-  if len(names) < cfg['batch_size']:
-    print('note: %d images, fewer than a batch of %d; images repeat within a batch'
-          % (len(names), cfg['batch_size']))
+  names = _image_names(cfg, run_dir, data_dir, file_list)
   if not chief:  # its images are compared with the chief's (distribute.Worker)
     return cfg, [os.path.abspath(os.path.join(data_dir, n)) for n in names], resumed
   rundir.make_writable_dir(run_dir)
   remap.finish_pending(run_dir)  # a changed-data rewrite that a crash interrupted
   rundir.repair_checkpoints(run_dir)  # relative paths, a rebuilt index, no torn newest
-  manifest_path = os.path.join(run_dir, files.MANIFEST_NAME)
   manifest = files.build_manifest(data_dir, names)  # hashes every file: once
   if not skip_data_check:
-    kept = names
-    if not os.path.exists(manifest_path):
-      kept = data_check.check_for_training(data_dir, names, run_dir,
-                                           skip_bad_images, max_pixels=max_pixels,
-                                           channels=cfg['channels'])
-    elif allow_changed_data:  # check what is new since the run started
-      kept = data_check.check_for_training(
-          data_dir, names, run_dir, skip_bad_images, max_pixels=max_pixels,
-          only=remap.changed_names(files.read_manifest(manifest_path), manifest),
-          channels=cfg['channels'])
-    if kept != names:  # --skip_bad_images dropped some
-      names, manifest = kept, files.keep_only(manifest, kept)
+    names, manifest = _checked_images(cfg, run_dir, data_dir, names, manifest,
+                                      skip_bad_images, allow_changed_data, max_pixels)
   if allow_changed_data:
     remap.continue_with(run_dir, cfg, manifest)
   rundir.check_manifest(run_dir, manifest)
@@ -97,6 +79,41 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   rundir.record_provenance(run_dir, cfg, data_dir, len(names), resumed)
   paths = [os.path.abspath(os.path.join(data_dir, n)) for n in names]
   return cfg, paths, resumed
+
+
+def _image_names(cfg, run_dir, data_dir, file_list):
+  """The training images' names: the listing, cut to `num_samples`, less the images an
+  earlier --skip_bad_images left out (a resume leaves them out too)."""
+  names = files.list_images(data_dir, file_list)
+  if cfg['num_samples']:
+    names = names[:cfg['num_samples']]
+  skipped = set(data_check.read_skipped(run_dir))
+  names = [n for n in names if n not in skipped]
+  if len(names) < cfg['batch_size']:
+    print('note: %d images, fewer than a batch of %d; images repeat within a batch'
+          % (len(names), cfg['batch_size']))
+  return names
+
+
+def _checked_images(cfg, run_dir, data_dir, names, manifest, skip_bad_images,
+                    allow_changed_data, max_pixels):
+  """The data check before training: every image of a new run, or with
+  `allow_changed_data` those new since the run started; returns (names, manifest) less
+  the images --skip_bad_images dropped."""
+  manifest_path = os.path.join(run_dir, files.MANIFEST_NAME)
+  kept = names
+  if not os.path.exists(manifest_path):
+    kept = data_check.check_for_training(data_dir, names, run_dir,
+                                         skip_bad_images, max_pixels=max_pixels,
+                                         channels=cfg['channels'])
+  elif allow_changed_data:  # check what is new since the run started
+    kept = data_check.check_for_training(
+        data_dir, names, run_dir, skip_bad_images, max_pixels=max_pixels,
+        only=remap.changed_names(files.read_manifest(manifest_path), manifest),
+        channels=cfg['channels'])
+  if kept != names:  # --skip_bad_images dropped some
+    return kept, files.keep_only(manifest, kept)
+  return names, manifest
 
 
 def config_summary(cfg):
