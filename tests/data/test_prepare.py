@@ -1,4 +1,4 @@
-"""glo-prepare-data (data/prepare.py): each benchmark's official file format, written here
+"""glo-prepare-data (data/prepare/): each benchmark's official file format, written here
 from arrays by the format's own description (IDX headers, MATLAB v5 through scipy,
 CIFAR-10 binary records and their tar.gz), converted, and compared pixel for pixel with
 those arrays; a truncated and a wrong file per format; the missing-file message; resume;
