@@ -209,16 +209,24 @@ def test_pad_to_zero_keeps_the_28_px_digits_and_another_padding_is_another_conve
   assert odd.shape == (5, 5, 1) and odd[1:3, 1:4].min() == 7 and odd.sum() == 7 * 6
 
 
-def test_svhn_converts_pixel_for_pixel_and_label_10_is_digit_0(tmp_path):
+def test_svhn_converts_pixel_for_pixel_and_label_10_is_digit_0(tmp_path, monkeypatch):
   src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
   arrays = write_svhn(src)
-  record = prepare.prepare('svhn', src, out, log=_quiet)  # nothing published to check
+  with pytest.raises(prepare.SourceError, match='e26dedcc434d2e4c54c9b2d4a06d8373'):
+    prepare.prepare('svhn', src, out, log=_quiet)  # torchvision's MD5 of the real file
+  monkeypatch.setitem(prepare.PAYLOAD, 'svhn', {
+      n: {'md5': _md5(os.path.join(src, n)), 'source': 'test'}
+      for n in ('train_32x32.mat', 'test_32x32.mat')})
+  record = prepare.prepare('svhn', src, out, log=_quiet)
   for split, (images, digits) in arrays.items():
     pixels, labels = read_back(out, split)
     np.testing.assert_array_equal(pixels, images)
     np.testing.assert_array_equal(labels, digits)
   assert list(read_back(out, 'train')[1]) == [0, 1, 9, 5, 0]
-  assert [s['published'] for s in record['sources']] == [None, None]
+  assert [s['published'] for s in record['sources']] == [None, None]  # no container
+  assert [s['form'] for s in record['sources']] == ['mat', 'mat']
+  assert all(s['payload']['md5'] == s['md5'] and s['payload']['published']['matches']
+             for s in record['sources'])
   assert record['image'] == {'height': 32, 'width': 32, 'channels': 3, 'format': 'png'}
 
 
@@ -501,7 +509,7 @@ def test_svhn_labels_that_are_not_integers_1_to_10_are_refused_by_name(tmp_path,
   assert str(e.value).startswith(path + ': ')
   # Whole numbers stored as doubles (MATLAB's default) are labels.
   scipy.io.savemat(path, {'X': np.zeros((32, 32, 3, 2), np.uint8), 'y': [[10.0], [3.0]]})
-  prepare.prepare('svhn', src, str(tmp_path / 'out'), log=_quiet)
+  prepare.prepare('svhn', src, str(tmp_path / 'out'), log=_quiet, allow_checksum_mismatch=True)
   assert list(read_back(str(tmp_path / 'out'), 'train')[1]) == [0, 3]
 
 

@@ -19,9 +19,10 @@ PNG for the grayscale sets, RGB otherwise), then OUT/train.txt and OUT/test.txt 
 relative to OUT, for `glo-train --data_dir OUT --file_list OUT/train.txt`),
 OUT/train_labels.txt and OUT/test_labels.txt (one class 0-9 a line, in list order) and
 last OUT/prepare.json: each source file's name, size, SHA-256 and MD5, its image count,
-and the publisher's checksum where the publisher gives one; for MNIST's layout also the
-form found ("gzip" or "uncompressed") and the payload (the decompressed IDX bytes: size,
-MD5) against its listed MD5, which decides where it is listed (checksums.py: a
+and the publisher's checksum where the publisher gives one; for MNIST's layout and SVHN
+also the form found ("gzip" or "uncompressed"; "mat") and the payload (the decompressed
+IDX bytes, or the .mat file: size, MD5) against its listed MD5, which decides where it
+is listed (checksums.py: a
 re-compressed copy of the publisher's bytes is accepted, and said). A file that differs
 is refused unless `allow_checksum_mismatch`.
 

@@ -13,6 +13,7 @@ from glo_tf1.data.prepare.cifar10 import CIFAR_ARCHIVE
 from glo_tf1.data.prepare.sources import CIFAR_PAGE
 from glo_tf1.data.prepare.sources import FASHION_README
 from glo_tf1.data.prepare.sources import MNIST_PAGE
+from glo_tf1.data.prepare.sources import SVHN_PAGE
 from glo_tf1.data.prepare.sources import SourceError
 from glo_tf1.data.prepare.sources import hashes
 
@@ -52,8 +53,11 @@ PUBLISHED = {
 #   FashionMNIST data set classes built on torchvision, which check the files kept
 #   uncompressed under raw/ with them (torchvision's own torchvision/datasets/mnist.py
 #   lists the .gz MD5s of `resources` only), and by md5sum listings of the gunzipped files.
-# CIFAR-10 and SVHN: no payload checksum is published (CIFAR-10's page gives the archive's
-# MD5 only, checked above; SVHN's page none); prepare.json records the members' sizes.
+# - SVHN: its page publishes no checksum; the .mat files are distributed as they are (no
+#   container), so their own MD5s are the payload's: those torchvision checks them with
+#   (torchvision/datasets/svhn.py, SVHN.split_list: train e26dedcc..., test eb5a983b...).
+# CIFAR-10: no payload checksum is published (its page gives the archive's MD5 only,
+# checked above); prepare.json records the members' sizes.
 _MNIST_LISTED = 'MD5 of the uncompressed file as public dataset tools list it; size from '
 _FASHION_LISTED = ('MD5 of the uncompressed file as listed by torchvision-style '
                    'FashionMNIST raw_data checks (not on Zalando\'s README: ' +
@@ -83,6 +87,12 @@ PAYLOAD = {
 for _name, _table in PAYLOAD.items():
   for _entry in _table.values():
     _entry['source'] = (_MNIST_LISTED + MNIST_PAGE if _name == 'mnist' else _FASHION_LISTED)
+PAYLOAD['svhn'] = {
+    name: {'md5': md5, 'source': 'MD5 torchvision checks the file with '
+                                 '(torchvision/datasets/svhn.py, SVHN.split_list; not on '
+                                 + SVHN_PAGE + ')'}
+    for name, md5 in (('train_32x32.mat', 'e26dedcc434d2e4c54c9b2d4a06d8373'),
+                      ('test_32x32.mat', 'eb5a983be6a315427106f1b164d9cef3'))}
 
 
 def _compare(published, got):

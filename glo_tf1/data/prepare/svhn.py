@@ -7,6 +7,7 @@ import numpy as np
 from glo_tf1.data.prepare.sources import SPLITS
 from glo_tf1.data.prepare.sources import Source
 from glo_tf1.data.prepare.sources import SourceError
+from glo_tf1.data.prepare.sources import hashes
 from glo_tf1.data.prepare.sources import missing
 from glo_tf1.data.prepare.sources import not_empty
 
@@ -14,6 +15,7 @@ SVHN_FILES = {'train': 'train_32x32.mat', 'test': 'test_32x32.mat'}
 
 
 def read_svhn(dataset, source_dir):
+  """The registry's reader of SVHN's two .mat files."""
   import scipy.io  # pylint: disable=import-outside-toplevel
   sources, splits = [], {}
   for split in SPLITS:
@@ -46,7 +48,9 @@ def read_svhn(dataset, source_dir):
     y = _svhn_labels(y.reshape(-1), path)
     labels = (y.astype(np.int64) % 10).astype(np.uint8)  # 10 is digit 0
     images = np.ascontiguousarray(np.transpose(x, (3, 0, 1, 2)))  # [N, row, column, RGB]
-    sources.append(Source(path, len(images), None))
+    payload = {'name': SVHN_FILES[split], 'form': 'mat', 'size': os.path.getsize(path),
+               'md5': hashes(path)[1]}  # the .mat is published as it is: its own payload
+    sources.append(Source(path, len(images), None, payload))
     splits[split] = (images, labels)
   return sources, splits
 
