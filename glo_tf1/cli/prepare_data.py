@@ -2,17 +2,19 @@
 
   glo-prepare-data DATASET --source DIR --out_dir OUT
 
-DATASET: mnist, fashion_mnist (the four IDX .gz files), svhn (train_32x32.mat,
-test_32x32.mat) or cifar10 (cifar-10-binary.tar.gz or its cifar-10-batches-bin/ folder;
-the Python version is refused), downloaded by hand into DIR. Writes OUT/train/*.png,
-OUT/test/*.png, then OUT/train.txt and OUT/test.txt (for --file_list), the label lists and
-OUT/prepare.json (each source file's size, SHA-256, MD5 and image count; the publisher's
-checksum, checked, where one is published). Running it again resumes. When a file is
-missing it says where to get it and where to put it (exit status 2). Ctrl-C, SIGTERM and
-SIGHUP stop it at once (exit status 130) with no half-written file; run it again to
-resume. celeba64 and celeba128 (--source: aligned CelebA as reproduce/celeba.sh reads it)
-check the layout and write the partition lists and prepare.json only: the JPEGs are
-trained on as they are. See docs/benchmarks.md.
+DATASET: mnist, fashion_mnist (the four IDX files, .gz or uncompressed), svhn
+(train_32x32.mat, test_32x32.mat) or cifar10 (cifar-10-binary.tar.gz or its
+cifar-10-batches-bin/ folder; the Python version is refused), downloaded by hand into DIR.
+Writes OUT/train/*.png, OUT/test/*.png, then OUT/train.txt and OUT/test.txt (for
+--file_list), the label lists and OUT/prepare.json (each source file's size, SHA-256, MD5
+and image count; the publisher's checksum, checked, where one is published; for MNIST's
+layout and SVHN the form found and the payload's MD5, checked against the listed one,
+which decides). Running it again resumes. When a file is missing it says where to get it
+and where to put it (exit status 2). Ctrl-C, SIGTERM and SIGHUP stop it at once (exit
+status 130) with no half-written file; run it again to resume. celeba64 and celeba128
+(--source: aligned CelebA as reproduce/celeba.sh reads it) check the layout and write the
+partition lists and prepare.json only: the JPEGs are trained on as they are. See
+docs/benchmarks.md.
 """
 import os
 import signal
@@ -27,7 +29,8 @@ _define = common.Definer(FLAGS)
 _define.string('source', None, 'Folder holding the publisher\'s files, as downloaded.')
 _define.string('out_dir', None, 'Where to write the PNG folders, the lists and prepare.json.')
 _define.bool('allow_checksum_mismatch', False, 'Convert a file whose MD5 (or, for MNIST, '
-             'size) differs from its publisher\'s, recording the mismatch in prepare.json.')
+             'size; for MNIST\'s layout, the payload\'s MD5 and size) differs from its '
+             'publisher\'s, recording the mismatch in prepare.json.')
 _define.integer('num_threads', 8, 'Threads writing the PNG files.', lower_bound=1)
 _define.string('pad_to', 'auto', 'Pad smaller images with black to this side: auto pads '
                'the 28 px MNIST and Fashion-MNIST digits to 32 (the decoder\'s sizes are '

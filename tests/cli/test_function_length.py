@@ -1,22 +1,13 @@
 """No function in glo_tf1/ is over 60 lines (issue 29): a reader sees each one whole.
 Counted by ast (end_lineno - lineno + 1, docstring included) over every function, method
-and nested function; the exceptions are listed below, each with its reason."""
+and nested function; exceptions would be listed in ALLOWED, each with its reason (none now)."""
 import ast
 import os
 
 from conftest import ROOT
 
 MAX_LINES = 60
-RESTRUCTURED = 'being restructured by issue 29\'s other items in this wave'
-# path::qualified name -> why it may be longer. An entry whose function is no longer too
-# long (or gone) fails the test, so the list only shrinks.
-ALLOWED = {
-    'glo_tf1/data/prepare.py::_read_cifar10': RESTRUCTURED,
-    'glo_tf1/data/prepare.py::prepare': RESTRUCTURED,
-    'glo_tf1/evaluation/compare.py::check_external': RESTRUCTURED,
-    'glo_tf1/evaluation/fid/frechet.py::frechet_distance': RESTRUCTURED,
-    'glo_tf1/evaluation/report.py::evaluate': RESTRUCTURED,
-}
+ALLOWED = {}
 
 
 def function_lengths(path):

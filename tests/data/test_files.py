@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import TINY
+from conftest import prepare_from_argv
 from conftest import run_module
 from conftest import write_index_images
 from glo_tf1.cli import train as cli_train
@@ -65,9 +66,9 @@ def test_odd_names_train_resume_and_evaluate(tmp_path, flags_reset):  # pylint: 
   data = str(tmp_path / 'data')
   _images(data, ODD_NAMES)
   run = str(tmp_path / 'run')
-  _, paths, resumed = cli_train.prepare_from_argv(_args(data, run))
+  _, paths, resumed = prepare_from_argv(_args(data, run))
   assert not resumed and sorted(os.path.basename(p) for p in paths) == sorted(ODD_NAMES)
-  _, again, resumed = cli_train.prepare_from_argv(_args(data, run, '--num_steps=5'))
+  _, again, resumed = prepare_from_argv(_args(data, run, '--num_steps=5'))
   assert resumed and again == paths
   read = runs.read_run(run)
   assert read['names'] == sorted(ODD_NAMES) and read['paths'] == paths
@@ -79,7 +80,7 @@ def test_names_that_are_not_utf8_are_refused_up_front_shown_escaped(tmp_path, fl
   _images(data, [os.fsdecode(b'caf\xe9.png')])  # Latin-1, not UTF-8
   run = str(tmp_path / 'run')
   with pytest.raises(files.DataError, match=r'not valid UTF-8.*First: caf\\udce9\.png'):
-    cli_train.prepare_from_argv(_args(data, run))
+    prepare_from_argv(_args(data, run))
   assert not os.path.exists(run)  # refused before anything was written (no temp file)
 
 
@@ -112,10 +113,10 @@ def test_symlinked_folders_are_followed_and_bad_links_are_skippable(tmp_path, fl
   assert 'sub/linked.png' in names and not any(n.startswith('loop/') for n in names)
   run = str(tmp_path / 'run')
   with pytest.raises(files.DataError) as e:
-    cli_train.prepare_from_argv(_args(data, run))
+    prepare_from_argv(_args(data, run))
   assert 'dangling.png: unreadable: No such file' in str(e.value)
   assert 'self.png: unreadable: Too many levels of symbolic links' in str(e.value)
-  _, paths, _ = cli_train.prepare_from_argv(_args(data, run, '--skip_bad_images'))
+  _, paths, _ = prepare_from_argv(_args(data, run, '--skip_bad_images'))
   kept = [os.path.relpath(p, data) for p in paths]
   assert 'sub/linked.png' in kept and len(kept) == 9
   assert sorted(data_check.read_skipped(run)) == ['dangling.png', 'self.png']

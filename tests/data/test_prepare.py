@@ -1,4 +1,4 @@
-"""glo-prepare-data (data/prepare.py): each benchmark's official file format, written here
+"""glo-prepare-data (data/prepare/): each benchmark's official file format, written here
 from arrays by the format's own description (IDX headers, MATLAB v5 through scipy,
 CIFAR-10 binary records and their tar.gz), converted, and compared pixel for pixel with
 those arrays; a truncated and a wrong file per format; the missing-file message; resume;
@@ -209,16 +209,24 @@ def test_pad_to_zero_keeps_the_28_px_digits_and_another_padding_is_another_conve
   assert odd.shape == (5, 5, 1) and odd[1:3, 1:4].min() == 7 and odd.sum() == 7 * 6
 
 
-def test_svhn_converts_pixel_for_pixel_and_label_10_is_digit_0(tmp_path):
+def test_svhn_converts_pixel_for_pixel_and_label_10_is_digit_0(tmp_path, monkeypatch):
   src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
   arrays = write_svhn(src)
-  record = prepare.prepare('svhn', src, out, log=_quiet)  # nothing published to check
+  with pytest.raises(prepare.SourceError, match='e26dedcc434d2e4c54c9b2d4a06d8373'):
+    prepare.prepare('svhn', src, out, log=_quiet)  # torchvision's MD5 of the real file
+  monkeypatch.setitem(prepare.PAYLOAD, 'svhn', {
+      n: {'md5': _md5(os.path.join(src, n)), 'source': 'test'}
+      for n in ('train_32x32.mat', 'test_32x32.mat')})
+  record = prepare.prepare('svhn', src, out, log=_quiet)
   for split, (images, digits) in arrays.items():
     pixels, labels = read_back(out, split)
     np.testing.assert_array_equal(pixels, images)
     np.testing.assert_array_equal(labels, digits)
   assert list(read_back(out, 'train')[1]) == [0, 1, 9, 5, 0]
-  assert [s['published'] for s in record['sources']] == [None, None]
+  assert [s['published'] for s in record['sources']] == [None, None]  # no container
+  assert [s['form'] for s in record['sources']] == ['mat', 'mat']
+  assert all(s['payload']['md5'] == s['md5'] and s['payload']['published']['matches']
+             for s in record['sources'])
   assert record['image'] == {'height': 32, 'width': 32, 'channels': 3, 'format': 'png'}
 
 
@@ -270,14 +278,118 @@ def test_a_file_that_differs_from_its_published_md5_is_refused_by_name(tmp_path)
   assert not os.path.exists(str(tmp_path / 'out'))  # refused before anything is written
 
 
+def _payload_table(src):
+  """The payload checksums (MD5 and size of the decompressed IDX bytes) of the test
+  files in src, as checksums.PAYLOAD lists the publishers' (hashlib over gzip.decompress,
+  independently of the code under test)."""
+  table = {}
+  for pair in IDX_NAMES.values():
+    for n in pair:
+      with open(os.path.join(src, n), 'rb') as f:
+        payload = gzip.decompress(f.read())
+      table[n[:-3]] = {'md5': hashlib.md5(payload).hexdigest(), 'size': len(payload),
+                       'source': 'test'}
+  return table
+
+
 def test_files_that_match_the_published_md5s_convert_without_the_flag(tmp_path, monkeypatch):
   src = str(tmp_path / 'src')
   write_idx_set(src)
   table = {n: {'md5': _md5(os.path.join(src, n)), 'source': 'test'}
            for pair in IDX_NAMES.values() for n in pair}
   monkeypatch.setitem(prepare.PUBLISHED, 'fashion_mnist', table)
+  monkeypatch.setitem(prepare.PAYLOAD, 'fashion_mnist', _payload_table(src))
   record = prepare.prepare('fashion_mnist', src, str(tmp_path / 'out'), log=_quiet)
   assert all(s['published']['matches'] is True for s in record['sources'])
+  assert all(s['form'] == 'gzip' and s['payload']['published']['matches'] is True
+             for s in record['sources'])
+
+
+def _regzip(path, filename):
+  """Re-compresses a .gz: the same payload under a gzip header naming `filename` (as the
+  publishers' `gzip` wrote theirs) or, with filename '', none and mtime 0, as distribution
+  packages and mirrors re-compress (`gzip -n`)."""
+  with open(path, 'rb') as f:
+    payload = gzip.decompress(f.read())
+  buffer = stdlib_io.BytesIO()
+  with gzip.GzipFile(filename=filename, mode='wb', fileobj=buffer, mtime=0) as f:
+    f.write(payload)
+  _rewrite(path, buffer.getvalue())
+
+
+@pytest.mark.parametrize('name', ['mnist', 'fashion_mnist'])
+def test_a_recompressed_copy_whose_payload_is_the_publishers_is_accepted_and_said(
+    tmp_path, monkeypatch, name):
+  src = str(tmp_path / 'src')
+  arrays = write_idx_set(src)
+  for pair in IDX_NAMES.values():
+    for n in pair:
+      _regzip(os.path.join(src, n), n[:-3])
+  published = {n: ({'size': os.path.getsize(os.path.join(src, n)), 'source': 'test'}
+                   if name == 'mnist' else {'md5': _md5(os.path.join(src, n)),
+                                            'source': 'test'})
+               for pair in IDX_NAMES.values() for n in pair}
+  monkeypatch.setitem(prepare.PUBLISHED, name, published)
+  monkeypatch.setitem(prepare.PAYLOAD, name, _payload_table(src))
+  gz = os.path.join(src, 'train-images-idx3-ubyte.gz')
+  before = os.path.getsize(gz), _md5(gz)
+  _regzip(gz, '')
+  # Another container (the header without the name: 24 bytes shorter), the same payload.
+  assert os.path.getsize(gz) == before[0] - 24 and _md5(gz) != before[1]
+  lines = []
+  record = prepare.prepare(name, src, str(tmp_path / 'out'), log=lines.append)
+  np.testing.assert_array_equal(read_back(str(tmp_path / 'out'), 'train')[0][:, 2:30, 2:30],
+                                arrays['train'][0])
+  entry = {s['name']: s for s in record['sources']}['train-images-idx3-ubyte.gz']
+  assert entry['published']['matches'] is False  # the container check, kept as information
+  assert entry['payload']['published']['matches'] is True and entry['form'] == 'gzip'
+  assert any(l.startswith('note: ') and 'train-images-idx3-ubyte.gz' in l and
+             're-compressed copy, accepted' in l for l in lines), lines
+  # Its payload changed by one byte, the same copy is refused, naming both checks.
+  with open(gz, 'rb') as f:
+    payload = bytearray(gzip.decompress(f.read()))
+  payload[-1] ^= 1
+  _rewrite(gz, gzip.compress(bytes(payload), mtime=0))
+  with pytest.raises(prepare.SourceError, match='train-images-idx3-ubyte.gz differs') as e:
+    prepare.prepare(name, src, str(tmp_path / 'out2'), log=_quiet)
+  assert 'payload train-images-idx3-ubyte md5 %s' % hashlib.md5(payload).hexdigest() in str(
+      e.value)
+
+
+def test_uncompressed_idx_files_convert_and_the_form_is_recorded(tmp_path, monkeypatch):
+  src = str(tmp_path / 'src')
+  arrays = write_idx_set(src)
+  monkeypatch.setitem(prepare.PAYLOAD, 'fashion_mnist', _payload_table(src))
+  for pair in IDX_NAMES.values():  # as torchvision keeps them under raw/
+    for n in pair:
+      with open(os.path.join(src, n), 'rb') as f:
+        _rewrite(os.path.join(src, n[:-3]), gzip.decompress(f.read()))
+      os.remove(os.path.join(src, n))
+  out = str(tmp_path / 'out')
+  record = prepare.prepare('fashion_mnist', src, out, log=_quiet)  # no flag: payload listed
+  for split, (images, labels) in arrays.items():
+    pixels, got = read_back(out, split)
+    np.testing.assert_array_equal(pixels[:, 2:30, 2:30], images)
+    np.testing.assert_array_equal(got, labels)
+  for s in record['sources']:
+    assert s['form'] == 'uncompressed' and not s['name'].endswith('.gz')
+    assert s['published'] is None  # no container: the payload is the file
+    assert s['payload']['md5'] == s['md5'] == _md5(os.path.join(src, s['name']))
+    assert s['payload']['published']['matches'] is True
+  # Without the injected checksums, the real listed ones refuse these test payloads.
+  monkeypatch.undo()
+  with pytest.raises(prepare.SourceError, match='f4a8712d7a061bf5bd6d2ca38dc4d50a'):
+    prepare.prepare('fashion_mnist', src, str(tmp_path / 'other'), log=_quiet)
+
+
+def test_a_missing_idx_file_names_both_forms(tmp_path):
+  src = str(tmp_path / 'src')
+  write_idx_set(src)
+  os.remove(os.path.join(src, 't10k-labels-idx1-ubyte.gz'))
+  with pytest.raises(prepare.SourceError,
+                     match=r'no t10k-labels-idx1-ubyte.gz \(nor t10k-labels-idx1-ubyte, '
+                           r'uncompressed\)'):
+    prepare.prepare('mnist', src, str(tmp_path / 'out'), log=_quiet)
 
 
 def test_cifar_archive_md5_is_checked(tmp_path, monkeypatch):
@@ -397,7 +509,7 @@ def test_svhn_labels_that_are_not_integers_1_to_10_are_refused_by_name(tmp_path,
   assert str(e.value).startswith(path + ': ')
   # Whole numbers stored as doubles (MATLAB's default) are labels.
   scipy.io.savemat(path, {'X': np.zeros((32, 32, 3, 2), np.uint8), 'y': [[10.0], [3.0]]})
-  prepare.prepare('svhn', src, str(tmp_path / 'out'), log=_quiet)
+  prepare.prepare('svhn', src, str(tmp_path / 'out'), log=_quiet, allow_checksum_mismatch=True)
   assert list(read_back(str(tmp_path / 'out'), 'train')[1]) == [0, 3]
 
 
@@ -648,7 +760,7 @@ def test_an_interrupted_conversion_resumes_to_the_same_result(tmp_path, monkeypa
   prepare.prepare('mnist', src, fresh, allow_checksum_mismatch=True, log=_quiet,
                   num_threads=1)
   out = str(tmp_path / 'out')
-  real, calls = prepare._write_image, []  # pylint: disable=protected-access
+  real, calls = prepare.writer._write_image, []  # pylint: disable=protected-access
 
   def interrupted(path, image):
     calls.append(path)
@@ -656,11 +768,11 @@ def test_an_interrupted_conversion_resumes_to_the_same_result(tmp_path, monkeypa
       raise KeyboardInterrupt
     return real(path, image)
 
-  monkeypatch.setattr(prepare, '_write_image', interrupted)
+  monkeypatch.setattr(prepare.writer, '_write_image', interrupted)
   with pytest.raises(KeyboardInterrupt):
     prepare.prepare('mnist', src, out, allow_checksum_mismatch=True, log=_quiet,
                     num_threads=1)
-  monkeypatch.setattr(prepare, '_write_image', real)
+  monkeypatch.setattr(prepare.writer, '_write_image', real)
   names = set(os.listdir(out))
   assert 'train.txt' not in names and 'prepare.json' not in names  # lists come last
   assert '.prepare-sources.json' in names
