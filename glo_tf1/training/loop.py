@@ -19,6 +19,7 @@ from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import devices
 from glo_tf1.model import placement
 from glo_tf1.model import towers as towers_lib
+from glo_tf1.training import board
 from glo_tf1.training import cluster as cluster_lib
 from glo_tf1.training import faults
 from glo_tf1.training import hooks as hooks_lib
@@ -114,8 +115,8 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   `pca` codes, if given, are assigned at the first start), and every hook: progress line,
   NaN check, checkpoints every `save_checkpoint_secs`/`_steps` and at the end, scalar
   summaries every `save_summaries_steps`, image summaries every `image_summary_steps`, JPEG grids every
-  `save_images_steps`, the configuration as a text summary at each start,
-  stop at `num_steps`. MonitoredTrainingSession gets no summary or checkpoint cadence of
+  `save_images_steps`, the configuration as a text summary at each start, the settings
+  for HParams and the codes for the Projector (board.py), stop at `num_steps`. MonitoredTrainingSession gets no summary or checkpoint cadence of
   its own, so these hooks are the whole schedule (tests inspect them).
 
   On a `cluster` (call it under cluster.device_setter): this worker reads its share of
@@ -175,8 +176,11 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
         hooks_lib.scalar_summary_hook(run_dir, scaffold, cfg['save_summaries_steps'],
                                       cfg['num_steps']),
         hooks_lib.ImageSummaryHook(save_steps=cfg['image_summary_steps'], output_dir=run_dir,
-                                   summary_op=model['image_summary']),
+                                   summary_op=model['image_summary'],
+                                   last_step=cfg['num_steps']),
         hooks_lib.TextSummaryHook(config_summary(cfg), run_dir),
+        board.HParamsHook(cfg, run_dir),
+        board.ProjectorHook(model['codes'], cfg, paths, run_dir),
     ]
     if cfg['save_images_steps']:
       hooks.append(hooks_lib.SaveImagesHook(model['grids'], os.path.join(run_dir, 'images'),
