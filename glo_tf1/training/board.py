@@ -20,6 +20,7 @@ from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.model import codes as codes_lib
+from glo_tf1.model import decoder as decoder_lib
 
 MAX_PROJECTED = 10000  # codes in the Projector: 100 x 100 sprite tiles, 3,200 px square
 SPRITE_PX = 32         # a sprite tile's side (the image size, if smaller)
@@ -169,3 +170,20 @@ class HParamsHook(tf.train.SessionRunHook):
     for summary in hparams_summaries(self._cfg, self._run_dir):
       writer.add_summary(summary, step)
     writer.flush()
+
+
+def histogram_summaries(codes, num_codes, seed, collections=None):
+  """Histograms at the scalar cadence (the default collection, which the scalar hook
+  writes): `codes/norm`, the L2 norms of the stored (raw) codes of the Projector's rows
+  (all codes up to MAX_PROJECTED, so the cost is bounded on any data set, partitioned or
+  not), and each decoder weight tensor under `weights/`. Reads variables only: no random
+  op, so no seed moves. Returns the summary ops."""
+  rows = projected_rows(num_codes, seed)
+  with tf.name_scope('histograms'):
+    norms = tf.norm(codes_lib.rows(codes, tf.constant(rows, tf.int64)), axis=1)
+    out = [tf.summary.histogram('codes/norm', norms, collections=collections)]
+    for var in tf.trainable_variables(decoder_lib.SCOPE):
+      if var.op.name.endswith('weights'):
+        out.append(tf.summary.histogram('weights/' + var.op.name, var,
+                                        collections=collections))
+  return out

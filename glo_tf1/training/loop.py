@@ -114,10 +114,12 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
   (towers.build_training_graph), the Scaffold (its Saver keeps `max_to_keep` checkpoints;
   `pca` codes, if given, are assigned at the first start), and every hook: progress line,
   NaN check, checkpoints every `save_checkpoint_secs`/`_steps` and at the end, scalar
-  summaries every `save_summaries_steps`, image summaries every `image_summary_steps`, JPEG grids every
-  `save_images_steps`, the configuration as a text summary at each start, the settings
-  for HParams and the codes for the Projector (board.py), stop at `num_steps`. MonitoredTrainingSession gets no summary or checkpoint cadence of
-  its own, so these hooks are the whole schedule (tests inspect them).
+  summaries and histograms every `save_summaries_steps`, image summaries every
+  `image_summary_steps` (both also at `num_steps`), JPEG grids every `save_images_steps`,
+  the configuration as a text summary at each start, the settings for HParams and the
+  codes for the Projector (board.py), stop at `num_steps`. MonitoredTrainingSession gets
+  no summary or checkpoint cadence of its own, so these hooks are the whole schedule
+  (tests inspect them).
 
   On a `cluster` (call it under cluster.device_setter): this worker reads its share of
   the images, the codes are partitioned, the Saver is sharded (each parameter server
@@ -146,6 +148,7 @@ def build_training(cfg, paths, run_dir, pca=None, cluster=None, cache=None):
     extra = {'codes_partitioner': cluster_lib.codes_partitioner(cluster),
              'train_op_fn': train_op_fn}
   model = towers_lib.build_training_graph(cfg, tower_in, len(paths), **extra)
+  board.histogram_summaries(model['codes'], len(paths), cfg['seed'])  # with the scalars
   init_fn = None
   if pca is not None:
     pca_ph = tf.placeholder(tf.float32, pca.shape)

@@ -105,6 +105,24 @@ def test_scalars_and_grids_end_at_the_last_step(served):
 
 
 @pytest.mark.e2e
+def test_code_norm_and_decoder_weight_histograms_at_the_scalar_cadence(served):
+  run, tb = served
+  tags = tb.wait_for('/data/plugin/histograms/tags', lambda t: 'codes/norm' in t.get('.', {}))
+  trained = tf.train.load_checkpoint(os.path.join(run, 'model.ckpt-%d' % NUM_STEPS))
+  weights = sorted(n for n in trained.get_variable_to_shape_map()
+                   if n.startswith('decoder/') and n.endswith('/weights'))
+  assert weights and sorted(tags['.']) == sorted(['codes/norm'] +
+                                                  ['weights/' + w for w in weights])
+  points = tb.json('/data/plugin/histograms/histograms', run='.', tag='codes/norm')
+  assert [p[1] for p in points] == [1, 6, 11, 16, 21, 26, NUM_STEPS]
+  # The last histogram: 200 norms, within the checkpoint's range of row norms.
+  buckets = np.asarray(points[-1][2])  # [left, right, count] rows
+  norms = np.linalg.norm(trained.get_tensor('codes'), axis=1)
+  assert buckets[:, 2].sum() == pytest.approx(200)
+  assert buckets[0, 0] <= norms.min() + 1e-6 and buckets[-1, 1] >= norms.max() - 1e-6
+
+
+@pytest.mark.e2e
 def test_projector_shows_the_codes_alone_with_file_names_and_a_sprite(served):
   run, tb = served
   assert tb.json('/data/plugin/projector/runs') == ['.']
