@@ -181,9 +181,10 @@ def histogram_summaries(codes, num_codes, seed, collections=None):
   rows = projected_rows(num_codes, seed)
   with tf.name_scope('histograms'):
     norms = tf.norm(codes_lib.rows(codes, tf.constant(rows, tf.int64)), axis=1)
-    out = [tf.summary.histogram('codes/norm', norms, collections=collections)]
-    for var in tf.trainable_variables(decoder_lib.SCOPE):
-      if var.op.name.endswith('weights'):
-        out.append(tf.summary.histogram('weights/' + var.op.name, var,
-                                        collections=collections))
+  # Outside the name scope: the tags are the names given, not histograms/...
+  out = [tf.summary.histogram('codes/norm', norms, collections=collections)]
+  for var in tf.trainable_variables(decoder_lib.SCOPE):
+    if var.op.name.endswith('weights'):
+      out.append(tf.summary.histogram('weights/' + var.op.name, var,
+                                      collections=collections))
   return out

@@ -64,6 +64,29 @@ class _Board:
                          % (self.base, route, WAIT_SECS, last))
 
 
+def _loaded(tb):
+  """How much of the run the server has read so far: points per scalar, image and
+  histogram tag (it serves while it reads the events)."""
+  out = {}
+  for plugin, route in (('scalars', 'scalars'), ('images', 'images'),
+                        ('histograms', 'histograms')):
+    for tag in tb.json('/data/plugin/%s/tags' % plugin).get('.', {}):
+      out[plugin, tag] = len(tb.json('/data/plugin/%s/%s' % (plugin, route), run='.', tag=tag))
+  return out
+
+
+def _wait_until_loaded(tb, quiet_secs=3):
+  """Returns once two reads `quiet_secs` apart see the same points; fails after WAIT_SECS."""
+  deadline, last = time.time() + WAIT_SECS, None
+  while time.time() < deadline:
+    now = _loaded(tb)
+    if now == last:
+      return
+    last = now
+    time.sleep(quiet_secs)
+  raise AssertionError('TensorBoard at %s still loading after %ds' % (tb.base, WAIT_SECS))
+
+
 @pytest.fixture(scope='module')
 def served(tiny_run):
   """(the run, a _Board) with the venv's `tensorboard` serving the run on loopback."""
@@ -75,6 +98,7 @@ def served(tiny_run):
   try:
     tb = _Board(port)
     tb.wait_for('/data/plugin/scalars/tags', lambda tags: LOSS_TAG in tags.get('.', {}))
+    _wait_until_loaded(tb)
     yield tiny_run, tb
   finally:
     proc.terminate()
@@ -115,11 +139,13 @@ def test_code_norm_and_decoder_weight_histograms_at_the_scalar_cadence(served):
                                                   ['weights/' + w for w in weights])
   points = tb.json('/data/plugin/histograms/histograms', run='.', tag='codes/norm')
   assert [p[1] for p in points] == [1, 6, 11, 16, 21, 26, NUM_STEPS]
-  # The last histogram: 200 norms, within the checkpoint's range of row norms.
+  # The last histogram: 200 norms spanning the checkpoint's row norms. It is read in the
+  # last step, beside that step's update (which Adam at 1e-3 keeps below 1e-3 per
+  # coordinate: 0.003 in norm at 8 dims), hence the tolerance.
   buckets = np.asarray(points[-1][2])  # [left, right, count] rows
   norms = np.linalg.norm(trained.get_tensor('codes'), axis=1)
   assert buckets[:, 2].sum() == pytest.approx(200)
-  assert buckets[0, 0] <= norms.min() + 1e-6 and buckets[-1, 1] >= norms.max() - 1e-6
+  assert abs(buckets[0, 0] - norms.min()) < 0.01 and abs(buckets[-1, 1] - norms.max()) < 0.01
 
 
 @pytest.mark.e2e
