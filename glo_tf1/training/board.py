@@ -36,12 +36,15 @@ def projected_rows(num_codes, seed, cap=MAX_PROJECTED):
   return np.sort(np.random.default_rng(seed).choice(num_codes, cap, replace=False))
 
 
-def metadata_tsv(run_dir, rows):
+def metadata_tsv(run_dir, rows, paths):
   """The Projector's labels: a header, then `index<TAB>file` of each row, file names from
   RUN/manifest.tsv (escaped as messages show them, so a tab or newline cannot split a
-  row)."""
-  manifest = files.read_manifest(os.path.join(run_dir, files.MANIFEST_NAME))
-  names = {int(i): n for i, n, _, _ in manifest}
+  row); without a manifest (a run trained by loop.train alone), the paths' base names."""
+  manifest_path = os.path.join(run_dir, files.MANIFEST_NAME)
+  if os.path.exists(manifest_path):
+    names = {int(i): n for i, n, _, _ in files.read_manifest(manifest_path)}
+  else:
+    names = {i: os.path.basename(p) for i, p in enumerate(paths)}
   return 'index\tfile\n' + ''.join('%d\t%s\n' % (r, files.shown(names[int(r)]))
                                    for r in rows)
 
@@ -96,7 +99,7 @@ def write_projector(run_dir, cfg, paths, rows, values):
   out = os.path.join(run_dir, PROJECTOR_DIR)
   os.makedirs(out, exist_ok=True)
   save_codes_checkpoint(os.path.join(out, 'codes.ckpt'), np.asarray(values, np.float32))
-  labels = metadata_tsv(run_dir, rows)
+  labels = metadata_tsv(run_dir, rows, paths)
   meta_path, sprite_path = os.path.join(out, 'metadata.tsv'), os.path.join(out, 'sprite.png')
   old = open(meta_path, encoding='utf-8').read() if os.path.exists(meta_path) else None
   tile = min(SPRITE_PX, cfg['image_size'])
