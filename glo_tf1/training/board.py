@@ -101,7 +101,10 @@ def write_projector(run_dir, cfg, paths, rows, values):
   save_codes_checkpoint(os.path.join(out, 'codes.ckpt'), np.asarray(values, np.float32))
   labels = metadata_tsv(run_dir, rows, paths)
   meta_path, sprite_path = os.path.join(out, 'metadata.tsv'), os.path.join(out, 'sprite.png')
-  old = open(meta_path, encoding='utf-8').read() if os.path.exists(meta_path) else None
+  old = None
+  if os.path.exists(meta_path):
+    with open(meta_path, encoding='utf-8') as f:
+      old = f.read()
   tile = min(SPRITE_PX, cfg['image_size'])
   if old != labels or not os.path.exists(sprite_path):
     png, tile = sprite_png([paths[int(r)] for r in rows], cfg)
@@ -143,7 +146,7 @@ def hparams_value(value):
   return str(value)
 
 
-def hparams_summaries(cfg, run_dir):
+def hparams_summaries(cfg):
   """Serialized Summary protos of the HParams plugin (protobuf only, no TF ops, so they
   work in graph mode): the experiment (every setting; the loss, the last point of the loss
   curve, as the metric) and this run's session start (its settings)."""
@@ -154,13 +157,16 @@ def hparams_summaries(cfg, run_dir):
       [hp.HParam(k) for k in values],
       [hp.Metric(LOSS_TAG, display_name='loss (last)'),
        hp.Metric('perf/images_per_sec', display_name='images/s')])
-  start = summary_v2.hparams_pb(values, trial_id=os.path.basename(run_dir.rstrip(os.sep)))
+  # No trial id: the plugin groups runs by their settings (repeats of one configuration
+  # form one group), and run directories of one name in different folders stay apart.
+  start = summary_v2.hparams_pb(values)
   return [experiment.SerializeToString(), start.SerializeToString()]
 
 
 class HParamsHook(tf.train.SessionRunHook):
   """Writes the run's settings for the HParams dashboard when a session starts that will
-  train (not a resume already at `num_steps`). Chief only."""
+  train (not a resume already at `num_steps`). Chief only. TensorBoard reads the first
+  record's (a run started before this hook existed gets them at its next resume)."""
 
   def __init__(self, cfg, run_dir):
     self._cfg, self._run_dir = cfg, run_dir
@@ -170,7 +176,7 @@ class HParamsHook(tf.train.SessionRunHook):
     if self._cfg['num_steps'] and step >= self._cfg['num_steps']:
       return
     writer = tf.summary.FileWriterCache.get(self._run_dir)
-    for summary in hparams_summaries(self._cfg, self._run_dir):
+    for summary in hparams_summaries(self._cfg):
       writer.add_summary(summary, step)
     writer.flush()
 
