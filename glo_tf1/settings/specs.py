@@ -103,8 +103,10 @@ HELP = {
     'num_reader_threads': 'Reader threads of the input pipeline.',
     'shuffle_capacity': 'Capacity of the shuffle buffer.',
     'min_after_dequeue': 'Minimum images left in the shuffle buffer.',
-    'save_summaries_steps': 'Scalar summaries every N steps, and at the last step.',
-    'image_summary_steps': 'The four 5 x 5 image grids to TensorBoard every N steps.',
+    'save_summaries_steps': 'Scalar summaries and histograms every N steps, and at the '
+                            'last step.',
+    'image_summary_steps': 'The four 5 x 5 image grids to TensorBoard every N steps, and '
+                           'at the last step.',
     'save_images_steps': 'Also write the four grids as RUN/images/<grid>_<step>.jpg every N '
                          'steps, as the notebook did (0: never).',
     'stretch_saved_images': 'Stretch each saved JPEG grid min-max to [0, 255], as the '

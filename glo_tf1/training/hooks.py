@@ -100,12 +100,20 @@ class _NoSessionLog:
 
 
 class ImageSummaryHook(tf.train.SummarySaverHook):
-  """A SummarySaverHook that logs no session START of its own.
+  """A SummarySaverHook that logs no session START of its own, and logs at `last_step`.
 
   Every SummarySaverHook logs START at its first step, and TensorBoard treats a START as a
   restart that discards what was logged at that step or later: a second hook would make
   it drop the first step's scalars. The scalar hook's START is the one a session needs.
+  With `last_step` (num_steps), the grids are also computed in the run's last step and
+  labelled with it, as the scalars (scalar_summary_hook): a 3,000-step run summarised
+  every 500 steps ends its grids at 3,000, not 2,501; once only when 3,000 is on the grid,
+  and never in a resume already at num_steps, which runs no step.
   """
+
+  def __init__(self, last_step=None, **kwargs):
+    super().__init__(**kwargs)
+    self._timer = _EveryStepsAndLastTimer(kwargs['save_steps'], last_step)
 
   def begin(self):
     super().begin()

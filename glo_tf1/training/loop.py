@@ -19,6 +19,7 @@ from glo_tf1.model import codes as codes_lib
 from glo_tf1.deploy import devices
 from glo_tf1.deploy import placement
 from glo_tf1.model import towers as towers_lib
+from glo_tf1.training import board
 from glo_tf1.training import distribute
 from glo_tf1.training import faults
 from glo_tf1.training import hooks as hooks_lib
@@ -150,8 +151,9 @@ def _pca_init_fn(model, pca):
   return lambda scaffold, sess: sess.run(assign, {pca_ph: pca})
 
 
-def _writer_hooks(cfg, model, saver, scaffold, run_dir, after):
-  """The chief's hooks: checkpoints, scalar, image and text summaries, JPEG grids."""
+def _writer_hooks(cfg, model, saver, scaffold, run_dir, after, paths):
+  """The chief's hooks: checkpoints, scalar, image and text summaries (the last step's
+  too), the settings for HParams, the codes for the Projector (board.py), JPEG grids."""
   hooks = [
       hooks_lib.saver_hook(run_dir, saver, cfg['save_checkpoint_secs'],
                            cfg['save_checkpoint_steps'],
@@ -160,8 +162,11 @@ def _writer_hooks(cfg, model, saver, scaffold, run_dir, after):
       hooks_lib.scalar_summary_hook(run_dir, scaffold, cfg['save_summaries_steps'],
                                     cfg['num_steps']),
       hooks_lib.ImageSummaryHook(save_steps=cfg['image_summary_steps'], output_dir=run_dir,
-                                 summary_op=model['image_summary']),
+                                 summary_op=model['image_summary'],
+                                 last_step=cfg['num_steps']),
       hooks_lib.TextSummaryHook(config_summary(cfg), run_dir),
+      board.HParamsHook(cfg, run_dir),
+      board.ProjectorHook(model['codes'], cfg, paths, run_dir),
   ]
   if cfg['save_images_steps']:
     hooks.append(hooks_lib.SaveImagesHook(model['grids'], os.path.join(run_dir, 'images'),
@@ -177,10 +182,12 @@ def build_training(cfg, paths, run_dir, pca=None, strategy=distribute.LOCAL, cac
   (towers.build_training_graph), the Scaffold (its Saver keeps `max_to_keep` checkpoints;
   `pca` codes, if given, are assigned at the first start), and every hook: progress line,
   NaN check, checkpoints every `save_checkpoint_secs`/`_steps` and at the end, scalar
-  summaries every `save_summaries_steps`, image summaries every `image_summary_steps`,
-  JPEG grids every `save_images_steps`, the configuration as a text summary at each
-  start, stop at `num_steps`. MonitoredTrainingSession gets no summary or checkpoint
-  cadence of its own, so these hooks are the whole schedule (tests inspect them).
+  summaries and histograms every `save_summaries_steps`, image summaries every
+  `image_summary_steps` (both also at `num_steps`), JPEG grids every `save_images_steps`,
+  the configuration as a text summary at each start, the settings for HParams and the
+  codes for the Projector (board.py), stop at `num_steps`. MonitoredTrainingSession gets
+  no summary or checkpoint cadence of its own, so these hooks are the whole schedule
+  (tests inspect them).
 
   The `strategy` (distribute.py; call it under strategy.device_scope()) answers what
   differs on a cluster: the images this process reads, the codes' partitioner and the
@@ -196,6 +203,7 @@ def build_training(cfg, paths, run_dir, pca=None, strategy=distribute.LOCAL, cac
   cfg, options = strategy.model_options(cfg)
   model = towers_lib.build_training_graph(cfg, tower_in, len(paths),
                                          devices.deployment(cfg), **options)
+  board.histogram_summaries(model['codes'], len(paths), cfg['seed'])  # with the scalars
   init_fn = _pca_init_fn(model, pca)
   saver = strategy.saver(cfg['max_to_keep'])
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn)
@@ -205,7 +213,7 @@ def build_training(cfg, paths, run_dir, pca=None, strategy=distribute.LOCAL, cac
                                     run_dir if strategy.is_chief else None, after)
   hooks = [progress, faults.NonFiniteLossHook(model['loss'], after)]  # NaN: not saved
   if strategy.is_chief:
-    hooks += _writer_hooks(cfg, model, saver, scaffold, run_dir, after)
+    hooks += _writer_hooks(cfg, model, saver, scaffold, run_dir, after, paths)
   hooks += strategy.hooks()
   if cfg['num_steps']:
     hooks.append(tf.train.StopAtStepHook(last_step=cfg['num_steps']))

@@ -1,5 +1,5 @@
 """What a `blog` run writes during training, as the notebook's training cell did: the loss
-and four 5 x 5 image grids in TensorBoard every 100 steps, the configuration as a text
+and four 5 x 5 image grids in TensorBoard every 100 steps and at the last, the configuration as a text
 summary at every start, and the same grids as JPEG files every SAVE_IMAGES_STEPS."""
 import os
 
@@ -51,7 +51,9 @@ def test_grids_every_100_steps_and_config_text_at_each_start(blog_run):
   for name, (width, height) in expected.items():
     (tag,) = [t for t in tags['images'] if t.startswith(name + '/image')]
     events = acc.Images(tag)
-    assert [e.step for e in events] == [1, 101, 201, 202], tag  # 202: the resumed session
+    # 201: the first session's last step, on the grid, once; 202 and 203: the resumed
+    # session's first step and its last.
+    assert [e.step for e in events] == [1, 101, 201, 202, 203], tag
     assert all((e.width, e.height) == (width, height) for e in events), tag
   # The scalars also at each session's last step: 201 (on the grid, once) and 203.
   assert [e.step for e in acc.Scalars(NOTEBOOK_LOSS_TAG)] == [1, 101, 201, 202, 203]

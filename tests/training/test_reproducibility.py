@@ -151,8 +151,8 @@ def test_tensorboard_shows_losses_learning_rates_speed_and_image_grids(twins):
   acc.Reload()
   tags = acc.Tags()
   # TINY: scalars every 5 steps, images every 10, progress every 10; the summary hooks
-  # log at the step a run starts (1), then every N steps after it; the scalars also at
-  # the last step.
+  # log at the step a run starts (1), then every N steps after it; scalars and images
+  # also at the last step.
   scalar_steps = list(range(1, STEPS, 5)) + [STEPS]
   for tag in (curves.LOSS_TAG, 'loss_tower_0', 'learning_rate/network', 'learning_rate/codes'):
     assert [e.step for e in acc.Scalars(tag)] == scalar_steps, tag
@@ -170,7 +170,7 @@ def test_tensorboard_shows_losses_learning_rates_speed_and_image_grids(twins):
   for name, (width, height) in expected.items():
     (tag,) = [t for t in tags['images'] if t.startswith(name + '/image')]
     events = acc.Images(tag)
-    assert [e.step for e in events] == [1, 11, 21], tag
+    assert [e.step for e in events] == [1, 11, 21, STEPS], tag  # and the last step's
     assert all((e.width, e.height) == (width, height) for e in events), tag
   steps, values = curves.read_scalars(twins['runs'][0], curves.LOSS_TAG)
   assert list(steps) == scalar_steps and np.allclose(values, losses)
