@@ -36,7 +36,9 @@ from glo_tf1 import io
 # index needs none, and each import costs seconds in a script that runs many checks.
 # pylint: disable=import-outside-toplevel
 
-LOSS_TAG = 'loss'  # model/towers.py: tf.summary.scalar('loss', total)
+# model/towers.py: the notebook's tf.summary.scalar('total', loss, family='losses'), whose
+# tag TF1 writes as losses/losses/total (evaluation/curves.py reads the same tag).
+LOSS_TAG = 'losses/losses/total'
 
 
 def _write(path, lines):
