@@ -24,6 +24,7 @@ import glob
 import importlib.metadata
 import os
 import re
+import shlex
 import struct
 import subprocess
 import sys
@@ -36,7 +37,9 @@ from glo_tf1 import io
 # index needs none, and each import costs seconds in a script that runs many checks.
 # pylint: disable=import-outside-toplevel
 
-LOSS_TAG = 'loss'  # model/towers.py: tf.summary.scalar('loss', total)
+# model/towers.py: the notebook's tf.summary.scalar('total', loss, family='losses'), whose
+# tag TF1 writes as losses/losses/total (evaluation/curves.py reads the same tag).
+LOSS_TAG = 'losses/losses/total'
 
 
 def _write(path, lines):
@@ -62,9 +65,14 @@ def versions(md, facts):
   lines.append('nvidia-* wheels: %s' % (', '.join('%s==%s' % w for w in wheels) or 'none'))
   lines.append('LD_LIBRARY_PATH: %s' % (os.environ.get('LD_LIBRARY_PATH') or '(unset)'))
   known = [c for c in caps if c]
+  # Why no GPU is seen, said here while TensorFlow is loaded (gpu_check.sh prints it when
+  # the towers are asked on GPUs): another Python process would import it again.
+  why = '' if gpus else (devices.why_no_gpu() if devices.nvidia_smi_gpus()
+                         else 'nvidia-smi lists none')
   _write(md, ['```'] + lines + ['```'])
   _write(facts, ['VISIBLE=%d' % len(gpus),
-                 'MIN_CC=%s' % ('%d%d' % min(known) if known else '0')])
+                 'MIN_CC=%s' % ('%d%d' % min(known) if known else '0'),
+                 'WHY_NO_GPU=%s' % shlex.quote(why)])
 
 
 def _records(path):

@@ -143,8 +143,7 @@ versions() {
   # shellcheck disable=SC1091
   source "$OUT/facts.env"
   if [ "$DEVICE" = gpu ] && [ "${VISIBLE:-0}" = 0 ]; then
-    python -c 'from glo_tf1.deploy import devices; print("error: TensorFlow sees no GPU. Why: %s."
-               % (devices.why_no_gpu() if devices.nvidia_smi_gpus() else "nvidia-smi lists none"))'
+    echo "error: TensorFlow sees no GPU. Why: ${WHY_NO_GPU:-?}."  # from the versions step
     return 3
   fi
 }
