@@ -2,7 +2,7 @@
 
 Codes are rows of one variable addressed by position in the sorted file list (files.py),
 so adding, removing or renaming a file shifts the positions of others. A resume against a
-changed list is refused (run_manifest.check_manifest); with `--allow_changed_data` the
+changed list is refused (rundir/manifest.py); with `--allow_changed_data` the
 newest checkpoint is rewritten instead, mapping every code by file NAME:
 
 * a file with the same name, size and content hash as before keeps its code row and its
