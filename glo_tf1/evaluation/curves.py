@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-t
 import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
 
 from glo_tf1 import io  # noqa: E402
-from glo_tf1.training import run_dir as rundir  # noqa: E402
+from glo_tf1 import rundir  # noqa: E402
 
 # towers.build_training_graph: the loss averaged over towers, under the notebook's tag
 LOSS_TAG = 'losses/losses/total'

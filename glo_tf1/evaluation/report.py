@@ -41,7 +41,6 @@ import time
 
 import numpy as np
 
-from glo_tf1.version import __version__
 from glo_tf1 import io
 from glo_tf1 import progress
 from glo_tf1 import settings
@@ -55,7 +54,9 @@ from glo_tf1.evaluation import pca as pca_lib
 from glo_tf1.evaluation import runs
 from glo_tf1.evaluation import trained
 from glo_tf1.model import samplers
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import checkpoints as run_checkpoints
+from glo_tf1.rundir import config as run_config
+from glo_tf1.version import __version__
 
 
 # The report's format: 2 since `steps` is an integer or null in every section (1: the
@@ -280,7 +281,7 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
           'batch_size': batch_size,
           'metrics': metrics.METRICS['pixel'].protocol,
       },
-      'config': rundir.saved_config(cfg),  # as config.json: glo-compare migrates it
+      'config': run_config.saved_config(cfg),  # as config.json: glo-compare migrates it
       'provenance': run['provenance'],
       # The training files (names, sizes, contents of manifest.tsv): glo-compare averages
       # only reports of the same training data as seeds.
@@ -306,7 +307,7 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
                    fid_protocol, fid_num_images)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
   cfg = run['cfg']
-  rundir.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
+  run_checkpoints.latest_checkpoint(run_dir, checkpoint)  # before any work: is there one?
   all_heldout = files.list_images(data_dir, file_list) if data_dir else []
   names = heldout_images(data_dir, all_heldout, max_images, seed, verify) if data_dir else []
   train_idx = files.seeded_subset(len(run['paths']), max_images,

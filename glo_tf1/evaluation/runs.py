@@ -3,9 +3,11 @@ import os
 import sys
 
 from glo_tf1 import io
+from glo_tf1 import rundir
 from glo_tf1.compat import tf
 from glo_tf1.data import files
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import checkpoints as run_checkpoints
+from glo_tf1.rundir import config as run_config
 
 
 def read_run(run_dir, data_dir=None, verify=True, need_data=True):
@@ -27,7 +29,7 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
   if not os.path.isdir(run_dir):
     raise rundir.RunDirError('run directory %s %s; pass the --run_dir of a training run' % (
         run_dir, 'is not a directory' if os.path.exists(run_dir) else 'does not exist'))
-  cfg = rundir.read_config(run_dir)
+  cfg = run_config.read_config(run_dir)
   manifest_path = os.path.join(run_dir, files.MANIFEST_NAME)
   if cfg is None or not os.path.exists(manifest_path):
     raise rundir.RunDirError(
@@ -64,8 +66,8 @@ def read_run(run_dir, data_dir=None, verify=True, need_data=True):
 
 def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
   """Restores `var_list` (by their names in the training graph) from `checkpoint` (a step
-  or a path) or the newest checkpoint of run_dir (rundir.latest_checkpoint: a torn one is
-  refused); returns the path restored.
+  or a path) or the newest checkpoint of run_dir (run_checkpoints.latest_checkpoint: a torn
+  one is refused); returns the path restored.
 
   Readers run beside a trainer, whose Saver prunes old checkpoints: one pruned between
   choosing and reading it is replaced by the then newest (up to `tries` times).
@@ -74,11 +76,11 @@ def restore_variables(sess, run_dir, var_list, checkpoint=None, tries=3):
       checkpoint), or kept vanishing.
   """
   saver = tf.train.Saver(var_list=var_list)
-  shapes = rundir.variable_shapes(var_list)
+  shapes = run_checkpoints.variable_shapes(var_list)
   for attempt in range(tries):
-    path = rundir.latest_checkpoint(run_dir, checkpoint)
+    path = run_checkpoints.latest_checkpoint(run_dir, checkpoint)
     try:
-      rundir.check_fits(path, shapes, os.path.join(run_dir, rundir.CONFIG_NAME))
+      run_checkpoints.check_fits(path, shapes, os.path.join(run_dir, rundir.CONFIG_NAME))
       saver.restore(sess, path)
       return path
     except (rundir.RunDirError, tf.errors.NotFoundError, tf.errors.DataLossError,

@@ -27,7 +27,7 @@ from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import runs
 from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import fitting
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import checkpoints as run_checkpoints
 
 DEFAULT_CODE_STEPS = 1000  # glo-evaluate's --steps
 # The learned codes' MSE in inference mode (moving batch-norm statistics) above this many
@@ -126,7 +126,7 @@ class TrainedRun:
     self.names, self.paths = self.info['names'], self.info['paths']
     self.num_codes = len(self.names)
     self.batch_size = batch_size or self.cfg['batch_size']
-    rundir.latest_checkpoint(run_dir, checkpoint)  # is there one? (no build yet)
+    run_checkpoints.latest_checkpoint(run_dir, checkpoint)  # is there one? (no build yet)
     self.graph_ = tf.Graph()
     with self.graph_.as_default():
       self.ops = generation.build_generation_graph(self.cfg, self.num_codes,
@@ -145,7 +145,7 @@ class TrainedRun:
     except BaseException:
       self.session.close()
       raise
-    self.step = rundir.checkpoint_step(self.checkpoint)
+    self.step = run_checkpoints.checkpoint_step(self.checkpoint)
     self.graph_.finalize()  # every op is built: a call never grows the graph
 
   # -- numpy in, numpy out

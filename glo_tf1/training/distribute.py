@@ -30,8 +30,9 @@ from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
 from glo_tf1.deploy import devices
+from glo_tf1.rundir import lock as run_lock
+from glo_tf1.rundir import manifest as run_manifest
 from glo_tf1.training import cluster as cluster_lib
-from glo_tf1.training import run_dir as rundir
 
 
 class Local:
@@ -48,7 +49,7 @@ class Local:
   @contextlib.contextmanager
   def running(self, run_dir):
     """One writer per run directory: RUN/lock is held until training ends."""
-    with rundir.exclusive(run_dir):
+    with run_lock.exclusive(run_dir):
       yield
 
   def check(self, cfg, data_dir, paths):  # pylint: disable=unused-argument
@@ -128,7 +129,7 @@ class Worker(Local):
     """The same cluster as the parameter servers' first; then the chief holds RUN/lock and
     every worker stops when a parameter server stays away (cluster.ServerWatch)."""
     cluster_lib.check_same_cluster(self.cluster)
-    lock = rundir.exclusive(run_dir) if self.is_chief else contextlib.nullcontext()
+    lock = run_lock.exclusive(run_dir) if self.is_chief else contextlib.nullcontext()
     with lock, cluster_lib.ServerWatch(self.cluster):
       yield
 
@@ -187,7 +188,8 @@ class Worker(Local):
         yield sess
       return
     with cluster_lib.worker_session(scaffold, master, config, hooks) as sess:
-      rundir.check_same_images(run_dir, self._manifest)  # the chief's manifest is written
+      # the chief's manifest is written
+      run_manifest.check_same_images(run_dir, self._manifest)
       yield sess
 
   def describe_variables(self, cfg):

@@ -15,10 +15,11 @@ import re
 
 import numpy as np
 
+from glo_tf1 import rundir
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
+from glo_tf1.rundir import checkpoints as run_checkpoints
 from glo_tf1.training import hooks
-from glo_tf1.training import run_dir as rundir
 
 _OS_REASONS = ('No space left on device', 'Disk quota exceeded', 'Read-only file system',
                'Permission denied', 'Input/output error')
@@ -100,10 +101,11 @@ def surviving_checkpoint(run_dir):
   if not run_dir or not os.path.isdir(run_dir):
     return 'none'
   try:
-    path, torn = rundir.newest_intact(run_dir)
+    path, torn = run_checkpoints.newest_intact(run_dir)
   except rundir.RunDirError as e:
     return 'unknown (%s)' % e
-  out = 'none' if path is None else '%s (step %s)' % (path, rundir.checkpoint_step(path))
+  out = 'none' if path is None else '%s (step %s)' % (
+      path, run_checkpoints.checkpoint_step(path))
   if torn:
     out += '; the newer %s does NOT read back (%s)' % (torn[0][0], torn[0][1])
   return out

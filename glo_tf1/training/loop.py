@@ -10,22 +10,27 @@ import os
 
 import numpy as np
 
+from glo_tf1 import rundir
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
 from glo_tf1.data import files
 from glo_tf1.data import pipelines
-from glo_tf1.model import codes as codes_lib
 from glo_tf1.deploy import devices
 from glo_tf1.deploy import placement
+from glo_tf1.model import codes as codes_lib
 from glo_tf1.model import towers as towers_lib
+from glo_tf1.rundir import checkpoints as run_checkpoints
+from glo_tf1.rundir import config as run_config
+from glo_tf1.rundir import lock as run_lock
+from glo_tf1.rundir import manifest as run_manifest
+from glo_tf1.rundir import provenance as run_provenance
 from glo_tf1.training import board
 from glo_tf1.training import distribute
 from glo_tf1.training import faults
 from glo_tf1.training import hooks as hooks_lib
 from glo_tf1.training import input_cache
 from glo_tf1.training import remap
-from glo_tf1.training import run_dir as rundir
 
 
 def pca_init_values(cfg, paths):
@@ -59,25 +64,25 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   """
   if not run_dir:
     raise settings.ConfigError('--run_dir is required')
-  cfg, resumed = rundir.resolve_for_run(run_dir, preset, overrides or {})
+  cfg, resumed = run_config.resolve_for_run(run_dir, preset, overrides or {})
   cfg = devices.resolve_num_gpus(cfg)
   devices.check_precision(cfg)
   devices.start_gpus(cfg)
   names = _image_names(cfg, run_dir, data_dir, file_list)
   if not chief:  # its images are compared with the chief's (distribute.Worker)
     return cfg, [os.path.abspath(os.path.join(data_dir, n)) for n in names], resumed
-  rundir.make_writable_dir(run_dir)
+  run_lock.make_writable_dir(run_dir)
   remap.finish_pending(run_dir)  # a changed-data rewrite that a crash interrupted
-  rundir.repair_checkpoints(run_dir)  # relative paths, a rebuilt index, no torn newest
+  run_checkpoints.repair_checkpoints(run_dir)  # relative paths, rebuilt index, no torn newest
   manifest = files.build_manifest(data_dir, names)  # hashes every file: once
   if not skip_data_check:
     names, manifest = _checked_images(cfg, run_dir, data_dir, names, manifest,
                                       skip_bad_images, allow_changed_data, max_pixels)
   if allow_changed_data:
     remap.continue_with(run_dir, cfg, manifest)
-  rundir.check_manifest(run_dir, manifest)
-  rundir.write_config(run_dir, cfg)
-  rundir.record_provenance(run_dir, cfg, data_dir, len(names), resumed)
+  run_manifest.check_manifest(run_dir, manifest)
+  run_config.write_config(run_dir, cfg)
+  run_provenance.record_provenance(run_dir, cfg, data_dir, len(names), resumed)
   paths = [os.path.abspath(os.path.join(data_dir, n)) for n in names]
   return cfg, paths, resumed
 
@@ -136,7 +141,7 @@ def initial_inputs(cfg, paths, run_dir, cache_dir=None, chief=True):
   cache = None
   if cfg['input_cache'] != 'off':
     cache = input_cache.prepare_run_cache(cfg, paths, run_dir, cache_dir)
-  checkpoints, _ = rundir.find_checkpoints(run_dir)
+  checkpoints, _ = run_checkpoints.find_checkpoints(run_dir)
   pca = pca_init_values(cfg, paths) \
       if cfg['codes_init'] == 'pca' and not checkpoints and chief else None
   return cache, pca
@@ -234,10 +239,11 @@ def check_graph(cfg, graph, run_dir, chief=True):
   (the chief, which restores) a checkpoint that does not fit the graph's variables."""
   if cfg['deterministic']:
     placement.check_deterministic(graph, gpus=devices.towers_on_gpu(cfg))
-  checkpoints, _ = rundir.find_checkpoints(run_dir)
+  checkpoints, _ = run_checkpoints.find_checkpoints(run_dir)
   if checkpoints and chief:  # a clear error, not a restore traceback
-    rundir.check_fits(checkpoints[-1], rundir.variable_shapes(tf.global_variables()),
-                      os.path.join(run_dir, rundir.CONFIG_NAME))
+    run_checkpoints.check_fits(checkpoints[-1],
+                               run_checkpoints.variable_shapes(tf.global_variables()),
+                               os.path.join(run_dir, rundir.CONFIG_NAME))
 
 
 def train(cfg, paths, run_dir, strategy=distribute.LOCAL, cache=None, pca=None):

@@ -2,7 +2,7 @@
 
 Codes are rows of one variable addressed by position in the sorted file list (files.py),
 so adding, removing or renaming a file shifts the positions of others. A resume against a
-changed list is refused (rundir.check_manifest); with `--allow_changed_data` the
+changed list is refused (rundir/manifest.py); with `--allow_changed_data` the
 newest checkpoint is rewritten instead, mapping every code by file NAME:
 
 * a file with the same name, size and content hash as before keeps its code row and its
@@ -25,10 +25,11 @@ import os
 import numpy as np
 
 from glo_tf1 import io
+from glo_tf1 import rundir
 from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.model import codes as codes_lib
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import checkpoints as run_checkpoints
 
 JOURNAL_NAME = 'remap.json'
 
@@ -112,7 +113,8 @@ def finish_pending(run_dir):
   before = os.path.join(stage, 'before')
   os.makedirs(before, exist_ok=True)
   for name in sorted(os.listdir(run_dir)):
-    if rundir.is_checkpoint_file(name) and os.path.isfile(os.path.join(run_dir, name)):
+    if (run_checkpoints.is_checkpoint_file(name) and
+        os.path.isfile(os.path.join(run_dir, name))):
       os.replace(os.path.join(run_dir, name), os.path.join(before, name))
   files.write_manifest(os.path.join(run_dir, files.MANIFEST_NAME),
                        files.read_manifest(os.path.join(stage, files.MANIFEST_NAME)))

@@ -13,9 +13,15 @@ from conftest import package_modules
 # Rank of each room: a module may import modules of its own rank or lower. deploy (where
 # things run: devices, placement, precision) sits above the model and imports none of it:
 # training asks deploy for the devices and passes them into the model's functions.
+# rundir (the run directory's format: config, manifest, provenance, lock, checkpoints)
+# sits below both of its users, training (which writes it) and evaluation (which reads it).
 RANKS = {'': 0, 'version': 0, 'compat': 0, 'settings': 0, 'io': 0, 'checks': 0, 'progress': 0,
          'data': 1,
-         'model': 2, 'deploy': 3, 'training': 4, 'evaluation': 5, 'bench': 6, 'cli': 7}
+         'model': 2, 'deploy': 3, 'rundir': 4, 'training': 5, 'evaluation': 6, 'bench': 7,
+         'cli': 8}
+# What rundir takes from model/: the decoder's geometry, whose real filters config.json
+# records (config.saved_config). Nothing of GLO's graph: the format does not depend on it.
+RUNDIR_FROM_MODEL = {'glo_tf1.model.decoders.geometry'}
 SESSION_ROOMS = ('training', 'evaluation', 'bench')
 # The package's front door: `glo_tf1.load` hands out the Python API of evaluation/trained.py
 # (imported inside the function, so `import glo_tf1` stays light). Nothing else may.
@@ -181,9 +187,21 @@ def test_the_model_imports_nothing_that_knows_the_gpus(edges):
   assert knows_gpus(modules['glo_tf1.deploy.devices'])  # the check sees what it looks for
 
 
+def test_evaluation_imports_nothing_from_training(edges):
+  """Evaluation reads runs through rundir/, never through the trainer's code."""
+  assert sorted((a, b) for a, b in edges
+                if room(a) == 'evaluation' and room(b) == 'training') == []
+  assert any(room(a) == 'evaluation' and room(b) == 'rundir' for a, b in edges)
+
+
+def test_the_run_directory_format_needs_no_model(edges):
+  from_model = {b for a, b in edges if room(a) == 'rundir' and room(b) == 'model'}
+  assert from_model <= RUNDIR_FROM_MODEL, sorted(from_model)
+
+
 def test_the_checks_catch_what_they_look_for():
   up = [('glo_tf1.model.towers', 'glo_tf1.evaluation.generation'),
-        ('glo_tf1.data.cache', 'glo_tf1.training.run_dir'),
+        ('glo_tf1.data.cache', 'glo_tf1.rundir.checkpoints'),
         ('glo_tf1.training.loop', 'glo_tf1.data.files'),
         ('glo_tf1.model.towers', 'glo_tf1.deploy.devices'),
         ('glo_tf1', 'glo_tf1.evaluation.trained'), ('glo_tf1', 'glo_tf1.evaluation.report')]

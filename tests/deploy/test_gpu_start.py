@@ -15,12 +15,14 @@ import sys
 
 import pytest
 
+from glo_tf1 import rundir
 from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 from glo_tf1.compat import tf
 from glo_tf1.deploy import devices
+from glo_tf1.rundir import config as run_config
+from glo_tf1.rundir import provenance as run_provenance
 from glo_tf1.training import loop
-from glo_tf1.training import run_dir as rundir
 
 from conftest import ROOT
 from conftest import run_module
@@ -189,7 +191,7 @@ def test_provenance_records_the_gpus_and_stack_without_creating_devices(gpu_mach
     raise AssertionError('provenance must not create TensorFlow devices')
   monkeypatch.setattr(device_lib, 'list_local_devices', creates_devices)
   cfg = settings.resolve('blog', {})
-  record = json.loads(json.dumps(rundir.provenance(cfg, str(tmp_path), 10)))
+  record = json.loads(json.dumps(run_provenance.provenance(cfg, str(tmp_path), 10)))
   assert record['devices'] and all('physical_device' in d for d in record['devices'])
   gpus = record['gpus']
   assert [(g['index'], g['name'], g['driver'], g['capability']) for g in gpus['nvidia_smi']] \
@@ -275,7 +277,7 @@ def test_training_under_tf_deterministic_ops_runs(lfw_dir, tmp_path):
                    env={'TF_DETERMINISTIC_OPS': '1'}, check=False)
   assert out.returncode == 0, out.stdout + out.stderr
   assert 'TF_DETERMINISTIC_OPS=1' in out.stdout
-  assert rundir.read_config(run)['deterministic'] is True
+  assert run_config.read_config(run)['deterministic'] is True
 
 
 @pytest.fixture

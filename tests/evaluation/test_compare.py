@@ -18,9 +18,10 @@ from conftest import ROOT
 from conftest import run_main
 from conftest import TINY
 from glo_tf1 import io as glo_io
+from glo_tf1 import rundir
 from glo_tf1 import settings
 from glo_tf1.evaluation import compare
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import config as run_config
 
 
 def _report(seed, psnr, latent_dims=32, steps=1000, heldout=20, step=3000):
@@ -278,7 +279,7 @@ def test_a_broken_report_is_refused_naming_file_and_field(runs, edit, message):
   'nan ± nan' cell."""
   folder, _ = runs
   report = _report(0, 33.0)
-  report['config'] = rundir.saved_config(report['config'])  # as the JSON holds it
+  report['config'] = run_config.saved_config(report['config'])  # as the JSON holds it
   edit(report)
   path = os.path.join(str(folder), 'broken', 'eval', 'evaluation.json')
   os.makedirs(os.path.dirname(path))

@@ -12,12 +12,12 @@ import pytest
 
 from conftest import run_main
 from glo_tf1 import io as glo_io
+from glo_tf1 import rundir
 from glo_tf1.compat import tf
 from glo_tf1.data import images
 from glo_tf1.evaluation import figures
 from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import runs
-from glo_tf1.training import run_dir as rundir
 
 FIGURE_NAMES = ('reconstructions.png', 'samples.png', 'interpolation.png',
                 'nearest_neighbours.png')

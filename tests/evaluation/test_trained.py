@@ -17,11 +17,11 @@ from conftest import run_main
 from conftest import run_module
 import glo_tf1
 from glo_tf1 import io
+from glo_tf1 import rundir
 from glo_tf1 import settings
 from glo_tf1.data import files
 from glo_tf1.evaluation import export
 from glo_tf1.evaluation import report as evaluate
-from glo_tf1.training import run_dir as rundir
 
 
 @pytest.fixture(scope='module')

@@ -13,9 +13,10 @@ import pytest
 from conftest import prepare_from_argv
 from conftest import run_module
 from glo_tf1 import io
+from glo_tf1 import rundir
 from glo_tf1 import settings
 from glo_tf1.deploy import precision
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import config as run_config
 
 NATIVE_BF16 = bool(precision.cpu_flags() & set(precision.NATIVE_BF16_FEATURES))
 STEPS, EVERY, WINDOW = 600, 25, 4  # losses logged every 25 steps, compared per 100 steps
@@ -81,9 +82,9 @@ def test_a_run_saved_before_precision_existed_resumes_and_loads_in_fp32(tmp_path
   saved = dict(settings.resolve('demo', {'image_size': 16}))  # a plain, editable dict
   del saved['precision']
   io.write_json(str(tmp_path / rundir.CONFIG_NAME), saved)
-  cfg, resumed = rundir.resolve_for_run(str(tmp_path), None, {})
+  cfg, resumed = run_config.resolve_for_run(str(tmp_path), None, {})
   assert resumed and cfg['precision'] == 'fp32' and cfg['image_size'] == 16
-  cfg, _ = rundir.resolve_for_run(str(tmp_path), None, {'precision': 'bf16'})
+  cfg, _ = run_config.resolve_for_run(str(tmp_path), None, {'precision': 'bf16'})
   assert cfg['precision'] == 'bf16'  # not a model setting: no refusal
   # What glo-evaluate and glo-figures load (evaluation/runs.py).
   assert settings.validate(settings.migrate(saved))['precision'] == 'fp32'

@@ -9,12 +9,13 @@ import pytest
 from conftest import TINY
 from conftest import run_main
 import glo_tf1
+from glo_tf1 import rundir
 from glo_tf1.compat import tf
 from glo_tf1.data import images as images_lib
 from glo_tf1.evaluation import export
 from glo_tf1.evaluation import fid
 from glo_tf1.evaluation import figures
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import config as run_config
 
 
 def _decode(paths, size, channels):
@@ -56,13 +57,13 @@ def test_a_grayscale_run_trains_evaluates_samples_and_draws(lfw_dir, tmp_path):
   out = run_main('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
                  '--num_steps=40', '--channels=1', '--input_cache=auto', *TINY).stdout
   assert '200 images checked' in out and '0 bad; 200 grayscale, 0 colour.' in out
-  assert rundir.read_config(run)['channels'] == 1
+  assert run_config.read_config(run)['channels'] == 1
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run))
   assert reader.get_tensor('decoder/deconv_out/weights').shape == (3, 3, 1, 8)
   cache = os.path.join(run, 'input_cache', 'images_16px_gray.u8')
   assert os.path.getsize(cache) == 200 * 16 * 16  # one byte a pixel
   with pytest.raises(rundir.RunDirError, match='channels: 1 -> 3'):  # the output layer
-    rundir.resolve_for_run(run, None, {'channels': 3})
+    run_config.resolve_for_run(run, None, {'channels': 3})
 
   with glo_tf1.load(run) as loaded:
     samples = loaded.sample(4, kind='full', seed=0)

@@ -23,14 +23,15 @@ from conftest import run_main
 from conftest import run_module
 from conftest import write_index_images
 from glo_tf1 import io
+from glo_tf1 import rundir
 from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 from glo_tf1.compat import tf
 from glo_tf1.data import files
+from glo_tf1.rundir import config as run_config
 from glo_tf1.training import faults
 from glo_tf1.training import hooks
 from glo_tf1.training import remap
-from glo_tf1.training import run_dir as rundir
 
 
 def _args(data, run, *extra):
@@ -475,10 +476,10 @@ def test_resume_with_another_preset_or_image_size_lists_the_differences(tmp_path
   os.makedirs(run)
   demo = settings.resolve('demo', {'image_size': 16})
   io.write_json(os.path.join(run, rundir.CONFIG_NAME), demo)
-  assert rundir.resolve_for_run(run, None, {'num_steps': 10})[0]['num_steps'] == 10
+  assert run_config.resolve_for_run(run, None, {'num_steps': 10})[0]['num_steps'] == 10
   with pytest.raises(rundir.RunDirError) as e:
-    rundir.resolve_for_run(run, 'blog', {})
+    run_config.resolve_for_run(run, 'blog', {})
   for line in ("preset: 'demo' -> 'blog'", 'image_size: 16 -> 128', 'latent_dims: 32 -> 100'):
     assert line in str(e.value), str(e.value)
   with pytest.raises(rundir.RunDirError, match=r'image_size: 16 -> 64'):
-    rundir.resolve_for_run(run, None, {'image_size': 64})
+    run_config.resolve_for_run(run, None, {'image_size': 64})

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import write_index_images
 from glo_tf1 import settings
+from glo_tf1.rundir import config as run_config
 from glo_tf1.training import launch
-from glo_tf1.training import run_dir as rundir
 
 SMALL = {'image_size': 16, 'latent_dims': 8, 'decoder_filters': [16, 8], 'batch_size': 4,
          'shuffle_capacity': 16, 'min_after_dequeue': 4, 'num_reader_threads': 1,
@@ -23,7 +23,7 @@ def test_run_trains_resumes_and_returns_the_outcome(tmp_path):
                    handle_signals=False)
   assert out.status == 'done' and out.step == 6 and run in out.message
   assert signal.getsignal(signal.SIGTERM) is before  # the caller's handlers stay
-  assert rundir.read_config(run)['num_steps'] == 6
+  assert run_config.read_config(run)['num_steps'] == 6
   assert os.path.exists(os.path.join(run, 'model.ckpt-6.index'))
   again = launch.run(run, data, overrides={'num_steps': 8}, handle_signals=False)
   assert again.status == 'done' and again.step == 8

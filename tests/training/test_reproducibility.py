@@ -15,13 +15,14 @@ from conftest import TINY
 from conftest import run_main
 from conftest import run_module
 from conftest import write_index_images
-from glo_tf1.version import __version__
+from glo_tf1 import rundir
 from glo_tf1 import settings
-from glo_tf1.compat import tf
 from glo_tf1.compat import TF_VERSION
+from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.evaluation import curves
-from glo_tf1.training import run_dir as rundir
+from glo_tf1.rundir import provenance as run_provenance
+from glo_tf1.version import __version__
 
 STEPS = 30
 NUM_FILES, NUM_SAMPLES = 48, 40  # --num_samples keeps the first 40 of the sorted list
@@ -136,8 +137,8 @@ def test_evaluate_copies_provenance_into_its_report(twins):
 def test_resume_appends_to_provenance(tmp_path):
   cfg = settings.resolve('demo')
   run = str(tmp_path)
-  rundir.record_provenance(run, cfg, run, 3, resumed=False)
-  rundir.record_provenance(run, cfg, run, 3, resumed=True)
+  run_provenance.record_provenance(run, cfg, run, 3, resumed=False)
+  run_provenance.record_provenance(run, cfg, run, 3, resumed=True)
   with open(os.path.join(run, rundir.PROVENANCE_NAME)) as f:
     prov = json.load(f)
   assert len(prov['resumes']) == 1

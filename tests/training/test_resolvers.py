@@ -14,12 +14,13 @@ import time
 import pytest
 
 from conftest import ROOT, run_main, write_index_images
+from glo_tf1 import rundir
 from glo_tf1.cli import common
 from glo_tf1.data import files
+from glo_tf1.rundir import manifest as run_manifest
 from glo_tf1.training import cluster
 from glo_tf1.training import loop
 from glo_tf1.training import resolvers
-from glo_tf1.training import run_dir as rundir
 
 PS = ['p0:2222', 'p1:2222']
 CHIEF = ['c0:2222']
@@ -375,12 +376,12 @@ def test_worker_images_are_compared_with_the_chiefs_manifest(tmp_path):
   write_index_images(other, 3, size=9)
   os.makedirs(run)
   with pytest.raises(rundir.RunDirError, match='manifest.tsv: not found, though the chief'):
-    rundir.check_same_images(run, files.build_manifest(data, names))
-  rundir.check_manifest(run, files.build_manifest(data, names))  # the chief writes it
-  rundir.check_same_images(run, files.build_manifest(data, names))
+    run_manifest.check_same_images(run, files.build_manifest(data, names))
+  run_manifest.check_manifest(run, files.build_manifest(data, names))  # the chief writes it
+  run_manifest.check_same_images(run, files.build_manifest(data, names))
   with pytest.raises(rundir.RunDirError, match=r'--data_dir: this worker\'s images differ '
                      r'from the chief\'s(.|\n)*modified: img_00000.png \(size \d+ -> \d+\)'):
-    rundir.check_same_images(run, files.build_manifest(other, names))
+    run_manifest.check_same_images(run, files.build_manifest(other, names))
 
 
 def _flags_of(args):

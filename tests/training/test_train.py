@@ -16,13 +16,14 @@ from conftest import prepare_from_argv
 from conftest import run_main
 from conftest import run_module
 from glo_tf1 import io
+from glo_tf1 import rundir
 from glo_tf1 import settings
 from glo_tf1.cli import train as cli_train
 from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.evaluation import curves
+from glo_tf1.rundir import config as run_config
 from glo_tf1.training import hooks
-from glo_tf1.training import run_dir as rundir
 
 
 def _losses(stdout):
@@ -52,7 +53,7 @@ def test_short_run_learns_and_leaves_a_complete_run_dir(lfw_dir, tmp_path):
   assert step == 150 and codes.shape == (200, 8)
   manifest = files.read_manifest(os.path.join(run, 'manifest.tsv'))
   assert [m[1] for m in manifest] == sorted(os.listdir(lfw_dir))
-  cfg = rundir.read_config(run)
+  cfg = run_config.read_config(run)
   assert cfg['preset'] == 'demo' and cfg['image_size'] == 16 and cfg['latent_dims'] == 8
 
 
@@ -263,7 +264,7 @@ def test_paper_preset_pca_init_sgd_lap1_and_stored_projection(lfw_dir, tmp_path)
   tiny = [a for a in TINY if not a.startswith('--preset')]
   run_main('glo_tf1.cli.train', '--preset=paper', '--data_dir', lfw_dir, '--run_dir', run,
            '--num_steps=5', '--save_checkpoint_steps=1000', '--max_to_keep=10', *tiny)
-  cfg = rundir.read_config(run)
+  cfg = run_config.read_config(run)
   assert (cfg['loss'], cfg['optimizer'], cfg['codes_init'], cfg['projection']) == \
       ('lap1', 'sgd', 'pca', 'ball')
   init, step = _codes(run, 0)
@@ -296,7 +297,7 @@ def test_paper64_trains_dcgans_generator_and_a_run_without_decoder_resumes(lfw_d
   out = run_module('glo_tf1.cli.train', '--preset=paper64', '--data_dir', lfw_dir,
                    '--run_dir', run, '--num_steps=120', '--kernel_size=4', '--deterministic',
                    *tiny).stdout
-  cfg = rundir.read_config(run)
+  cfg = run_config.read_config(run)
   assert (cfg['preset'], cfg['decoder'], cfg['kernel_size']) == ('paper64', 'dcgan', 4)
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run))
   assert reader.get_tensor('decoder/deconv_out/weights').shape == (4, 4, 3, 8)
@@ -311,10 +312,10 @@ def test_paper64_trains_dcgans_generator_and_a_run_without_decoder_resumes(lfw_d
   old.update(decoder='post')
   io.write_json(os.path.join(run, 'config.json'), old)
   with pytest.raises(rundir.RunDirError, match="decoder: 'post' -> 'dcgan'"):
-    rundir.resolve_for_run(run, None, {'decoder': 'dcgan'})
+    run_config.resolve_for_run(run, None, {'decoder': 'dcgan'})
   del old['decoder'], old['config_version']  # format 1, from before --decoder existed
   io.write_json(os.path.join(run, 'config.json'), old)
-  cfg, resumed = rundir.resolve_for_run(run, None, {})
+  cfg, resumed = run_config.resolve_for_run(run, None, {})
   assert resumed and cfg['decoder'] == 'post'
 
 
@@ -324,12 +325,12 @@ def test_resume_fills_settings_added_since_the_run_started(tmp_path):
   old = dict(settings.resolve('demo'))
   del old['input_cache']  # a run directory from before that setting existed
   io.write_json(str(run / 'config.json'), old)
-  cfg, resumed = rundir.resolve_for_run(str(run), None, {})
+  cfg, resumed = run_config.resolve_for_run(str(run), None, {})
   assert resumed and cfg['input_cache'] == settings.DEMO['input_cache']
   del old['loss']
   io.write_json(str(run / 'config.json'), old)
   with pytest.raises(rundir.RunDirError, match='lacks the model settings loss'):
-    rundir.resolve_for_run(str(run), None, {})
+    run_config.resolve_for_run(str(run), None, {})
 
 
 def test_keep_only_equals_a_manifest_of_the_kept_files(lfw_dir):
