@@ -529,24 +529,11 @@ def latex_escape(text):
   return ''.join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def latex(table):
-  """A booktabs `tabular` to \\input into a paper (\\usepackage{booktabs}): two header
-  rows (the section; the metric and its unit), then the protocol note as a paragraph of
-  its own, which breaks across lines."""
-  cols = table['columns']
-  n = 3 + len(cols)
-  sections = ' & '.join(['', '', ''] + [latex_escape(header(c)[0]) for c in cols])
-  lines = ['% glo-compare: needs \\usepackage{booktabs}',
-           r'\begin{tabular}{l' + 'r' * (n - 1) + '}', r'\toprule', sections + r' \\',
-           ' & '.join(['run', 'step', 'seeds'] + [latex_escape(header(c)[1]) for c in cols])
-           + r' \\', r'\midrule']
-  for row in table['rows']:
-    cells = [latex_escape(row['label']), _step(row, '--'), _num_seeds(row)]
-    cells += [cell(row['values'][c], c[1], pm=r'$\pm$', missing='--') for c in cols]
-    lines.append(' & '.join(cells) + r' \\')
-  lines += [r'\bottomrule', r'\end{tabular}', '',
-            r'\smallskip\noindent{\footnotesize %s\par}' % latex_escape(protocol_text(table))]
-  return '\n'.join(lines) + '\n'
+def latex(table, width=None, note='table'):
+  """The booktabs table to \\input into a paper; the layout is evaluation/latex.py's (it
+  fits the page; `width`: --latex_width, `note`: --note table or off)."""
+  from glo_tf1.evaluation import latex as latex_lib  # pylint: disable=import-outside-toplevel
+  return latex_lib.render(table, width, 'off' if note == 'file' else note)[0]
 
 
 def csv_text(table):
@@ -573,7 +560,9 @@ def csv_text(table):
   return out.getvalue()
 
 
-def render(table, fmt):
+def render(table, fmt, latex_width=None, note='table'):
   if fmt not in FORMATS:
     raise CompareError('--format: got %r, accepted values are %s' % (fmt, ', '.join(FORMATS)))
-  return {'markdown': markdown, 'latex': latex, 'csv': csv_text}[fmt](table)
+  if fmt == 'latex':
+    return latex(table, latex_width, note)
+  return {'markdown': markdown, 'csv': csv_text}[fmt](table)
