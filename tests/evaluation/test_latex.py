@@ -77,6 +77,8 @@ def _fid_report(seed, psnr):
   """A report with FID sections too (glo-evaluate's default): the widest default table."""
   report = _report(seed, psnr)
   report['sections']['pca_heldout'] = {'num_images': 20, 'psnr_db': 22.0, 'mse_pm1': 0.02}
+  for values in report['sections'].values():
+    values['mse_01'] = 10 ** (-values['psnr_db'] / 10)
   for i, name in enumerate(['fid_samples_unit', 'fid_samples_fitted', 'fid_samples_full',
                             'fid_reconstructions', 'fid_pca_reconstructions',
                             'fid_heldout_reconstructions', 'fid_pca_heldout_reconstructions',
@@ -112,6 +114,10 @@ def _tables(tmp_path):
       'fid_default_sections': compare.build_table([str(fid), str(vae)]),
       'fid_both_metrics': compare.build_table(
           [str(fid)], metrics=['mse_01', 'psnr_db', 'fid_train', 'fid_heldout']),
+      # reproduce/paper.sh's table: its metrics and row label.
+      'paper': compare.build_table(
+          [str(fid / 's-0')], metrics=['mse_01', 'psnr_db', 'fid_heldout'],
+          labels={str(fid / 's-0'): 'GLO (mnist)'}),
       'long_row_names': compare.build_table(
           [str(runs), str(long_name)], labels={str(long_name / 'x'): 'demo --image_size=16 '
                                                '--latent_dims=8 --decoder_filters=16,8 '
@@ -129,7 +135,7 @@ WIDTHS = [None, r'\textwidth', r'0.8\linewidth']
 
 @pytest.mark.parametrize('name', ['seeds', 'with_other_method', 'other_method_only',
                                   'escaped_label', 'fid_default_sections', 'fid_both_metrics',
-                                  'long_row_names'])
+                                  'paper', 'long_row_names'])
 def test_every_table_compiles_without_an_overfull_box(tables, tmp_path, name):
   """Each note mode and width; a wide selection (14 columns) breaks into blocks that fit."""
   table = tables[name]
@@ -235,3 +241,20 @@ def test_cli_writes_the_note_file_and_refuses_latex_flags_elsewhere(tmp_path):
   proc = run_main('glo_tf1.cli.compare', folder, '--format', 'latex', '--latex_width', 'x',
                   check=False)
   assert proc.returncode == 2 and "--latex_width: got 'x'" in proc.stderr
+
+
+def test_without_pdflatex_it_skips_saying_why_but_fails_in_ci(monkeypatch):
+  monkeypatch.setattr(shutil, 'which', lambda name: None)
+  monkeypatch.delenv('CI', raising=False)
+  with pytest.raises(pytest.skip.Exception, match='pdflatex is not installed'):
+    _pdflatex()
+  monkeypatch.setenv('CI', 'true')
+  with pytest.raises(pytest.fail.Exception, match='CI=true: pdflatex is not installed'):
+    _pdflatex()
+  # .ci/run installs the packages when pdflatex is missing, then runs the README's tests.
+  with open(os.path.join(ROOT, '.ci', 'run')) as f:
+    script = f.read()
+  assert 'command -v pdflatex' in script and 'apt-get update' in script
+  assert ' '.join(script.split('install -y --no-install-recommends')[1].split()[:4]
+                  ).replace('\\', '').split() == TEX_PACKAGES.split()
+  assert script.rstrip().endswith('exec bash tests/run.sh')
