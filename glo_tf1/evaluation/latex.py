@@ -227,6 +227,11 @@ def _unneeded(table):
   drop = set()
   if not fid:
     drop.update(_FID_FIELDS)
+  metrics = {metric for _, metric in table['columns']}
+  if 'fid_train' not in metrics:
+    drop.add('FID training reference images')
+  if 'fid_heldout' not in metrics:
+    drop.add('FID held-out reference images')
   if not any(s and s.reconstructor == 'pca' for s in shown):
     drop.add('PCA fit images')
   if not sets & {'train'}:
@@ -250,15 +255,23 @@ def note_text(table):
   if step is not None and not (len(rows) == 1 and rows[0]['step'] is None):
     text.append('Checkpoint step %s.' % step)
   seeds = _uniform(rows, lambda r: len(r['seeds']))
-  over = ('%d seeds' % seeds if seeds is not None else
-          'the seeds (their number in the seeds column)')
-  text.append('Mean ± sample standard deviation over %s; a mean alone: one seed, or a '
-              'deviation that rounds to zero.' % over)
+  if seeds == 1:
+    text.append('One seed: each cell is its value.')
+  else:
+    over = ('%d seeds' % seeds if seeds is not None else
+            'the seeds (their number in the seeds column)')
+    text.append('Mean ± sample standard deviation over %s; a mean alone: one seed, or a '
+                'deviation that rounds to zero.' % over)
   subs = {_headers(c)[2] for c in table['columns']}
   legend = [(k, v) for k, v in (('GLO', 'GLO\'s codes (learned for training images, fitted '
                                  'with the decoder frozen for held-out ones)'),
                                 ('re-opt.', 'codes re-optimised with the decoder frozen'),
-                                ('PCA', 'the linear baseline')) if k in subs]
+                                ('PCA', 'the linear baseline'),
+                                ('N(0,I)', 'samples of codes drawn from N(0, I)'),
+                                ('diag.', 'samples of a diagonal Gaussian fitted to the codes'),
+                                ('full cov.', 'samples of a full-covariance Gaussian fitted to '
+                                 'the codes'),
+                                ('real', 'the real images themselves')) if k in subs]
   if legend:
     text.append('%s.' % '; '.join('%s: %s' % kv for kv in legend))
   others = [r for r in rows if r['external']]

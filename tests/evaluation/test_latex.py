@@ -196,6 +196,11 @@ def test_the_note_names_only_what_the_shown_columns_need(tables):
   only_train = dict(table, columns=[('train_learned', 'psnr_db')])
   assert 'held-out images' not in latex.note_text(only_train)
   assert 'code steps' not in latex.note_text(only_train)  # no fitted codes shown
+  # FID against the held-out images only: their reference count, not the training one's.
+  paper = latex.note_text(tables['paper'])
+  assert 'FID held-out reference images 20' in paper and 'FID training reference' not in paper
+  assert 'One seed: each cell is its value.' in paper and '1 seeds' not in paper
+  assert 'N(0,I): samples of codes drawn from N(0, I)' in paper
 
 
 def test_a_wide_selection_breaks_into_blocks_of_one_tabular(tables):
