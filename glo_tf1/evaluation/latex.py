@@ -302,6 +302,6 @@ def render(table, width=None, note='table'):
 
 
 def note_path(out):
-  """The note file beside a table file: table.tex -> table.note.tex."""
+  """The note file beside a table file: its name with `.note.tex` for `.tex`."""
   base = out[:-len('.tex')] if out.endswith('.tex') else out
   return base + '.note.tex'
