@@ -268,7 +268,9 @@ def test_seeds_script_trains_evaluates_and_tabulates_on_the_embedded_faces(tmp_p
   assert '| `demo --image_size=16 --latent_dims=8 --decoder_filters=16,8' in md
   assert '| 20 | 2 |' in md  # step 20, two seeds in one row
   assert 'training images 12, held-out images 12' in md  # SEEDS_MAX_IMAGES, stated
-  assert os.path.exists(os.path.join(out, 'table.tex'))
+  from test_latex import check_compiles  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(out, 'table.tex')) as f:
+    check_compiles(tmp_path, f.read())  # pdflatex, no overfull box
   assert os.path.exists(os.path.join(out, 'table.csv'))
 
 
