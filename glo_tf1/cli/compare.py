@@ -87,7 +87,7 @@ def main(fv, paths):
     if fv.note == 'file':
       from glo_tf1.evaluation import latex  # pylint: disable=import-outside-toplevel
       note = latex.note_path(fv.out)
-      io.write_text_atomic(note, latex.render(table, fv.latex_width, 'file')[1])
+      io.write_text_atomic(note, compare.latex_parts(table, fv.latex_width, 'file')[1])
       print('Wrote %s (the note, for the caption)' % os.path.abspath(note))
     print('Wrote %s (%d rows from %d reports)' % (
         os.path.abspath(fv.out), len(table['rows']),

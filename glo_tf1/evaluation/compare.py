@@ -34,6 +34,7 @@ import numpy as np
 
 from glo_tf1 import io
 from glo_tf1 import settings
+from glo_tf1.evaluation import latex as latex_lib
 from glo_tf1.evaluation import metrics as metrics_lib
 from glo_tf1.evaluation import report as report_lib
 
@@ -516,24 +517,20 @@ def markdown(table):
   return '\n'.join(lines + ['', protocol_text(table)]) + '\n'
 
 
-_LATEX_SPECIAL = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#',
-                  '_': r'\_', '{': r'\{', '}': r'\}', '~': r'\textasciitilde{}',
-                  '^': r'\textasciicircum{}', '-': '-{}', '±': r'$\pm$',
-                  '<': r'\textless{}', '>': r'\textgreater{}', '|': r'\textbar{}'}
-
-
-def latex_escape(text):
-  """`text` with every character that is special to LaTeX escaped; other non-ASCII
-  characters pass as they are (LaTeX reads UTF-8 input by default since 2018; a glyph
-  its fonts lack fails at compile time, docs/evaluation.md)."""
-  return ''.join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+latex_escape = latex_lib.escape
 
 
 def latex(table, width=None, note='table'):
-  """The booktabs table to \\input into a paper; the layout is evaluation/latex.py's (it
-  fits the page; `width`: --latex_width, `note`: --note table or off)."""
-  from glo_tf1.evaluation import latex as latex_lib  # pylint: disable=import-outside-toplevel
-  return latex_lib.render(table, width, 'off' if note == 'file' else note)[0]
+  """The booktabs table to \\input into a paper (evaluation/latex.py lays it out to fit the
+  page; `width`: --latex_width, `note`: --note table or off)."""
+  return latex_parts(table, width, 'off' if note == 'file' else note)[0]
+
+
+def latex_parts(table, width=None, note='table'):
+  """(the LaTeX table, its note for a file of its own with note='file', else None)."""
+  cells = {c: [cell(r['values'][c], c[1], missing='--') for r in table['rows']]
+           for c in table['columns']}
+  return latex_lib.render(table, cells, width, note, hidden=CHECK_ONLY)
 
 
 def csv_text(table):

@@ -95,10 +95,22 @@ def _headers(col):
   return unit, image_set, sub
 
 
-def _cell(values, metric):
-  """(LaTeX, estimated width): the mean, its spread after it in \\scriptsize."""
-  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
-  text = compare.cell(values, metric, pm='±', missing='--')
+_SPECIAL = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#',
+            '_': r'\_', '{': r'\{', '}': r'\}', '~': r'\textasciitilde{}',
+            '^': r'\textasciicircum{}', '-': '-{}', '±': r'$\pm$',
+            '<': r'\textless{}', '>': r'\textgreater{}', '|': r'\textbar{}'}
+
+
+def escape(text):
+  """`text` with every character that is special to LaTeX escaped; other non-ASCII
+  characters pass as they are (LaTeX reads UTF-8 input by default since 2018; a glyph
+  its fonts lack fails at compile time, docs/evaluation.md)."""
+  return ''.join(_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _cell(text):
+  """(LaTeX, estimated width) of a cell's text `mean ± std` (compare.cell): the mean, its
+  spread after it in \\scriptsize."""
   mean, _, std = text.partition(' ± ')
   if not std:
     return mean, text_width(mean)
@@ -111,10 +123,10 @@ def _uniform(rows, key):
   return values.pop() if len(values) == 1 else None
 
 
-def layout(table, width=None):
-  """The tabular's text (no note) for `table` (compare.build_table) and --latex_width."""
-  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
-  esc = compare.latex_escape
+def layout(table, cells, width=None):
+  """The tabular's text (no note) for `table` (compare.build_table), its `cells`
+  ({column: [text per row]}, compare.cell's) and --latex_width."""
+  esc = escape
   length, target = parse_width(width)
   cols, rows = table['columns'], table['rows']
   # One metric's columns side by side, under one header with its unit (sections in order).
@@ -122,7 +134,7 @@ def layout(table, width=None):
   cols = sorted(cols, key=lambda c: metric_order.index(c[1]))
   lead = [('run', lambda r: esc(r['label']), lambda r: r['label'])]
   if _uniform(rows, lambda r: r['step']) is None or len(rows) == 1 and rows[0]['step'] is None:
-    lead.append(('step', lambda r: compare._step(r, '--'),  # pylint: disable=protected-access
+    lead.append(('step', lambda r: '--' if r['step'] is None else str(r['step']),
                  lambda r: str(r['step'])))
   if _uniform(rows, lambda r: len(r['seeds'])) is None:
     lead.append(('seeds', lambda r: str(len(r['seeds'])), lambda r: str(len(r['seeds']))))
@@ -133,7 +145,7 @@ def layout(table, width=None):
   wrap = lead_w[0] - 2 * TABCOLSEP_PT > run_cap
   if wrap:
     lead_w[0] = run_cap + 2 * TABCOLSEP_PT
-  cells = {c: [_cell(r['values'][c], c[1]) for r in rows] for c in cols}
+  cells = {c: [_cell(text) for text in cells[c]] for c in cols}
   heads = {c: _headers(c) for c in cols}
   col_w = {c: max([text_width(heads[c][2])] + [w for _, w in cells[c]]) + 2 * TABCOLSEP_PT
            for c in cols}
@@ -243,13 +255,16 @@ def _unneeded(table):
   return drop
 
 
-def note_text(table):
+def _stated(proto, hidden):
+  return [(k, v) for k, v in proto.items() if v is not None and k not in hidden]
+
+
+def note_text(table, hidden=()):
   """The protocol note (plain text): what the shown columns need, the step and seeds
   where their columns are left out, how a cell reads, other methods' sources."""
-  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
   rows = table['rows']
   proto = protocol(table)
-  parts = ['%s %s' % kv for kv in compare._stated(proto)]  # pylint: disable=protected-access
+  parts = ['%s %s' % kv for kv in _stated(proto, hidden)]
   text = ['Evaluation protocol: %s.' % ', '.join(parts)] if parts else []
   step = _uniform(rows, lambda r: r['step'])
   if step is not None and not (len(rows) == 1 and rows[0]['step'] is None):
@@ -276,7 +291,7 @@ def note_text(table):
     text.append('%s.' % '; '.join('%s: %s' % kv for kv in legend))
   others = [r for r in rows if r['external']]
   for row in others:
-    own = [kv for kv in compare._stated(row['protocol'])  # pylint: disable=protected-access
+    own = [kv for kv in _stated(row['protocol'], hidden)
            if proto.get(kv[0]) is None and kv[0] not in _unneeded(table)]
     text.append('%s: numbers from its own report%s%s.' % (
         row['label'], ' (%s)' % row['source'] if row.get('source') else '',
@@ -286,16 +301,16 @@ def note_text(table):
   return ' '.join(text)
 
 
-def render(table, width=None, note='table'):
-  """(the table's text, the note's text or None): the note after the tabular in a
-  footnotesize paragraph (`table`), left out (`off`), or returned apart for a file of its
-  own (`file`, LaTeX text for a caption)."""
-  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
+def render(table, cells, width=None, note='table', hidden=()):
+  """(the table's text, the note's text or None) of `table` and its `cells` (layout): the
+  note after the tabular in a footnotesize paragraph (`table`), left out (`off`), or
+  returned apart for a file of its own (`file`, LaTeX text for a caption). `hidden`:
+  protocol fields never stated (compare.CHECK_ONLY)."""
   if note not in NOTE_MODES:
     raise settings.ConfigError('--note: got %r, accepted values are %s'
                                % (note, ', '.join(NOTE_MODES)))
-  text = layout(table, width)
-  escaped = compare.latex_escape(note_text(table))
+  text = layout(table, cells, width)
+  escaped = escape(note_text(table, hidden))
   if note == 'table':
     return text + '\n' + r'\smallskip\noindent{\footnotesize %s\par}' % escaped + '\n', None
   return text, (escaped + '\n' if note == 'file' else None)

@@ -137,6 +137,14 @@ def tables(tmp_path_factory):
   return _tables(tmp_path_factory.mktemp('latex-tables'))
 
 
+def _note(table):
+  return latex.note_text(table, compare.CHECK_ONLY)
+
+
+def _layout(table, width=None):
+  return compare.latex_parts(table, width, 'off')[0]
+
+
 WIDTHS = [None, r'\textwidth', r'0.8\linewidth']
 
 
@@ -148,7 +156,7 @@ def test_every_table_compiles_without_an_overfull_box(tables, tmp_path, name):
   table = tables[name]
   for i, width in enumerate(WIDTHS):
     for note in latex.NOTE_MODES:
-      text, note_text = latex.render(table, width, note)
+      text, note_text = compare.latex_parts(table, width, note)
       assert text == compare.render(table, 'latex', width, note) if note != 'file' else True
       compile_table(tmp_path, text, note_text, name='%d-%s' % (i, note))
 
@@ -168,7 +176,7 @@ def test_the_committed_tables_compile_and_are_what_glo_compare_makes(tmp_path):
 def test_columns_are_grouped_by_metric_and_image_set_with_the_unit_on_top(tables):
   """Three header rows: the metric with its unit over all its columns, the image set over
   its reconstructors (\cmidrule under each), short reconstructor names."""
-  lines = latex.layout(tables['seeds']).splitlines()
+  lines = _layout(tables['seeds']).splitlines()
   start = lines.index(r'\toprule')
   assert lines[start + 1:start + 6] == [
       r' &  & \multicolumn{4}{c}{PSNR (dB)} \\', r'\cmidrule(lr){3-6}',
@@ -176,7 +184,7 @@ def test_columns_are_grouped_by_metric_and_image_set_with_the_unit_on_top(tables
       r'\cmidrule(lr){3-5} \cmidrule(lr){6-6}', r'run & seeds & GLO & re-{}opt. & PCA & GLO \\']
   # FID's columns stay together under one FID header even when the report interleaves
   # metrics section by section.
-  text = latex.layout(tables['fid_both_metrics'])
+  text = _layout(tables['fid_both_metrics'])
   tops = re.findall(r'\\multicolumn\{(\d+)\}\{c\}\{(FID[^}]*)\}', text)
   assert tops and all(int(span) > 1 for span, _ in tops)
 
@@ -184,34 +192,34 @@ def test_columns_are_grouped_by_metric_and_image_set_with_the_unit_on_top(tables
 def test_step_and_seeds_columns_only_where_rows_differ(tables):
   """Two rows of 3 and 2 seeds at one step: a seeds column, no step column (the note has
   the step)."""
-  text = latex.layout(tables['seeds'])
+  text = _layout(tables['seeds'])
   assert r'run & seeds & GLO' in text and 'step &' not in text
   rows = [l for l in text.splitlines() if l.startswith('demo')]
   assert rows[0].startswith(r'demo & 3 & 34.90\,{\scriptsize$\pm$0.66} & ') and rows[1].startswith(
       r'demo -{}-{}latent\_dims=16 & 2 & ')
-  note = latex.note_text(tables['seeds'])
+  note = _note(tables['seeds'])
   assert 'Checkpoint step 3000.' in note and 'their number in the seeds column' in note
 
 
 def test_the_note_names_only_what_the_shown_columns_need(tables):
-  fid_note = latex.note_text(tables['fid_default_sections'])
+  fid_note = _note(tables['fid_default_sections'])
   assert 'FID training reference images 64' in fid_note and 'PCA fit images 180' in fid_note
   table = dict(tables['fid_default_sections'],
                columns=[('train_learned', 'psnr_db'), ('heldout', 'psnr_db')])
-  note = latex.note_text(table)
+  note = _note(table)
   assert 'FID' not in note and 'PCA' not in note and 'held-out images 20' in note
   only_train = dict(table, columns=[('train_learned', 'psnr_db')])
-  assert 'held-out images' not in latex.note_text(only_train)
-  assert 'code steps' not in latex.note_text(only_train)  # no fitted codes shown
+  assert 'held-out images' not in _note(only_train)
+  assert 'code steps' not in _note(only_train)  # no fitted codes shown
   # FID against the held-out images only: their reference count, not the training one's.
-  paper = latex.note_text(tables['paper'])
+  paper = _note(tables['paper'])
   assert 'FID held-out reference images 20' in paper and 'FID training reference' not in paper
   assert 'One seed: each cell is its value.' in paper and '1 seeds' not in paper
   assert 'N(0,I): samples of codes drawn from N(0, I)' in paper
 
 
 def test_a_wide_selection_breaks_into_blocks_of_one_tabular(tables):
-  text = latex.layout(tables['fid_both_metrics'])
+  text = _layout(tables['fid_both_metrics'])
   assert text.count(r'\toprule') == 1 and text.count(r'\bottomrule') == 1
   assert text.count(r'run & ') > 1  # each block under its own headers
   spec = re.search(r'\\begin\{tabular\}\{([lrp{}0-9t]+)\}', text).group(1)
@@ -221,12 +229,14 @@ def test_a_wide_selection_breaks_into_blocks_of_one_tabular(tables):
       assert len(re.findall(r'(?<!\\)&', line)) + spans == len(re.findall('[lrp]', spec)) - 1
   # Every column's cells are there, once per row, across the blocks.
   for col in tables['fid_both_metrics']['columns']:
-    want = latex._cell(tables['fid_both_metrics']['rows'][0]['values'][col], col[1])[0]
+    value = tables['fid_both_metrics']['rows'][0]['values'][col]
+    mean, _, std = compare.cell(value, col[1]).partition(' ± ')
+    want = r'%s\,{\scriptsize$\pm$%s}' % (mean, std) if std else mean + ' '
     assert want in text
 
 
 def test_latex_width_is_a_tabular_star_and_bad_widths_are_refused(tables):
-  text = latex.layout(tables['seeds'], r'\textwidth')
+  text = _layout(tables['seeds'], r'\textwidth')
   assert r'\begin{tabular*}{\textwidth}{@{\extracolsep{\fill}}' in text
   assert text.rstrip().endswith(r'\end{tabular*}')
   assert latex.parse_width('12cm') == ('12cm', pytest.approx(12 * 72.27 / 2.54))
