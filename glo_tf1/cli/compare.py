@@ -1,7 +1,7 @@
 """glo-compare: one table of several runs' evaluation reports, seeds averaged.
 
   glo-compare REPORT_OR_DIR... [--format markdown|latex|csv] [--out FILE]
-              [--metrics psnr_db,fid_train] [--sections train_learned,pca_train,...]
+              [--latex_width LENGTH] [--note table|off|file] [--metrics psnr_db,fid_train] [--sections train_learned,pca_train,...]
               [--label RUN=NAME ...]
 
 Each argument is an evaluation.json, a run directory (its eval/evaluation.json) or a folder
@@ -33,6 +33,12 @@ _define.list('sections', None, 'Report sections to show, in this order of the re
              '(default: every section that all reports have), e.g. '
              'train_learned,pca_train,heldout,pca_heldout.')
 
+_define.string('latex_width', None, 'LaTeX only: the table\'s width, a LaTeX length '
+               '(\\textwidth, 0.9\\linewidth, 12cm): a tabular* spread to it. Default: a plain '
+               'tabular, its columns in blocks that fit a 345 pt article text width.')
+_define.enum('note', 'table', ['table', 'off', 'file'], 'LaTeX only: the protocol note after '
+             'the tabular (table), left out (off), or in NAME.note.tex beside --out NAME.tex, '
+             'for the caption (file).')
 _define.multi_string('label', [], 'RUN=NAME: the row of the report at or under RUN (a report, '
                      'a run directory or a folder of one configuration\'s seeds) is named NAME '
                      '(default: its preset and flags, or another method\'s "method"). Repeat '
@@ -63,15 +69,26 @@ def main(fv, paths):
                                'runs to compare (glo-compare --help)')
   if fv.out and os.path.isdir(fv.out):
     raise settings.ConfigError('--out %s is a folder; give the table\'s file name' % fv.out)
+  if fv.format != 'latex' and (fv.latex_width is not None or fv.note != 'table'):
+    raise settings.ConfigError('--latex_width and --note are for --format latex, not %s'
+                               % fv.format)
+  if fv.note == 'file' and not fv.out:
+    raise settings.ConfigError('--note file writes NAME.note.tex beside the table: give '
+                               '--out NAME.tex')
   table = compare.build_table(paths, fv.metrics, fv.sections, labels(fv.label))
   if fv.out and any(os.path.exists(fv.out) and os.path.samefile(fv.out, p)
                     for row in table['rows'] for p in row['reports']):
     raise settings.ConfigError('--out %s is one of the reports being compared; write the '
                                'table elsewhere' % fv.out)
-  text = compare.render(table, fv.format)
+  text = compare.render(table, fv.format, fv.latex_width, fv.note)
   if fv.out:
     os.makedirs(os.path.dirname(os.path.abspath(fv.out)), exist_ok=True)
     io.write_text_atomic(fv.out, text)
+    if fv.note == 'file':
+      from glo_tf1.evaluation import latex  # pylint: disable=import-outside-toplevel
+      note = latex.note_path(fv.out)
+      io.write_text_atomic(note, compare.latex_parts(table, fv.latex_width, 'file')[1])
+      print('Wrote %s (the note, for the caption)' % os.path.abspath(note))
     print('Wrote %s (%d rows from %d reports)' % (
         os.path.abspath(fv.out), len(table['rows']),
         sum(len(r['reports']) for r in table['rows'])))

@@ -37,6 +37,7 @@ import numpy as np
 from glo_tf1 import checks
 from glo_tf1 import io
 from glo_tf1 import settings
+from glo_tf1.evaluation import latex as latex_lib
 from glo_tf1.evaluation import metrics as metrics_lib
 
 REPORT_NAME = 'evaluation.json'
@@ -536,37 +537,20 @@ def markdown(table):
   return '\n'.join(lines + ['', protocol_text(table)]) + '\n'
 
 
-_LATEX_SPECIAL = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#',
-                  '_': r'\_', '{': r'\{', '}': r'\}', '~': r'\textasciitilde{}',
-                  '^': r'\textasciicircum{}', '-': '-{}', '±': r'$\pm$',
-                  '<': r'\textless{}', '>': r'\textgreater{}', '|': r'\textbar{}'}
+latex_escape = latex_lib.escape
 
 
-def latex_escape(text):
-  """`text` with every character that is special to LaTeX escaped; other non-ASCII
-  characters pass as they are (LaTeX reads UTF-8 input by default since 2018; a glyph
-  its fonts lack fails at compile time, docs/evaluation.md)."""
-  return ''.join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+def latex(table, width=None, note='table'):
+  """The booktabs table to \\input into a paper (evaluation/latex.py lays it out to fit the
+  page; `width`: --latex_width, `note`: --note table or off)."""
+  return latex_parts(table, width, 'off' if note == 'file' else note)[0]
 
 
-def latex(table):
-  """A booktabs `tabular` to \\input into a paper (\\usepackage{booktabs}): two header
-  rows (the section; the metric and its unit), then the protocol note as a paragraph of
-  its own, which breaks across lines."""
-  cols = table['columns']
-  n = 3 + len(cols)
-  sections = ' & '.join(['', '', ''] + [latex_escape(header(c)[0]) for c in cols])
-  lines = ['% glo-compare: needs \\usepackage{booktabs}',
-           r'\begin{tabular}{l' + 'r' * (n - 1) + '}', r'\toprule', sections + r' \\',
-           ' & '.join(['run', 'step', 'seeds'] + [latex_escape(header(c)[1]) for c in cols])
-           + r' \\', r'\midrule']
-  for row in table['rows']:
-    cells = [latex_escape(row['label']), _step(row, '--'), _num_seeds(row)]
-    cells += [cell(row['values'][c], c[1], pm=r'$\pm$', missing='--') for c in cols]
-    lines.append(' & '.join(cells) + r' \\')
-  lines += [r'\bottomrule', r'\end{tabular}', '',
-            r'\smallskip\noindent{\footnotesize %s\par}' % latex_escape(protocol_text(table))]
-  return '\n'.join(lines) + '\n'
+def latex_parts(table, width=None, note='table'):
+  """(the LaTeX table, its note for a file of its own with note='file', else None)."""
+  cells = {c: [cell(r['values'][c], c[1], missing='--') for r in table['rows']]
+           for c in table['columns']}
+  return latex_lib.render(table, cells, width, note, hidden=CHECK_ONLY)
 
 
 def csv_text(table):
@@ -593,7 +577,9 @@ def csv_text(table):
   return out.getvalue()
 
 
-def render(table, fmt):
+def render(table, fmt, latex_width=None, note='table'):
   if fmt not in FORMATS:
     raise CompareError('--format: got %r, accepted values are %s' % (fmt, ', '.join(FORMATS)))
-  return {'markdown': markdown, 'latex': latex, 'csv': csv_text}[fmt](table)
+  if fmt == 'latex':
+    return latex(table, latex_width, note)
+  return {'markdown': markdown, 'csv': csv_text}[fmt](table)

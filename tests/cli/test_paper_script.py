@@ -70,6 +70,9 @@ def test_mnist_from_idx_files_to_tables(tmp_path):
   table = (out / 'table.md').read_text()
   assert '| GLO (mnist) |' in table and 'PSNR' in table
   assert (out / 'table.tex').read_text().count('\\toprule') == 1
+  sys.path.insert(0, os.path.join(ROOT, 'tests', 'evaluation'))
+  from test_latex import check_compiles  # pylint: disable=import-outside-toplevel
+  check_compiles(tmp_path, (out / 'table.tex').read_text())  # pdflatex, no overfull box
   assert 'GLO (mnist)' in (out / 'table.csv').read_text()
   if 'fid' in report:  # FID's weights are installed: GLANN's protocol, counts recorded
     proto = report['fid']['protocol']

@@ -95,7 +95,8 @@ def _latex_rows(text):
   lines = text.strip().splitlines()
   start, end = lines.index(r'\toprule'), lines.index(r'\bottomrule')
   assert lines[end + 1] == r'\end{tabular}'
-  return [l for l in lines[start + 1:end] if l != r'\midrule'], lines[end + 2:]
+  return [l for l in lines[start + 1:end] if l != r'\midrule' and not l.startswith(
+      r'\cmidrule')], lines[end + 2:]
 
 
 def test_latex_is_a_booktabs_tabular_with_one_cell_per_column(runs):
@@ -113,19 +114,25 @@ def test_latex_is_a_booktabs_tabular_with_one_cell_per_column(runs):
   unescaped = re.compile(r'(?<!\\)[&%#_$^~]')
   for line in rows:
     assert line.endswith(r'\\'), line
-    assert len(re.findall(r'(?<!\\)&', line)) == len(spec) - 1, line
+    # A \multicolumn{n} header spans n cells.
+    spans = sum(int(n) - 1 for n in re.findall(r'\\multicolumn\{(\d+)\}', line))
+    assert len(re.findall(r'(?<!\\)&', line)) + spans == len(spec) - 1, line
     assert not unescaped.findall(re.sub(r'(?<!\\)&|\$\\pm\$', '', line)), line
   assert len(re.findall(r'(?<!\\)\{', text)) == len(re.findall(r'(?<!\\)\}', text))
-  head_sections, head_metrics = rows[0], rows[1]
-  assert 'train, learned codes' in head_sections and 'PSNR (dB)' in head_metrics
-  assert rows[2].startswith('demo & 3000 & 3 & ')
-  assert rows[3].startswith(r'demo -{}-{}latent\_dims=16 & ') and r'$\pm$' in rows[3]
-  assert '\\texttt' not in text and '\\multicolumn' not in text and '`' not in text
+  # Three header rows: the metric with its unit, the image set (\cmidrule under each), the
+  # reconstructor (evaluation/latex.py); then the rows, the seeds column as they differ.
+  head_metrics, head_sets, head_names = rows[0], rows[1], rows[2]
+  assert 'PSNR (dB)' in head_metrics and '{train}' in head_sets and 'held-{}out' in head_sets
+  assert head_names.startswith('run & seeds & GLO & re-{}opt. & PCA')
+  assert r'\cmidrule(lr){3-5}' in text
+  assert rows[3].startswith('demo & 3 & ')
+  assert rows[4].startswith(r'demo -{}-{}latent\_dims=16 & 2 & ') and r'$\pm$' in rows[4]
+  assert '\\texttt' not in text and '`' not in text
   # The protocol note: one paragraph after the table, which TeX breaks into lines.
   assert note[0] == '' and note[1].startswith(r'\smallskip\noindent{\footnotesize Evaluation')
   assert note[1].endswith(r'\par}') and 'code steps 1000' in note[1]
   # PCA's 24.0 on every seed: its mean alone, never "± 0.00".
-  assert '24.00 &' in rows[2] and r'$\pm$ 0.00' not in text
+  assert '24.00 &' in rows[3] and r'$\pm$0.00' not in text and r'$\pm$ 0.00' not in text
 
 
 def test_an_other_methods_report_is_a_labelled_row_in_every_format(runs, tmp_path):
@@ -152,8 +159,9 @@ def test_an_other_methods_report_is_a_labelled_row_in_every_format(runs, tmp_pat
   assert row.count('–') == 1 + 2  # the step; train_learned and pca_train not reported
   assert '| GLO (ours) | 3000 | 3 |' in md and 'VAE (our run): numbers from its own' in md
   rows, _ = _latex_rows(compare.latex(table))
-  (tex,) = [l for l in rows if l.startswith('VAE')]
-  assert tex.startswith('VAE (our run) & -- & 3 & -- & ') and cell.replace('±', r'$\pm$') in tex
+  tex = [l for l in rows if l.startswith('VAE')]  # a row in each block of columns
+  assert tex[0].startswith('VAE (our run) & -- & 3 & -- & ')
+  assert cell.replace(' ± ', r'\,{\scriptsize$\pm$') + '}' in ' '.join(tex)
   got = list(csv.DictReader(io.StringIO(compare.csv_text(table))))[-1]
   assert got['run'] == 'VAE (our run)' and got['step'] == '' and got['seeds'] == '0 1 2'
   assert float(got['heldout.psnr_db.std']) == pytest.approx(statistics.stdev(heldout))
@@ -261,7 +269,9 @@ def test_seeds_script_trains_evaluates_and_tabulates_on_the_embedded_faces(tmp_p
   assert '| `demo --image_size=16 --latent_dims=8 --decoder_filters=16,8' in md
   assert '| 20 | 2 |' in md  # step 20, two seeds in one row
   assert 'training images 12, held-out images 12' in md  # SEEDS_MAX_IMAGES, stated
-  assert os.path.exists(os.path.join(out, 'table.tex'))
+  from test_latex import check_compiles  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(out, 'table.tex')) as f:
+    check_compiles(tmp_path, f.read())  # pdflatex, no overfull box
   assert os.path.exists(os.path.join(out, 'table.csv'))
 
 
