@@ -325,7 +325,9 @@ def export_references(loaded, out, num, seed=0):
 
 def export_codes(loaded, out, projected=False):
   """The learned codes [N, dims] with the training images' names, in OUT.npz: `codes`,
-  `names`, `projected` (True: as the decoder sees them, else as stored) and `projection`."""
+  `names`, `projected` (True: as the decoder sees them, else as stored), `projection` and
+  the meta_* keys of every export's .npz (meta_step: the checkpoint's step; issue 30: this
+  file said `step` before, the others `meta_step`)."""
   if not out.endswith('.npz'):
     raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
                                % out)
@@ -338,5 +340,5 @@ def export_codes(loaded, out, projected=False):
   with io.atomic_open(out, 'wb') as f:
     np.savez(f, codes=loaded.codes(projected=projected), names=np.asarray(loaded.names),
              projected=np.asarray(projected), projection=np.asarray(loaded.cfg['projection']),
-             step=np.asarray(loaded.step))
+             **{'meta_' + k: np.asarray(v) for k, v in _meta(loaded, 'codes').items()})
   return out

@@ -295,7 +295,12 @@ def test_glo_sample_reconstructions_and_codes(tiny_run, lfw_dir, tmp_path):
   data = np.load(codes)
   assert bool(data['projected']) and str(data['projection']) == 'sphere'
   np.testing.assert_allclose(np.linalg.norm(data['codes'], axis=1), 1, rtol=1e-5)
-  assert len(data['names']) == 200 and int(data['step']) == 30
+  assert len(data['names']) == 200 and int(data['meta_step']) == 30
+  assert 'step' not in data and str(data['meta_what']) == 'codes'
+  recons = np.load(out)  # issue 30: one name for the step in every .npz
+  assert int(recons['meta_step']) == int(data['meta_step'])
+  assert {k for k in data if k.startswith('meta_')} >= {
+      'meta_what', 'meta_run_dir', 'meta_checkpoint', 'meta_step', 'meta_image_size'}
   for bad, message in ((['--what', 'codes', '--out', str(tmp_path / 'c')], 'FILE.npz'),
                        (['--what', 'reconstructions', '--out', out], '--data_dir'),
                        (['--num=0', '--out', str(tmp_path / 's')],
