@@ -295,13 +295,15 @@ def fid_levels(images):
 def export_references(loaded, out, num, seed=0):
   """The training images as the trainer sees them and FID compares against (decoded,
   cropped, resized and to the run's channels by the run's own decode op, then rounded to
-  the levels FID's network is fed: `fid_levels`): OUT/<name>.png ... or OUT.npz. min(num, N) of them, the subset
-  glo-evaluate's FID references draw with the same seed (files.seeded_subset with
-  RandomState(seed), as stats.choose_subset). Issue 30: an external FID tool given the
-  files as stored (another size before its 299 px resize) gives another number."""
+  the levels FID's network is fed: `fid_levels`): OUT/<name>.png ... or OUT.npz.
+  min(num, N) of them, the subset glo-evaluate's FID references draw with the same seed
+  (files.seeded_subset with RandomState(seed), as stats.choose_subset). Issue 30: an
+  external FID tool given the files as stored (another size before its 299 px resize)
+  gives another number."""
   if not loaded.paths:
-    raise settings.ConfigError('the training images of %s are not found (%s); give '
-                               '--data_dir' % (loaded.run_dir, loaded.info['data_dir']))
+    raise settings.ConfigError('the training images of %s are not where it recorded them '
+                               '(%s); give --data_dir' % (
+                                   loaded.run_dir, loaded.info['provenance'].get('data_dir')))
   check_out(out, loaded.run_dir, loaded.info['data_dir'])
   chosen = files.seeded_subset(len(loaded.names), num, np.random.RandomState(seed))
   names = [loaded.names[i] for i in chosen]

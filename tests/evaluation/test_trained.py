@@ -114,6 +114,11 @@ def test_a_run_loads_without_its_images_and_closes(tiny_run, tmp_path):
   run = glo_tf1.load(moved, checkpoint=15)
   assert run.paths is None and run.step == 15 and 'step 15' in repr(run)
   assert run.decode(run.codes()[:2]).shape == (2, 16, 16, 3)
+  with pytest.raises(settings.ConfigError, match=re.escape(
+      'the training images of %s are not where it recorded them (%s); give --data_dir'
+      % (moved, tmp_path / 'gone'))):
+    export.export_references(run, str(tmp_path / 'refs'), 4)
+  assert not os.path.exists(str(tmp_path / 'refs'))
   run.close()
   with pytest.raises(RuntimeError):
     run.decode(np.ones((1, 8)))
