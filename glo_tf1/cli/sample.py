@@ -4,6 +4,8 @@
   glo-sample --run_dir RUN --out OUT --what reconstructions --data_dir D [--file_list L]
              [--steps 1000]
   glo-sample --run_dir RUN --out CODES.npz --what codes [--projected]
+  glo-sample --run_dir RUN --out REFS --what references [--num 10000] [--seed 0]
+             [--data_dir D]
 
 OUT is a folder of PNG files (8-bit, what pytorch-fid, clean-fid and torch-fidelity read)
 or, ending in .npz, one file with `images` (uint8 [n, S, S, 3]) and their raw `codes`.
@@ -19,11 +21,14 @@ FLAGS = flags.FlagValues()
 _define = common.Definer(FLAGS)
 _define.string('run_dir', None, 'Run directory of a training run.')
 _define.string('out', None, 'A folder of PNG files, or FILE.npz.')
-_define.enum('what', 'samples', ['samples', 'reconstructions', 'codes'], 'What to write: '
-             'samples of --sampler, reconstructions of --data_dir\'s images, or the learned '
-             'codes of the training images (.npz only).')
+_define.enum('what', 'samples', ['samples', 'reconstructions', 'codes', 'references'],
+             'What to write: samples of --sampler, reconstructions of --data_dir\'s images, '
+             'the learned codes of the training images (.npz only), or the training images '
+             'as the trainer and FID see them (cropped, resized; at most --num of them, the '
+             'subset glo-evaluate\'s FID draws with --seed), for an external FID tool.')
 MAX_NUM = 10 ** 7  # 200 times FID's 50,000; at 64 px about 100 GB of PNG files
-_define.integer('num', 10000, 'Samples to write (at most %d).' % MAX_NUM, lower_bound=1)
+_define.integer('num', 10000, 'Samples or references to write (at most %d).' % MAX_NUM,
+                lower_bound=1)
 flags.register_validator('num', lambda n: n <= MAX_NUM, flag_values=FLAGS, message=(
     'above %d (FID takes 50,000); its PNG files would fill about 10 kB each at 64 px'
     % MAX_NUM))
@@ -47,9 +52,11 @@ _define.string('checkpoint', None, 'Checkpoint: a step number or a path (default
 common.require(FLAGS, 'run_dir', 'out')
 common.rule(FLAGS, ('what', 'data_dir'), lambda f: f['what'] != 'reconstructions' or
             f['data_dir'], '--what reconstructions needs --data_dir')
-common.rule(FLAGS, ('what', 'data_dir', 'file_list'), lambda f: f['what'] == 'reconstructions'
-            or not (f['data_dir'] or f['file_list']),
-            '--data_dir and --file_list are for --what reconstructions')
+common.rule(FLAGS, ('what', 'file_list'), lambda f: f['what'] == 'reconstructions'
+            or not f['file_list'], '--file_list is for --what reconstructions')
+common.rule(FLAGS, ('what', 'data_dir'), lambda f: f['what'] in ('reconstructions',
+                                                                 'references')
+            or not f['data_dir'], '--data_dir is for --what reconstructions or references')
 common.rule(FLAGS, ('file_list', 'data_dir'), lambda f: not f['file_list'] or f['data_dir'],
             '--file_list needs --data_dir')
 common.rule(FLAGS, ('what', 'out'), lambda f: f['what'] != 'codes' or not f['out'] or
@@ -61,16 +68,20 @@ def main(fv):
   from glo_tf1.data import files
   from glo_tf1.evaluation import export
   export.check_out(fv.out, fv.run_dir, fv.data_dir)  # before TensorFlow and the checkpoint
-  names = files.list_images(fv.data_dir, fv.file_list) if fv.data_dir else None
+  reconstructing = fv.what == 'reconstructions'
+  names = files.list_images(fv.data_dir, fv.file_list) if reconstructing else None
   if names and not fv.out.endswith('.npz'):
     export.output_names(names)  # two sources of one PNG name
   from glo_tf1.evaluation import trained  # TensorFlow: after every check of the flags
-  with trained.load(fv.run_dir, fv.checkpoint, batch_size=fv.batch_size) as run:
+  with trained.load(fv.run_dir, fv.checkpoint, batch_size=fv.batch_size,
+                    data_dir=None if reconstructing else fv.data_dir) as run:
     print('%r -> %s' % (run, fv.out), flush=True)
     if fv.what == 'samples':
       out = export.export_samples(run, fv.out, fv.num, fv.sampler, fv.seed)
     elif fv.what == 'reconstructions':
       out = export.export_reconstructions(run, fv.out, fv.data_dir, names, fv.steps, fv.seed)
+    elif fv.what == 'references':
+      out = export.export_references(run, fv.out, fv.num, fv.seed)
     else:
       out = export.export_codes(run, fv.out, fv.projected)
   print('Wrote %s' % out)

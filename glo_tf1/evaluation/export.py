@@ -2,7 +2,9 @@
 
   samples          N images of a sampler (unit, fitted diagonal, full covariance);
   reconstructions  GLO's reconstructions of image files (codes fitted, decoder frozen);
-  codes            the learned codes of the training images, raw or projected.
+  codes            the learned codes of the training images, raw or projected;
+  references       the training images as the trainer and the FID see them (crop,
+                   resize, channels), for an external FID tool (docs/fid.md).
 
 Output: a folder of PNG files (8-bit, the fixed map round((x + 1) * 127.5) of the
 training summaries) or one .npz (images as uint8 [n, S, S, C], codes as float32). Work
@@ -34,7 +36,7 @@ from glo_tf1.data import files
 
 CHUNK = 500
 EXPORT_META = 'glo_sample.json'
-WHATS = ('samples', 'reconstructions', 'codes')
+WHATS = ('samples', 'reconstructions', 'codes', 'references')
 _DONE = 'done_chunks'  # EXPORT_META's record of the chunks this export finished
 _STARTED = 'started_chunks'  # ... and of those it began writing (recorded before the files)
 _HINTS = {'files_sha256': ' (another file list, or files changed: the names, sizes and '
@@ -279,9 +281,55 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
   return writer.finish(len(chunks), meta)
 
 
+def fid_levels(images):
+  """Float images in [-1, 1] on the uint8 levels FID's network is fed (inception.py's
+  to_inception_inputs rounds (x + 1) * 127.5 in float32, half to even), so that the
+  writer's to_uint8 keeps them. to_uint8 computes in float64: on the demo 0.4% of the
+  pixels of resized images fall a level apart, e.g. 72.5 in float32 (-> 72) is
+  72.50000003 in float64 (-> 73)."""
+  levels = np.clip(np.round((np.asarray(images, np.float32) + np.float32(1))
+                            * np.float32(127.5)), 0, 255)
+  return levels.astype(np.float64) / 127.5 - 1.
+
+
+def export_references(loaded, out, num, seed=0):
+  """The training images as the trainer sees them and FID compares against (decoded,
+  cropped, resized and to the run's channels by the run's own decode op, then rounded to
+  the levels FID's network is fed: `fid_levels`): OUT/<name>.png ... or OUT.npz.
+  min(num, N) of them, the subset glo-evaluate's FID references draw with the same seed
+  (files.seeded_subset with RandomState(seed), as stats.choose_subset). Issue 30: an
+  external FID tool given the files as stored (another size before its 299 px resize)
+  gives another number."""
+  if not loaded.paths:
+    raise settings.ConfigError('the training images of %s are not where it recorded them '
+                               '(%s); give --data_dir' % (
+                                   loaded.run_dir, loaded.info['provenance'].get('data_dir')))
+  check_out(out, loaded.run_dir, loaded.info['data_dir'])
+  chosen = files.seeded_subset(len(loaded.names), num, np.random.RandomState(seed))
+  names = [loaded.names[i] for i in chosen]
+  paths = [loaded.paths[i] for i in chosen]
+  outs = names if out.endswith('.npz') else output_names(names)
+  check_export_room(out, len(names), loaded.cfg, name_chars=max([len(n) for n in names] + [1]))
+  meta = _meta(loaded, 'references', data_dir=loaded.info['data_dir'], num=len(names),
+               seed=seed, channels=loaded.cfg['channels'],
+               tight_crop=bool(loaded.cfg['tight_crop']))
+  writer = _Writer(out, meta)
+  meter = progress.Progress('references', len(names), 'images')
+  chunks = range(-(-len(names) // CHUNK))
+  for c in chunks:
+    part = slice(c * CHUNK, (c + 1) * CHUNK)
+    if not writer.done(c, outs[part]):
+      images = fid_levels(loaded.load_images(paths[part]))
+      writer.write(c, outs[part], images, np.zeros((len(images), 0), np.float32))
+    meter.update(min(len(names), (c + 1) * CHUNK))
+  return writer.finish(len(chunks), meta)
+
+
 def export_codes(loaded, out, projected=False):
   """The learned codes [N, dims] with the training images' names, in OUT.npz: `codes`,
-  `names`, `projected` (True: as the decoder sees them, else as stored) and `projection`."""
+  `names`, `projected` (True: as the decoder sees them, else as stored), `projection` and
+  the meta_* keys of every export's .npz (meta_step: the checkpoint's step; issue 30: this
+  file said `step` before, the others `meta_step`)."""
   if not out.endswith('.npz'):
     raise settings.ConfigError('--what codes writes an .npz: give --out FILE.npz, got %s'
                                % out)
@@ -294,5 +342,5 @@ def export_codes(loaded, out, projected=False):
   with io.atomic_open(out, 'wb') as f:
     np.savez(f, codes=loaded.codes(projected=projected), names=np.asarray(loaded.names),
              projected=np.asarray(projected), projection=np.asarray(loaded.cfg['projection']),
-             step=np.asarray(loaded.step))
+             **{'meta_' + k: np.asarray(v) for k, v in _meta(loaded, 'codes').items()})
   return out

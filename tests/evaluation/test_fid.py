@@ -430,3 +430,51 @@ def test_the_glann_protocol_refuses_contradicting_counts_and_a_missing_test_spli
   with pytest.raises(settings.ConfigError, match='--fid_protocol glann compares with random '
                      'test images: give --data_dir'):
     evaluate.evaluate(tiny_run, None, fid_num_images=6, fid_protocol='glann')
+
+
+def test_folders_of_other_image_sizes_are_warned_about(tmp_path):
+  """Issue 30: one line naming both folders and their sizes; none for equal sizes."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation.fid import stats  # pylint: disable=import-outside-toplevel
+  for name, size in (('a.png', (25, 25)), ('b.png', (32, 32)), ('c.png', (40, 30))):
+    Image.new('RGB', size).save(str(tmp_path / name))
+  assert stats.image_sizes(str(tmp_path), ['a.png', 'c.png', 'a.png']) == {(25, 25), (40, 30)}
+  same = stats.size_warning([('A', {(32, 32)}), ('B', {(32, 32)})], 32)
+  assert same is None
+  text = stats.size_warning([('A', {(25, 25)}), ('B', {(32, 32)})], 32)
+  assert text.startswith('warning: the images of A are 25x25 px and those of B are 32x32 px')
+  assert '\n' not in text and 'resized to 32 px' in text
+  many = stats.size_warning([('A', {(1, 1), (2, 2), (3, 3), (4, 4)}), ('B', {(1, 1)})], 8)
+  assert 'A are 1x1, 2x2, 3x3, ... (4 sizes) px' in many
+
+
+@pytest.mark.e2e
+def test_fid_command_takes_the_runs_size_and_warns_of_other_sizes(network, tiny_run, lfw_dir,
+                                                                  tmp_path):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from conftest import run_main  # pylint: disable=import-outside-toplevel
+  a, b = tmp_path / 'a', tmp_path / 'b'
+  a.mkdir()
+  b.mkdir()
+  for name in sorted(os.listdir(lfw_dir))[:3]:
+    os.symlink(os.path.join(lfw_dir, name), str(a / name))
+    with Image.open(os.path.join(lfw_dir, name)) as im:
+      big = im.size
+      im.convert('RGB').resize((16, 16)).save(str(b / (name + '.png')))
+  cache = ['--cache_dir', str(tmp_path / 'cache')]
+  proc = run_main('glo_tf1.cli.fid', '--data_dir', a, '--reference_dir', b, '--run_dir',
+                  tiny_run, *cache)
+  assert '3 of 3 images at 16 px' in proc.stdout  # the run's size, not the default 128
+  warnings = [l for l in proc.stderr.splitlines() if l.startswith('warning: the images')]
+  assert len(warnings) == 1 and warnings[0].startswith(
+      'warning: the images of %s are %dx%d px and those of %s are 16x16 px; both are '
+      'resized to 16 px' % (a, big[0], big[1], b)), proc.stderr
+  proc = run_main('glo_tf1.cli.fid', '--data_dir', b, '--reference_dir', b, *cache)
+  assert 'warning: the images' not in proc.stderr and '3 of 3 images at 128 px' in proc.stdout
+  proc = run_main('glo_tf1.cli.fid', '--data_dir', a, '--run_dir', tiny_run,
+                  '--image_size=32', *cache, check=False)
+  assert proc.returncode == 2 and ('--image_size 32 contradicts --run_dir %s, which trained '
+                                   'with 16' % tiny_run) in proc.stderr, proc.stderr
+  proc = run_main('glo_tf1.cli.fid', '--data_dir', a, '--run_dir', tmp_path, *cache,
+                  check=False)
+  assert proc.returncode == 2 and 'has no config.json' in proc.stderr, proc.stderr

@@ -114,6 +114,11 @@ def test_a_run_loads_without_its_images_and_closes(tiny_run, tmp_path):
   run = glo_tf1.load(moved, checkpoint=15)
   assert run.paths is None and run.step == 15 and 'step 15' in repr(run)
   assert run.decode(run.codes()[:2]).shape == (2, 16, 16, 3)
+  with pytest.raises(settings.ConfigError, match=re.escape(
+      'the training images of %s are not where it recorded them (%s); give --data_dir'
+      % (moved, tmp_path / 'gone'))):
+    export.export_references(run, str(tmp_path / 'refs'), 4)
+  assert not os.path.exists(str(tmp_path / 'refs'))
   run.close()
   with pytest.raises(RuntimeError):
     run.decode(np.ones((1, 8)))
@@ -295,7 +300,12 @@ def test_glo_sample_reconstructions_and_codes(tiny_run, lfw_dir, tmp_path):
   data = np.load(codes)
   assert bool(data['projected']) and str(data['projection']) == 'sphere'
   np.testing.assert_allclose(np.linalg.norm(data['codes'], axis=1), 1, rtol=1e-5)
-  assert len(data['names']) == 200 and int(data['step']) == 30
+  assert len(data['names']) == 200 and int(data['meta_step']) == 30
+  assert 'step' not in data and str(data['meta_what']) == 'codes'
+  recons = np.load(out)  # issue 30: one name for the step in every .npz
+  assert int(recons['meta_step']) == int(data['meta_step'])
+  assert {k for k in data if k.startswith('meta_')} >= {
+      'meta_what', 'meta_run_dir', 'meta_checkpoint', 'meta_step', 'meta_image_size'}
   for bad, message in ((['--what', 'codes', '--out', str(tmp_path / 'c')], 'FILE.npz'),
                        (['--what', 'reconstructions', '--out', out], '--data_dir'),
                        (['--num=0', '--out', str(tmp_path / 's')],
@@ -542,3 +552,55 @@ def test_a_torn_newest_checkpoint_is_refused_naming_the_intact_one_and_a_missing
     assert run.step == 15
   with pytest.raises(rundir.RunDirError, match=r'run directory /nonexistent does not exist'):
     glo_tf1.load('/nonexistent')
+
+
+def _fid_reference_uint8(paths, cfg):
+  """The FID reference path's images (stats.real_statistics: pipelines.iterate_in_order,
+  then inception's rounding of (x + 1) * 127.5 in float32), computed apart from the export."""
+  from glo_tf1.compat import tf  # pylint: disable=import-outside-toplevel
+  from glo_tf1.data import pipelines  # pylint: disable=import-outside-toplevel
+  with tf.Graph().as_default(), tf.Session() as sess:
+    x = np.concatenate([b for _, b in pipelines.iterate_in_order(
+        sess, paths, 7, cfg['image_size'], cfg['tight_crop'], cfg['channels'])])
+  return np.clip(np.round((x.astype(np.float32) + 1) * np.float32(127.5)), 0, 255).astype(
+      np.uint8)
+
+
+def test_references_are_the_images_fid_compares_against(loaded, tmp_path, monkeypatch):
+  """Issue 30: the exported references, decoded, are the FID reference path's pixels for
+  the same files (the subset glo-evaluate draws with the seed), at the run's size."""
+  from glo_tf1.evaluation.fid import stats  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(export, 'CHUNK', 4)
+  out = str(tmp_path / 'refs')
+  export.export_references(loaded, out, 10, seed=5)
+  chosen = [loaded.names[i] for i in stats.choose_subset(len(loaded.names), 10, 5)]
+  pngs = export.output_names(chosen)
+  assert sorted(pngs + [export.EXPORT_META]) == sorted(
+      os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+  decoded = np.stack([np.asarray(Image.open(os.path.join(out, p)).convert('RGB'))
+                      for p in pngs])
+  size = loaded.cfg['image_size']
+  assert decoded.shape == (10, size, size, 3)
+  want = _fid_reference_uint8([os.path.join(loaded.info['data_dir'], n) for n in chosen],
+                              loaded.cfg)
+  np.testing.assert_array_equal(decoded, want)
+  npz = str(tmp_path / 'refs.npz')
+  export.export_references(loaded, npz, 10, seed=5)
+  data = np.load(npz)
+  assert list(data['names']) == chosen and str(data['meta_what']) == 'references'
+  np.testing.assert_array_equal(data['images'], want)
+
+
+@pytest.mark.e2e
+def test_glo_sample_references(tiny_run, tmp_path):
+  out = str(tmp_path / 'refs')
+  proc = run_main('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--what',
+                  'references', '--num=500')
+  assert 'Wrote %s' % out in proc.stdout
+  pngs = sorted(f for f in os.listdir(out) if f.endswith('.png'))
+  assert len(pngs) == 200  # every training image: --num above their count
+  assert Image.open(os.path.join(out, pngs[0])).size == (16, 16)
+  proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out',
+                    str(tmp_path / 'x'), '--file_list', 'l.txt', '--data_dir', '.',
+                    '--what', 'references', check=False)
+  assert proc.returncode == 2 and '--file_list is for --what reconstructions' in proc.stderr

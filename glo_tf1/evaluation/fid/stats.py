@@ -3,6 +3,7 @@ and the FID entry of an evaluation report (the metric: evaluation/metrics.py).""
 import hashlib
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -208,6 +209,34 @@ def markdown_note(report):
 
 
 
+def image_sizes(data_dir, names):
+  """The set of (width, height) of the image files `names` under data_dir, read from
+  their headers (Pillow decodes no pixels)."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  sizes = set()
+  for name in names:
+    with Image.open(os.path.join(data_dir, name)) as im:
+      sizes.add(im.size)
+  return sizes
+
+
+def size_warning(folders_sizes, image_size):
+  """One line when the folders' images differ in size, else None. Issue 30: both are
+  resized to image_size then 299 px, but from other sizes they are other images, and the
+  FID measures that too (an external tool given 25 px training images against 32 px
+  samples gave 317.79, against 363.09 at 32 px)."""
+  if len({frozenset(s) for _, s in folders_sizes}) < 2:
+    return None
+  def shown(sizes):
+    text = ', '.join('%dx%d' % s for s in sorted(sizes)[:3])
+    return text + (', ... (%d sizes)' % len(sizes) if len(sizes) > 3 else '')
+  (a, sa), (b, sb) = folders_sizes[:2]
+  return ('warning: the images of %s are %s px and those of %s are %s px; both are resized '
+          'to %d px, but from other sizes they differ, and the FID counts that (for a '
+          'run\'s training images, glo-sample --what references writes them at its size)'
+          % (a, shown(sa), b, shown(sb), image_size))
+
+
 def folder_statistics(folders, num_images=10000, seed=0, image_size=128, tight_crop=False,
                       cache_dir=None, batch_size=50, method='eigh'):
   """FID statistics of one or two folders of images, and the FID between two.
@@ -215,7 +244,8 @@ def folder_statistics(folders, num_images=10000, seed=0, image_size=128, tight_c
   Args:
     folders: [(data_dir, file_list or None)], one or two.
     num_images, seed: at most this many images of each folder, a subset drawn with seed.
-    image_size, tight_crop: the trainer's crop and resize first (then 299 px).
+    image_size, tight_crop: the trainer's crop and resize first (then 299 px). Two
+      folders whose images differ in size are warned about on stderr (size_warning).
     cache_dir: statistics cache (None: the default; '' for none).
     batch_size: images per run of the network.
     method: matrix square root of the Frechet distance (METHODS).
@@ -225,12 +255,18 @@ def folder_statistics(folders, num_images=10000, seed=0, image_size=128, tight_c
   """
   weights.weights_file()
   cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+  listed = [(data_dir, files.list_images(data_dir, file_list))
+            for data_dir, file_list in folders]
+  if len(listed) > 1:
+    warning = size_warning([(d, image_sizes(d, [names[i] for i in choose_subset(
+        len(names), num_images, seed)])) for d, names in listed], image_size)
+    if warning:
+      print(warning, file=sys.stderr, flush=True)
   stats = []
   with tf.Graph().as_default():
     ops = inception.build_extractor()
     with tf.Session() as sess:
-      for data_dir, file_list in folders:
-        names = files.list_images(data_dir, file_list)
+      for data_dir, names in listed:
         t0, c0 = time.time(), time.process_time()
         g, info = real_statistics(sess, ops, data_dir, names, num_images, seed, image_size,
                                   tight_crop, cache_dir, data_dir, batch_size)
