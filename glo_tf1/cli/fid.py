@@ -43,9 +43,10 @@ def run_preprocessing(fv):
   another value than the run's is refused, naming both."""
   if not fv.run_dir:
     return fv.image_size, fv.tight_crop
-  from glo_tf1.training import run_dir as rundir  # pylint: disable=import-outside-toplevel
+  from glo_tf1 import rundir  # pylint: disable=import-outside-toplevel
+  from glo_tf1.rundir import config as run_config  # pylint: disable=import-outside-toplevel
   try:
-    cfg = rundir.read_config(fv.run_dir)
+    cfg = run_config.read_config(fv.run_dir)
   except rundir.RunDirError as e:
     raise settings.ConfigError('--run_dir %s: %s' % (fv.run_dir, e)) from None
   if cfg is None:
