@@ -129,13 +129,33 @@ def parse(flag_values, argv, positional=False):
   try:
     rest = flag_values(list(argv))
   except flags.Error as e:
+    if not positional:  # a stray argument is named first: a required flag may be missing
+      _refuse_stray([argv[0]] + _unparsed(flag_values, argv))
     # One line, whatever absl found (it gives one line per flag missing).
     raise settings.ConfigError('; '.join(_dashed(line) for line in str(e).splitlines()
                                          if line.strip())) from None
-  if len(rest) > 1 and not positional:
+  if not positional:
+    _refuse_stray(rest)
+  return rest
+
+
+def _unparsed(flag_values, argv):
+  """The arguments of argv that are not flags, as absl parses them, without running the
+  flags' validators (they raised already)."""
+  flag_values.unparse_flags()
+  try:
+    _, unparsed = flag_values._parse_args(list(argv[1:]), False)  # pylint: disable=protected-access
+  except flags.Error:
+    return []
+  finally:
+    flag_values.unparse_flags()
+  return unparsed
+
+
+def _refuse_stray(rest):
+  if len(rest) > 1:
     raise settings.ConfigError('unexpected arguments %s (every input is a --flag)'
                                % ' '.join(rest[1:]))
-  return rest
 
 
 def _dashed(message):

@@ -235,11 +235,14 @@ def test_training_reads_the_cache_and_resumes_from_it(tmp_path, capsys):
       'image_size': 16, 'latent_dims': 8, 'decoder_filters': [16, 8], 'batch_size': 8,
       'num_reader_threads': 1, 'log_every_steps': 10, 'input_cache': 'auto',
       'num_steps': 3})
-  assert train.train(cfg, paths, run) == 3
+  # As launch.run does: the cache is built (or checked) before the graph, then read by it.
+  cached, _ = train.initial_inputs(cfg, paths, run)
+  assert train.train(cfg, paths, run, cache=cached) == 3
   assert 'Building input cache' in capsys.readouterr().out
   data_path = os.path.join(run, cache.DEFAULT_SUBDIR, 'images_16px.u8')
   assert os.path.getsize(data_path) == 24 * 16 * 16 * 3
-  assert train.train(dict(cfg, num_steps=6), paths, run) == 6
+  cached, _ = train.initial_inputs(cfg, paths, run)
+  assert train.train(dict(cfg, num_steps=6), paths, run, cache=cached) == 6
   assert 'Using input cache' in capsys.readouterr().out
 
 
