@@ -495,7 +495,7 @@ def test_seeds_script_stopped_by_a_signal_stops_its_trainer_and_tabulates_nothin
   proc, log = _seeds_until_training(tmp_path, lfw_dir, 'int.log')
   assert 'Resuming at step' in log.read_text()
   os.killpg(proc.pid, signal.SIGINT)
-  assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
+  assert proc.wait(timeout=180) == 130, log.read_text()[-3000:]
   text = log.read_text()
   assert 'stopped by SIGINT while training seed 0' in text and 'checkpoint saved' in text
   assert _lock_is_free(run)

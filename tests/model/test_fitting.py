@@ -11,6 +11,11 @@ from glo_tf1.model import decoders
 from glo_tf1.model import fitting
 
 
+# The decoder's initial weights come from this graph seed: the same frozen decoder every run
+# (unseeded, a rare draw fitted too slowly for the 5x loss drop below).
+SEED = 0
+
+
 @pytest.mark.parametrize('projection,stored', [('sphere', False), ('ball', True)])
 def test_code_fitting_keeps_the_decoder_frozen(projection, stored):
   cfg = settings.resolve('demo', {'image_size': 16, 'latent_dims': 6, 'decoder_filters': [8, 4],
@@ -19,6 +24,7 @@ def test_code_fitting_keeps_the_decoder_frozen(projection, stored):
                                 'project_stored_codes': stored})
   rng = np.random.RandomState(1)
   with tf.Graph().as_default():
+    tf.set_random_seed(SEED)  # the decoder's random weights: the same every run
     z = tf.placeholder(tf.float32, [4, 6])
     decoded = decoders.decode(codes_lib.project(z, projection), cfg, is_training=False)
     fit = fitting.build_code_fitting(cfg, 4)
