@@ -499,15 +499,10 @@ def protocol_text(table):
     text.append('%s.' % '; '.join(units))
   text.append('Mean ± sample standard deviation over the seeds (their number in the seeds '
               'column); a mean alone: one seed, or a deviation that rounds to zero.')
-  others = [r for r in table['rows'] if r['external']]
-  for row in others:
-    # What its report states beyond the table's protocol is its own, said of its row only.
-    own = [kv for kv in _stated(row['protocol']) if proto.get(kv[0]) is None]
-    text.append('%s: numbers from its own report%s%s.' % (
-        row['label'], ' (%s)' % row['source'] if row.get('source') else '',
-        '; it states %s' % ', '.join('%s %s' % kv for kv in own) if own else ''))
-  if others:
-    text.append('A dash: not reported.')
+  # What an external row's report states beyond the table's protocol is its own, said of
+  # its row only.
+  text += latex_lib.external_sentences(table['rows'], lambda row: [
+      kv for kv in _stated(row['protocol']) if proto.get(kv[0]) is None])
   return ' '.join(text)
 
 

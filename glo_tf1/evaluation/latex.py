@@ -289,16 +289,24 @@ def note_text(table, hidden=()):
                                 ('real', 'the real images themselves')) if k in subs]
   if legend:
     text.append('%s.' % '; '.join('%s: %s' % kv for kv in legend))
-  others = [r for r in rows if r['external']]
-  for row in others:
-    own = [kv for kv in _stated(row['protocol'], hidden)
-           if proto.get(kv[0]) is None and kv[0] not in _unneeded(table)]
+  unneeded = _unneeded(table)
+  text += external_sentences(rows, lambda row: [
+      kv for kv in _stated(row['protocol'], hidden)
+      if proto.get(kv[0]) is None and kv[0] not in unneeded])
+  return ' '.join(text)
+
+
+def external_sentences(rows, own):
+  """The note's sentences on rows from another method's report (compare.py's markdown note
+  and this LaTeX one): each row's source and `own(row)`, the (field, value) pairs its report
+  states beyond the table's protocol; then what a dash means."""
+  text = []
+  for row in (r for r in rows if r['external']):
+    stated = own(row)
     text.append('%s: numbers from its own report%s%s.' % (
         row['label'], ' (%s)' % row['source'] if row.get('source') else '',
-        '; it states %s' % ', '.join('%s %s' % kv for kv in own) if own else ''))
-  if others:
-    text.append('A dash: not reported.')
-  return ' '.join(text)
+        '; it states %s' % ', '.join('%s %s' % kv for kv in stated) if stated else ''))
+  return text + (['A dash: not reported.'] if text else [])
 
 
 def render(table, cells, width=None, note='table', hidden=()):
