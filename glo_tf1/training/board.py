@@ -186,14 +186,22 @@ def histogram_summaries(codes, num_codes, seed, collections=None):
   writes): `codes/norm`, the L2 norms of the stored (raw) codes of the Projector's rows
   (all codes up to MAX_PROJECTED, so the cost is bounded on any data set, partitioned or
   not), and each decoder weight tensor under `weights/`. Reads variables only: no random
-  op, so no seed moves. Returns the summary ops."""
+  op, so no seed moves. Only finite values are binned: TensorFlow's histogram op fails on
+  a NaN or an Inf, and a diverged run must stop through the loss guard, which names the
+  step (training/faults.py), not crash in a summary. Returns the summary ops."""
   rows = projected_rows(num_codes, seed)
   with tf.name_scope('histograms'):
-    norms = tf.norm(codes_lib.rows(codes, tf.constant(rows, tf.int64)), axis=1)
+    norms = finite(tf.norm(codes_lib.rows(codes, tf.constant(rows, tf.int64)), axis=1))
+    weights = [(var.op.name, finite(var)) for var in tf.trainable_variables(decoder_lib.SCOPE)
+               if var.op.name.endswith('weights')]
   # Outside the name scope: the tags are the names given, not histograms/...
   out = [tf.summary.histogram('codes/norm', norms, collections=collections)]
-  for var in tf.trainable_variables(decoder_lib.SCOPE):
-    if var.op.name.endswith('weights'):
-      out.append(tf.summary.histogram('weights/' + var.op.name, var,
-                                      collections=collections))
+  out += [tf.summary.histogram('weights/' + name, values, collections=collections)
+          for name, values in weights]
   return out
+
+
+def finite(values):
+  """The finite entries of `values`, flattened (a histogram's input)."""
+  values = tf.reshape(values, [-1])
+  return tf.boolean_mask(values, tf.math.is_finite(values))

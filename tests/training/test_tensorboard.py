@@ -222,3 +222,22 @@ def test_resume_at_num_steps_adds_no_grid_scalar_hparams_or_projector(tiny_run, 
   last = [tag for step, tag in before if step == NUM_STEPS]
   assert last.count(LOSS_TAG) == 1 and last.count('reconstruction/image/0') == 1
   assert [tag for _, tag in before].count('_hparams_/session_start_info') == 1
+
+
+def test_histograms_bin_the_finite_values_and_survive_a_nan_or_inf():
+  """A diverged run must reach the loss guard (which names the step), not fail inside the
+  histogram op, which refuses a NaN or an Inf: only finite values are binned."""
+  with tf.Graph().as_default():
+    codes = tf.Variable([[3.0, 4.0], [np.inf, 0.0], [0.0, 1.0]], name='codes')
+    with tf.variable_scope('decoder'):
+      tf.Variable([[1.0, np.nan], [2.0, -np.inf]], name='weights')
+    ops = board.histogram_summaries(codes, num_codes=3, seed=0)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      summaries = [tf.Summary.FromString(s) for s in sess.run(ops)]
+  histos = {v.tag: v.histo for s in summaries for v in s.value}
+  assert sorted(histos) == ['codes/norm', 'weights/decoder/weights']
+  norm, weights = histos['codes/norm'], histos['weights/decoder/weights']
+  # Norms 5 and 1 (the Inf row is left out); weights 1 and 2 (NaN and -Inf left out).
+  assert (norm.num, norm.min, norm.max, norm.sum) == (2, 1.0, 5.0, 6.0)
+  assert (weights.num, weights.min, weights.max, weights.sum) == (2, 1.0, 2.0, 3.0)
