@@ -23,6 +23,13 @@ _glo_on_signal() {
     _glo_stopped
   fi
 }
+# A shell started with SIGINT ignored (by `&` in another script, as a CI runner or a
+# job launcher does) cannot trap it: Ctrl-C or `kill -INT` would then stop nothing. Say so
+# once, with what does work.
+if [ "$(trap -p INT)" = "trap -- '' SIGINT" ]; then
+  echo "${0##*/}: SIGINT is ignored in this shell (it was started in the background by" \
+    "another script), so Ctrl-C cannot stop it; 'kill $$' (SIGTERM) stops it cleanly." >&2
+fi
 trap '_glo_on_signal INT' INT
 trap '_glo_on_signal TERM' TERM
 trap '_glo_on_signal HUP' HUP
