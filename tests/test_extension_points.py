@@ -16,6 +16,7 @@ from glo_tf1.settings import specs as settings_specs
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
 from glo_tf1.evaluation import compare
+from glo_tf1.evaluation import compare_render
 from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import report as report_lib
 from glo_tf1.cli import common
@@ -173,9 +174,9 @@ def test_a_toy_decoder_metric_and_sampler_train_evaluate_and_tabulate(tmp_path, 
 
   json_path = os.path.join(out_dir, 'evaluation.json')
   table = compare.build_table([json_path], metrics=['mae'])
-  assert [compare.header(c) for c in table['columns']] == [('train, learned codes', 'MAE')]
-  assert '%.4f' % mae in compare.render(table, 'markdown')
-  assert 'MAE on [-1, 1].' in compare.render(table, 'markdown')  # the declared unit
+  assert [compare_render.header(c) for c in table['columns']] == [('train, learned codes', 'MAE')]
+  assert '%.4f' % mae in compare_render.render(table, 'markdown')
+  assert 'MAE on [-1, 1].' in compare_render.render(table, 'markdown')  # the declared unit
 
   # The toy sampler: built into the generation graph from its registry line, measured by
   # the toy metric in a section of its own, with the registry's words in its row.

@@ -18,6 +18,8 @@ from conftest import ROOT
 from conftest import run_main
 from glo_tf1 import settings
 from glo_tf1.evaluation import compare
+from glo_tf1.evaluation import compare_render
+from glo_tf1.evaluation import compare_reports
 from glo_tf1.evaluation import latex
 from test_compare import _report
 from test_compare import _write
@@ -104,7 +106,7 @@ def _tables(tmp_path):
   for (kind, seed), value in psnr.items():
     _write(runs, '%s-%d' % (kind, seed), _report(seed, value, 32 if kind == 'a' else 16))
   vae = tmp_path / 'vae.json'
-  vae.write_text(json.dumps(compare.EXTERNAL_EXAMPLE))
+  vae.write_text(json.dumps(compare_reports.EXTERNAL_EXAMPLE))
   fid = tmp_path / 'fid'
   for seed in range(3):
     _write(fid, 's-%d' % seed, _fid_report(seed, 34. + seed))
@@ -138,11 +140,11 @@ def tables(tmp_path_factory):
 
 
 def _note(table):
-  return latex.note_text(table, compare.CHECK_ONLY)
+  return latex.note_text(table, compare_reports.CHECK_ONLY)
 
 
 def _layout(table, width=None):
-  return compare.latex_parts(table, width, 'off')[0]
+  return compare_render.latex_parts(table, width, 'off')[0]
 
 
 WIDTHS = [None, r'\textwidth', r'0.8\linewidth']
@@ -156,8 +158,8 @@ def test_every_table_compiles_without_an_overfull_box(tables, tmp_path, name):
   table = tables[name]
   for i, width in enumerate(WIDTHS):
     for note in latex.NOTE_MODES:
-      text, note_text = compare.latex_parts(table, width, note)
-      assert text == compare.render(table, 'latex', width, note) if note != 'file' else True
+      text, note_text = compare_render.latex_parts(table, width, note)
+      assert text == compare_render.render(table, 'latex', width, note) if note != 'file' else True
       compile_table(tmp_path, text, note_text, name='%d-%s' % (i, note))
 
 
@@ -169,7 +171,7 @@ def test_the_committed_tables_compile_and_are_what_glo_compare_makes(tmp_path):
       text = f.read()
     folder = os.path.dirname(path)
     # seeds.sh remakes it from the committed reports: the same text.
-    assert text == compare.render(compare.build_table([folder]), 'latex'), path
+    assert text == compare_render.render(compare.build_table([folder]), 'latex'), path
     compile_table(tmp_path, text, name=os.path.basename(folder))
 
 
@@ -230,7 +232,7 @@ def test_a_wide_selection_breaks_into_blocks_of_one_tabular(tables):
   # Every column's cells are there, once per row, across the blocks.
   for col in tables['fid_both_metrics']['columns']:
     value = tables['fid_both_metrics']['rows'][0]['values'][col]
-    mean, _, std = compare.cell(value, col[1]).partition(' ± ')
+    mean, _, std = compare_render.cell(value, col[1]).partition(' ± ')
     want = r'%s\,{\scriptsize$\pm$%s}' % (mean, std) if std else mean + ' '
     assert want in text
 
