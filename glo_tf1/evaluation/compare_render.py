@@ -3,7 +3,8 @@
 A cell is the mean ± the sample standard deviation over the seeds, at its metric's
 precision (cell); headers and units come from the metrics' declarations
 (evaluation/metrics.py). The evaluation protocol goes under the table in a note (markdown,
-LaTeX) or into a column (CSV). The LaTeX layout and its note are evaluation/latex.py's.
+LaTeX) or into a column (CSV); a note names only what the shown columns need (the CSV
+keeps the whole protocol). The LaTeX layout and its note are evaluation/latex.py's.
 """
 import csv
 import io as _io
@@ -45,8 +46,10 @@ def header(col):
 
 
 def protocol_text(table):
-  """The note under a table: the protocol, the units, how cells are made (plain text)."""
-  proto, cols = table['protocol'], table['columns']
+  """The note under a table: the protocol, the units, how cells are made (plain text).
+  It names only what the shown columns need, as the LaTeX note does (latex.protocol: no
+  FID reference counts without a FID column, no PCA fit without a PCA one)."""
+  proto, cols = latex_lib.protocol(table), table['columns']
   parts = ['%s %s' % kv for kv in _stated(proto)]
   shown = {m for _, m in cols}
   units = [c.unit for c in metrics_lib.columns() if c.unit and c.key in shown]
@@ -56,9 +59,9 @@ def protocol_text(table):
   text.append('Mean ± sample standard deviation over the seeds (their number in the seeds '
               'column); a mean alone: one seed, or a deviation that rounds to zero.')
   # What an external row's report states beyond the table's protocol is its own, said of
-  # its row only.
+  # its row only, and only where a shown column needs it.
   text += latex_lib.external_sentences(table['rows'], lambda row: [
-      kv for kv in _stated(row['protocol']) if proto.get(kv[0]) is None])
+      kv for kv in _stated(row['protocol']) if kv[0] in proto and proto[kv[0]] is None])
   return ' '.join(text)
 
 

@@ -220,6 +220,47 @@ def test_the_note_names_only_what_the_shown_columns_need(tables):
   assert 'N(0,I): samples of codes drawn from N(0, I)' in paper
 
 
+def test_the_markdown_note_names_only_what_the_shown_columns_need(tmp_path):
+  """glo-compare's markdown note picks its protocol fields as the LaTeX note does (issue
+  30): a selection without FID or PCA columns has no FID reference counts, FID method or
+  PCA fit; with them, it has. Another method's own fields likewise."""
+  for seed in range(2):
+    _write(tmp_path / 'fid', 's-%d' % seed, _fid_report(seed, 34. + seed))
+  fid = str(tmp_path / 'fid')
+  def note(table):
+    text = compare_render.markdown(table).split('\n\n')[-1]
+    # The same protocol fields as the LaTeX note of the same selection.
+    stated = lambda t: re.search(r'Evaluation protocol: (.*?)\.', t).group(1)
+    assert stated(text) == stated(_note(table)), (text, _note(table))
+    return text
+  full = note(compare.build_table([fid]))
+  for want in ('FID training reference images 64', 'FID method tf1-inception',
+               'PCA fit images 180', 'code steps 1000'):
+    assert want in full, full
+  plain = note(compare.build_table([fid], sections=['train_learned', 'heldout']))
+  assert 'FID' not in plain and 'PCA' not in plain, plain
+  assert 'training images 32' in plain and 'held-out images 20' in plain
+  # The held-out reference only where a column is against it.
+  held = note(compare.build_table([fid], metrics=['fid_heldout'],
+                                  sections=['fid_heldout_images']))
+  assert 'FID held-out reference images 20' in held and 'FID training reference' not in held
+  assert 'PCA' not in held and 'code steps' not in held
+  # Another method alone: the fields its report states, those its shown columns need.
+  vae = tmp_path / 'vae.json'
+  example = compare_reports.EXTERNAL_EXAMPLE
+  vae.write_text(json.dumps(dict(example, protocol={
+      'held-out images': 20, 'FID method': 'eigh', 'PCA fit images': 180})))
+  alone = compare_render.markdown(compare.build_table([str(vae)]))
+  assert 'it states held-out images 20.' in alone and 'FID' not in alone, alone
+  assert 'PCA' not in alone
+  vae.write_text(json.dumps(dict(example, protocol={
+      'held-out images': 20, 'FID method': 'eigh', 'PCA fit images': 180}, sections=dict(
+          example['sections'], fid_samples_full={'fid_train': [50., 51., 52.]}))))
+  alone = compare_render.markdown(compare.build_table([str(vae)]))
+  assert 'it states held-out images 20, FID method eigh.' in alone, alone
+  assert 'PCA' not in alone
+
+
 def test_a_wide_selection_breaks_into_blocks_of_one_tabular(tables):
   text = _layout(tables['fid_both_metrics'])
   assert text.count(r'\toprule') == 1 and text.count(r'\bottomrule') == 1
