@@ -1,6 +1,6 @@
 """The extension points of docs/layout.md ("How to extend it"), proved end to end: a toy
-decoder, a toy loss with its own hyper-parameter (a setting), a toy metric and a toy
-sampler added through their registries alone (and the
+decoder, a toy loss with its own hyper-parameter (a setting: one settings.add_setting
+call), a toy metric and a toy sampler added through their registries alone (and the
 decoder's name in settings.CHOICES) train, evaluate through glo-evaluate and make a
 glo-compare table, with no other change: the report's sections, rows and columns are
 derived from the registries (evaluation/metrics.py)."""
@@ -12,10 +12,10 @@ import pytest
 
 from conftest import write_index_images
 from glo_tf1 import settings
-from glo_tf1.settings import specs as settings_specs
 from glo_tf1.compat import slim
 from glo_tf1.compat import tf
 from glo_tf1.evaluation import compare
+from glo_tf1.evaluation import compare_render
 from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import report as report_lib
 from glo_tf1.cli import common
@@ -74,15 +74,6 @@ def toy_huber_loss(images, recon, delta, seen):
   return tf.losses.huber_loss(images, recon, delta=delta)
 
 
-def _add_setting(monkeypatch, name, default, spec, text):
-  """A new setting, as docs/layout.md says ("A setting"): its default in every preset
-  (they copied BLOG at import), its Spec and its help."""
-  for preset in settings.PRESETS.values():
-    monkeypatch.setitem(preset, name, default)
-  monkeypatch.setitem(settings.SPECS, name, spec)
-  monkeypatch.setitem(settings.HELP, name, text)
-
-
 # A toy sampler: the codes' mean, flipped (its file: this function and its words).
 def toy_sampler(noise, diagonal, full):  # pylint: disable=unused-argument
   return -diagonal['mean'][None, :] + 0.5 * noise * diagonal['scale'][None, :]
@@ -130,8 +121,8 @@ def test_a_toy_decoder_metric_and_sampler_train_evaluate_and_tabulate(tmp_path, 
   monkeypatch.setitem(losses.LOSSES, 'toy_huber', lambda images, recon, cfg: toy_huber_loss(
       images, recon, cfg['toy_huber_delta'], deltas))
   monkeypatch.setitem(settings.CHOICES, 'loss', settings.CHOICES['loss'] + ('toy_huber',))
-  spec = settings_specs._spec('float', 0.0, open=True)  # pylint: disable=protected-access
-  _add_setting(monkeypatch, 'toy_huber_delta', 1.0, spec, 'The toy Huber loss\'s delta.')
+  settings.add_setting('toy_huber_delta', 1.0, 'float', 'The toy Huber loss\'s delta.',
+                       low=0.0, open=True, setitem=monkeypatch.setitem)
   data, run = str(tmp_path / 'data'), str(tmp_path / 'run')
   write_index_images(data, 12)
   out = launch.run(run, data, preset='demo', handle_signals=False, overrides={
@@ -173,9 +164,9 @@ def test_a_toy_decoder_metric_and_sampler_train_evaluate_and_tabulate(tmp_path, 
 
   json_path = os.path.join(out_dir, 'evaluation.json')
   table = compare.build_table([json_path], metrics=['mae'])
-  assert [compare.header(c) for c in table['columns']] == [('train, learned codes', 'MAE')]
-  assert '%.4f' % mae in compare.render(table, 'markdown')
-  assert 'MAE on [-1, 1].' in compare.render(table, 'markdown')  # the declared unit
+  assert [compare_render.header(c) for c in table['columns']] == [('train, learned codes', 'MAE')]
+  assert '%.4f' % mae in compare_render.render(table, 'markdown')
+  assert 'MAE on [-1, 1].' in compare_render.render(table, 'markdown')  # the declared unit
 
   # The toy sampler: built into the generation graph from its registry line, measured by
   # the toy metric in a section of its own, with the registry's words in its row.

@@ -20,6 +20,35 @@ def test_every_setting_has_a_spec_help_and_its_presets_validate():
     assert isinstance(cfg, settings.Settings) and cfg['preset'] == preset
 
 
+def test_a_setting_added_in_one_call_is_validated_listed_and_undone(monkeypatch):
+  """settings.add_setting: one call puts a setting in every preset, the schema and
+  validation (the toy loss's hyper-parameter in tests/test_extension_points.py); with
+  monkeypatch.setitem it goes again."""
+  with monkeypatch.context() as patch:
+    settings.add_setting('toy_delta', 1.0, 'float', 'A toy delta.', low=0.0, open=True,
+                         setitem=patch.setitem)
+    settings.add_setting('toy_mode', 'a', 'enum', 'A toy mode.', choices=('a', 'b'),
+                         setitem=patch.setitem)
+    for preset in settings.PRESETS:
+      assert settings.resolve(preset)['toy_delta'] == 1.0
+    assert settings.resolve('demo', {'toy_delta': 0.05, 'toy_mode': 'b'})['toy_mode'] == 'b'
+    with pytest.raises(settings.ConfigError, match=r'--toy_delta: must be a positive number, '
+                       r'got 0\.0'):
+      settings.resolve('demo', {'toy_delta': 0.0})
+    with pytest.raises(settings.ConfigError, match='--toy_mode: must be one of a, b'):
+      settings.resolve('demo', {'toy_mode': 'c'})
+    listed = {s.name: s for s in settings.schema()}
+    assert listed['toy_delta'].help == 'A toy delta.' and listed['toy_mode'].choices == ('a', 'b')
+    assert set(listed['toy_delta'].defaults.values()) == {1.0}
+    with pytest.raises(ValueError, match='exists already'):
+      settings.add_setting('seed', 0, 'int', 'again', setitem=patch.setitem)
+    with pytest.raises(settings.ConfigError, match='--toy_bad'):  # its default must pass
+      settings.add_setting('toy_bad', -1, 'int', 'bad', low=0, setitem=patch.setitem)
+  for table in [settings.SPECS, settings.HELP, settings.CHOICES] + list(settings.PRESETS.values()):
+    assert not {'toy_delta', 'toy_mode', 'toy_bad'} & set(table)
+  settings.resolve('demo')  # valid again without them
+
+
 def _numbers():
   for name, spec in settings.SPECS.items():
     if spec.kind in ('int', 'float', 'int_or_auto') and name not in settings.CHOICES:

@@ -64,6 +64,7 @@ def labels(values):
 def main(fv, paths):
   from glo_tf1 import io  # pylint: disable=import-outside-toplevel
   from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation import compare_render  # pylint: disable=import-outside-toplevel
   if not paths:
     raise settings.ConfigError('give the evaluation reports, run directories or folders of '
                                'runs to compare (glo-compare --help)')
@@ -80,14 +81,14 @@ def main(fv, paths):
                     for row in table['rows'] for p in row['reports']):
     raise settings.ConfigError('--out %s is one of the reports being compared; write the '
                                'table elsewhere' % fv.out)
-  text = compare.render(table, fv.format, fv.latex_width, fv.note)
+  text = compare_render.render(table, fv.format, fv.latex_width, fv.note)
   if fv.out:
     os.makedirs(os.path.dirname(os.path.abspath(fv.out)), exist_ok=True)
     io.write_text_atomic(fv.out, text)
     if fv.note == 'file':
       from glo_tf1.evaluation import latex  # pylint: disable=import-outside-toplevel
       note = latex.note_path(fv.out)
-      io.write_text_atomic(note, compare.latex_parts(table, fv.latex_width, 'file')[1])
+      io.write_text_atomic(note, compare_render.latex_parts(table, fv.latex_width, 'file')[1])
       print('Wrote %s (the note, for the caption)' % os.path.abspath(note))
     print('Wrote %s (%d rows from %d reports)' % (
         os.path.abspath(fv.out), len(table['rows']),

@@ -109,7 +109,7 @@ def escape(text):
 
 
 def _cell(text):
-  """(LaTeX, estimated width) of a cell's text `mean ± std` (compare.cell): the mean, its
+  """(LaTeX, estimated width) of a cell's text `mean ± std` (compare_render.cell): the mean, its
   spread after it in \\scriptsize."""
   mean, _, std = text.partition(' ± ')
   if not std:
@@ -125,7 +125,7 @@ def _uniform(rows, key):
 
 def layout(table, cells, width=None):
   """The tabular's text (no note) for `table` (compare.build_table), its `cells`
-  ({column: [text per row]}, compare.cell's) and --latex_width."""
+  ({column: [text per row]}, compare_render.cell's) and --latex_width."""
   esc = escape
   length, target = parse_width(width)
   cols, rows = table['columns'], table['rows']
@@ -297,9 +297,9 @@ def note_text(table, hidden=()):
 
 
 def external_sentences(rows, own):
-  """The note's sentences on rows from another method's report (compare.py's markdown note
-  and this LaTeX one): each row's source and `own(row)`, the (field, value) pairs its report
-  states beyond the table's protocol; then what a dash means."""
+  """The note's sentences on rows from another method's report (compare_render.py's
+  markdown note and this LaTeX one): each row's source and `own(row)`, the (field, value)
+  pairs its report states beyond the table's protocol; then what a dash means."""
   text = []
   for row in (r for r in rows if r['external']):
     stated = own(row)
@@ -313,7 +313,7 @@ def render(table, cells, width=None, note='table', hidden=()):
   """(the table's text, the note's text or None) of `table` and its `cells` (layout): the
   note after the tabular in a footnotesize paragraph (`table`), left out (`off`), or
   returned apart for a file of its own (`file`, LaTeX text for a caption). `hidden`:
-  protocol fields never stated (compare.CHECK_ONLY)."""
+  protocol fields never stated (compare_reports.CHECK_ONLY)."""
   if note not in NOTE_MODES:
     raise settings.ConfigError('--note: got %r, accepted values are %s'
                                % (note, ', '.join(NOTE_MODES)))

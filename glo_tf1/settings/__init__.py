@@ -19,6 +19,7 @@ from glo_tf1.settings.programs import FID_METHODS
 from glo_tf1.settings.programs import FID_PROTOCOLS
 from glo_tf1.settings.programs import INTERPOLATIONS
 from glo_tf1.settings.programs import SAMPLERS
+from glo_tf1.settings.specs import add_setting
 from glo_tf1.settings.specs import CHOICES
 from glo_tf1.settings.specs import describe
 from glo_tf1.settings.specs import FIXED_ON_RESUME

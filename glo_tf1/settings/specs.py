@@ -13,6 +13,7 @@ import collections
 import collections.abc
 import copy
 import math
+import operator
 
 from glo_tf1.checks import is_int as _is_int
 from glo_tf1.settings.errors import ConfigError
@@ -193,6 +194,29 @@ SPECS = {
 }
 CHOICES['image_size'] = tuple(supported_image_sizes())
 CHOICES['preset'] = tuple(PRESETS)
+
+def add_setting(name, default, kind, help_text, low=None, high=None,
+                open=False,  # pylint: disable=redefined-builtin
+                optional=False, choices=None, setitem=operator.setitem):
+  """A new setting in one call (docs/layout.md, "A setting"): `default` in every preset
+  (they copied BLOG at import), its Spec (kind, low, high, open, optional as Spec says),
+  its help, and for an enum its `choices`. `setitem(table, key, value)` writes each entry:
+  a test passes pytest's monkeypatch.setitem, so the setting goes again after it. For a
+  setting of the tree itself, write those entries in presets.py and here instead, and add
+  it to FIXED_ON_RESUME when a resume may not change it; the programs define their flags
+  from schema() at import, so a setting added later is a library override only."""
+  if name in SPECS:
+    raise ValueError('setting %r exists already' % name)
+  if (kind == 'enum') != (choices is not None):
+    raise ValueError('setting %r: choices are for an enum, and an enum needs them' % name)
+  setitem(SPECS, name, _spec(kind, low, high, open, optional))
+  setitem(HELP, name, help_text)
+  if choices is not None:
+    setitem(CHOICES, name, tuple(choices))
+  check_value(name, default)  # before any preset holds it
+  for preset in PRESETS.values():
+    setitem(preset, name, default)
+
 
 Setting = collections.namedtuple('Setting', ['name', 'kind', 'choices', 'help', 'defaults',
                                              'model'])

@@ -65,9 +65,10 @@ def run(run_dir, data_dir=None, cluster=None, cache_dir=None, handle_signals=Tru
 def _run(run_dir, data_dir, strategy, cache_dir, prepare):
   paths = []
   try:
-    strategy.serve()  # a parameter server serves here until killed
-    if not run_dir:
-      raise settings.ConfigError('--run_dir is required')
+    strategy.serve()  # a parameter server serves here until killed: it needs no run_dir
+    if not run_dir:  # the one check of it, for glo-train and library callers alike
+      raise settings.ConfigError('--run_dir is required (got %r): the run directory to '
+                                 'train in, new or to resume' % (run_dir,))
     with strategy.running(run_dir):  # the lock, the same cluster, the servers watched
       cfg, paths, _ = loop.prepare_run(run_dir, data_dir, chief=strategy.is_chief,
                                        **prepare)

@@ -11,7 +11,6 @@ import os
 import numpy as np
 
 from glo_tf1 import rundir
-from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
 from glo_tf1.data import files
@@ -48,7 +47,7 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   """Resolves settings, file list and run directory; returns (cfg, paths, resumed).
 
   Args:
-    run_dir: the run directory, new or to resume.
+    run_dir: the run directory, new or to resume (launch.run refuses none given).
     data_dir, file_list: the training images (files.list_images).
     preset: a preset name for a new run (default blog; a resumed run keeps its own).
     overrides: {setting: value} given by the user.
@@ -62,8 +61,6 @@ def prepare_run(run_dir, data_dir, file_list=None, preset=None, overrides=None, 
   (precision.PrecisionError) stop here, before anything is written. The GPUs used are
   named and claimed here (devices.start_gpus), before any session.
   """
-  if not run_dir:
-    raise settings.ConfigError('--run_dir is required')
   cfg, resumed = run_config.resolve_for_run(run_dir, preset, overrides or {})
   cfg = devices.resolve_num_gpus(cfg)
   devices.check_precision(cfg)

@@ -284,7 +284,7 @@ def test_lagging_moving_statistics_are_measured_and_warned_about(demo_run, tmp_p
 def test_an_exact_reconstruction_prints_exact_not_a_psnr():
   """PCA of a low-rank set reconstructs to float round-off: 'exact' in both tables, never
   a dB figure made of round-off; a partial one is counted."""
-  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
+  from glo_tf1.evaluation import compare_render  # pylint: disable=import-outside-toplevel
   from glo_tf1.evaluation import pca  # pylint: disable=import-outside-toplevel
   rng = np.random.RandomState(0)
   x = (0.1 * rng.normal(size=(6, 2)) @ rng.normal(size=(2, 48))).reshape(6, 4, 4, 3)  # rank 2
@@ -292,7 +292,7 @@ def test_an_exact_reconstruction_prints_exact_not_a_psnr():
   values = metrics.summarise(*metrics.image_metrics(x, pca.reconstruct(model, x)))
   assert values['exact_images'] == 6 and values['psnr_db'] == pytest.approx(120.)
   assert metrics.shown('psnr_db', values['psnr_db'], '%.2f') == 'exact'
-  assert compare.cell([values['psnr_db']] * 3, 'psnr_db') == 'exact'
+  assert compare_render.cell([values['psnr_db']] * 3, 'psnr_db') == 'exact'
   noisy = x + rng.normal(0, 0.1, x.shape) * (np.arange(6) % 2)[:, None, None, None]
   half = metrics.summarise(*metrics.image_metrics(x, noisy))
   assert half['exact_images'] == 3 and metrics.shown('psnr_db', half['psnr_db'], '%.2f') != 'exact'

@@ -4,7 +4,7 @@ that is never negative in a report."""
 import numpy as np
 import pytest
 
-from glo_tf1.evaluation import compare
+from glo_tf1.evaluation import compare_render
 from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation.fid import distances
 from glo_tf1.evaluation.fid import stats
@@ -130,8 +130,8 @@ def test_a_fid_is_never_negative_in_a_report():
   for tiny in (-5.7e-14, -0.0, -1e-9):
     assert metrics.shown('fid_train', tiny, '%.2f') == '0.00'
     assert metrics.shown('kid_train', tiny, '%.4f') == '0.0000'
-    assert compare.cell([tiny], 'fid_train') == '0.00'
-  assert compare.cell([tiny, 2 * tiny], 'fid_train') == '0.00'
+    assert compare_render.cell([tiny], 'fid_train') == '0.00'
+  assert compare_render.cell([tiny, 2 * tiny], 'fid_train') == '0.00'
   assert metrics.shown('mse_pm1', -1e-9, '%.5f') == '-0.00000'  # not a nonnegative column
 
 

@@ -412,8 +412,8 @@ def test_the_glann_protocol_is_recorded_and_printed_with_its_counts():
           'test_fid.py): 10000 samples of the full sampler, 60 training and 40 held-out '
           'reconstructions, each against 40 random heldout images (10000 asked') in note
   assert 'protocol' not in fid.describe(refs, 10000, 0, 'eigh', 1.0)
-  from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
-  assert compare.protocol({'fid': entry})['FID protocol'] == 'glann'
+  from glo_tf1.evaluation import compare_reports  # pylint: disable=import-outside-toplevel
+  assert compare_reports.protocol({'fid': entry})['FID protocol'] == 'glann'
 
 
 def test_the_glann_protocol_refuses_contradicting_counts_and_a_missing_test_split(tiny_run,

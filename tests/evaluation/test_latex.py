@@ -18,6 +18,8 @@ from conftest import ROOT
 from conftest import run_main
 from glo_tf1 import settings
 from glo_tf1.evaluation import compare
+from glo_tf1.evaluation import compare_render
+from glo_tf1.evaluation import compare_reports
 from glo_tf1.evaluation import latex
 from test_compare import _report
 from test_compare import _write
@@ -104,7 +106,7 @@ def _tables(tmp_path):
   for (kind, seed), value in psnr.items():
     _write(runs, '%s-%d' % (kind, seed), _report(seed, value, 32 if kind == 'a' else 16))
   vae = tmp_path / 'vae.json'
-  vae.write_text(json.dumps(compare.EXTERNAL_EXAMPLE))
+  vae.write_text(json.dumps(compare_reports.EXTERNAL_EXAMPLE))
   fid = tmp_path / 'fid'
   for seed in range(3):
     _write(fid, 's-%d' % seed, _fid_report(seed, 34. + seed))
@@ -138,11 +140,11 @@ def tables(tmp_path_factory):
 
 
 def _note(table):
-  return latex.note_text(table, compare.CHECK_ONLY)
+  return latex.note_text(table, compare_reports.CHECK_ONLY)
 
 
 def _layout(table, width=None):
-  return compare.latex_parts(table, width, 'off')[0]
+  return compare_render.latex_parts(table, width, 'off')[0]
 
 
 WIDTHS = [None, r'\textwidth', r'0.8\linewidth']
@@ -156,8 +158,8 @@ def test_every_table_compiles_without_an_overfull_box(tables, tmp_path, name):
   table = tables[name]
   for i, width in enumerate(WIDTHS):
     for note in latex.NOTE_MODES:
-      text, note_text = compare.latex_parts(table, width, note)
-      assert text == compare.render(table, 'latex', width, note) if note != 'file' else True
+      text, note_text = compare_render.latex_parts(table, width, note)
+      assert text == compare_render.render(table, 'latex', width, note) if note != 'file' else True
       compile_table(tmp_path, text, note_text, name='%d-%s' % (i, note))
 
 
@@ -169,7 +171,7 @@ def test_the_committed_tables_compile_and_are_what_glo_compare_makes(tmp_path):
       text = f.read()
     folder = os.path.dirname(path)
     # seeds.sh remakes it from the committed reports: the same text.
-    assert text == compare.render(compare.build_table([folder]), 'latex'), path
+    assert text == compare_render.render(compare.build_table([folder]), 'latex'), path
     compile_table(tmp_path, text, name=os.path.basename(folder))
 
 
@@ -218,6 +220,47 @@ def test_the_note_names_only_what_the_shown_columns_need(tables):
   assert 'N(0,I): samples of codes drawn from N(0, I)' in paper
 
 
+def test_the_markdown_note_names_only_what_the_shown_columns_need(tmp_path):
+  """glo-compare's markdown note picks its protocol fields as the LaTeX note does (issue
+  30): a selection without FID or PCA columns has no FID reference counts, FID method or
+  PCA fit; with them, it has. Another method's own fields likewise."""
+  for seed in range(2):
+    _write(tmp_path / 'fid', 's-%d' % seed, _fid_report(seed, 34. + seed))
+  fid = str(tmp_path / 'fid')
+  def note(table):
+    text = compare_render.markdown(table).split('\n\n')[-1]
+    # The same protocol fields as the LaTeX note of the same selection.
+    stated = lambda t: re.search(r'Evaluation protocol: (.*?)\.', t).group(1)
+    assert stated(text) == stated(_note(table)), (text, _note(table))
+    return text
+  full = note(compare.build_table([fid]))
+  for want in ('FID training reference images 64', 'FID method tf1-inception',
+               'PCA fit images 180', 'code steps 1000'):
+    assert want in full, full
+  plain = note(compare.build_table([fid], sections=['train_learned', 'heldout']))
+  assert 'FID' not in plain and 'PCA' not in plain, plain
+  assert 'training images 32' in plain and 'held-out images 20' in plain
+  # The held-out reference only where a column is against it.
+  held = note(compare.build_table([fid], metrics=['fid_heldout'],
+                                  sections=['fid_heldout_images']))
+  assert 'FID held-out reference images 20' in held and 'FID training reference' not in held
+  assert 'PCA' not in held and 'code steps' not in held
+  # Another method alone: the fields its report states, those its shown columns need.
+  vae = tmp_path / 'vae.json'
+  example = compare_reports.EXTERNAL_EXAMPLE
+  vae.write_text(json.dumps(dict(example, protocol={
+      'held-out images': 20, 'FID method': 'eigh', 'PCA fit images': 180})))
+  alone = compare_render.markdown(compare.build_table([str(vae)]))
+  assert 'it states held-out images 20.' in alone and 'FID' not in alone, alone
+  assert 'PCA' not in alone
+  vae.write_text(json.dumps(dict(example, protocol={
+      'held-out images': 20, 'FID method': 'eigh', 'PCA fit images': 180}, sections=dict(
+          example['sections'], fid_samples_full={'fid_train': [50., 51., 52.]}))))
+  alone = compare_render.markdown(compare.build_table([str(vae)]))
+  assert 'it states held-out images 20, FID method eigh.' in alone, alone
+  assert 'PCA' not in alone
+
+
 def test_a_wide_selection_breaks_into_blocks_of_one_tabular(tables):
   text = _layout(tables['fid_both_metrics'])
   assert text.count(r'\toprule') == 1 and text.count(r'\bottomrule') == 1
@@ -230,7 +273,7 @@ def test_a_wide_selection_breaks_into_blocks_of_one_tabular(tables):
   # Every column's cells are there, once per row, across the blocks.
   for col in tables['fid_both_metrics']['columns']:
     value = tables['fid_both_metrics']['rows'][0]['values'][col]
-    mean, _, std = compare.cell(value, col[1]).partition(' ± ')
+    mean, _, std = compare_render.cell(value, col[1]).partition(' ± ')
     want = r'%s\,{\scriptsize$\pm$%s}' % (mean, std) if std else mean + ' '
     assert want in text
 

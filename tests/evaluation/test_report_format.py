@@ -7,6 +7,8 @@ import os
 
 from glo_tf1 import io as glo_io
 from glo_tf1.evaluation import compare
+from glo_tf1.evaluation import compare_render
+from glo_tf1.evaluation import compare_reports
 from glo_tf1.evaluation import metrics
 from glo_tf1.evaluation import report
 
@@ -29,14 +31,14 @@ def test_an_old_format_report_is_read_with_steps_an_integer_or_null(tmp_path):
   assert 'format_version' not in old and old['sections']['train_learned']['steps'] == 'trained'
   path = str(tmp_path / 'evaluation.json')
   glo_io.write_json(path, old)
-  loaded = compare.load_report(path)
+  loaded = compare_reports.load_report(path)
   assert loaded['format_version'] == report.FORMAT_VERSION == 2
   steps = {n: s.get('steps') for n, s in loaded['sections'].items()}
   assert steps['train_learned'] is None and steps['fid_reconstructions'] is None
   assert steps['train'] == 1000
   table = compare.build_table([path])
   assert ('fid_samples_unit', 'fid_train') in table['columns']
-  assert '| `demo` | 3000 | 1 | 35.69 |' in compare.render(table, 'markdown')
+  assert '| `demo` | 3000 | 1 | 35.69 |' in compare_render.render(table, 'markdown')
 
 
 def test_kid_precision_recall_and_memorisation_are_glo_compare_columns(tmp_path):
@@ -54,9 +56,9 @@ def test_kid_precision_recall_and_memorisation_are_glo_compare_columns(tmp_path)
   keys = ['kid_train', 'precision', 'recall', 'memorised_p5']
   table = compare.build_table(paths, metrics=keys)
   assert table['columns'] == [('fid_samples_full', k) for k in keys]
-  text = compare.render(table, 'markdown')
+  text = compare_render.render(table, 'markdown')
   assert '0.0132 ± 0.0013' in text and '0.550 ± 0.071' in text
   for key in ('kid_train', 'precision', 'memorised_p5'):
     assert metrics.column(key).unit in text  # each declared unit, said once under the table
   assert 'VGG-16' in text
-  assert compare.header(('fid_samples_full', 'kid_train')) == ('samples full cov.', 'KID')
+  assert compare_render.header(('fid_samples_full', 'kid_train')) == ('samples full cov.', 'KID')

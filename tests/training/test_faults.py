@@ -455,8 +455,10 @@ def test_every_setting_is_validated_naming_the_flag(key):
 def test_other_flags_are_validated(tmp_path, flags_reset):  # pylint: disable=unused-argument
   data = str(tmp_path / 'data')
   write_index_images(data, 4)
+  # The one check of --run_dir is launch.run's (a parameter server needs none): glo-train's.
+  proc = run_main('glo_tf1.cli.train', '--data_dir', data, check=False)
+  assert proc.returncode == 2 and 'error: --run_dir is required' in proc.stderr, proc.stderr
   cases = [
-      (['--data_dir', data], settings.ConfigError, '--run_dir is required'),
       (['--run_dir', str(tmp_path / 'r')], files.DataError, '--data_dir is required'),
       (['--data_dir', data, '--run_dir', str(tmp_path / 'r'), '--file_list',
         str(tmp_path / 'missing.txt')], files.DataError, 'file list %s does not exist'
