@@ -233,16 +233,22 @@ def _unneeded(table):
   without fitted codes."""
   sections = {s.name: s for s in report_lib.SECTIONS}
   shown = [sections.get(name) for name, _ in table['columns']]
-  fid = any(metric in [c.key for c in metrics_lib.METRICS['fid'].columns]
-            for _, metric in table['columns'])
+  metrics = {metric for _, metric in table['columns']}
+  # KID, precision/recall and memorisation are measured on FID's Inception features
+  # against the same references: their columns need the references' counts and protocol.
+  inception = {c.key for m in metrics_lib.METRICS.values() if m.context == 'inception'
+               for c in m.columns} & metrics
   sets = {s.image_set for s in shown if s}
   drop = set()
-  if not fid:
+  if not inception:
     drop.update(_FID_FIELDS)
-  metrics = {metric for _, metric in table['columns']}
-  if 'fid_train' not in metrics:
+  if not metrics & {c.key for c in metrics_lib.METRICS['fid'].columns}:
+    drop.add('FID method')  # the Fréchet distance's matrix root: FID's alone
+  if not {m for m in inception if not m.endswith('_heldout')}:
     drop.add('FID training reference images')
-  if 'fid_heldout' not in metrics:
+  heldout = {c.key for m in metrics_lib.METRICS.values() if m.reads_heldout_reference
+             for c in m.columns}
+  if not {m for m in inception if m.endswith('_heldout')} | (metrics & heldout):
     drop.add('FID held-out reference images')
   if not any(s and s.reconstructor == 'pca' for s in shown):
     drop.add('PCA fit images')

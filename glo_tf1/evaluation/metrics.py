@@ -153,6 +153,7 @@ class Metric:
   columns = ()
   applies = {}
   context = None
+  reads_heldout_reference = False
   tag = None
   note = None
   cost = None
@@ -303,6 +304,9 @@ class _InceptionMetric(Metric):
   reference but `skip`."""
   context = 'inception'
   tag = 'FID'
+  # Every column reads the held-out reference (not only a `_heldout` column): the notes
+  # then state its count.
+  reads_heldout_reference = False
   applies = {'samples': ('samplers',), 'fid_train': ('learned', 'pca'),
              'heldout': ('optimised', 'pca'), 'fid_heldout': ('real',)}
 
@@ -419,6 +423,7 @@ class Memorisation(_InceptionMetric):
           'held-out images, 1 for copies), then the share nearer than the held-out median '
           '(0.5); nn_train_median and nn_heldout_median in the JSON')
   cost = 'memorisation: the samples\' distances to every training reference image'
+  reads_heldout_reference = True  # the held-out images' own nearest distances
 
   def measure(self, context, features, gaussian, skip=()):
     from glo_tf1.evaluation.fid import distances  # pylint: disable=import-outside-toplevel

@@ -323,3 +323,21 @@ def test_without_pdflatex_it_skips_saying_why_but_fails_in_ci(monkeypatch):
   assert ' '.join(script.split('install -y --no-install-recommends')[1].split()[:4]
                   ).replace('\\', '').split() == TEX_PACKAGES.split()
   assert script.rstrip().endswith('exec bash tests/run.sh')
+
+
+def test_notes_state_the_references_of_kid_precision_recall_and_memorisation():
+  """KID, precision/recall and memorisation are measured against FID's references, so
+  their columns keep the references' counts and protocol; only FID's own matrix-root
+  method goes without a FID column."""
+  proto = {'FID training reference images': 64, 'FID held-out reference images': 20,
+           'FID method': 'eigh', 'FID protocol': 'ours', 'training images': 32}
+  def kept(*metrics):
+    table = {'columns': [('fid_samples_full', m) for m in metrics], 'protocol': proto}
+    return set(latex.protocol(table))
+  assert kept('kid_train') == {'FID training reference images', 'FID protocol'}
+  assert kept('kid_heldout') == {'FID held-out reference images', 'FID protocol'}
+  assert kept('precision', 'recall') == {'FID training reference images', 'FID protocol'}
+  assert kept('memorised_p5') == {'FID training reference images',
+                                  'FID held-out reference images', 'FID protocol'}
+  assert kept('fid_train') == {'FID training reference images', 'FID method', 'FID protocol'}
+  assert kept('mse_pm1') == set()
