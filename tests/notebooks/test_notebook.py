@@ -73,12 +73,13 @@ def executed(tmp_path_factory):
   jupyter = str(tmp_path_factory.mktemp('jupyter'))
   nb = _read()
   # The kernel's environment: this tree's package, no TF_CPP_MIN_LOG_LEVEL (the notebook
-  # must keep TensorFlow quiet by itself), nothing written into the user's home.
+  # must keep TensorFlow quiet by itself), IPython's profile and the kernel's connection
+  # file in the test's folders.
   env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
   env.update(GLO_NOTEBOOK_OUT=out, PYTHONPATH=ROOT, IPYTHONDIR=os.path.join(jupyter, 'ipython'))
-  with pytest.MonkeyPatch.context() as mp:  # the connection file, in this process
+  with pytest.MonkeyPatch.context() as mp:  # read in this process
     mp.setenv('JUPYTER_RUNTIME_DIR', os.path.join(jupyter, 'runtime'))
-    client = NotebookClient(nb, timeout=300, kernel_name='python3',
+    client = NotebookClient(nb, timeout=300, startup_timeout=180, kernel_name='python3',
                             resources={'metadata': {'path': os.path.dirname(NOTEBOOK)}})
     client.execute(env=env)
   return nb, out
