@@ -179,6 +179,7 @@ def test_full_decode_passes_every_good_file(zoo):
   folder, names = zoo
   good = [n for n in names if not EXPECTED[n]]
   assert data_check.check_files(folder, good, decode=True) == []
+  assert data_check.check_files(folder, good, decode='entropy') == []  # training's check
 
 
 @pytest.mark.e2e
@@ -288,6 +289,30 @@ def test_training_skips_bad_images_and_keeps_them_out_on_resume(tmp_path, flags_
     manifest = files.read_manifest(os.path.join(run, files.MANIFEST_NAME))
     assert [m[1] for m in manifest] == names[:4] + names[5:]
     assert data_check.read_skipped(run) == [names[4]]
+
+
+def test_training_names_and_skips_a_jpeg_corrupt_in_its_entropy_coded_data(tmp_path, flags_reset):  # pylint: disable=unused-argument
+  """TensorFlow's decode trains on such a file's garbage pixels without an error, so the
+  check at a run's start decodes each JPEG strictly (at 1/8 scale): the file is named and,
+  with --skip_bad_images, skipped and listed, as a truncated one is."""
+  from conftest import TINY  # pylint: disable=import-outside-toplevel
+  data, run = tmp_path / 'data', str(tmp_path / 'run')
+  data.mkdir()
+  for k in range(4):
+    bad, clean = corrupt_scan_jpeg(seed=k)
+    (data / ('img_%d.jpg' % k)).write_bytes(bad if k == 2 else clean)
+  gray = _encode(Image.fromarray(np.full((40, 32), 90, np.uint8)), 'JPEG')
+  (data / 'img_4.jpg').write_bytes(gray)  # a good grayscale one passes
+  assert data_check.check_files(str(data), ['img_2.jpg']) == []  # its headers are intact
+  argv = ['--data_dir', data, '--run_dir', run] + TINY
+  with pytest.raises(files.DataError) as e:
+    prepare_from_argv(argv)
+  assert '1 bad image(s)' in str(e.value)
+  assert '%s: corrupt JPEG data (libjpeg: ' % (data / 'img_2.jpg') in str(e.value)
+  _, paths, _ = prepare_from_argv(argv + ['--skip_bad_images'])
+  assert [os.path.basename(p) for p in paths] == ['img_0.jpg', 'img_1.jpg', 'img_3.jpg',
+                                                  'img_4.jpg']
+  assert data_check.read_skipped(run) == ['img_2.jpg']
 
 
 def test_the_check_says_which_images_are_grayscale_and_whether_channels_fits(zoo):
