@@ -61,6 +61,27 @@ def labels(values):
   return out
 
 
+# The first bytes of each kind of file glo-compare writes (markdown, CSV, LaTeX table, its
+# note), by which a table written before io.claim kept a record is recognised as ours.
+_OWN_STARTS = (b'| run | step | seeds |', b'run,step,num_seeds,seeds,',
+               b'% glo-compare: needs ', b'Evaluation protocol: ')
+
+
+def _outputs(fv):
+  """The files --out writes: the table, and its note with --note file."""
+  if not fv.out:
+    return []
+  from glo_tf1.evaluation import latex  # pylint: disable=import-outside-toplevel
+  return [fv.out] + ([latex.note_path(fv.out)] if fv.note == 'file' else [])
+
+
+def _claim(fv):
+  """io.claim of --out's files: a file there that glo-compare did not write (nor an
+  earlier version's table, by its first bytes) is refused, named, and never replaced."""
+  from glo_tf1 import io  # pylint: disable=import-outside-toplevel
+  io.claim(_outputs(fv), '--out', lambda p: io.starts_with(p, _OWN_STARTS))
+
+
 def main(fv, paths):
   from glo_tf1 import io  # pylint: disable=import-outside-toplevel
   from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
@@ -83,6 +104,7 @@ def main(fv, paths):
   text = compare.render(table, fv.format, fv.latex_width, fv.note)
   if fv.out:
     os.makedirs(os.path.dirname(os.path.abspath(fv.out)), exist_ok=True)
+    _claim(fv)
     io.write_text_atomic(fv.out, text)
     if fv.note == 'file':
       from glo_tf1.evaluation import latex  # pylint: disable=import-outside-toplevel

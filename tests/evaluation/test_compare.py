@@ -310,6 +310,30 @@ def test_cli_will_not_write_over_a_report_or_into_a_folder(runs):
   assert open(report).read() == before
   proc = run_main('glo_tf1.cli.compare', str(folder), '--out', str(folder), check=False)
   assert proc.returncode == 2 and 'is a folder' in proc.stderr, proc.stderr
+  # Issue 31: a user's file at --out (or at the note beside it) is refused, named, kept.
+  paper = folder / 'paper'
+  paper.mkdir()
+  (paper / 'results.md').write_text('my results')
+  (paper / 'table.note.tex').write_text('my caption')
+  for out, extra in (('results.md', []),
+                     ('table.tex', ['--format', 'latex', '--note', 'file'])):
+    proc = run_main('glo_tf1.cli.compare', str(folder), '--out', str(paper / out), *extra,
+                    check=False)
+    mine = paper / ('results.md' if out == 'results.md' else 'table.note.tex')
+    assert proc.returncode == 2, proc.stderr
+    assert '--out: %s already exists and glo-tf1 did not write it' % mine in proc.stderr
+    assert sorted(os.listdir(str(paper))) == ['results.md', 'table.note.tex']
+  assert (paper / 'results.md').read_text() == 'my results'
+  assert (paper / 'table.note.tex').read_text() == 'my caption'
+  # Its own tables are replaced: recorded ones, and an earlier version's (no record),
+  # recognised by their first line.
+  for fmt in ('markdown', 'csv', 'latex'):
+    out = str(paper / ('t.' + fmt))
+    run_main('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
+    os.remove(str(paper / glo_io.WRITTEN))
+    run_main('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
+    assert glo_io.read_json(str(paper / glo_io.WRITTEN)) == {'written': ['t.' + fmt]}
+    os.remove(str(paper / glo_io.WRITTEN))
 
 
 @pytest.mark.e2e
