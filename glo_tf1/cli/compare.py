@@ -26,7 +26,8 @@ FLAGS = flags.FlagValues()
 _define = common.Definer(FLAGS)
 _define.enum('format', 'markdown', list(settings.COMPARE_FORMATS), 'Table format: markdown, latex (a tabular '
              'to \\input) or csv (mean and std columns).')
-_define.string('out', None, 'Write the table to this file (default: print it).')
+_define.string('out', None, 'Write the table to this file (default: print it); a file '
+               'of that name that glo-compare did not write is refused, never replaced.')
 _define.list('metrics', list(metrics.default_metrics()), 'Metrics of each report section to '
              'show: %s (evaluation/metrics.py).' % ', '.join(c.key for c in metrics.columns()))
 _define.list('sections', None, 'Report sections to show, in this order of the report '
