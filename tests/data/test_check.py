@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import corrupt_scan_jpeg
 from conftest import prepare_from_argv
 from conftest import run_module
 from glo_tf1.compat import tf
@@ -133,22 +134,6 @@ def test_full_decode_finds_corrupt_data_behind_intact_headers(tmp_path):
   bad = data_check.check_files(str(tmp_path), ['scan.jpg'], decode=True)
   assert [n for n, _ in bad] == ['scan.jpg']
   assert not _tf_decodes([str(tmp_path / 'scan.jpg')])[str(tmp_path / 'scan.jpg')]
-
-
-def corrupt_scan_jpeg(seed=0, size=64):
-  """(a JPEG whose entropy-coded data is corrupt in the middle, the clean one): valid
-  header and end-of-image marker, 64 scan bytes between them overwritten with values
-  that form no marker, so libjpeg only warns and decodes garbage."""
-  rgb = np.random.RandomState(seed).randint(0, 256, (size, size, 3)).astype(np.uint8)
-  clean = _encode(Image.fromarray(rgb), 'JPEG', quality=90)
-  data = bytearray(clean)
-  sos, eoi = data.index(b'\xff\xda'), data.rindex(b'\xff\xd9')
-  scan = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], 'big')
-  middle = (scan + eoi) // 2
-  for k in range(middle, middle + 64):
-    if data[k] != 0xFF and data[k - 1] != 0xFF:  # leave byte stuffing alone
-      data[k] = 0x00 if k % 2 else 0xFE
-  return bytes(data), clean
 
 
 def _pixels(data):
