@@ -76,7 +76,8 @@ is_faces_dir() {  # (no grep -q after a pipe: under pipefail an early exit fails
 }
 is_faces_list() { [ -f "$1" ] && [ -s "$1" ] && ! grep -qvE "$FACE_NAME" "$1"; }
 is_table() {  # glo-compare's markdown, LaTeX or CSV (their first bytes)
-  [ -f "$1" ] && head -c 30 "$1" | grep -qE '^(\| run \| step \| seeds \||% glo-compare: needs |run,step,num_seeds,seeds,)'
+  [ -f "$1" ] && head -c 30 "$1" |
+    grep -qE '^(\| run \| step \| seeds \||% glo-compare: needs |run,step,num_seeds,seeds,)'
 }
 # Records name $2 in folder $1's MARK before it is made; refuses a name there that this
 # script did not create (a user's train.txt is never overwritten).
