@@ -10,6 +10,13 @@ glo-prepare-data's images, the input cache, glo-evaluate's report) is checked ag
 free space first (`check_room`), so a disk too small refuses at once instead of filling
 part-way; a disk that fills anyway still fails as each writer handles it.
 
+Nothing of the user's is replaced: a program that writes a file of a fixed name into a
+folder the user chose (glo-evaluate's report, glo-compare's --out, the input cache) first
+`claim`s it. The folder's record (`WRITTEN`) lists the names glo-tf1 wrote there; a file of
+such a name that the record does not list, nor recognises as an output of a version that
+kept no record, is refused, named, before anything is written (docs/reliability.md, "What
+may be removed or replaced").
+
 Every JSON file glo-tf1 reads goes through `read_json`: a missing file is `missing`
 (None by default), anything unreadable or of the wrong type is a `FileFormatError` that
 names the file.
@@ -27,6 +34,10 @@ from glo_tf1 import settings
 
 class FileFormatError(settings.UserError):
   """A file glo-tf1 reads back is damaged or not what it should be; the message names it."""
+
+
+class NotOursError(settings.UserError):
+  """A file glo-tf1 would replace is not one it wrote (`claim`); the message names it."""
 
 
 class NoRoomError(settings.UserError):
@@ -185,3 +196,70 @@ def read_json(path, missing=None, expect=dict):
     raise FileFormatError('%s should hold a JSON %s, found %s' % (
         path, 'object' if expect is dict else expect.__name__, type(value).__name__))
   return value
+
+
+WRITTEN = '.glo_written.json'  # a folder's record of the names glo-tf1 wrote there
+
+
+def _written(folder):
+  path = os.path.join(folder, WRITTEN)
+  written = read_json(path, missing={'written': []}).get('written')
+  if not isinstance(written, list) or not all(isinstance(n, str) for n in written):
+    raise FileFormatError('%s: "written" must list file names, got %r' % (path, written))
+  return written
+
+
+def claim(paths, flag, adopt=None, record=True):
+  """Before `paths` are written (or replaced): refuses, naming them, any that exists and
+  that glo-tf1 did not write; then (`record`) lists their names in their folders' records.
+
+  A file is glo-tf1's when its folder's record (WRITTEN) lists its name, or when
+  `adopt(path)` recognises it as an output of a version that kept no record (a report
+  that reads as one). `record=False` only checks: a program calls it before its work, so
+  an hour of work is not lost to a refusal at the end, and again with `record` just
+  before it writes. A name is recorded before its file is made, as reproduce/owned.sh
+  does, so a write cut short leaves nothing unrecorded behind.
+
+  Args:
+    paths: the files about to be written.
+    flag: what chose them, for the message ('--out_dir', '--out').
+    adopt: path -> True for an output of glo-tf1 recognised by its content (None: none).
+  Raises:
+    NotOursError: listing each file that is not glo-tf1's; nothing is recorded.
+    FileFormatError: a damaged record.
+  """
+  folders = {}
+  for path in paths:
+    folders.setdefault(os.path.dirname(os.path.abspath(path)), []).append(
+        os.path.basename(path))
+  records, theirs = {}, []
+  for folder, names in folders.items():
+    records[folder] = _written(folder)
+    theirs += [os.path.join(folder, n) for n in names
+               if n not in records[folder] and os.path.lexists(os.path.join(folder, n))
+               and not (adopt and adopt(os.path.join(folder, n)))]
+  if theirs:
+    raise NotOursError(
+        '%s: %s already exist%s and glo-tf1 did not write %s (not listed in %s); nothing '
+        'was written or replaced. Move %s, or choose another %s' % (
+            flag, ', '.join(theirs), 's' if len(theirs) == 1 else '',
+            'it' if len(theirs) == 1 else 'them', WRITTEN,
+            'it' if len(theirs) == 1 else 'them', flag))
+  for folder, names in folders.items() if record else ():
+    if set(names) - set(records[folder]):
+      os.makedirs(folder, exist_ok=True)
+      write_json(os.path.join(folder, WRITTEN),
+                 {'written': sorted(set(records[folder]) | set(names))})
+
+
+def starts_with(path, prefixes):
+  """Whether the regular file `path` begins with one of the byte strings `prefixes` (a
+  recogniser for `claim`'s `adopt`; False for anything unreadable)."""
+  try:
+    if not os.path.isfile(path):
+      return False
+    with open(path, 'rb') as f:
+      head = f.read(max(len(p) for p in prefixes))
+  except OSError:
+    return False
+  return any(head.startswith(p) for p in prefixes)

@@ -36,6 +36,16 @@ fi
 MARK=.glo_demo_output
 OWNED_BY=demo.sh OWNED_HINT="set DEMO_OUT to a new or empty folder"
 source reproduce/owned.sh
+ours() {  # what an earlier demo.sh wrote into $1 (owned.sh's adopt): by name and content
+  case "$2" in
+    data) is_faces_dir "$1/data" ;;
+    split) [ -d "$1/split" ] && [ -z "$(ls -A "$1/split" | grep -vxE 'train.txt|heldout.txt')" ] &&
+        for f in "$1"/split/*; do is_faces_list "$f" || return 1; done ;;
+    run) is_run_dir "$1/run" ;;
+    figures) [ -d "$1/figures" ] && is_report "$1/figures/evaluation.json" ;;
+    *) return 1 ;;
+  esac
+}
 own_dir "$OUT"
 for name in data split run; do claim "$OUT" "$name"; done
 if [ "$PUBLISH" = 1 ]; then

@@ -56,6 +56,16 @@ abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
 MARK=.glo_seeds_output
 OWNED_BY=seeds.sh OWNED_HINT="set SEEDS_OUT / SEEDS_FIGURES to a new or empty folder"
 source reproduce/owned.sh
+ours() {  # what an earlier seeds.sh wrote into $1 (owned.sh's adopt): by name and content
+  case "$2" in
+    data) is_faces_dir "$1/data" ;;
+    train.txt|heldout.txt) is_faces_list "$1/$2" ;;
+    seed-[0-9]*) is_run_dir "$1/$2" || is_report "$1/$2/evaluation.json" ;;
+    table.md|table.tex|table.csv) is_table "$1/$2" ;;
+    .glo_written.json) [ -f "$1/$2" ] ;;  # glo-compare's record: a name only glo-tf1 uses
+    *) return 1 ;;
+  esac
+}
 if [ "$PUBLISH" = 1 ]; then
   OUT="$(abs "${SEEDS_OUT:-runs/seeds-publish}")"
   TABLES="$(abs "${SEEDS_FIGURES:-figures/demo_seeds}")"
@@ -98,7 +108,8 @@ for ((SEED = 0; SEED < K; SEED++)); do
   REPORTS+=("$EVAL_OUT/evaluation.json")
 done
 GLO_STOPPED_IN="while writing the tables"
-for name in table.md table.tex table.csv; do claim "$TABLES" "$name"; done
+# .glo_written.json: glo-compare's own record of the tables it wrote there (io.claim).
+for name in table.md table.tex table.csv .glo_written.json; do claim "$TABLES" "$name"; done
 glo_run glo-compare "${REPORTS[@]}" --format markdown --out "$TABLES/table.md"
 glo_run glo-compare "${REPORTS[@]}" --format latex --out "$TABLES/table.tex"
 glo_run glo-compare "${REPORTS[@]}" --format csv --out "$TABLES/table.csv"

@@ -169,3 +169,23 @@ def prepare_from_argv(argv):
   from glo_tf1.training import loop
   common.parse(train.FLAGS, ['glo-train'] + [str(a) for a in argv])
   return loop.prepare_run(**train.prepare_options(train.FLAGS))
+
+
+def corrupt_scan_jpeg(seed=0, size=64):
+  """(a JPEG whose entropy-coded data is corrupt in the middle, the clean one): valid
+  header and end-of-image marker, 64 scan bytes between them overwritten with values
+  that form no marker, so libjpeg only warns and decodes garbage."""
+  import io  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  rgb = np.random.RandomState(seed).randint(0, 256, (size, size, 3)).astype(np.uint8)
+  buf = io.BytesIO()
+  Image.fromarray(rgb).save(buf, format='JPEG', quality=90)
+  clean = buf.getvalue()
+  data = bytearray(clean)
+  sos, eoi = data.index(b'\xff\xda'), data.rindex(b'\xff\xd9')
+  scan = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], 'big')
+  middle = (scan + eoi) // 2
+  for k in range(middle, middle + 64):
+    if data[k] != 0xFF and data[k - 1] != 0xFF:  # leave byte stuffing alone
+      data[k] = 0x00 if k % 2 else 0xFE
+  return bytes(data), clean

@@ -129,3 +129,35 @@ def test_png_bound_holds_for_noise_and_used_bytes_counts_blocks(tmp_path):
   assert io.used_bytes(str(tmp_path)) == sum(
       os.stat(str(p)).st_blocks * 512 for p in tmp_path.iterdir())
   assert io.used_bytes(str(tmp_path / 'none')) == 0
+
+
+def test_claim_refuses_a_file_it_did_not_write_and_records_what_it_writes(tmp_path):
+  """io.claim: a user's file of an output's name is refused, named, and left as it was;
+  a recorded or recognised (adopted) file may be replaced; a check alone records nothing."""
+  out = tmp_path / 'out'
+  out.mkdir()
+  (out / 'report.md').write_text('my notes')
+  targets = [str(out / 'report.md'), str(out / 'report.json')]
+  with pytest.raises(io.NotOursError) as e:
+    io.claim(targets, '--out_dir')
+  assert str(e.value).startswith('--out_dir: %s already exists and glo-tf1 did not write it'
+                                 % (out / 'report.md'))
+  assert 'report.json' not in str(e.value)  # absent: nothing to refuse
+  assert sorted(os.listdir(out)) == ['report.md']  # no record written on a refusal
+  assert (out / 'report.md').read_text() == 'my notes'
+  adopt = lambda path: open(path).read().startswith('| ours')
+  (out / 'report.md').write_text('| ours, from before the record')
+  io.claim(targets, '--out_dir', adopt, record=False)
+  assert sorted(os.listdir(out)) == ['report.md']  # a check alone records nothing
+  io.claim(targets, '--out_dir', adopt)
+  assert io.read_json(str(out / io.WRITTEN)) == {'written': ['report.json', 'report.md']}
+  (out / 'report.md').write_text('edited by hand, still ours by the record')
+  io.claim(targets, '--out_dir')  # recorded: no adopt needed
+  new = tmp_path / 'new' / 'sub'  # a folder that does not exist yet
+  io.claim([str(new / 'a.csv')], '--out')
+  assert io.read_json(str(new / io.WRITTEN)) == {'written': ['a.csv']}
+  (out / io.WRITTEN).write_text('{"written": "all"}')
+  with pytest.raises(io.FileFormatError, match=re.escape(str(out / io.WRITTEN))):
+    io.claim(targets, '--out_dir')
+  assert io.starts_with(str(out / 'report.md'), [b'edited', b'x'])
+  assert not io.starts_with(str(out), [b'x']) and not io.starts_with(str(out / 'no'), [b'x'])

@@ -26,7 +26,8 @@ FLAGS = flags.FlagValues()
 _define = common.Definer(FLAGS)
 _define.enum('format', 'markdown', list(settings.COMPARE_FORMATS), 'Table format: markdown, latex (a tabular '
              'to \\input) or csv (mean and std columns).')
-_define.string('out', None, 'Write the table to this file (default: print it).')
+_define.string('out', None, 'Write the table to this file (default: print it); a file '
+               'of that name that glo-compare did not write is refused, never replaced.')
 _define.list('metrics', list(metrics.default_metrics()), 'Metrics of each report section to '
              'show: %s (evaluation/metrics.py).' % ', '.join(c.key for c in metrics.columns()))
 _define.list('sections', None, 'Report sections to show, in this order of the report '
@@ -61,6 +62,27 @@ def labels(values):
   return out
 
 
+# The first bytes of each kind of file glo-compare writes (markdown, CSV, LaTeX table, its
+# note), by which a table written before io.claim kept a record is recognised as ours.
+_OWN_STARTS = (b'| run | step | seeds |', b'run,step,num_seeds,seeds,',
+               b'% glo-compare: needs ', b'Evaluation protocol: ')
+
+
+def _outputs(fv):
+  """The files --out writes: the table, and its note with --note file."""
+  if not fv.out:
+    return []
+  from glo_tf1.evaluation import latex  # pylint: disable=import-outside-toplevel
+  return [fv.out] + ([latex.note_path(fv.out)] if fv.note == 'file' else [])
+
+
+def _claim(fv):
+  """io.claim of --out's files: a file there that glo-compare did not write (nor an
+  earlier version's table, by its first bytes) is refused, named, and never replaced."""
+  from glo_tf1 import io  # pylint: disable=import-outside-toplevel
+  io.claim(_outputs(fv), '--out', lambda p: io.starts_with(p, _OWN_STARTS))
+
+
 def main(fv, paths):
   from glo_tf1 import io  # pylint: disable=import-outside-toplevel
   from glo_tf1.evaluation import compare  # pylint: disable=import-outside-toplevel
@@ -84,6 +106,7 @@ def main(fv, paths):
   text = compare_render.render(table, fv.format, fv.latex_width, fv.note)
   if fv.out:
     os.makedirs(os.path.dirname(os.path.abspath(fv.out)), exist_ok=True)
+    _claim(fv)
     io.write_text_atomic(fv.out, text)
     if fv.note == 'file':
       from glo_tf1.evaluation import latex  # pylint: disable=import-outside-toplevel

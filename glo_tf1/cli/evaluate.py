@@ -32,7 +32,8 @@ _define.string('train_data_dir', None, 'Training images (default: the data_dir r
 _define.string('checkpoint', None, 'Checkpoint: a step number or a path (default: the latest '
                'in --run_dir).')
 _define.string('out_dir', None, 'Where to write evaluation.json and evaluation.md (default '
-               'RUN/eval).')
+               'RUN/eval); files of those names that glo-evaluate did not write are refused, '
+               'never replaced.')
 _define.integer('steps', 1000, 'Optimisation steps of the fresh codes of each batch.',
                 lower_bound=0)
 _define.integer('max_images', 1000, 'Evaluate at most this many held-out images and as many '
@@ -139,6 +140,7 @@ def main(fv):
   fid_num_images, fid_num_samples, max_images = protocol_counts(fv)
   fid_num_images = fid_images(fv, fid_num_images)
   check_room(out_dir, fv.fid_cache_dir, fid_num_images)
+  report_lib.claim_report(out_dir, record=False)  # a user's evaluation.md: refused now
   report = report_lib.evaluate(
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
       max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,

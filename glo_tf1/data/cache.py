@@ -17,6 +17,8 @@ Files, in the cache directory (the run directory's `input_cache/` by default, or
   images_<S>px[_tight][_gray].json  sidecar: format version, N, S, tight_crop, C, the
                                     manifest's content key, the exact byte size and
                                     the CRC-32 of the data.
+Files of these names that glo-tf1 did not write are never replaced: a build refuses them,
+named (io.claim; the folder's .glo_written.json lists the names it wrote).
 A cache is used only if its sidecar matches the images (manifest), the size and the crop,
 the data file has exactly N*S*S*C bytes and its CRC-32 matches. Anything else (other
 files, other settings, a truncated or corrupt file, a missing sidecar) rebuilds it, and
@@ -63,6 +65,20 @@ def cache_paths(cache_dir, image_size, tight_crop, channels=3):
   stem = os.path.join(cache_dir, 'images_%dpx%s%s' % (
       image_size, '_tight' if tight_crop else '', '_gray' if channels == 1 else ''))
   return stem + '.u8', stem + '.json'
+
+
+def is_cache_file(path):
+  """Whether `path` is a cache file a build wrote before io.claim kept a record (`claim`'s
+  adopt): a sidecar that reads as one (format version, manifest key, byte count), or a
+  data file beside such a sidecar."""
+  if path.endswith('.u8'):
+    return is_cache_file(path[:-len('.u8')] + '.json')
+  try:
+    meta = io.read_json(path)
+  except io.FileFormatError:
+    return False
+  return isinstance(meta, dict) and all(
+      k in meta for k in ('format_version', 'manifest_key', 'num_bytes'))
 
 
 def manifest_key(manifest):

@@ -22,7 +22,10 @@ corrupt data inside an intact file at about the cost of a training epoch's decod
 JPEG is decoded strictly too (libjpeg's "Corrupt JPEG data" warnings, which Pillow and
 TensorFlow let pass with garbage pixels, make it bad: `strict_jpeg_problem`).
 
-Training runs this check at the start of a new run (training/loop.py; `--skip_data_check` skips it,
+Training runs this check at the start of a new run, and decodes each JPEG strictly at 1/8
+scale as well (`entropy_problem`: TensorFlow trains on the garbage pixels of a JPEG corrupt
+in its entropy-coded data without an error, so this is where training names it)
+(training/loop.py; `--skip_data_check` skips it,
 `--skip_bad_images` trains without the bad files and lists them in the run directory).
 Exit status: 0 all good, 1 bad files found, 2 usage error.
 """
@@ -262,8 +265,8 @@ def header_problem(path, max_pixels=DEFAULT_MAX_PIXELS, info=None):
 
   Only regular files are opened for reading (a FIFO would block); an image of more than
   `max_pixels` pixels (None: no limit) is bad before anything decodes it. `info`, a dict,
-  receives what the headers say: 'pixels' (width, height) and, for JPEG and PNG, 'gray'
-  (one colour channel).
+  receives what the headers say: 'format' ('JPEG', 'PNG', ...), 'pixels' (width,
+  height) and, for JPEG and PNG, 'gray' (one colour channel).
   """
   info = {} if info is None else info
   try:
@@ -276,7 +279,7 @@ def header_problem(path, max_pixels=DEFAULT_MAX_PIXELS, info=None):
       if size == 0:
         return 'empty file (0 bytes)'
       data = f.read(_HEAD)
-      fmt = sniff(data)
+      fmt = info['format'] = sniff(data)
       if fmt is None:
         return 'not an image (unknown file signature %r)' % data[:8]
       if fmt not in _CHECKERS:
@@ -341,11 +344,14 @@ def decode_problem(path):
   return strict_jpeg_problem(path, mode) if mode else None
 
 
-def strict_jpeg_problem(path, mode='RGB'):
+def strict_jpeg_problem(path, mode='RGB', min_factor=1):
   """None if the JPEG `path` decodes without a single libjpeg warning, else the warning
   ('corrupt JPEG data: ...'). libjpeg-turbo through simplejpeg (strict=True turns its
   warnings into errors; Pillow and TensorFlow print or drop them and decode on).
-  `mode`: Pillow's mode of the image (L, RGB or CMYK), to decode in its own colour space."""
+  `mode`: Pillow's mode of the image (L, RGB or CMYK), to decode in its own colour space.
+  `min_factor`: decode scaled down by this (1, 2, 4 or 8; libjpeg's DCT scaling): every
+  entropy-coded byte is still Huffman-decoded, which is where the corrupt-data warnings
+  come from, at less IDCT and colour work (`entropy_problem`)."""
   try:
     import simplejpeg  # pylint: disable=import-outside-toplevel
   except ImportError as e:
@@ -354,7 +360,8 @@ def strict_jpeg_problem(path, mode='RGB'):
   colorspace = {'L': 'GRAY', 'CMYK': 'CMYK'}.get(mode, 'RGB')
   try:
     with open(path, 'rb') as f:
-      simplejpeg.decode_jpeg(f.read(), colorspace=colorspace, strict=True)
+      simplejpeg.decode_jpeg(f.read(), colorspace=colorspace, strict=True,
+                             min_factor=min_factor)
   except OSError as e:
     return 'unreadable: %s' % (e.strerror or e)
   except ValueError as e:
@@ -362,6 +369,20 @@ def strict_jpeg_problem(path, mode='RGB'):
     return 'corrupt JPEG data (libjpeg: %s)' % (
         text[len('Corrupt JPEG data: '):] if text.startswith('Corrupt JPEG data: ') else text)
   return None
+
+
+def entropy_problem(path, max_pixels=DEFAULT_MAX_PIXELS, info=None):
+  """header_problem, then, for a JPEG, a strict decode at 1/8 scale
+  (`strict_jpeg_problem`): training's check. A JPEG corrupt in its entropy-coded data has
+  intact headers, and TensorFlow's decode_jpeg trains on its garbage pixels without an
+  error, so the check at a run's start is the one place training can name it (counted and
+  skipped like a truncated file). Cost: docs/reliability.md."""
+  info = {} if info is None else info
+  problem = header_problem(path, max_pixels, info)
+  if (problem and not problem.startswith(NOTE)) or info.get('format') != 'JPEG':
+    return problem
+  return strict_jpeg_problem(path, 'L' if info.get('gray') else 'RGB', min_factor=8) \
+      or problem
 
 
 def full_problem(path, max_pixels=DEFAULT_MAX_PIXELS, info=None):
@@ -375,7 +396,7 @@ def full_problem(path, max_pixels=DEFAULT_MAX_PIXELS, info=None):
 def _check_chunk(args):
   """[(problem, gray: True, False or None when the headers do not say)] of each path."""
   paths, decode, max_pixels = args
-  fn = full_problem if decode else header_problem
+  fn = {True: full_problem, 'entropy': entropy_problem}.get(decode, header_problem)
   out = []
   for p in paths:
     info = {}
@@ -390,7 +411,8 @@ def check_files(data_dir, names, decode=False, num_workers=0, progress=True,
   Args:
     data_dir: folder the names are relative to.
     names: relative paths.
-    decode: also decode every pixel (Pillow; JPEGs strictly too; slower: see module doc).
+    decode: also decode every pixel (Pillow; JPEGs strictly too; slower: see module doc);
+      'entropy': headers, then each JPEG strictly at 1/8 scale (`entropy_problem`).
     num_workers: threads; 0 means 16. Measured on 2 cores, 20k JPEGs: processes were no
       faster with a warm page cache and slower with a cold one.
     progress: print a progress line every 5 s on long lists (20,000 files or more).
@@ -513,10 +535,11 @@ def check_for_training(data_dir, names, run_dir, skip_bad=False, only=None,
   todo = names if only is None else [n for n in names if n in only]
   if not todo:
     return names
-  print('Checking %d images (headers; glo-check-data --decode decodes '
-        'every pixel)...' % len(todo), flush=True)
+  print('Checking %d images (headers, and JPEGs\' entropy-coded data; glo-check-data '
+        '--decode decodes every pixel)...' % len(todo), flush=True)
   notes, gray = [], []
-  bad = check_files(data_dir, todo, max_pixels=max_pixels, notes=notes, gray=gray)
+  bad = check_files(data_dir, todo, decode='entropy', max_pixels=max_pixels, notes=notes,
+                    gray=gray)
   print('  %d images checked in %.1f s, %d bad; %s.' % (
       len(todo), time.time() - start, len(bad), colour_summary(gray, channels)), flush=True)
   if notes:  # once per run: the check runs at a run's start (and on new files)

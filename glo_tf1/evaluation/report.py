@@ -534,11 +534,38 @@ def pca_note(info, seed):
              100. * info['explained_variance_ratio']))
 
 
+def report_paths(out_dir):
+  """(evaluation.json, evaluation.md) in out_dir."""
+  return os.path.join(out_dir, 'evaluation.json'), os.path.join(out_dir, 'evaluation.md')
+
+
+def is_own_report(path):
+  """Whether `path` is a report file glo-evaluate wrote before `io.claim` kept a record
+  (`claim`'s adopt): an evaluation.json holding a glo-tf1 report (its version, run
+  directory, step and sections; another method's hand-written report has none of the
+  first three), an evaluation.md beginning with the report's table."""
+  if os.path.basename(path) == 'evaluation.md':
+    return io.starts_with(path, [b'| evaluation | '])
+  try:
+    report = io.read_json(path)
+  except io.FileFormatError:
+    return False
+  return isinstance(report, dict) and 'method' not in report and all(
+      k in report for k in ('glo_tf1_version', 'run_dir', 'step', 'sections'))
+
+
+def claim_report(out_dir, record=True):
+  """io.claim of the report's two files in out_dir: a file of those names that
+  glo-evaluate did not write is refused, named (io.NotOursError), never replaced."""
+  io.claim(report_paths(out_dir), '--out_dir', is_own_report, record)
+
+
 def write_report(report, out_dir):
-  """Writes evaluation.json and evaluation.md; returns their paths."""
+  """Writes evaluation.json and evaluation.md (refusing files of those names that it did
+  not write: `claim_report`); returns their paths."""
   os.makedirs(out_dir, exist_ok=True)
-  json_path = os.path.join(out_dir, 'evaluation.json')
-  md_path = os.path.join(out_dir, 'evaluation.md')
+  claim_report(out_dir)
+  json_path, md_path = report_paths(out_dir)
   io.write_json(json_path, report)
   io.write_text_atomic(md_path, markdown(report))
   return json_path, md_path

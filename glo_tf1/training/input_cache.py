@@ -25,14 +25,17 @@ def build_cache(paths, manifest, image_size, tight_crop, cache_dir, batch_size=2
   """
   os.makedirs(cache_dir, exist_ok=True)
   data_path, meta_path = cache.cache_paths(cache_dir, image_size, tight_crop, channels)
-  if os.path.exists(meta_path):
-    os.remove(meta_path)  # from here on, the old data is not a valid cache
   n = len(paths)
   # Room first (the exact size: N * S * S * C bytes), so a cache that cannot fit is refused
   # before the decoding, not when the disk fills (cache.py).
   io.check_room(cache_dir, cache.expected_meta(manifest, image_size, tight_crop,
                                                channels)['num_bytes'],
                 'the input cache of %d images at %d px' % (n, image_size))
+  # A user's file of the cache's names (in a --cache_dir of theirs) is refused, never
+  # replaced; ours, recorded or recognised, may be.
+  io.claim([data_path, meta_path], '--cache_dir', cache.is_cache_file)
+  if os.path.exists(meta_path):
+    os.remove(meta_path)  # from here on, the old data is not a valid cache
   crc = 0
   log('Building input cache %s: %d images at %d px...' % (data_path, n, image_size))
   progress = progress_lib.Progress('  cached', n, 'images', log=log)

@@ -222,6 +222,34 @@ def test_damaged_cache_is_detected_and_rebuilt(tmp_path, damage):
   assert open(cf.path, 'rb').read() == good
 
 
+def test_a_users_file_of_a_cache_name_is_never_replaced(tmp_path):
+  """Issue 31: in a --cache_dir of the user's, a file named as the cache (images_16px.u8 or
+  .json) that no build wrote is refused, named, and kept; a cache built before the record
+  existed (a sidecar that reads as one) is adopted and rebuilt."""
+  paths = _index_data(str(tmp_path / 'img'), 6)
+  for name, text in (('images_16px.u8', b'my array'), ('images_16px.json', b'{"a": 1}')):
+    mine = tmp_path / ('mine_' + name.replace('.', '_'))
+    mine.mkdir()
+    (mine / name).write_bytes(text)
+    with pytest.raises(io.NotOursError) as e:
+      input_cache.prepare_cache(paths, 16, False, str(mine), log=_Log())
+    assert str(e.value).startswith('--cache_dir: %s already exists and glo-tf1 did not '
+                                   'write it' % (mine / name))
+    assert os.listdir(str(mine)) == [name] and (mine / name).read_bytes() == text
+  cdir = str(tmp_path / 'c')
+  cf = input_cache.prepare_cache(paths, 16, False, cdir, log=_Log())
+  good = open(cf.path, 'rb').read()
+  os.remove(os.path.join(cdir, io.WRITTEN))  # as a build before the record left it
+  with open(cf.path, 'r+b') as f:
+    f.write(b'\x00\x01')  # stale: it must be rebuilt, so replaced
+  log = _Log()
+  input_cache.prepare_cache(paths, 16, False, cdir, log=log)
+  assert any(line.startswith('Rebuilding') for line in log), log
+  assert open(cf.path, 'rb').read() == good
+  assert io.read_json(os.path.join(cdir, io.WRITTEN)) == {
+      'written': ['images_16px.json', 'images_16px.u8']}
+
+
 def test_config_refuses_cache_with_post_pipeline():
   with pytest.raises(settings.ConfigError, match='input_cache'):
     settings.resolve('demo', {'input_cache': 'auto', 'input_pipeline': 'post'})

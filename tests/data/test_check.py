@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import corrupt_scan_jpeg
 from conftest import prepare_from_argv
 from conftest import run_module
 from glo_tf1.compat import tf
@@ -135,22 +136,6 @@ def test_full_decode_finds_corrupt_data_behind_intact_headers(tmp_path):
   assert not _tf_decodes([str(tmp_path / 'scan.jpg')])[str(tmp_path / 'scan.jpg')]
 
 
-def corrupt_scan_jpeg(seed=0, size=64):
-  """(a JPEG whose entropy-coded data is corrupt in the middle, the clean one): valid
-  header and end-of-image marker, 64 scan bytes between them overwritten with values
-  that form no marker, so libjpeg only warns and decodes garbage."""
-  rgb = np.random.RandomState(seed).randint(0, 256, (size, size, 3)).astype(np.uint8)
-  clean = _encode(Image.fromarray(rgb), 'JPEG', quality=90)
-  data = bytearray(clean)
-  sos, eoi = data.index(b'\xff\xda'), data.rindex(b'\xff\xd9')
-  scan = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], 'big')
-  middle = (scan + eoi) // 2
-  for k in range(middle, middle + 64):
-    if data[k] != 0xFF and data[k - 1] != 0xFF:  # leave byte stuffing alone
-      data[k] = 0x00 if k % 2 else 0xFE
-  return bytes(data), clean
-
-
 def _pixels(data):
   with Image.open(io.BytesIO(data)) as im:
     return np.asarray(im.convert('RGB'), np.float64)
@@ -179,6 +164,7 @@ def test_full_decode_passes_every_good_file(zoo):
   folder, names = zoo
   good = [n for n in names if not EXPECTED[n]]
   assert data_check.check_files(folder, good, decode=True) == []
+  assert data_check.check_files(folder, good, decode='entropy') == []  # training's check
 
 
 @pytest.mark.e2e
@@ -288,6 +274,30 @@ def test_training_skips_bad_images_and_keeps_them_out_on_resume(tmp_path, flags_
     manifest = files.read_manifest(os.path.join(run, files.MANIFEST_NAME))
     assert [m[1] for m in manifest] == names[:4] + names[5:]
     assert data_check.read_skipped(run) == [names[4]]
+
+
+def test_training_names_and_skips_a_jpeg_corrupt_in_its_entropy_coded_data(tmp_path, flags_reset):  # pylint: disable=unused-argument
+  """TensorFlow's decode trains on such a file's garbage pixels without an error, so the
+  check at a run's start decodes each JPEG strictly (at 1/8 scale): the file is named and,
+  with --skip_bad_images, skipped and listed, as a truncated one is."""
+  from conftest import TINY  # pylint: disable=import-outside-toplevel
+  data, run = tmp_path / 'data', str(tmp_path / 'run')
+  data.mkdir()
+  for k in range(4):
+    bad, clean = corrupt_scan_jpeg(seed=k)
+    (data / ('img_%d.jpg' % k)).write_bytes(bad if k == 2 else clean)
+  gray = _encode(Image.fromarray(np.full((40, 32), 90, np.uint8)), 'JPEG')
+  (data / 'img_4.jpg').write_bytes(gray)  # a good grayscale one passes
+  assert data_check.check_files(str(data), ['img_2.jpg']) == []  # its headers are intact
+  argv = ['--data_dir', data, '--run_dir', run] + TINY
+  with pytest.raises(files.DataError) as e:
+    prepare_from_argv(argv)
+  assert '1 bad image(s)' in str(e.value)
+  assert '%s: corrupt JPEG data (libjpeg: ' % (data / 'img_2.jpg') in str(e.value)
+  _, paths, _ = prepare_from_argv(argv + ['--skip_bad_images'])
+  assert [os.path.basename(p) for p in paths] == ['img_0.jpg', 'img_1.jpg', 'img_3.jpg',
+                                                  'img_4.jpg']
+  assert data_check.read_skipped(run) == ['img_2.jpg']
 
 
 def test_the_check_says_which_images_are_grayscale_and_whether_channels_fits(zoo):

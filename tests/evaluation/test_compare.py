@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -314,6 +315,30 @@ def test_cli_will_not_write_over_a_report_or_into_a_folder(runs):
   assert open(report).read() == before
   proc = run_main('glo_tf1.cli.compare', str(folder), '--out', str(folder), check=False)
   assert proc.returncode == 2 and 'is a folder' in proc.stderr, proc.stderr
+  # Issue 31: a user's file at --out (or at the note beside it) is refused, named, kept.
+  paper = folder / 'paper'
+  paper.mkdir()
+  (paper / 'results.md').write_text('my results')
+  (paper / 'table.note.tex').write_text('my caption')
+  for out, extra in (('results.md', []),
+                     ('table.tex', ['--format', 'latex', '--note', 'file'])):
+    proc = run_main('glo_tf1.cli.compare', str(folder), '--out', str(paper / out), *extra,
+                    check=False)
+    mine = paper / ('results.md' if out == 'results.md' else 'table.note.tex')
+    assert proc.returncode == 2, proc.stderr
+    assert '--out: %s already exists and glo-tf1 did not write it' % mine in proc.stderr
+    assert sorted(os.listdir(str(paper))) == ['results.md', 'table.note.tex']
+  assert (paper / 'results.md').read_text() == 'my results'
+  assert (paper / 'table.note.tex').read_text() == 'my caption'
+  # Its own tables are replaced: recorded ones, and an earlier version's (no record),
+  # recognised by their first line.
+  for fmt in ('markdown', 'csv', 'latex'):
+    out = str(paper / ('t.' + fmt))
+    run_main('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
+    os.remove(str(paper / glo_io.WRITTEN))
+    run_main('glo_tf1.cli.compare', str(folder), '--format', fmt, '--out', out)
+    assert glo_io.read_json(str(paper / glo_io.WRITTEN)) == {'written': ['t.' + fmt]}
+    os.remove(str(paper / glo_io.WRITTEN))
 
 
 @pytest.mark.e2e
@@ -380,6 +405,67 @@ def test_seeds_mark_lists_its_names_and_publish_removes_only_those(tmp_path):
   proc = _seeds(env)
   assert proc.returncode == 2 and 'train.txt exists and was not written' in proc.stderr
   assert (out / 'train.txt').read_text() == 'my list'
+
+
+def _earlier_seeds_folder(folder, lfw_dir):
+  """SEEDS_OUT as a seeds.sh before the list of names left it: the faces, their lists, a
+  run directory (glo-train's start: config.json, manifest.tsv) and the one-line mark."""
+  from conftest import prepare_from_argv  # pylint: disable=import-outside-toplevel
+  from glo_tf1.cli import train  # pylint: disable=import-outside-toplevel
+  shutil.copytree(lfw_dir, str(folder / 'data'))
+  faces = sorted(os.listdir(str(folder / 'data')))
+  (folder / 'train.txt').write_text(''.join(n + '\n' for n in faces if '_09' not in n))
+  (folder / 'heldout.txt').write_text(''.join(n + '\n' for n in faces if '_09' in n))
+  try:
+    prepare_from_argv(['--data_dir', folder / 'data', '--file_list', folder / 'train.txt',
+                       '--run_dir', folder / 'seed-0', '--skip_data_check'] + TINY)
+  finally:
+    train.FLAGS.unparse_flags()
+  (folder / '.glo_seeds_output').write_text('written by reproduce/seeds.sh\n')
+
+
+@pytest.mark.e2e
+def test_an_earlier_scripts_folder_is_adopted_only_when_recognisably_its_own(tmp_path,
+                                                                             lfw_dir):
+  """Folders written before the mark listed names (runs/seeds-*, runs/demo*) were refused
+  as a whole. Adopted now when every entry is a name the script makes and is its own by
+  content (a run directory of glo-tf1, the embedded faces and their lists); anything
+  else, and the folder is refused as before, nothing written."""
+  old = tmp_path / 'old'
+  _earlier_seeds_folder(old, lfw_dir)
+  foreign = tmp_path / 'foreign'
+  shutil.copytree(str(old), str(foreign))
+  (foreign / 'seed-1').mkdir()  # a name seeds.sh makes, but not a run of glo-tf1
+  (foreign / 'seed-1' / 'notes.txt').write_text('mine')
+  proc = _seeds(dict(SEEDS_OUT=str(foreign)))
+  assert proc.returncode == 2 and 'was not written by seeds.sh' in proc.stderr, proc.stderr
+  assert 'adopted' not in proc.stderr
+  assert (foreign / '.glo_seeds_output').read_text() == 'written by reproduce/seeds.sh\n'
+  assert (foreign / 'seed-1' / 'notes.txt').read_text() == 'mine'
+  publish = tmp_path / 'publish'
+  shutil.copytree(str(old), str(publish))
+  proc = _seeds(dict(SEEDS_OUT=str(old)))
+  assert proc.returncode == 2 and 'notanumber' in proc.stderr, proc.stderr  # it went on
+  assert 'was written by an earlier seeds.sh' in proc.stderr
+  mark = (old / '.glo_seeds_output').read_text().splitlines()
+  assert mark[0].startswith('# reproduce/seeds.sh') and sorted(mark[1:]) == [
+      'data', 'heldout.txt', 'seed-0', 'train.txt']
+  assert (old / 'seed-0' / 'config.json').exists()  # adopted, not cleared (no --publish)
+  # --publish adopts, then removes what it listed: the published runs start afresh.
+  proc = _seeds(dict(SEEDS_OUT=str(publish), SEEDS_FIGURES=str(tmp_path / 'tables')),
+                '--publish')
+  assert proc.returncode == 2 and 'notanumber' in proc.stderr, proc.stderr
+  assert 'was written by an earlier seeds.sh' in proc.stderr
+  assert not (publish / 'seed-0' / 'config.json').exists()
+  assert (publish / 'train.txt').exists()  # written again by this run
+  # The oldest demo.sh trained into runs/demo itself: refused, with what to do.
+  demo = os.path.join(ROOT, 'reproduce', 'demo.sh')
+  before = sorted(os.listdir(str(old / 'seed-0')))
+  proc = subprocess.run(['bash', demo], capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, DEMO_OUT=str(old / 'seed-0'),
+                                 DEMO_STEPS='notanumber'))
+  assert proc.returncode == 2 and 'a glo-tf1 run directory itself' in proc.stderr
+  assert sorted(os.listdir(str(old / 'seed-0'))) == before
 
 
 @pytest.mark.e2e

@@ -201,6 +201,18 @@ def test_evaluate_errors(tiny_run, tmp_path):
                   '--nofid', check=False)
   assert proc.returncode == 2 and 'is a file, not a folder' in proc.stderr, proc.stderr
   assert a_file.read_text() == 'mine'
+  # A user's evaluation.md in --out_dir: refused before any work, named, kept (issue 31).
+  mine = tmp_path / 'mine'
+  mine.mkdir()
+  (mine / 'evaluation.md').write_text('my draft')
+  proc = run_main('glo_tf1.cli.evaluate', '--run_dir', tiny_run, '--out_dir', mine,
+                  '--nofid', check=False)
+  assert proc.returncode == 2, proc.stderr
+  assert ('error: --out_dir: %s already exists and glo-tf1 did not write it'
+          % (mine / 'evaluation.md')) in proc.stderr
+  assert 'Traceback' not in proc.stderr and 'evaluation of' not in proc.stdout.lower()
+  assert sorted(os.listdir(mine)) == ['evaluation.md']
+  assert (mine / 'evaluation.md').read_text() == 'my draft'
 
 
 def test_fid_caps_the_real_images_not_the_samples():
@@ -316,3 +328,34 @@ def test_evaluate_refuses_a_report_or_fid_cache_that_cannot_fit(tmp_path, monkey
   monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage._replace(free=0))
   with pytest.raises(io.NoRoomError, match='^%s: .* for the evaluation report' % out):
     cli_evaluate.check_room(out, cache, 0)
+
+
+def test_write_report_replaces_only_reports_it_wrote(tmp_path):
+  """evaluation.json / .md: a user's file of either name is refused and kept; a report of
+  an earlier glo-tf1 (the committed demo report, written before the record) is adopted
+  and replaced; another method's hand-written report is not a glo-tf1 report."""
+  from glo_tf1 import io  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  with open(os.path.join(root, 'figures', 'demo', 'evaluation.json')) as f:
+    report = json.load(f)
+  old = tmp_path / 'old'
+  old.mkdir()
+  for name in ('evaluation.json', 'evaluation.md'):
+    shutil.copy(os.path.join(root, 'figures', 'demo', name), str(old / name))
+    assert evaluate.is_own_report(str(old / name)), name
+  report['step'] = 12345
+  evaluate.write_report(report, str(old))
+  assert json.loads((old / 'evaluation.json').read_text())['step'] == 12345
+  assert io.read_json(str(old / io.WRITTEN)) == {'written': ['evaluation.json',
+                                                             'evaluation.md']}
+  theirs = tmp_path / 'theirs'
+  theirs.mkdir()
+  external = {'method': 'GLANN', 'sections': {'heldout': {'fid': 46.5}}}
+  (theirs / 'evaluation.json').write_text(json.dumps(external))
+  (theirs / 'evaluation.md').write_text('| evaluation | mine |')  # ours by its first bytes
+  with pytest.raises(io.NotOursError) as e:
+    evaluate.write_report(report, str(theirs))
+  assert str(theirs / 'evaluation.json') in str(e.value)
+  assert str(theirs / 'evaluation.md') not in str(e.value)
+  assert json.loads((theirs / 'evaluation.json').read_text()) == external
+  assert sorted(os.listdir(theirs)) == ['evaluation.json', 'evaluation.md']

@@ -280,6 +280,16 @@ def test_stats_cache_key_follows_file_list_and_settings(tmp_path):
     assert (got['factor'] is None) == (n > 4)
     assert meta['num_images'] == n and meta['key'] == key
   assert fid.load_cached_stats(str(tmp_path), changed[0]) is None
+  # Issue 31: a file of an entry's name that the cache did not write is kept, not cached
+  # over; an entry of its own (here of another key's) is replaced.
+  mine = tmp_path / (changed[1][:24] + '.npz')
+  mine.write_bytes(b'my data')
+  assert fid.save_cached_stats(str(tmp_path), changed[1], features, {}) is None
+  assert mine.read_bytes() == b'my data'
+  own = tmp_path / (changed[2][:24] + '.npz')
+  os.rename(fid.save_cached_stats(str(tmp_path), key, features, {}), str(own))
+  assert fid.save_cached_stats(str(tmp_path), changed[2], features, {}) == str(own)
+  assert fid.load_cached_stats(str(tmp_path), changed[2])[1]['key'] == changed[2]
 
 
 # ---------------------------------------------------------------- evaluation -------------

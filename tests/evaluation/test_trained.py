@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import corrupt_scan_jpeg
 from conftest import ROOT
 from conftest import run_main
 from conftest import run_module
@@ -445,6 +446,12 @@ def test_a_bad_source_file_is_named_before_any_work(tiny_run, loaded, lfw_dir, t
                   '--what', 'reconstructions', '--data_dir', src, check=False)
   assert proc.returncode == 2 and 'lfw_001.jpg' in proc.stderr, proc.stderr
   assert 'Traceback' not in proc.stderr and not os.path.exists(tmp_path / 'r')
+  # Issue 31: a JPEG corrupt in its entropy-coded data (TensorFlow decodes it to garbage).
+  (src / 'lfw_001.jpg').write_bytes(corrupt_scan_jpeg(seed=1)[0])
+  with pytest.raises(files.DataError, match=r'lfw_001\.jpg: corrupt JPEG data \(libjpeg: '):
+    export.export_reconstructions(loaded, str(tmp_path / 'r'), str(src),
+                                  ['lfw_000.jpg', 'lfw_001.jpg'], steps=0)
+  assert not os.path.exists(tmp_path / 'r')
 
 
 def test_checkpoint_zero_is_step_zero(tiny_run, tmp_path):

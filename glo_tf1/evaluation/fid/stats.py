@@ -64,11 +64,33 @@ def load_cached_stats(cache_dir, key):
     return None  # unreadable cache entry: recompute and overwrite
 
 
+def is_cached_stats(path):
+  """Whether `path` is an entry this cache wrote: an .npz whose meta holds a key (the
+  entries are written whole, through io.atomic_open, so one of ours always reads)."""
+  try:
+    z = np.load(path, allow_pickle=False)
+  except (OSError, ValueError):
+    return False
+  if not hasattr(z, 'files'):  # a .npy array, not an archive
+    return False
+  with z:
+    try:
+      return 'key' in json.loads(str(z['meta']))
+    except (KeyError, ValueError, TypeError):
+      return False
+
+
 def save_cached_stats(cache_dir, key, features, meta):
   """Writes `features` atomically (float32; the metrics beside FID need them, not only
-  their Gaussian: 80 MB for 10,000 images); returns the path."""
+  their Gaussian: 80 MB for 10,000 images); returns the path, or None when a file of the
+  entry's name is there that the cache did not write (a user's, kept: nothing is cached,
+  with a note)."""
   os.makedirs(cache_dir, exist_ok=True)
   path = os.path.join(cache_dir, key[:24] + '.npz')
+  if os.path.lexists(path) and not is_cached_stats(path):
+    print('note: FID statistics not cached: %s is there and is not a statistics file of '
+          'glo-tf1; it was left as it is' % path, file=sys.stderr, flush=True)
+    return None
   meta = json.dumps(dict(meta, key=key), sort_keys=True)
   with io.atomic_open(path, 'wb') as f:
     np.savez(f, features=np.asarray(features, np.float32), meta=meta)
