@@ -87,6 +87,32 @@ def external(samples, refs, out):
     json.dump(result, f, indent=2, sort_keys=True)
 
 
+def markdown(rep):
+  """figures/fid_external.md of the report `rep` (figures/fid_external.json)."""
+  a, b, r = rep['ours'], rep['external'], rep['ours']['rounding']
+  return '\n'.join([
+      '# FID: glo-fid against fid-helper-pytorch',
+      '',
+      'Made by `bash reproduce/fid_external.sh` (outside the suite: the external tool '
+      'needs torch). %d `glo-sample` samples against the run\'s %d training images as '
+      'exported by `glo-sample --what references`, at %d px.' % (
+          a['num_samples'], a['num_references'], a['image_size']),
+      '',
+      '| tool | FID |',
+      '| --- | --- |',
+      '| %s | %.6f |' % (a['tool'], a['fid']),
+      '| %s, torch %s | %.6f |' % (b['tool'], b['torch'], b['fid']),
+      '| absolute difference | %.1e (tolerance %g: %s) |' % (
+          rep['abs_difference'], rep['tolerance'],
+          'agree' if rep['agree'] else 'DISAGREE'),
+      '',
+      'Rounding to uint8 levels: of the %d pixels of the run\'s resized training images, '
+      '%d (%.2f%%) round to another level in float64 than in float32 (the FID network\'s '
+      'tf.round, and `images.to_uint8`).' % (r['pixels'], r['differing'],
+                                             100. * r['differing'] / r['pixels']),
+      ''])
+
+
 def report(ours_json, external_json, write=False):
   """figures/fid_external.{json,md}: both values, their difference, the tolerance."""
   sys.path.insert(0, ROOT)
@@ -100,27 +126,7 @@ def report(ours_json, external_json, write=False):
          'agree': diff <= TOLERANCE,
          'command': 'bash reproduce/fid_external.sh (FID_VENV: a venv with torch and '
                     'fid-helper-pytorch==0.1.3)'}
-  r = a['rounding']
-  md = '\n'.join([
-      '# FID: glo-fid against fid-helper-pytorch',
-      '',
-      'Made by `bash reproduce/fid_external.sh` (outside the suite: the external tool '
-      'needs torch). %d `glo-sample` samples against the run\'s %d training images as '
-      'exported by `glo-sample --what references`, at %d px.' % (
-          a['num_samples'], a['num_references'], a['image_size']),
-      '',
-      '| tool | FID |',
-      '| --- | --- |',
-      '| %s | %.6f |' % (a['tool'], a['fid']),
-      '| %s, torch %s | %.6f |' % (b['tool'], b['torch'], b['fid']),
-      '| absolute difference | %.2e (tolerance %g: %s) |' % (
-          diff, TOLERANCE, 'agree' if diff <= TOLERANCE else 'DISAGREE'),
-      '',
-      'Rounding to uint8 levels: of the %d pixels of the run\'s resized training images, '
-      '%d (%.2f%%) round to another level in float64 than in float32 (the FID network\'s '
-      'tf.round, and `images.to_uint8`).' % (r['pixels'], r['differing'],
-                                             100. * r['differing'] / r['pixels']),
-      ''])
+  md = markdown(rep)
   if write:
     io.write_json(OUT + '.json', rep)
     io.write_text_atomic(OUT + '.md', md)
