@@ -104,9 +104,16 @@ def comparison_grid(images, reconstructions, rows=GRID_ROWS):
 
 def to_uint8(images):
   """float [-1, 1] -> uint8 [0, 255] by the fixed linear map round((x + 1) * 127.5),
-  clipped: the nearest of the 256 levels that `to_float` maps back to."""
-  return np.clip(np.round((np.asarray(images, np.float64) + 1.) * 127.5), 0, 255).astype(
-      np.uint8)
+  clipped: the nearest of the 256 levels that `to_float` maps back to.
+
+  Computed in float32 and rounded half to even, as the graph's tf.round does where FID's
+  network rounds its input (evaluation/fid/inception.py, to_inception_inputs), so every
+  PNG, grid and input-cache byte holds the levels that network is fed. In float64 a
+  product within half a float32 ulp of a half level can round the other way (72.5 in
+  float32 -> 72, 72.50000003 in float64 -> 73): 798 of the 552,960 pixels (0.14%) of the
+  demo faces resized to 32 px (figures/fid_external.md; issue 30)."""
+  x = np.asarray(images, np.float32)
+  return np.clip(np.round((x + np.float32(1.)) * np.float32(127.5)), 0, 255).astype(np.uint8)
 
 
 def stretch_to_uint8(image):

@@ -282,14 +282,11 @@ def export_reconstructions(loaded, out, data_dir, names, steps, seed=0):
 
 
 def fid_levels(images):
-  """Float images in [-1, 1] on the uint8 levels FID's network is fed (inception.py's
-  to_inception_inputs rounds (x + 1) * 127.5 in float32, half to even), so that the
-  writer's to_uint8 keeps them. to_uint8 computes in float64: on the demo 0.4% of the
-  pixels of resized images fall a level apart, e.g. 72.5 in float32 (-> 72) is
-  72.50000003 in float64 (-> 73)."""
-  levels = np.clip(np.round((np.asarray(images, np.float32) + np.float32(1))
-                            * np.float32(127.5)), 0, 255)
-  return levels.astype(np.float64) / 127.5 - 1.
+  """Float images in [-1, 1] on the uint8 levels FID's network is fed (images.to_uint8,
+  float32 and half to even like inception.py's to_inception_inputs), as float64 [-1, 1]:
+  the writer's to_uint8 keeps them."""
+  from glo_tf1.data import images as images_lib  # pylint: disable=import-outside-toplevel
+  return images_lib.to_uint8(images).astype(np.float64) / 127.5 - 1.
 
 
 def export_references(loaded, out, num, seed=0):

