@@ -66,7 +66,31 @@ def _quiet_native_stderr():
     os.close(devnull)
 
 
-with _quiet_native_stderr():
+@contextlib.contextmanager
+def _without_eager_keras():
+  """Keeps TensorFlow's import from loading Keras, which glo-tf1 never uses.
+
+  TensorFlow >= 2.16 imports Keras 3 eagerly as it loads (`keras.src.optimizers`, and with
+  it matplotlib.pyplot): 1.4 of the 4.8 s of CPU that `import tensorflow` took on our 2
+  cores, paid by every program, every process of the scripts and every test process.
+  Asked for the legacy tf_keras (TF_USE_LEGACY_KERAS=1) where it is not installed, it
+  skips that eager import silently. The variable is set for the import only, and only when
+  neither the user set it nor tf_keras is installed: `tf.keras`, read later, still loads
+  Keras 3 on first use as it would have.
+  """
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  skip = ('TF_USE_LEGACY_KERAS' not in os.environ and
+          importlib.util.find_spec('tf_keras') is None)
+  if skip:
+    os.environ['TF_USE_LEGACY_KERAS'] = '1'
+  try:
+    yield
+  finally:
+    if skip:
+      os.environ.pop('TF_USE_LEGACY_KERAS', None)
+
+
+with _quiet_native_stderr(), _without_eager_keras():
   import tensorflow as _tf  # noqa: E402
   from tensorflow.python.framework import ops as _ops  # noqa: E402
   # The CUDA platform initialises once per process: here, quietly, not at the first session.

@@ -32,6 +32,9 @@ QUICK = {
     'num_codes': [1000, 100000], 'matmul_n': 256,
     'warmup': 1, 'repeats': 2, 'steps': 2, 'pipeline_batches': 2, 'preset_steps': 1,
     'memory_optimizers': ['lazy_adam'], 'placement_codes': 1000,
+    # A shuffle buffer of a few batches: every timing drains it first (drained), and the
+    # blog's 800 images made most of a smoke test's time.
+    'shuffle_capacity': 64, 'min_after_dequeue': 16,
 }
 
 
@@ -100,7 +103,8 @@ def matmul_peak_gflops(n, repeats=5):
 def bench_config(s, **overrides):
   """The blog preset at the benchmark's sizes: one tower of batch_size on the CPU."""
   values = {k: s[k] for k in ('image_size', 'batch_size', 'decoder_filters', 'kernel_size',
-                              'latent_dims')}
+                              'latent_dims', 'shuffle_capacity', 'min_after_dequeue')
+            if k in s}  # FULL: the blog's shuffle buffer
   values.update(tower_device='cpu', num_gpus=1)
   values.update(overrides)
   return settings.resolve('blog', values)

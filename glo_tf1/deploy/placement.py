@@ -51,14 +51,19 @@ def _attr_types(op, name):
 
 def has_kernel(op, device_type):
   """Whether `op` has a kernel on `device_type` ('CPU', 'GPU') for its type attributes
-  (each kernel's constraints: allowed types per attribute). DEFAULT kernels run anywhere."""
+  (each kernel's constraints: allowed types per attribute). DEFAULT kernels run anywhere.
+  Each attribute is read once: an op type has up to dozens of kernels constraining the same
+  attribute, and reading them again was most of a graph's prediction time."""
+  read = {}
   for kernel in _kernels(op.type):
     if kernel.device_type not in (device_type, 'DEFAULT'):
       continue
     ok = True
     for c in kernel.constraint:
       allowed = set(c.allowed_values.list.type)
-      types = _attr_types(op, c.name)
+      if c.name not in read:
+        read[c.name] = _attr_types(op, c.name)
+      types = read[c.name]
       if types is not None and allowed and not set(types) <= allowed:
         ok = False
         break

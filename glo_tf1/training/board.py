@@ -149,14 +149,16 @@ def hparams_value(value):
 def hparams_summaries(cfg):
   """Serialized Summary protos of the HParams plugin (protobuf only, no TF ops, so they
   work in graph mode): the experiment (every setting; the loss, the last point of the loss
-  curve, as the metric) and this run's session start (its settings)."""
-  from tensorboard.plugins.hparams import api as hp  # pylint: disable=import-outside-toplevel
+  curve, as the metric) and this run's session start (its settings). HParam and Metric
+  are summary_v2's: the plugin's `api` module, which re-exports them, also defines its
+  Keras callback, and importing it loaded all of Keras 3 (1.4 s of CPU) into every
+  training process."""
   from tensorboard.plugins.hparams import summary_v2  # pylint: disable=import-outside-toplevel
   values = {k: hparams_value(v) for k, v in sorted(cfg.items())}
   experiment = summary_v2.hparams_config_pb(
-      [hp.HParam(k) for k in values],
-      [hp.Metric(LOSS_TAG, display_name='loss (last)'),
-       hp.Metric('perf/images_per_sec', display_name='images/s')])
+      [summary_v2.HParam(k) for k in values],
+      [summary_v2.Metric(LOSS_TAG, display_name='loss (last)'),
+       summary_v2.Metric('perf/images_per_sec', display_name='images/s')])
   # No trial id: the plugin groups runs by their settings (repeats of one configuration
   # form one group), and run directories of one name in different folders stay apart.
   start = summary_v2.hparams_pb(values)

@@ -265,8 +265,8 @@ def test_glo_sample_beyond_the_free_space_is_refused_before_writing(tiny_run, tm
     if num > 10 ** 7:
       pytest.skip('/dev/shm holds more than 10**7 files of 4 KiB')
     out = os.path.join(folder, 'samples')
-    proc = run_module('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--num',
-                      num, check=False)
+    proc = run_main('glo_tf1.cli.sample', '--run_dir', tiny_run, '--out', out, '--num',
+                    num, check=False)
     assert proc.returncode == 2, proc.stderr
     assert 'error: %s: not enough free space in %s for the export of %d images' % (
         out, folder, num) in proc.stderr

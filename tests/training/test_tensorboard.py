@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from conftest import run_module
+from conftest import run_main
 from glo_tf1.compat import tf
 from glo_tf1.data import files
 from glo_tf1.training import board
@@ -212,8 +212,8 @@ def test_resume_at_num_steps_adds_no_grid_scalar_hparams_or_projector(tiny_run, 
   before = _records(run)
   config = os.path.join(run, board.CONFIG_NAME)
   stamp = os.stat(config).st_mtime_ns
-  out = run_module('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
-                   '--num_steps=%d' % NUM_STEPS, *TINY).stdout
+  out = run_main('glo_tf1.cli.train', '--data_dir', lfw_dir, '--run_dir', run,
+                 '--num_steps=%d' % NUM_STEPS, *TINY).stdout
   assert 'nothing to do' in out
   added = [r for r in _records(run) if r not in before]
   assert [tag for _, tag in added] == ['config']  # the text summary of every start only
