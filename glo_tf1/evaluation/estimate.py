@@ -29,13 +29,13 @@ from glo_tf1.evaluation import pca
 from glo_tf1.evaluation import trained
 
 FEATURE_DIMS = metrics.FEATURE_DIMS
-PROBE_FIT_STEPS = 5
+PROBE_FIT_STEPS = 2
 PROBE_MAX_STEPS = 1280
 PROBE_SECONDS = 0.5
 # An eigh of d x d costs about this many d^3 float64 flops at a matrix product's rate
 # (scipy's evr driver with eigenvectors; measured 2048 at 41 s at a measured 4.5 GFLOP/s).
 EIGH_FLOPS = 20
-PROBE_INCEPTION_IMAGES = 10
+PROBE_INCEPTION_IMAGES = 6
 LOADING = 'loading images'
 DECODING = 'sample generation and decoding'
 PCA = 'PCA baseline'
@@ -100,9 +100,9 @@ def _timed(fn):
 def probe(sess, gen, fit, cfg, paths, num_train, fid_sess=None, fid_ops=None, seed=0):
   """The rates of this machine, measured now (a few seconds): fit_step_s and
   fit_batch_s (one optimizer step of a batch, and a batch's reset and fetch), load_ips and
-  decode_ips (images/s), inception_ips (None without FID ops), gflops (a float64 matrix
-  product) and eigh_s (a symmetric eigendecomposition of FEATURE_DIMS: measured at a
-  quarter of the size, scaled by the cube). `paths`: training images to load."""
+  decode_ips (images/s, a batch at a time), inception_ips (None without FID ops), and
+  numpy_rates' for the metrics; probe_s, the probe's own time. `paths`: training images
+  to load (the first batch of them)."""
   start, rng = time.time(), np.random.RandomState([seed, 9])
   batch = fit['images'].get_shape().as_list()[0]
   chunk = list(paths[:batch])
@@ -160,8 +160,8 @@ def numpy_rates(rng):
 
 def metric_rates(rng, n=16, refs=24):
   """{metric name: seconds} of each Inception metric's `measure` of n random features
-  against two references of `refs`: its fixed cost a section (Python, many small BLAS
-  calls), which dominates at small counts."""
+  against two references of `refs` (its second call): its fixed cost a section (Python,
+  many small BLAS calls), which dominates at small counts."""
   from glo_tf1.evaluation.fid import stats  # pylint: disable=import-outside-toplevel
   feats = lambda k: rng.standard_normal((k, FEATURE_DIMS)).astype(np.float32)
   context = metrics.InceptionContext(None, None, {
@@ -170,6 +170,7 @@ def metric_rates(rng, n=16, refs=24):
   x, out = feats(n), {}
   for metric in metrics.METRICS.values():
     if metric.context == 'inception':
+      metric.measure(context, x, None)  # the first call also warms the BLAS threads
       out[metric.name], _ = _timed(lambda m=metric: m.measure(context, x, None))
   return out
 

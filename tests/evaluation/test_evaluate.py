@@ -80,6 +80,13 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
   assert '| held-out images, codes optimised | 7 | 20 |' in md
   assert '%.5f' % sections['heldout']['mse_pm1'] in md
   assert 'training seed 0, evaluation seed 1,' in md  # the run's --seed and glo-evaluate's
+  # The cost: the estimate printed first, and the measured seconds of the same parts.
+  cost = report['cost']
+  assert set(cost['measured']) - {'MSE and PSNR'} <= set(cost['estimated'])
+  assert cost['estimated']['code fitting, held-out images'] > 0
+  assert cost['estimated_total'] == pytest.approx(sum(cost['estimated'].values()), abs=0.1)
+  assert proc.stdout.index('Estimated time') < proc.stdout.index('Evaluating')
+  assert 'measured, ' in proc.stdout.splitlines()[-2]
 
   # The learned-code numbers, recomputed from the checkpoint with numpy metrics.
   run = runs.read_run(tiny_run)
