@@ -143,17 +143,23 @@ def _fit_rate(fit_steps):
 
 
 def numpy_rates(rng):
-  """{'gflops': a float64 matrix product, 'element_s': one elementwise pass, a value,
+  """{'gflops': a float64 matrix product, 'element_s': a plain elementwise pass, a value,
+  'cube_s': KID's kernel (x/d + 1)^3, a value (numpy's power: far slower than a pass),
   'eigh_s': an eigh of FEATURE_DIMS x FEATURE_DIMS, 'metric_row_s': {metric: one
-  section's fixed cost}} on this machine, now. The eigh is modelled (EIGH_FLOPS d^3 at the
-  product's rate), not timed: a small one is all overhead (measured under load: 512 took
-  7 s, 2048 41 s), a full one would take the probe's budget."""
-  a = rng.standard_normal((512, FEATURE_DIMS))
-  a @ a.T  # pylint: disable=pointless-statement
-  secs, prod = _timed(lambda: a @ a.T)
-  element_s, _ = _timed(lambda: (prod / FEATURE_DIMS + 1.0) ** 3)
-  gflops = 2. * 512 * 512 * FEATURE_DIMS / max(secs, 1e-9) / 1e9
-  return {'gflops': gflops, 'element_s': element_s / (3 * prod.size),
+  section's fixed cost}} on this machine, now. The product is 1024 x 2048 by its
+  transpose (a 512-row one gave a third of a 2500-row one's rate); each timing is the
+  fastest of a few calls after a first (which pays page faults and thread starts; on a
+  loaded machine a call can lose a scheduler slice). The eigh is modelled (EIGH_FLOPS
+  d^3 at the product's rate), not timed: a small one is all overhead (measured under load:
+  512 took 7 s, 2048 41 s), a full one would take the probe's budget."""
+  a = rng.standard_normal((1024, FEATURE_DIMS))
+  a[:512] @ a[:512].T  # pylint: disable=expression-not-assigned
+  timed = [_timed(lambda: a @ a.T) for _ in range(2)]
+  secs, prod = min(t for t, _ in timed), timed[-1][1]
+  plain = min(_timed(lambda: prod + 1.0)[0] for _ in range(3))
+  cube = min(_timed(lambda: (prod / FEATURE_DIMS + 1.0) ** 3)[0] for _ in range(3))
+  gflops = 2. * 1024 * 1024 * FEATURE_DIMS / max(secs, 1e-9) / 1e9
+  return {'gflops': gflops, 'element_s': plain / prod.size, 'cube_s': cube / prod.size,
           'eigh_s': EIGH_FLOPS * FEATURE_DIMS ** 3 / (gflops * 1e9),
           'metric_row_s': metric_rates(rng)}
 

@@ -415,10 +415,12 @@ class Kid(_InceptionMetric):
       m = min(distances.KID_SUBSET_SIZE, n, r)
       subsets = 1 if m == n == r else distances.KID_SUBSETS
       if subsets > 1 and (n + r) ** 2 <= distances.KID_FULL_KERNEL_MAX:
-        out += (pairs_seconds(n * n + r * r + n * r, 1, rates, 3) +
-                subsets * 3 * m * m * 2 * rates['element_s'])
+        values = n * n + r * r + n * r
+        # The kernels once, then each subset's three blocks gathered and summed.
+        out += (pairs_seconds(values, 1, rates, 0) + values * rates['cube_s'] +
+                subsets * 3 * m * m * 5 * rates['element_s'])
       else:
-        out += subsets * pairs_seconds(3 * m, m, rates, 3)
+        out += subsets * (pairs_seconds(3 * m, m, rates, 2) + 3 * m * m * rates['cube_s'])
     return out
 
   def measure(self, context, features, gaussian, skip=()):

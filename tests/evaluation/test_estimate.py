@@ -13,7 +13,7 @@ from glo_tf1.model import samplers
 
 # Made-up rates: round numbers, so each part is a hand computation.
 RATES = {'fit_step_s': 0.01, 'fit_batch_s': 0.1, 'batch_size': 8, 'load_ips': 100.,
-         'decode_ips': 1000., 'inception_ips': 10., 'gflops': 10., 'element_s': 1e-9,
+         'decode_ips': 1000., 'inception_ips': 10., 'gflops': 10., 'element_s': 1e-9, 'cube_s': 5e-8,
          'eigh_s': 2., 'probe_s': 3.}
 
 
