@@ -100,8 +100,8 @@ def _timed(fn):
 def probe(sess, gen, fit, cfg, paths, num_train, fid_sess=None, fid_ops=None, seed=0):
   """The rates of this machine, measured now (a few seconds): fit_step_s and
   fit_batch_s (one optimizer step of a batch, and a batch's reset and fetch), load_ips and
-  decode_ips (images/s, a batch at a time), inception_ips (None without FID ops), and
-  numpy_rates' for the metrics; probe_s, the probe's own time. `paths`: training images
+  decode_ips (images/s, a batch at a time), inception_ips and numpy_rates' for the
+  metrics (None without FID ops); probe_s, the probe's own time. `paths`: training images
   to load (the first batch of them)."""
   start, rng = time.time(), np.random.RandomState([seed, 9])
   batch = fit['images'].get_shape().as_list()[0]
@@ -115,13 +115,13 @@ def probe(sess, gen, fit, cfg, paths, num_train, fid_sess=None, fid_ops=None, se
   decode_s, (_, samples) = _timed(lambda: generation.sample(sess, gen, 'unit', noise))
   rates = {'fit_step_s': step, 'fit_batch_s': fixed, 'batch_size': batch,
            'load_ips': len(chunk) / max(load_s, 1e-6), 'decode_ips': batch / max(decode_s, 1e-6),
-           'inception_ips': None}
+           'inception_ips': None, 'gflops': None}
   if fid_ops is not None:
     feed = np.resize(samples, (PROBE_INCEPTION_IMAGES,) + samples.shape[1:])
     fid_sess.run(fid_ops['features'], {fid_ops['images']: feed[:2]})
     secs, _ = _timed(lambda: fid_sess.run(fid_ops['features'], {fid_ops['images']: feed}))
     rates['inception_ips'] = len(feed) / max(secs, 1e-6)
-  rates.update(numpy_rates(rng))
+    rates.update(numpy_rates(rng))  # the metrics on Inception features (only with FID)
   rates['probe_s'] = time.time() - start
   return rates
 
@@ -267,10 +267,11 @@ def describe(estimated, rates, source):
   width = max(len(p) for p, _, _ in estimated)
   total = sum(s for _, _, s in estimated)
   lines = ['Estimated time (rates %s, a %.0f s probe: code fitting %.3g s a step of %d '
-           'images, Inception %s images/s, decoder %.0f images/s, float64 %.0f GFLOP/s):'
+           'images, decoder %.0f images/s%s):'
            % (source, rates['probe_s'], rates['fit_step_s'], rates['batch_size'],
-              '%.1f' % rates['inception_ips'] if rates.get('inception_ips') else '-',
-              rates['decode_ips'], rates['gflops'])]
+              rates['decode_ips'], ', Inception %.1f images/s, float64 %.0f GFLOP/s' % (
+                  rates['inception_ips'], rates['gflops']) if rates.get('inception_ips')
+              else '')]
   lines += ['  %-*s  %-28s %s' % (width, p, what, duration(s)) for p, what, s in estimated]
   lines.append('  %-*s  %-28s %s' % (width, 'total', '', duration(total)))
   return '\n'.join(lines)
