@@ -29,7 +29,7 @@ from glo_tf1.evaluation import pca
 from glo_tf1.evaluation import trained
 
 FEATURE_DIMS = metrics.FEATURE_DIMS
-PROBE_FIT_STEPS = 2
+PROBE_FIT_STEPS = 3
 PROBE_MAX_STEPS = 1280
 PROBE_SECONDS = 0.5
 # An eigh of d x d costs about this many d^3 float64 flops at a matrix product's rate
@@ -98,64 +98,65 @@ def _timed(fn):
 
 
 def probe(sess, gen, fit, cfg, paths, num_train, fid_sess=None, fid_ops=None, seed=0):
-  """The rates of this machine, measured now (a few seconds): fit_step_s and
-  fit_batch_s (one optimizer step of a batch, and a batch's reset and fetch), load_ips and
-  decode_ips (images/s, a batch at a time), inception_ips and numpy_rates' for the
-  metrics (None without FID ops); probe_s, the probe's own time. `paths`: training images
+  """The rates of this machine, measured now (a few seconds): fit_step_s (one optimizer
+  step of a batch, its share of the reset and fetch included), load_ips and
+  decode_ips (images/s, a batch at a time), gflops, and with FID ops inception_ips and
+  numpy_rates' for the metrics; probe_s, the probe's own time. `paths`: training images
   to load (the first batch of them)."""
   start, rng = time.time(), np.random.RandomState([seed, 9])
   batch = fit['images'].get_shape().as_list()[0]
   chunk = list(paths[:batch])
   generation.load_images(sess, gen, chunk)  # the first run of an op builds its kernels
   load_s, images = _timed(lambda: generation.load_images(sess, gen, chunk))
-  step, fixed = _fit_rate(lambda k: trained.fit_codes(sess, fit, cfg, images, k, num_train,
-                                                      rng))
+  step = _fit_rate(lambda k: trained.fit_codes(sess, fit, cfg, images, k, num_train, rng))
   noise = rng.standard_normal((batch, cfg['latent_dims']))
   generation.sample(sess, gen, 'unit', noise)
   decode_s, (_, samples) = _timed(lambda: generation.sample(sess, gen, 'unit', noise))
-  rates = {'fit_step_s': step, 'fit_batch_s': fixed, 'batch_size': batch,
+  rates = {'fit_step_s': step, 'batch_size': batch,
            'load_ips': len(chunk) / max(load_s, 1e-6), 'decode_ips': batch / max(decode_s, 1e-6),
-           'inception_ips': None, 'gflops': None}
+           'inception_ips': None}
   if fid_ops is not None:
     feed = np.resize(samples, (PROBE_INCEPTION_IMAGES,) + samples.shape[1:])
     fid_sess.run(fid_ops['features'], {fid_ops['images']: feed[:2]})
     secs, _ = _timed(lambda: fid_sess.run(fid_ops['features'], {fid_ops['images']: feed}))
     rates['inception_ips'] = len(feed) / max(secs, 1e-6)
-    rates.update(numpy_rates(rng))  # the metrics on Inception features (only with FID)
+  # The PCA's arithmetic, and with FID the metrics on Inception features.
+  rates.update(numpy_rates(rng, with_metrics=fid_ops is not None))
   rates['probe_s'] = time.time() - start
   return rates
 
 
 def _fit_rate(fit_steps):
-  """(seconds a step, seconds a batch besides its steps) of `fit_steps(k)`, a batch's code
-  fitting of k steps: k grows by 4x until k steps take PROBE_SECONDS (or k reaches
-  PROBE_MAX_STEPS), and one step's run gives the rest."""
+  """Seconds a step of `fit_steps(k)`, a batch's code fitting of k steps (its reset and
+  final fetch included, spread over the steps): k grows by 4x until the k steps take
+  PROBE_SECONDS (or k reaches PROBE_MAX_STEPS). A split into a step and a fixed cost from
+  two short runs was too noisy on a loaded machine (0.42 s a step and 2.3 s fixed, for
+  1.0 to 1.3 s a step measured)."""
   fit_steps(1)  # the first run of an op builds its kernels
-  one, _ = _timed(lambda: fit_steps(1))
   k = PROBE_FIT_STEPS
   while True:
-    more, _ = _timed(lambda: fit_steps(1 + k))
-    if more >= PROBE_SECONDS or k >= PROBE_MAX_STEPS:
-      break
+    secs, _ = _timed(lambda: fit_steps(k))
+    if secs >= PROBE_SECONDS or k >= PROBE_MAX_STEPS:
+      return secs / k
     k *= 4
-  step = max(more - one, 1e-9) / k
-  return step, max(one - step, 0.0)
 
 
-def numpy_rates(rng):
+def numpy_rates(rng, with_metrics=True):
   """{'gflops': a float64 matrix product, 'element_s': a plain elementwise pass, a value,
   'cube_s': KID's kernel (x/d + 1)^3, a value (numpy's power: far slower than a pass),
   'eigh_s': an eigh of FEATURE_DIMS x FEATURE_DIMS, 'metric_row_s': {metric: one
-  section's fixed cost}} on this machine, now. The product is 1024 x 2048 by its
-  transpose (a 512-row one gave a third of a 2500-row one's rate); each timing is the
-  fastest of a few calls after a first (which pays page faults and thread starts; on a
-  loaded machine a call can lose a scheduler slice). The eigh is modelled (EIGH_FLOPS
+  section's fixed cost}} on this machine, now (only gflops without `with_metrics`). The
+  product is 1024 x 2048 by its transpose (a 512-row one gave a third of a 2500-row
+  one's rate); each timing is the fastest of a few calls after a first (which pays page
+  faults and thread starts; on a loaded machine a call can lose a scheduler slice). The eigh is modelled (EIGH_FLOPS
   d^3 at the product's rate), not timed: a small one is all overhead (measured under load:
   512 took 7 s, 2048 41 s), a full one would take the probe's budget."""
   a = rng.standard_normal((1024, FEATURE_DIMS))
   a[:512] @ a[:512].T  # pylint: disable=expression-not-assigned
-  timed = [_timed(lambda: a @ a.T) for _ in range(2)]
+  timed = [_timed(lambda: a @ a.T) for _ in range(2 if with_metrics else 1)]
   secs, prod = min(t for t, _ in timed), timed[-1][1]
+  if not with_metrics:
+    return {'gflops': 2. * 1024 * 1024 * FEATURE_DIMS / max(secs, 1e-9) / 1e9}
   plain = min(_timed(lambda: prod + 1.0)[0] for _ in range(3))
   cube = min(_timed(lambda: (prod / FEATURE_DIMS + 1.0) ** 3)[0] for _ in range(3))
   gflops = 2. * 1024 * 1024 * FEATURE_DIMS / max(secs, 1e-9) / 1e9
@@ -197,7 +198,7 @@ def parts(rates, counts):
     if n:
       batches = math.ceil(n / counts['batch_size'])
       out.append((fit_part(image_set), '{:,} images x {:,} steps'.format(n, counts['steps']),
-                  batches * (counts['steps'] * rates['fit_step_s'] + rates['fit_batch_s'])))
+                  batches * counts['steps'] * rates['fit_step_s']))
   fid = counts.get('fid')
   loads = counts['train'] + counts['heldout'] + (fid['train'] if fid else 0)
   out.append((LOADING, '{:,} images'.format(loads), loads / rates['load_ips']))

@@ -12,7 +12,7 @@ from glo_tf1.evaluation import metrics
 from glo_tf1.model import samplers
 
 # Made-up rates: round numbers, so each part is a hand computation.
-RATES = {'fit_step_s': 0.01, 'fit_batch_s': 0.1, 'batch_size': 8, 'load_ips': 100.,
+RATES = {'fit_step_s': 0.01, 'batch_size': 8, 'load_ips': 100.,
          'decode_ips': 1000., 'inception_ips': 10., 'gflops': 10., 'element_s': 1e-9, 'cube_s': 5e-8,
          'eigh_s': 2., 'probe_s': 3.}
 
@@ -35,9 +35,11 @@ def _parts(**kwargs):
 
 def test_parts_against_hand_counts():
   parts = _parts()
-  # 16 images in 2 batches of 8, each 100 steps of 0.01 s and 0.1 s besides.
-  assert parts['code fitting, training images'] == pytest.approx(2 * (100 * 0.01 + 0.1))
-  assert parts['code fitting, held-out images'] == pytest.approx(2.2)
+  # 16 images in 2 batches of 8, each 100 steps of 0.01 s.
+  assert parts['code fitting, training images'] == pytest.approx(2 * 100 * 0.01)
+  assert parts['code fitting, held-out images'] == pytest.approx(2.)
+  # 17 images: a third batch, padded (a batch costs the same however full).
+  assert _parts(heldout=17)['code fitting, held-out images'] == pytest.approx(3.)
   # Loaded: 16 + 16 images measured, and the 40 of the FID training reference.
   assert parts[estimate.LOADING] == pytest.approx(72 / 100.)
   # Decoded in batches of 8: 16 learned codes twice (batch statistics), 40 of the
