@@ -14,6 +14,8 @@
 # 3. evaluates on the test split (glo-evaluate): MSE and PSNR of the training images'
 #    learned codes and of the test images (codes optimised, decoder frozen), the PCA rows,
 #    and, when FID's weights are installed, FID under --fid_protocol glann (docs/fid.md).
+#    glo-evaluate first prints the estimated time of each part and the total, from rates
+#    it measures on this machine (docs/evaluation.md, "What an evaluation will cost").
 # 4. tabulates the report with glo-compare: table.md, table.tex, table.csv, beside
 #    evaluation.json and evaluation.md in PAPER_OUT_DIR (default figures/DATASET).
 # Environment: PAPER_DATA_DIR, PAPER_RUN_DIR, PAPER_OUT_DIR, PAPER_PREPARE_FLAGS,

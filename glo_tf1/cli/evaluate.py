@@ -3,13 +3,15 @@ held-out images, with FID when its weights are installed.
 
   glo-evaluate --run_dir RUN [--data_dir HELDOUT [--file_list LIST]] [--steps 1000]
                [--seed 0] [--out_dir RUN/eval] [--nofid] [--pca_max_images 10000]
+               [--estimate]
 
 GLO has no encoder: fresh codes are fitted to each batch of images with the decoder
 frozen, using the run's own loss, projection and codes optimizer. Beside GLO's rows, the
 linear baseline of the GLO paper: PCA with as many components as the run's code
 dimension, fitted on the training images and measured on the same images. Writes
 OUT_DIR/evaluation.json and OUT_DIR/evaluation.md (docs/evaluation.md explains every
-number).
+number). Before it starts it prints the estimated time of each part and the total, from
+rates measured on this machine (--estimate: only that, writing nothing).
 """
 import os
 import sys
@@ -65,6 +67,9 @@ _define.enum('fid_protocol', 'ours', list(settings.FID_PROTOCOLS), 'ours: the co
              'the flags; glann: GLANN\'s (CVPR 2019): 10,000 full-covariance samples and '
              '10,000 reconstructions against 10,000 random test images (--data_dir: the '
              'test split); it sets --fid_num_images, --fid_num_samples and --max_images.')
+_define.bool('estimate', False, 'Print the estimated time of each part of the evaluation '
+             '(code fitting, each FID image set, the metrics) and the total, from rates '
+             'measured now on this machine, and exit without evaluating or writing anything.')
 # Declared rules: absl refuses a breach at parsing, naming the flags and their values.
 common.require(FLAGS, 'run_dir')
 common.rule(FLAGS, ('file_list', 'data_dir'), lambda f: not f['file_list'] or f['data_dir'],
@@ -131,25 +136,33 @@ def check_room(out_dir, fid_cache_dir, fid_num_images):
 
 
 def main(fv):
+  from glo_tf1.evaluation import estimate  # pylint: disable=import-outside-toplevel
   from glo_tf1.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   out_dir = fv.out_dir or os.path.join(fv.run_dir, 'eval')
-  # Before any work: a report that cannot be written is known now, not after an hour.
-  why = checks.unwritable(out_dir, create=True)
-  if why:
-    raise settings.ConfigError('--out_dir %s %s' % (out_dir, why))
   fid_num_images, fid_num_samples, max_images = protocol_counts(fv)
   fid_num_images = fid_images(fv, fid_num_images)
-  check_room(out_dir, fv.fid_cache_dir, fid_num_images)
-  report_lib.claim_report(out_dir, record=False)  # a user's evaluation.md: refused now
+  if not fv.estimate:
+    # Before any work: a report that cannot be written is known now, not after an hour.
+    why = checks.unwritable(out_dir, create=True)
+    if why:
+      raise settings.ConfigError('--out_dir %s %s' % (out_dir, why))
+    check_room(out_dir, fv.fid_cache_dir, fid_num_images)
+    report_lib.claim_report(out_dir, record=False)  # a user's evaluation.md: refused now
   report = report_lib.evaluate(
       fv.run_dir, fv.data_dir, fv.file_list, fv.train_data_dir, fv.checkpoint, fv.steps,
-      max_images, fv.batch_size, fv.seed, verify=not fv.skip_data_check,
+      max_images, fv.batch_size, fv.seed, verify=not (fv.skip_data_check or fv.estimate),
       fid_num_images=fid_num_images,
       fid_num_samples=fid_num_samples, fid_cache_dir=fv.fid_cache_dir,
       fid_method=fv.fid_method, pca_max_images=fv.pca_max_images if fv.pca else None,
-      fid_protocol=fv.fid_protocol)
+      fid_protocol=fv.fid_protocol, estimate_only=fv.estimate)
+  if fv.estimate:
+    return 0
   paths = report_lib.write_report(report, out_dir)
   print(report_lib.markdown(report))
+  cost = report['cost']
+  print('Time of the parts: %s measured, %s estimated (%s: cost)'
+        % (estimate.duration(sum(cost['measured'].values())),
+           estimate.duration(cost['estimated_total']), os.path.basename(paths[0])))
   print('Wrote %s and %s' % tuple(os.path.abspath(p) for p in paths))
   return 0
 

@@ -11,6 +11,9 @@ or a wording of its own:
                    InceptionContext, the Inception features computed once per image set and
                    shared by every metric of that context)
   tag, note, cost  the rows' parenthesis ("(FID)"), a sentence under the table, what it costs
+  label, seconds, setup_seconds  its part in the cost estimate (estimate.py): the seconds of
+                   one section of n images against references {name: images} at the
+                   probe's rates, and once per evaluation (0: negligible)
   section_name     its sections' names (report.json keys)
   pairs            whether it needs the real images the outputs reconstruct
   accumulator(context) -> acc; acc.add(images, outputs) per batch (images: None for
@@ -157,6 +160,13 @@ class Metric:
   tag = None
   note = None
   cost = None
+  label = None
+
+  def seconds(self, n, refs, rates):  # pylint: disable=unused-argument
+    return 0.0
+
+  def setup_seconds(self, refs, rates):  # pylint: disable=unused-argument
+    return 0.0
 
   def section_name(self, image_set, recon):
     return '%s_%s_%s' % (self.name, image_set, recon)
@@ -233,6 +243,7 @@ class Pixel(Metric):
   protocol = ('images as the trainer sees them (crop, resize, float); mse_pm1 on [-1, 1], '
               'mse_01 on [0, 1], psnr_db = mean over images of 10 log10(1 / mse_01)')
   cost = 'negligible beside the code fitting'
+  label = 'MSE and PSNR'
 
   def section_name(self, image_set, recon):
     """The report's first names: train_learned(_batch_stats), train (codes re-optimised),
@@ -245,6 +256,17 @@ class Pixel(Metric):
 
 
 # ----------------------------------------------------------------------------- Inception
+
+FEATURE_DIMS = 2048  # Inception's pool_3 features
+
+
+def pairs_seconds(a, b, rates, element_ops=5):
+  """Seconds of the distances or kernel values of a x b feature pairs: a float64 product
+  (2 FEATURE_DIMS flops a pair at rates['gflops']) and `element_ops` elementwise passes
+  over the a x b values (rates['element_s'] each value), as fid/distances.py computes them."""
+  return (2. * FEATURE_DIMS * a * b / (rates['gflops'] * 1e9) +
+          element_ops * a * b * rates['element_s'])
+
 
 class InceptionContext:
   """What the Inception-feature metrics share: a session on `fid.build_extractor`'s ops,
@@ -335,6 +357,24 @@ class Fid(_InceptionMetric):
                     'FID against the training images', True, default=True),
              Column('fid_heldout', 'FID vs held-out', 'FID (held-out ref.)', '%.2f', None, True))
   cost = 'Inception-v3 over every image set (shared by KID, precision/recall, memorisation)'
+  label = 'FID (Frechet distances)'
+
+  def setup_seconds(self, refs, rates):
+    """Each reference's matrix root (eigh): once, when it has more images than dimensions."""
+    d = FEATURE_DIMS
+    return sum(rates['eigh_s'] + 2. * d ** 3 / (rates['gflops'] * 1e9)
+               for n in refs.values() if n > d)
+
+  def seconds(self, n, refs, rates):
+    """The set's covariance, then per reference an eigh of D x D (or of the images' span,
+    the smaller of the counts, when either has fewer images than dimensions)."""
+    d, gf = FEATURE_DIMS, rates['gflops'] * 1e9
+    out = 2. * n * d * d / gf
+    for r in refs.values():
+      m = min(n, r, d)
+      out += (0.5 * rates['eigh_s'] + 4. * d ** 3 / gf if m == d else
+              rates['eigh_s'] * (m / d) ** 3 + 2. * n * r * d / gf)
+    return out
 
   def measure(self, context, features, gaussian, skip=()):
     # Imported here: this module's declarations stay readable without TensorFlow, which
@@ -368,6 +408,24 @@ class Kid(_InceptionMetric):
           '(Bińkowski et al. 2018), the mean over 100 subsets of min(1000, n) images, its '
           'deviation in the JSON; an estimate below 0 shows as 0')
   cost = 'KID: 100 subsets of up to 1,000 images, a few seconds per section on a CPU'
+  label = 'KID'
+
+  def seconds(self, n, refs, rates):
+    """distances.kid against each reference: the whole kernel matrices and each subset's
+    from them (up to KID_FULL_KERNEL_MAX values), else each subset's three kernels."""
+    from glo_tf1.evaluation.fid import distances  # pylint: disable=import-outside-toplevel
+    out = 0.0
+    for r in refs.values():
+      m = min(distances.KID_SUBSET_SIZE, n, r)
+      subsets = 1 if m == n == r else distances.KID_SUBSETS
+      if subsets > 1 and (n + r) ** 2 <= distances.KID_FULL_KERNEL_MAX:
+        values = n * n + r * r + n * r
+        # The kernels once, then each subset's three blocks gathered and summed.
+        out += (pairs_seconds(values, 1, rates, 0) + values * rates['cube_s'] +
+                subsets * 3 * m * m * 5 * rates['element_s'])
+      else:
+        out += subsets * (pairs_seconds(3 * m, m, rates, 2) + 3 * m * m * rates['cube_s'])
+    return out
 
   def measure(self, context, features, gaussian, skip=()):
     from glo_tf1.evaluation.fid import distances  # pylint: disable=import-outside-toplevel
@@ -393,6 +451,16 @@ class PrecisionRecall(_InceptionMetric):
           'the training images, on these Inception features; the paper used VGG-16 features, '
           'so the values are not comparable with theirs')
   cost = 'precision/recall: pairwise feature distances of each set and the training reference'
+  label = 'precision/recall'
+
+  def setup_seconds(self, refs, rates):
+    """The training reference's k-NN radii, once."""
+    return pairs_seconds(refs['train'], refs['train'], rates, 15)
+
+  def seconds(self, n, refs, rates):
+    """The set's own radii (a partition per row) and the two coverages."""
+    return (pairs_seconds(n, n, rates, 15) +
+            2 * pairs_seconds(n, refs['train'], rates, 5))
 
   def measure(self, context, features, gaussian, skip=()):
     from glo_tf1.evaluation.fid import distances  # pylint: disable=import-outside-toplevel
@@ -424,6 +492,13 @@ class Memorisation(_InceptionMetric):
           '(0.5); nn_train_median and nn_heldout_median in the JSON')
   cost = 'memorisation: the samples\' distances to every training reference image'
   reads_heldout_reference = True  # the held-out images' own nearest distances
+  label = 'memorisation'
+
+  def seconds(self, n, refs, rates):
+    """The samples' and the held-out images' nearest training reference image."""
+    if 'heldout' not in refs:
+      return 0.0
+    return pairs_seconds(n + refs['heldout'], refs['train'], rates, 5)
 
   def measure(self, context, features, gaussian, skip=()):
     from glo_tf1.evaluation.fid import distances  # pylint: disable=import-outside-toplevel

@@ -34,13 +34,14 @@ from glo_tf1 import settings
 # process within a few MB of its limit is refused before the work, not killed in it.
 BLAS_RESERVE = 64 << 20
 BATCH = 128  # images per batch of the stream (report.fit_pca's chunk), for the estimate
+MAX_BYTES = 256 << 20  # fit's default: the images held in memory (exact SVD) up to this
 
 
 class AddressSpaceError(settings.UserError):
   """The address-space limit leaves too little for the fit; the message says how much."""
 
 
-def fit_bytes(num_images, pixels, dims, max_bytes=256 << 20, oversample=10):
+def fit_bytes(num_images, pixels, dims, max_bytes=MAX_BYTES, oversample=10):
   """About the most memory `fit` holds at once (its arrays, LAPACK's copy and work, the
   BLAS buffers), in bytes: the exact method holds the images, the randomized one a few
   (pixels x (dims + oversample)) matrices."""
@@ -92,7 +93,7 @@ def _flat(batch):
   return np.asarray(batch, np.float64).reshape(len(batch), -1)
 
 
-def fit(batches, num_images, dims, seed=0, max_bytes=256 << 20, power_iterations=4,
+def fit(batches, num_images, dims, seed=0, max_bytes=MAX_BYTES, power_iterations=4,
         oversample=10):
   """The first `dims` principal components of a stream of images.
 

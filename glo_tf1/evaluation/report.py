@@ -47,6 +47,7 @@ from glo_tf1 import settings
 from glo_tf1.compat import tf
 from glo_tf1.data import check as data_check
 from glo_tf1.data import files
+from glo_tf1.evaluation import estimate
 from glo_tf1.evaluation import fid
 from glo_tf1.evaluation import generation
 from glo_tf1.evaluation import metrics
@@ -151,15 +152,16 @@ def _todo(sections, set_name, recons, contexts):
           and metrics.METRICS[s.metric].context in (None,) + tuple(contexts)]
 
 
-def measure(image_sets, recons, contexts, load, sections=None):
+def measure(image_sets, recons, contexts, load, sections=None, clock=None):
   """{section: numbers} of every section whose image set, reconstructor and metric's
   context (`contexts`: context name -> context) are given, in `sections` order. Each image
   set is read once, batch by batch; each of its reconstructors runs once per batch and
   feeds every metric measuring it; metrics of one section name fill one dict. An image set
   with a `reference` is a FID reference's own images: measured from its features, not
   read. Every section has num_images and steps (None where no codes are fitted).
-  sections: default metrics.sections()."""
+  sections: default metrics.sections(); clock: an estimate.Clock timing each part."""
   sections = metrics.sections() if sections is None else sections
+  clock = clock or estimate.Clock()
   out = {}
   for set_name, image_set in image_sets.items():
     todo = _todo(sections, set_name, recons, contexts)
@@ -171,24 +173,31 @@ def measure(image_sets, recons, contexts, load, sections=None):
       for acc in accs:
         acc.use_reference(image_set.reference)
     else:
-      _feed(image_set, load, todo, accs, recons)
+      _feed(image_set, load, todo, accs, recons, clock)
     for s, acc in zip(todo, accs):
-      values = dict(acc.values(), **image_set.extras, **recons[s.reconstructor][1])
+      with clock.part(estimate.metric_part(metrics.METRICS[s.metric])):
+        values = dict(acc.values(), **image_set.extras, **recons[s.reconstructor][1])
       out.setdefault(s.name, {'steps': None}).update(values)
   return {name: out[name] for name in dict.fromkeys(s.name for s in sections) if name in out}
 
 
-def _feed(image_set, load, todo, accs, recons):
+def _feed(image_set, load, todo, accs, recons, clock):
   """Runs each batch of `image_set` through each reconstructor of `todo` once, into every
-  accumulator."""
+  accumulator; `clock` times each part (estimate.py's names)."""
   meter = progress.Progress('  ' + image_set.label, image_set.size, 'images', every_secs=10)
   for batch in image_set.batches(load):
+    if image_set.paths is not None:
+      with clock.part(estimate.LOADING):
+        batch.images  # pylint: disable=pointless-statement
     outputs = {}
     for s, acc in zip(todo, accs):
+      metric = metrics.METRICS[s.metric]
       if s.reconstructor not in outputs:
-        outputs[s.reconstructor] = recons[s.reconstructor][0](batch)
-      acc.add(batch.images if metrics.METRICS[s.metric].pairs else None,
-              outputs[s.reconstructor])
+        with clock.part(estimate.recon_part(s.image_set, s.reconstructor)):
+          outputs[s.reconstructor] = recons[s.reconstructor][0](batch)
+      with clock.part(estimate.inception_part(s.label) if metric.context == 'inception'
+                      else estimate.metric_part(metric)):
+        acc.add(batch.images if metric.pairs else None, outputs[s.reconstructor])
     meter.update(batch.end)
 
 
@@ -293,7 +302,7 @@ def _new_report(run, run_dir, cfg, seed, steps, batch_size):
 def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkpoint=None,
              steps=1000, max_images=1000, batch_size=None, seed=0, verify=True,
              fid_num_images=0, fid_cache_dir=None, fid_method='eigh', pca_max_images=10000,
-             fid_num_samples=None, fid_protocol='ours'):
+             fid_num_samples=None, fid_protocol='ours', estimate_only=False):
   """Runs the evaluation; returns the report dict (see module doc). With
   fid_num_images > 0 it adds the FID sections (and their KID, precision/recall and
   memorisation columns): the references of n = min(fid_num_images, real images) real
@@ -302,7 +311,10 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   reconstructions of the training reference's images, and the held-out reconstructions;
   with pca_max_images not None the PCA baseline's (0: fitted on every training image).
   fid_protocol: 'ours' (the counts as given) or a name of fid.PROTOCOLS, whose counts the
-  caller passed; the report records it (fid.describe)."""
+  caller passed; the report records it (fid.describe). Before the work it prints the
+  estimated time of each part (estimate.py), and the report's `cost` holds it with the
+  measured times; with `estimate_only` it returns that entry (estimate.record) after
+  printing it, and does nothing else."""
   _check_arguments(data_dir, file_list, steps, max_images, pca_max_images, seed, batch_size,
                    fid_protocol, fid_num_images)
   run = runs.read_run(run_dir, train_data_dir, verify=verify)
@@ -318,32 +330,88 @@ def evaluate(run_dir, data_dir=None, file_list=None, train_data_dir=None, checkp
   image_sets = _image_sets(run, train_idx, data_dir, file_list, names, batch_size, seed)
   if fid_protocol != 'ours' and fid_num_images:  # as many samples as test images (GLANN)
     fid_num_samples = min(fid_num_samples or fid_num_images, fid_num_images, len(all_heldout))
-  fid_ops = _prepare_fid(fid_num_images, fid_num_samples, run, data_dir, all_heldout, names,
-                         seed, verify, pca_max_images is not None)
+  fid_ops = _prepare_fid(fid_num_images, run, data_dir, all_heldout, seed, verify)
+  heldout_refs = (data_dir, all_heldout) if data_dir else None
+  counts = _counts(run, image_sets, steps, batch_size, pca_max_images, fid_num_images,
+                   fid_num_samples, heldout_refs, seed, fid_cache_dir)
   with trained.TrainedRun(run_dir, checkpoint, batch_size=batch_size, run=run) as loaded, \
       _fid_session(fid_ops) as fid_sess:
     sess, gen = loaded.session, loaded.ops
     report.update(checkpoint=loaded.checkpoint, step=loaded.step)
+    rates = estimate.probe(sess, gen, loaded.fit, cfg, image_sets['train'].paths,
+                           len(run['paths']), fid_sess, fid_ops, seed)
+    estimated = estimate.parts(rates, counts)
+    print(estimate.describe(estimated, rates, 'measured now on this %s' % _device()),
+          flush=True)
+    if estimate_only:
+      return estimate.record(estimated, rates)
     print('Evaluating %s at step %s: %d training and %d held-out images, %d code steps'
           % (run_dir, report['step'], len(train_idx), len(names), steps), flush=True)
+    clock = estimate.Clock()
+    _measure(report, (sess, gen, loaded.fit), (fid_sess, fid_ops), run, image_sets, clock,
+             steps, seed, pca_max_images, fid_num_images, fid_num_samples, fid_cache_dir,
+             fid_method, fid_protocol, heldout_refs, len(names))
+    report['cost'] = estimate.record(estimated, rates, clock.seconds)
+  return report
+
+
+def _measure(report, model_ops, fid_ops, run, image_sets, clock, steps, seed, pca_max_images,
+             fid_num_images, fid_num_samples, fid_cache_dir, fid_method, fid_protocol,
+             heldout_refs, num_heldout):
+  """The evaluation's work, each part timed by `clock`: the PCA baseline, FID's
+  references, every section (measure); fills report's pca, sections, warnings and fid."""
+  (sess, gen, fit), (fid_sess, ops), cfg = model_ops, fid_ops, run['cfg']
+  with clock.part(estimate.PCA):
     model = fit_pca(sess, gen, run, pca_max_images, seed) if pca_max_images is not None \
         else None
-    if model is not None:
-      report['pca'] = pca_lib.describe(model)
-    t0, contexts, refs = time.time(), {}, None
-    if fid_ops:
-      refs = fid.references(fid_sess, fid_ops, run, fid_num_images, seed, fid_cache_dir,
-                            (data_dir, all_heldout) if data_dir else None)
-      contexts['inception'] = _inception_context(fid_sess, fid_ops, refs, fid_method, seed)
-      image_sets.update(_fid_image_sets(run, refs, seed, fid_num_samples))
-    recons = reconstructors(sess, gen, loaded.fit, cfg, len(run['paths']), steps, model)
-    report['sections'] = measure(image_sets, recons, contexts,
-                                 lambda paths: generation.load_images(sess, gen, paths))
-    report['warnings'] = _warnings(report, cfg)
-    if fid_ops:
-      report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method, time.time() - t0,
-                                   fid_protocol, image_sets['samples'].size, len(names))
-  return report
+  if model is not None:
+    report['pca'] = pca_lib.describe(model)
+  t0, contexts, refs = time.time(), {}, None
+  if ops:
+    refs = fid.references(fid_sess, ops, run, fid_num_images, seed, fid_cache_dir,
+                          heldout_refs, timer=lambda n: clock.part(estimate.reference_part(n)))
+    contexts['inception'] = _inception_context(fid_sess, ops, refs, fid_method, seed)
+    image_sets.update(_fid_image_sets(run, refs, seed, fid_num_samples))
+  recons = reconstructors(sess, gen, fit, cfg, len(run['paths']), steps, model)
+  report['sections'] = measure(image_sets, recons, contexts,
+                               lambda paths: generation.load_images(sess, gen, paths),
+                               clock=clock)
+  report['warnings'] = _warnings(report, cfg)
+  if ops:
+    report['fid'] = fid.describe(refs, fid_num_images, seed, fid_method, time.time() - t0,
+                                 fid_protocol, image_sets['samples'].size, num_heldout)
+
+
+def _counts(run, image_sets, steps, batch_size, pca_max_images, fid_num_images,
+            fid_num_samples, heldout_refs, seed, cache_dir):
+  """What estimate.parts counts: the images of each part of this evaluation."""
+  cfg, num_train = run['cfg'], len(run['paths'])
+  counts = {'train': image_sets['train'].size,
+            'heldout': image_sets['heldout'].size if 'heldout' in image_sets else 0,
+            'steps': steps, 'batch_size': batch_size, 'latent_dims': cfg['latent_dims'],
+            'pixels': cfg['image_size'] ** 2 * cfg['channels'],
+            'batch_stats': cfg['normalizer'] == 'batch_norm',
+            'pca_images': (min(pca_max_images or num_train, num_train)
+                           if pca_max_images is not None else None), 'fid': None}
+  if fid_num_images:
+    n = min(fid_num_images, len(run['names']))
+    sources = {'train': (run['data_dir'], run['names'])}
+    if heldout_refs and heldout_refs[1]:
+      sources['heldout'] = heldout_refs
+    cached = [k for k, (d, names) in sources.items() if fid.is_cached(
+        cache_dir, d, names, fid_num_images, seed, cfg['image_size'], cfg['tight_crop'],
+        cfg['channels'])]
+    counts['fid'] = {'train': n, 'samples': fid_num_samples or n, 'cached': cached,
+                     'heldout': min(fid_num_images, len(sources['heldout'][1]))
+                                if 'heldout' in sources else 0,
+                     'samplers': list(samplers.SAMPLER_FNS)}
+  return counts
+
+
+def _device():
+  """'GPU' when TensorFlow sees one (the decoder and Inception then run there), else
+  'CPU'."""
+  return 'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'
 
 
 def _image_sets(run, train_idx, data_dir, file_list, names, batch_size, seed):
@@ -363,18 +431,15 @@ def _image_sets(run, train_idx, data_dir, file_list, names, batch_size, seed):
   return out
 
 
-def _prepare_fid(fid_num_images, fid_num_samples, run, data_dir, all_heldout, names, seed,
-                 verify, pca):
+def _prepare_fid(fid_num_images, run, data_dir, all_heldout, seed, verify):
   """The FID network's ops (None without FID), after checking the held-out references'
-  files and saying what it will cost."""
+  files (what FID will cost is estimate.py's, printed with the rest)."""
   if not fid_num_images:
     return None
   ops = _fid_extractor()
   if verify and all_heldout:  # FID reads up to fid_num_images of them, not only `names`
     data_check.check_decodable(data_dir, [all_heldout[i] for i in fid.choose_subset(
         len(all_heldout), fid_num_images, seed)], 'held-out (FID reference)')
-  print(fid_cost_note(fid_num_images, fid_num_samples, len(run['paths']), len(names),
-                      len(all_heldout), pca), flush=True)
   return ops
 
 
@@ -399,32 +464,6 @@ def _warnings(report, cfg):
   for text in out:
     print('warning: %s' % text, file=sys.stderr)
   return out
-
-
-# FID's rate on the 2-core CPU of docs/fid.md ("Speed": 10,000 images in 1,036 s).
-FID_CPU_IMAGES_PER_SEC = 9.7
-
-
-def fid_cost_note(fid_num_images, fid_num_samples, num_train, num_heldout, num_heldout_files,
-                  pca):
-  """What FID will cost, said before it runs: the images through Inception-v3 (the real
-  references, then every image set of the Inception metrics' sections: metrics.sections())
-  and the time at FID_CPU_IMAGES_PER_SEC (references found in the cache are not
-  recomputed), and each Inception metric's own cost note."""
-  n = min(fid_num_images, num_train)
-  samples = fid_num_samples or n
-  sizes = {'samples': samples, 'fid_train': n, 'heldout': num_heldout, 'fid_heldout': 0}
-  inception = [m for m in metrics.METRICS.values() if m.context == 'inception']
-  made = {(s.image_set, s.reconstructor) for s in metrics.sections()
-          if metrics.METRICS[s.metric].context == 'inception' and (pca or s.reconstructor != 'pca')}
-  count = n + min(fid_num_images, num_heldout_files) + sum(sizes[i] for i, _ in made)
-  costs = '; '.join(m.cost for m in inception[1:] if m.cost)
-  return ('FID: about {:,} images through Inception-v3 (the real references, {:,} samples of '
-          'each of {} samplers, the reconstructions), about {} on a 2-core CPU at {} images/s '
-          '(docs/fid.md; a GPU is far faster, cached references are not recomputed); {}; '
-          '--nofid skips it.').format(count, samples, len(samplers.SAMPLER_FNS),
-                                      progress.format_duration(count / FID_CPU_IMAGES_PER_SEC),
-                                      FID_CPU_IMAGES_PER_SEC, costs)
 
 
 def _fid_image_sets(run, refs, seed, num_samples=None, chunk=500):

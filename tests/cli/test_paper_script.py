@@ -58,6 +58,9 @@ def test_mnist_from_idx_files_to_tables(tmp_path):
   proc = _script(tmp_path, 'mnist', '200', '--source', src,
                  PAPER_PREPARE_FLAGS='--allow_checksum_mismatch')
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  # Before evaluating: the estimated time of each part and the total.
+  estimate = proc.stdout[proc.stdout.index('Estimated time'):proc.stdout.index('Evaluating')]
+  assert 'code fitting, held-out images' in estimate and '  total  ' in estimate
   out = tmp_path / 'out'
   with open(out / 'evaluation.json') as f:
     report = json.load(f)

@@ -80,6 +80,13 @@ def test_report_of_a_tiny_run(tiny_run, lfw_dir, tmp_path):
   assert '| held-out images, codes optimised | 7 | 20 |' in md
   assert '%.5f' % sections['heldout']['mse_pm1'] in md
   assert 'training seed 0, evaluation seed 1,' in md  # the run's --seed and glo-evaluate's
+  # The cost: the estimate printed first, and the measured seconds of the same parts.
+  cost = report['cost']
+  assert set(cost['measured']) - {'MSE and PSNR'} <= set(cost['estimated'])
+  assert cost['estimated']['code fitting, held-out images'] > 0
+  assert cost['estimated_total'] == pytest.approx(sum(cost['estimated'].values()), abs=0.1)
+  assert proc.stdout.index('Estimated time') < proc.stdout.index('Evaluating')
+  assert 'measured, ' in proc.stdout.splitlines()[-2]
 
   # The learned-code numbers, recomputed from the checkpoint with numpy metrics.
   run = runs.read_run(tiny_run)
@@ -232,8 +239,7 @@ def test_fid_caps_the_real_images_not_the_samples():
   # Without a sample count: as many samples as the reference's real images.
   assert evaluate._fid_image_sets(run, {'train': (None, {'num_images': 6})}, 0)[
       'samples'].size == 6
-  assert '3 samplers' in evaluate.fid_cost_note(50, None, 6, 0, 0, True)
-  assert 'about 36 images' in evaluate.fid_cost_note(50, None, 6, 0, 0, True)  # 3x6 + 3x6
+  # Its cost (36 images through Inception, 3 sample sets): test_estimate.py.
 
 
 def _with_population_statistics(run_dir, out_dir, checkpoint):

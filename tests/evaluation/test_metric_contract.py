@@ -47,6 +47,11 @@ def test_every_metric_keeps_the_contract(name):
   assert metric.name == name and metric.columns and metric.applies
   assert any(c.unit for c in metric.columns), 'say what the numbers are (a unit)'
   assert metric.cost, 'say what it costs'
+  if metric.context == 'inception':  # its part of glo-evaluate's estimate, growing with n
+    rates = {'gflops': 10., 'element_s': 1e-9, 'cube_s': 5e-8, 'eigh_s': 2.}
+    refs = {'train': 100, 'heldout': 100}
+    assert metric.label and 0 < metric.seconds(100, refs, rates) < metric.seconds(
+        3000, refs, rates)
   for c in metric.columns:
     assert c.key and c.header and c.short and isinstance(c.fmt % 1.5, str)
   sections = [s for s in metrics.sections() if s.metric == name]

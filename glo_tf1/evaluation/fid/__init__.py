@@ -55,6 +55,7 @@ from glo_tf1.evaluation.fid.stats import choose_subset
 from glo_tf1.evaluation.fid.stats import default_cache_dir
 from glo_tf1.evaluation.fid.stats import describe
 from glo_tf1.evaluation.fid.stats import folder_statistics
+from glo_tf1.evaluation.fid.stats import is_cached
 from glo_tf1.evaluation.fid.stats import load_cached_stats
 from glo_tf1.evaluation.fid.stats import markdown_note
 from glo_tf1.evaluation.fid.stats import protocol_settings

@@ -1,5 +1,6 @@
 """FID statistics of real images (seeded subsets, cached per file list and preprocessing)
 and the FID entry of an evaluation report (the metric: evaluation/metrics.py)."""
+import contextlib
 import hashlib
 import json
 import os
@@ -104,6 +105,24 @@ def with_features(features):
 
 
 
+def _chosen(data_dir, names, num_images, seed, image_size, tight_crop, channels):
+  """(the names real_statistics measures, their cache key)."""
+  chosen = [names[i] for i in choose_subset(len(names), num_images, seed)]
+  return chosen, stats_key(files.build_manifest(data_dir, chosen), image_size, tight_crop,
+                           channels)
+
+
+def is_cached(cache_dir, data_dir, names, num_images, seed, image_size, tight_crop,
+              channels=3):
+  """Whether real_statistics would read these statistics (with their features) from
+  `cache_dir` rather than compute them (the cost estimate's question)."""
+  if not cache_dir:
+    return False
+  _, key = _chosen(data_dir, names, num_images, seed, image_size, tight_crop, channels)
+  cached = load_cached_stats(cache_dir, key)
+  return cached is not None and cached[0]['features'] is not None
+
+
 def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, tight_crop,
                     cache_dir, label, batch_size=50, channels=3):
   """(gaussian dict with its features, info) of min(num_images, len(names)) real images
@@ -113,8 +132,7 @@ def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, ti
   Cached in `cache_dir` under `stats_key` of the chosen files' manifest rows (name, size,
   content hash), so a changed file list or file is recomputed, never reused.
   """
-  chosen = [names[i] for i in choose_subset(len(names), num_images, seed)]
-  key = stats_key(files.build_manifest(data_dir, chosen), image_size, tight_crop, channels)
+  chosen, key = _chosen(data_dir, names, num_images, seed, image_size, tight_crop, channels)
   info = {'data_dir': os.path.abspath(data_dir), 'num_images': len(chosen),
           'num_available': len(names), 'image_size': image_size,
           'tight_crop': bool(tight_crop), 'channels': channels, 'key': key}
@@ -134,7 +152,7 @@ def real_statistics(sess, ops, data_dir, names, num_images, seed, image_size, ti
 
 
 def references(sess, ops, run, num_images, seed, cache_dir=None, heldout=None,
-               batch_size=50):
+               batch_size=50, timer=None):
   """{'train': (gaussian, info)[, 'heldout': ...]}: the real images FID compares against.
 
   Args:
@@ -144,16 +162,20 @@ def references(sess, ops, run, num_images, seed, cache_dir=None, heldout=None,
       the images whose reconstructions are measured), and as many held-out images.
     heldout: optional (data_dir, names) of held-out images.
     cache_dir: where the statistics are cached (None: no cache).
+    timer: optional function of a reference's name -> a context manager around its work
+      (the evaluation's estimate.Clock).
   """
   cfg = run['cfg']
   size, crop, channels = cfg['image_size'], cfg['tight_crop'], cfg['channels']
-  refs = {'train': real_statistics(sess, ops, run['data_dir'], run['names'], num_images,
-                                   seed, size, crop, cache_dir, 'training images',
-                                   batch_size, channels)}
+  timer = timer or (lambda name: contextlib.nullcontext())
+  sources = {'train': (run['data_dir'], run['names'], 'training images')}
   if heldout:
-    refs['heldout'] = real_statistics(sess, ops, heldout[0], heldout[1], num_images, seed,
-                                      size, crop, cache_dir, 'held-out images', batch_size,
-                                      channels)
+    sources['heldout'] = (heldout[0], heldout[1], 'held-out images')
+  refs = {}
+  for name, (data_dir, names, label) in sources.items():
+    with timer(name):
+      refs[name] = real_statistics(sess, ops, data_dir, names, num_images, seed, size, crop,
+                                   cache_dir, label, batch_size, channels)
   return refs
 
 
