@@ -1,6 +1,7 @@
-"""The report's format across versions: the committed demo report (format 1, written
-before the sections were derived) renders to its committed markdown byte for byte and
-joins a glo-compare table; the new metrics are glo-compare columns with their units."""
+"""The report's format across versions: the demo report committed before the sections were
+derived (format 1, kept as tests/fixtures/evaluation_format1.*) and the committed one
+render to their markdown byte for byte; the old one joins a glo-compare table; the new
+metrics are glo-compare columns with their units."""
 import copy
 import json
 import os
@@ -14,16 +15,21 @@ from glo_tf1.evaluation import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(ROOT, 'figures', 'demo')
+# figures/demo's report as glo-evaluate wrote it before format 2 (commit da5b595^).
+FORMAT1 = os.path.join(ROOT, 'tests', 'fixtures', 'evaluation_format1')
 
 
 def _demo():
-  with open(os.path.join(DEMO, 'evaluation.json')) as f:
+  with open(FORMAT1 + '.json') as f:
     return json.load(f)
 
 
 def test_the_derived_sections_render_the_committed_report_unchanged():
-  with open(os.path.join(DEMO, 'evaluation.md')) as f:
-    assert report.markdown(_demo()) == f.read()
+  for stem in (FORMAT1, os.path.join(DEMO, 'evaluation')):
+    with open(stem + '.json') as f:
+      written = json.load(f)
+    with open(stem + '.md') as f:
+      assert report.markdown(written) == f.read(), stem
 
 
 def test_an_old_format_report_is_read_with_steps_an_integer_or_null(tmp_path):
