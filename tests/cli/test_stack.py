@@ -126,7 +126,10 @@ def test_tests_run_sh_runs_the_paths_it_is_given_from_any_directory(tmp_path):
   here env.sh only prints its choice and the tests' own Python runs pytest."""
   bin_dir = tmp_path / 'bin'
   bin_dir.mkdir()
-  (bin_dir / 'python').symlink_to(sys.executable)
+  # A wrapper, not a symlink: a symlink outside the venv starts the base Python, without
+  # the venv's packages (pytest-xdist, which tests/run.sh asks for).
+  (bin_dir / 'python').write_text('#!/bin/sh\nexec %s "$@"\n' % sys.executable)
+  (bin_dir / 'python').chmod(0o755)
   env = dict(os.environ, GLO_ENV_DRY_RUN='1',
              PATH='%s%s%s' % (bin_dir, os.pathsep, _path_without_nvidia_smi()))
 
