@@ -60,7 +60,8 @@ _define.integer('fid_num_images', 10000, 'FID real images: at most this many tra
 _define.integer('fid_num_samples', None, 'FID samples of each sampler: any count, not capped '
                 'by the training set (default: as many as the real training images).')
 _define.string('fid_cache_dir', None, 'Cache of the real images\' FID statistics, keyed by '
-               'file list, contents and preprocessing (default: ~/.cache/glo_tf1/fid_stats).')
+               'file list, contents and preprocessing (default: none; glo-fid\'s cache, '
+               '~/.cache/glo_tf1/fid_stats, shares its entries).')
 _define.enum('fid_method', 'eigh', list(settings.FID_METHODS), 'Matrix square root of the '
              'Frechet distance: eigh (fast) or sqrtm (scipy, as TTUR; slow).')
 _define.enum('fid_protocol', 'ours', list(settings.FID_PROTOCOLS), 'ours: the counts of '
@@ -128,11 +129,8 @@ def check_room(out_dir, fid_cache_dir, fid_num_images):
   cache, cannot fit where it goes."""
   from glo_tf1 import io  # pylint: disable=import-outside-toplevel
   io.check_room(out_dir, REPORT_BYTES, 'the evaluation report')
-  if fid_num_images:
-    from glo_tf1.evaluation import fid  # pylint: disable=import-outside-toplevel
-    cache_dir = fid.default_cache_dir() if fid_cache_dir is None else fid_cache_dir
-    if cache_dir:  # '': no cache
-      io.check_room(cache_dir, 2 * FID_STATS_BYTES, "FID's cached statistics")
+  if fid_num_images and fid_cache_dir:  # None or '': no cache (report.evaluate's default)
+    io.check_room(fid_cache_dir, 2 * FID_STATS_BYTES, "FID's cached statistics")
 
 
 def main(fv):

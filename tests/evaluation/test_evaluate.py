@@ -332,6 +332,7 @@ def test_evaluate_refuses_a_report_or_fid_cache_that_cannot_fit(tmp_path, monkey
   out, cache = str(tmp_path / 'eval'), str(tmp_path / 'fid')
   cli_evaluate.check_room(out, cache, 0)
   cli_evaluate.check_room(out, '', 100)
+  cli_evaluate.check_room(out, None, 100)  # glo-evaluate's default: no cache
   with pytest.raises(io.NoRoomError, match="^%s: .* for FID's cached statistics: it needs "
                      r"about 67\.3 MB" % cache):
     cli_evaluate.check_room(out, cache, 100)
