@@ -201,12 +201,22 @@ def read_json(path, missing=None, expect=dict):
 WRITTEN = '.glo_written.json'  # a folder's record of the names glo-tf1 wrote there
 
 
-def _written(folder):
-  path = os.path.join(folder, WRITTEN)
+def written_names(folder, record=WRITTEN):
+  """The names that `folder`'s record (a JSON {"written": [names]}) lists; [] without one.
+  Raises FileFormatError for a damaged record."""
+  path = os.path.join(folder, record)
   written = read_json(path, missing={'written': []}).get('written')
   if not isinstance(written, list) or not all(isinstance(n, str) for n in written):
     raise FileFormatError('%s: "written" must list file names, got %r' % (path, written))
   return written
+
+
+def record_written(folder, names, written, record=WRITTEN):
+  """Adds `names` to `folder`'s record, which listed `written` (written_names), before
+  their files are made; writes nothing when each is listed already."""
+  if set(names) - set(written):
+    os.makedirs(folder, exist_ok=True)
+    write_json(os.path.join(folder, record), {'written': sorted(set(written) | set(names))})
 
 
 def claim(paths, flag, adopt=None, record=True):
@@ -234,7 +244,7 @@ def claim(paths, flag, adopt=None, record=True):
         os.path.basename(path))
   records, theirs = {}, []
   for folder, names in folders.items():
-    records[folder] = _written(folder)
+    records[folder] = written_names(folder)
     theirs += [os.path.join(folder, n) for n in names
                if n not in records[folder] and os.path.lexists(os.path.join(folder, n))
                and not (adopt and adopt(os.path.join(folder, n)))]
@@ -246,10 +256,7 @@ def claim(paths, flag, adopt=None, record=True):
             'it' if len(theirs) == 1 else 'them', WRITTEN,
             'it' if len(theirs) == 1 else 'them', flag))
   for folder, names in folders.items() if record else ():
-    if set(names) - set(records[folder]):
-      os.makedirs(folder, exist_ok=True)
-      write_json(os.path.join(folder, WRITTEN),
-                 {'written': sorted(set(records[folder]) | set(names))})
+    record_written(folder, names, records[folder])
 
 
 def starts_with(path, prefixes):

@@ -412,10 +412,7 @@ def _record_written(out_dir, names):
   """Adds `names` to out_dir's record (WRITTEN) before they replace anything; refuses,
   naming them, when a name is there already that glo-figures did not write (a user's
   samples.png is never replaced). Nothing is moved in before this returns."""
-  path = os.path.join(out_dir, WRITTEN)
-  written = io.read_json(path, missing={'written': []}).get('written')
-  if not isinstance(written, list):
-    raise io.FileFormatError('%s: "written" must list file names, got %r' % (path, written))
+  written = io.written_names(out_dir, WRITTEN)
   theirs = [n for n in names if n not in written and (
       os.path.lexists(os.path.join(out_dir, n)))]
   if theirs:
@@ -423,8 +420,7 @@ def _record_written(out_dir, names):
         '--out_dir %s already holds %s, which glo-figures did not write (not in %s); '
         'nothing there was replaced. Move %s, or choose another --out_dir' % (
             out_dir, ', '.join(theirs), WRITTEN, 'it' if len(theirs) == 1 else 'them'))
-  if set(names) - set(written):
-    io.write_json(path, {'written': sorted(set(written) | set(names))})
+  io.record_written(out_dir, names, written, WRITTEN)
 
 
 def _make_figures(run, run_dir, staging, out_dir, checkpoint, seed, layout, options):
